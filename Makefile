@@ -1,0 +1,63 @@
+# The README's commands. `make run` needs no server; `make test` needs PostgreSQL and Redis.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export DJANGO_SETTINGS_MODULE ?= config.settings.local
+
+.PHONY: run test lint format bench bench-earn bench-fanout messages migrate seed clean help
+
+help:
+	@echo "make run    - install, migrate, load demo data, start web + Celery worker + beat"
+	@echo "make test   - install test tools and run the whole suite (PostgreSQL + Redis)"
+	@echo "make lint   - ruff, mypy and makemigrations --check"
+	@echo "make bench  - every benchmark (results in docs/benchmarks.md)"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+messages: $(STAMP)
+	@$(PY) manage.py compilemessages --ignore=.venv --ignore=var -v 0
+
+migrate: $(STAMP) messages
+	@mkdir -p var
+	$(PY) manage.py migrate --no-input -v 0
+
+seed: migrate
+	$(PY) manage.py seed_demo --members $${DEMO_MEMBERS:-50}
+
+run: seed
+	@$(PY) scripts/run_banner.py
+	$(VENV)/bin/honcho -f Procfile.dev start
+
+test: $(STAMP) messages
+	@$(PY) scripts/check_services.py
+	@bash scripts/ensure_chromium.sh
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m mypy .
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: bench-earn bench-fanout
+
+bench-earn: $(STAMP)
+	@$(PY) scripts/check_services.py
+	$(PY) -m bench.earn
+
+bench-fanout: $(STAMP)
+	@$(PY) scripts/check_services.py
+	$(PY) -m bench.fanout
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""Kundklubb project configuration."""
+
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

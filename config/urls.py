@@ -1,0 +1,37 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from members import views as member_views
+
+admin.site.site_header = _("Kundklubb back-office")
+admin.site.site_title = _("Kundklubb")
+admin.site.index_title = _("Back-office")
+
+api_v1 = [
+    path("", include("members.api.urls")),
+    path("", include("rewards.api.urls")),
+    path("", include("consent.api.urls")),
+    path("", include("campaigns.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("konto/", include("allauth.urls")),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("manifest.webmanifest", member_views.manifest, name="manifest"),
+    path("sw.js", member_views.service_worker, name="service-worker"),
+    path("", include("rewards.urls")),
+    path("", include("consent.urls")),
+    path("", include("campaigns.urls")),
+    path("", include("members.urls")),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,149 @@
+"""The member timeline: record what a member did, and let other apps react after commit.
+
+Lower apps never call higher ones. Instead every service that changes something a member
+did calls :func:`activity_record` inside its transaction. Higher apps register consumers
+(:func:`consumer_register`, from their ``AppConfig.ready``); each event is handed to each
+interested consumer once, after commit, by a Celery task, and a beat sweep re-dispatches
+any event whose task was lost. A consumer's work and its "done" mark commit together, so a
+redelivered event never acts twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from members.models import ActivityEvent, EventConsumption, Member, Store, User
+
+logger = logging.getLogger(__name__)
+
+
+class Kind(StrEnum):
+    JOINED = "joined"
+    EMAIL_VERIFIED = "email_verified"
+    PROFILE_UPDATED = "profile_updated"
+    CARD_ROTATED = "card_rotated"
+    LANGUAGE_CHANGED = "language_changed"
+    PURCHASED = "purchased"
+    RETURNED = "returned"
+    PURCHASE_CLAIMED = "purchase_claimed"
+    CHECKED_IN = "checked_in"
+    POINTS_ADJUSTED = "points_adjusted"
+    POINTS_REDEEMED = "points_redeemed"
+    POINTS_EXPIRED = "points_expired"
+    REWARD_CLAIMED = "reward_claimed"
+    VOUCHER_USED = "voucher_used"
+    TIER_CHANGED = "tier_changed"
+    CHALLENGE_COMPLETED = "challenge_completed"
+    REFERRAL_COMPLETED = "referral_completed"
+    REVIEW_APPROVED = "review_approved"
+    CONSENT_GRANTED = "consent_granted"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    PREFERENCES_CHANGED = "preferences_changed"
+    INTERESTS_CHANGED = "interests_changed"
+    MESSAGE_RECEIVED = "message_received"
+    OFFER_ACTIVATED = "offer_activated"
+    DATA_EXPORTED = "data_exported"
+    ERASURE_REQUESTED = "erasure_requested"
+    ERASED = "erased"
+
+
+Handler = Callable[[ActivityEvent], None]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    kinds: frozenset[str]
+    handler: Handler
+
+
+_consumers: dict[str, Consumer] = {}
+
+
+def consumer_register(*, name: str, kinds: Iterable[str], handler: Handler) -> None:
+    """Register ``handler`` for events of ``kinds``. Call from ``AppConfig.ready``."""
+    _consumers[name] = Consumer(name=name, kinds=frozenset(kinds), handler=handler)
+
+
+def consumers_for(kind: str) -> list[Consumer]:
+    return [c for c in _consumers.values() if kind in c.kinds]
+
+
+def activity_record(
+    *,
+    member: Member,
+    kind: Kind | str,
+    data: dict[str, Any] | None = None,
+    source: str = "system",
+    actor: User | None = None,
+    store: Store | None = None,
+) -> ActivityEvent:
+    """Append one event to the member's timeline. Call inside the service's transaction."""
+    event = ActivityEvent.objects.create(
+        member=member,
+        kind=str(kind),
+        data=data or {},
+        source=source,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        store=store,
+    )
+    if consumers_for(event.kind):
+        event_id = event.pk
+        transaction.on_commit(lambda: _dispatch_later(event_id))
+    return event
+
+
+def _dispatch_later(event_id: int) -> None:
+    from members.tasks import activity_dispatch
+
+    activity_dispatch.delay(event_id)
+
+
+def activity_consume(*, event_id: int) -> int:
+    """Hand one event to every interested consumer that has not handled it yet.
+
+    Returns how many consumers acted. Safe to call any number of times, concurrently.
+    """
+    event = ActivityEvent.objects.filter(pk=event_id).first()
+    if event is None:
+        return 0
+    acted = 0
+    for consumer in consumers_for(event.kind):
+        with transaction.atomic():
+            # The unique (consumer, event) row is claimed first: a concurrent duplicate
+            # blocks on it and then fails, so only one of them runs the handler, and the
+            # handler's writes commit together with the claim.
+            try:
+                with transaction.atomic():
+                    EventConsumption.objects.create(consumer=consumer.name, event=event)
+            except IntegrityError:
+                continue
+            consumer.handler(event)
+        acted += 1
+    return acted
+
+
+def activity_sweep(*, within: timedelta = timedelta(days=1)) -> int:
+    """Re-dispatch recent events some consumer has not handled (a lost task). Beat runs it."""
+    since = timezone.now() - within
+    redispatched = 0
+    for consumer in _consumers.values():
+        missing = (
+            ActivityEvent.objects.filter(created_at__gte=since, kind__in=consumer.kinds)
+            .exclude(
+                pk__in=EventConsumption.objects.filter(consumer=consumer.name).values("event_id")
+            )
+            .values_list("pk", flat=True)
+        )
+        for event_id in missing:
+            _dispatch_later(event_id)
+            redispatched += 1
+    return redispatched

@@ -1,0 +1,59 @@
+"""django-allauth hooks: email goes out through Celery after commit; verification is recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+
+from members.models import Member
+from members.services import member_email_verified
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        # Render now, in the member's request language; send from a worker once the sign-up
+        # (or reset) has committed, so a rolled-back sign-up never sends anything.
+        message = self.render_mail(template_prefix, email, context)
+        payload = {
+            "subject": message.subject,
+            "body": message.body,
+            "from_email": message.from_email,
+            "to": list(message.to),
+            "html": next(
+                (content for content, mime in getattr(message, "alternatives", []) if mime == "text/html"),
+                None,
+            ),
+            "headers": dict(message.extra_headers),
+        }
+
+        from members.tasks import email_send
+
+        transaction.on_commit(lambda: email_send.delay(payload))
+
+    def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
+        confirmed = super().confirm_email(request, email_address)
+        member = Member.objects.filter(user_id=email_address.user_id).first()
+        if confirmed and member is not None:
+            member_email_verified(member=member)
+        return confirmed
+
+    def post_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post_login(request, user, **kwargs)
+        member = getattr(user, "member", None)
+        if member is not None:
+            # The member's language follows them to any device they log in on.
+            translation.activate(member.preferred_language)
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                member.preferred_language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+                samesite="Lax",
+            )
+        return response

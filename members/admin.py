@@ -1,0 +1,187 @@
+"""Back-office for users, members, stores and integration keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from members.api.scopes import SCOPES
+from members.models import ActivityEvent, ApiKey, Member, Store, User
+from members.phone import phone_display
+from members.selectors import member_search_q
+from members.services import api_key_create, api_key_revoke
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "is_staff", "is_active", "date_joined", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+    search_fields = ["email"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),
+    )
+
+
+class ActivityEventInline(admin.TabularInline):
+    model = ActivityEvent
+    fields = ["created_at", "kind", "data", "source", "store", "actor"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = _("Timeline (latest first)")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ActivityEvent]:
+        return super().get_queryset(request).select_related("store", "actor")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    list_display = [
+        "membership_number",
+        "full_name_display",
+        "email_display",
+        "phone_display_column",
+        "home_store",
+        "joined_at",
+        "join_channel",
+    ]
+    list_filter = ["join_channel", "preferred_language", "home_store", "joined_at"]
+    list_select_related = ["user", "home_store"]
+    search_fields = ["membership_number"]  # widened in get_search_results
+    search_help_text = _("Membership number, email, mobile number in any format, or name.")
+    readonly_fields = [
+        "membership_number",
+        "user",
+        "joined_at",
+        "join_channel",
+        "card_token_rotated_at",
+        "erased_at",
+    ]
+    exclude = ["card_token"]
+    autocomplete_fields: list[str] = []
+    inlines = [ActivityEventInline]
+    show_full_result_count = False
+
+    @admin.display(description=_("name"), ordering="last_name")
+    def full_name_display(self, obj: Member) -> str:
+        return obj.full_name
+
+    @admin.display(description=_("email"), ordering="user__email")
+    def email_display(self, obj: Member) -> str:
+        return obj.user.email if obj.user else "—"
+
+    @admin.display(description=_("mobile number"), ordering="phone")
+    def phone_display_column(self, obj: Member) -> str:
+        return phone_display(obj.phone) or "—"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Member], search_term: str
+    ) -> tuple[QuerySet[Member], bool]:
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(member_search_q(search_term)), False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Members are never deleted: erasure anonymises them and keeps the books.
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "city", "kind", "status"]
+    list_filter = ["kind", "status", "city"]
+    search_fields = ["code", "name", "city"]
+
+
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"),
+        choices=[(k, f"{k} — {v}") for k, v in SCOPES.items()],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["store", "name", "scopes"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    form = ApiKeyForm
+    list_display = ["name", "store", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["store", "revoked_at"]
+    search_fields = ["name", "prefix", "store__code"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["store", "prefix", "created_at", "created_by", "last_used_at", "revoked_at"]
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, plain = api_key_create(
+            store=form.cleaned_data["store"],
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scopes"],
+            created_by=request.user,  # type: ignore[arg-type]
+        )
+        obj.pk = key.pk
+        obj.refresh_from_db()
+        messages.warning(
+            request,
+            _("Copy the key now; it is not shown again: %(key)s") % {"key": plain},
+        )
+
+    @admin.action(description=_("Revoke selected keys"), permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset:
+            api_key_revoke(key=key)
+        messages.success(request, _("The selected keys were revoked."))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ActivityEvent)
+class ActivityEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "member", "kind", "source", "store"]
+    list_filter = ["kind", "source"]
+    list_select_related = ["member", "store"]
+    search_fields = ["member__membership_number"]
+    readonly_fields = ["member", "kind", "data", "source", "actor", "store", "created_at"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

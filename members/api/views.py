@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from members.api.permissions import HasScope, IsMember
+from members.api.serializers import (
+    ErrorSerializer,
+    IdentifyInputSerializer,
+    MemberSummarySerializer,
+    MeSerializer,
+)
+from members.api.summary import member_summary
+from members.selectors import member_identify
+
+
+class MeView(APIView):
+    """The logged-in member's own profile and summary."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(responses={200: MeSerializer, 403: ErrorSerializer}, tags=["members"])
+    def get(self, request: Request) -> Response:
+        member = request.user.member  # type: ignore[union-attr]
+        data = member_summary(member) | {
+            "email": request.user.email,  # type: ignore[union-attr]
+            "phone": member.phone,
+            "birth_date": member.birth_date,
+        }
+        return Response(MeSerializer(data).data)
+
+
+class IdentifyView(APIView):
+    """Resolve a scanned card, membership number, phone or email to a member (tills, web shop)."""
+
+    permission_classes = [HasScope]
+    required_scope = "members:read"
+
+    @extend_schema(
+        request=IdentifyInputSerializer,
+        responses={
+            200: MemberSummarySerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+        examples=[
+            OpenApiExample("By card", value={"card": "KK1:…"}, request_only=True),
+            OpenApiExample("By phone", value={"phone": "070-123 45 67"}, request_only=True),
+        ],
+        tags=["members"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = IdentifyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member = member_identify(**serializer.validated_data)
+        return Response(MemberSummarySerializer(member_summary(member)).data)

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MembersConfig(AppConfig):
+    name = "members"
+    verbose_name = _("Members")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from members import roles
+
+        # Keep the staff role groups in step with permissions that later migrations add.
+        post_migrate.connect(roles.sync_after_migrate, dispatch_uid="members.roles.sync")

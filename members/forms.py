@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member, Store, User
+from members.phone import phone_normalise
+from members.services import birth_date_validate, member_create
+
+OPTIONAL = _("(optional)")
+
+
+def _optional_label(text: str) -> str:
+    return f"{text} {OPTIONAL}"
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class ProfileFieldsMixin(forms.Form):
+    """The member fields shared by sign-up and profile editing, with the same validation."""
+
+    first_name = forms.CharField(
+        label=_("First name"), max_length=100, widget=forms.TextInput({"autocomplete": "given-name"})
+    )
+    last_name = forms.CharField(
+        label=_("Last name"), max_length=100, widget=forms.TextInput({"autocomplete": "family-name"})
+    )
+    phone = forms.CharField(
+        label=_optional_label(_("Mobile number")),  # type: ignore[arg-type]
+        max_length=30,
+        required=False,
+        help_text=_("For offers by SMS if you want them, and to find you at the till."),
+        widget=forms.TextInput({"autocomplete": "tel", "inputmode": "tel"}),
+    )
+    birth_date = forms.DateField(
+        label=_optional_label(_("Birth date")),  # type: ignore[arg-type]
+        required=False,
+        help_text=_("For a birthday surprise. You must be at least 16 to join."),
+        widget=DateInput(),
+    )
+    home_store = forms.ModelChoiceField(
+        label=_optional_label(_("Home store")),  # type: ignore[arg-type]
+        queryset=Store.objects.exclude(status=Store.Status.CLOSED),
+        required=False,
+        empty_label=_("No favourite store"),
+    )
+
+    def clean_phone(self) -> str:
+        return phone_normalise(self.cleaned_data.get("phone", ""))
+
+    def clean_birth_date(self) -> Any:
+        value = self.cleaned_data.get("birth_date")
+        birth_date_validate(value)
+        return value
+
+
+class SignupForm(ProfileFieldsMixin, AllauthSignupForm):
+    """Sign-up asks only what a membership needs; everything else is marked optional."""
+
+    field_order = ["first_name", "last_name", "email", "password1", "password2", "phone",
+                   "birth_date", "home_store"]
+
+    def save(self, request: HttpRequest) -> User:
+        # User, email address and member are created together or not at all.
+        with transaction.atomic():
+            user: User = super().save(request)
+            language = (get_language() or "sv")[:2]
+            member_create(
+                user=user,
+                first_name=self.cleaned_data["first_name"],
+                last_name=self.cleaned_data["last_name"],
+                phone=self.cleaned_data.get("phone", ""),
+                birth_date=self.cleaned_data.get("birth_date"),
+                home_store=self.cleaned_data.get("home_store"),
+                preferred_language=language if language in Member.Language else "sv",
+                join_channel=Member.JoinChannel.WEB,
+                source="web",
+            )
+        return user
+
+
+class ProfileForm(ProfileFieldsMixin):
+    preferred_language = forms.ChoiceField(label=_("Language"), choices=Member.Language.choices)
+
+    field_order = ["first_name", "last_name", "phone", "birth_date", "home_store",
+                   "preferred_language"]
+
+
+def form_add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Show a service's ``ValidationError`` next to the fields it names."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)

@@ -1,0 +1,261 @@
+"""Identity, stores, the member timeline and integration keys.
+
+Model methods only derive values from their own fields; every state change goes through a
+service in ``members.services``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A login: members and staff alike. The email address is the user name."""
+
+    username = None  # type: ignore[assignment]
+    email = models.EmailField(_("email address"), unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="members_user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Store(models.Model):
+    """A physical store, or the web shop as a sales channel."""
+
+    class Kind(models.TextChoices):
+        STORE = "store", _("Store")
+        WEBSHOP = "webshop", _("Web shop")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        TEMPORARILY_CLOSED = "temporarily_closed", _("Temporarily closed")
+        CLOSED = "closed", _("Closed for good")
+
+    code = models.SlugField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.STORE)
+    status = models.CharField(
+        _("opening status"), max_length=20, choices=Status.choices, default=Status.OPEN
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Member(models.Model):
+    """A club member. One per user; members who joined in store may have no login yet."""
+
+    class Language(models.TextChoices):
+        SWEDISH = "sv", _("Swedish")
+        ENGLISH = "en", _("English")
+
+    class JoinChannel(models.TextChoices):
+        WEB = "web", _("Web")
+        STORE = "store", _("Store")
+        WEBSHOP = "webshop", _("Web shop")
+        IMPORT = "import", _("Import")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.PROTECT,
+        related_name="member",
+        null=True,
+        blank=True,
+    )
+    membership_number = models.CharField(_("membership number"), max_length=10, unique=True)
+    first_name = models.CharField(_("first name"), max_length=100)
+    last_name = models.CharField(_("last name"), max_length=100)
+    phone = models.CharField(_("mobile number"), max_length=20, blank=True, db_index=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=2, choices=Language.choices, default=Language.SWEDISH
+    )
+    home_store = models.ForeignKey(
+        Store,
+        verbose_name=_("home store"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="home_members",
+    )
+    joined_at = models.DateTimeField(_("joined"), default=timezone.now)
+    join_channel = models.CharField(
+        _("join channel"), max_length=10, choices=JoinChannel.choices, default=JoinChannel.WEB
+    )
+    # The secret behind the card's QR code; rotating it revokes every old screenshot.
+    card_token = models.CharField(_("card token"), max_length=64, unique=True)
+    card_token_rotated_at = models.DateTimeField(_("card token rotated"), null=True, blank=True)
+    # Set when the member has been anonymised (erasure or retention); the row stays as a
+    # tombstone so that the books (purchases, ledger) keep their owner.
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        indexes = [
+            models.Index(Lower("last_name"), Lower("first_name"), name="member_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.membership_number})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+    @property
+    def formatted_membership_number(self) -> str:
+        """The number as printed on the card: groups of four, easy to read aloud."""
+        number = self.membership_number
+        return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+class ActivityEvent(models.Model):
+    """One thing a member did, appended by the service that did it, in its transaction.
+
+    The timeline is the single customer view and the source that challenges, triggered
+    campaigns, measurement and the "my data" page read. Events carry ids and small facts,
+    never copies of personal data. Kinds are listed in ``members.activity.Kind``.
+    """
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="events"
+    )
+    kind = models.CharField(_("kind"), max_length=40, db_index=True)
+    data = models.JSONField(_("facts"), default=dict, blank=True)
+    source = models.CharField(_("source"), max_length=20, default="system")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("acted by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    store = models.ForeignKey(
+        Store,
+        verbose_name=_("store"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("activity event")
+        verbose_name_plural = _("activity events")
+        indexes = [models.Index(fields=["member", "-created_at"], name="event_member_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+
+class EventConsumption(models.Model):
+    """Marks an event as handled by one consumer; the unique key makes handling idempotent."""
+
+    consumer = models.CharField(max_length=60)
+    event = models.ForeignKey(ActivityEvent, on_delete=models.CASCADE, related_name="+")
+    processed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consumer", "event"], name="event_consumption_unique"
+            ),
+        ]
+
+
+class ApiKey(models.Model):
+    """A key for one integration (a till, the web shop) acting for one store.
+
+    Only a SHA-256 hash of the secret is stored; the key is shown once, when created.
+    Keys are high-entropy random strings, so a fast hash is as safe as a slow one here.
+    """
+
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), on_delete=models.PROTECT, related_name="api_keys"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes

@@ -1,0 +1,86 @@
+"""Staff roles as groups with permissions (documented in docs/roles.md).
+
+Permissions are named as ``app_label.codename`` patterns, so that a role keeps up with the
+models later issues add: after every ``migrate`` the groups are brought in step (see
+``MembersConfig.ready``); the first data migration creates them.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatch
+from typing import Any
+
+STORE_STAFF = "Store staff"
+MARKETER = "Marketer"
+DATA_PROTECTION_OFFICER = "Data protection officer"
+ADMINISTRATOR = "Administrator"
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    # Serve members at the till and the door: look up, check in, adjust points with a reason.
+    # Never delete anything, never export in bulk.
+    STORE_STAFF: [
+        "members.view_member",
+        "members.change_member",
+        "members.view_store",
+        "members.view_activityevent",
+        "rewards.view_*",
+        "rewards.add_pointsadjustment",
+        "rewards.adjust_points",
+        "rewards.add_checkin",
+        "rewards.moderate_submission",
+        "rewards.change_voucher",
+        "campaigns.view_offer*",
+    ],
+    # Segments, campaigns, offers and rewards; sees members only through segments' counts
+    # and samples, never their raw contact details in bulk.
+    MARKETER: [
+        "members.view_store",
+        "campaigns.*",
+        "rewards.view_*",
+        "rewards.add_reward",
+        "rewards.change_reward",
+        "rewards.add_earningrule",
+        "rewards.change_earningrule",
+        "rewards.*_challenge",
+        "rewards.*_codepool",
+        "consent.view_purpose",
+        "consent.view_interest",
+    ],
+    # Consent proof, requests (export, erasure), retention, the access log.
+    DATA_PROTECTION_OFFICER: [
+        "members.view_member",
+        "members.view_user",
+        "members.view_activityevent",
+        "consent.*",
+        "rewards.view_*",
+        "campaigns.view_*",
+    ],
+    # Everything but being a superuser: configure stores, keys, roles and rules.
+    ADMINISTRATOR: [
+        "*.*",
+    ],
+}
+
+
+def roles_sync() -> None:
+    """Create the role groups and give each exactly the permissions its patterns match."""
+    from django.contrib.auth.models import Group, Permission
+
+    permissions = list(Permission.objects.select_related("content_type"))
+    for role, patterns in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        wanted = [
+            p
+            for p in permissions
+            if any(fnmatch(f"{p.content_type.app_label}.{p.codename}", pat) for pat in patterns)
+        ]
+        group.permissions.set(wanted)
+
+
+def sync_after_migrate(sender: Any, **kwargs: Any) -> None:
+    """Run once per ``migrate``, after the last app's permissions have been created."""
+    from django.apps import apps
+
+    with_models = [c for c in apps.get_app_configs() if c.models_module is not None]
+    if with_models and sender.label == with_models[-1].label:
+        roles_sync()

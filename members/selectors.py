@@ -1,0 +1,73 @@
+"""Reads for members and stores."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from members.card import card_token_from_payload
+from members.errors import UnknownMemberError
+from members.models import ActivityEvent, Member
+from members.phone import phone_try_normalise
+
+
+def _active_members() -> QuerySet[Member]:
+    return Member.objects.filter(erased_at__isnull=True).select_related("user", "home_store")
+
+
+def member_get_by_card_payload(payload: str) -> Member:
+    """The member behind a scanned QR payload. Raises ``InvalidCardTokenError`` for a forged
+    or malformed code and ``UnknownMemberError`` for a revoked (rotated) one."""
+    token = card_token_from_payload(payload)
+    member = _active_members().filter(card_token=token).first()
+    if member is None:
+        raise UnknownMemberError()
+    return member
+
+
+def member_identify(
+    *,
+    card: str | None = None,
+    membership_number: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+) -> Member:
+    """Resolve exactly one identifier to an active member, or raise ``UnknownMemberError``."""
+    if card:
+        return member_get_by_card_payload(card)
+    queryset = _active_members()
+    if membership_number:
+        member = queryset.filter(membership_number=membership_number.replace(" ", "")).first()
+    elif phone:
+        e164 = phone_try_normalise(phone)
+        # A phone number shared by two members (a family) does not identify anyone.
+        matches = list(queryset.filter(phone=e164)[:2]) if e164 else []
+        member = matches[0] if len(matches) == 1 else None
+    elif email:
+        member = queryset.filter(user__email__iexact=email.strip()).first()
+    else:
+        member = None
+    if member is None:
+        raise UnknownMemberError()
+    return member
+
+
+def member_search_q(term: str) -> Q:
+    """Staff search: membership number, email, phone in any format, or name."""
+    term = term.strip()
+    q = Q(user__email__icontains=term) | Q(first_name__icontains=term) | Q(
+        last_name__icontains=term
+    )
+    digits = term.replace(" ", "").replace("-", "")
+    if digits.isdigit():
+        q |= Q(membership_number__startswith=digits)
+    e164 = phone_try_normalise(term)
+    if e164:
+        q |= Q(phone=e164)
+    parts = term.split()
+    if len(parts) == 2:
+        q |= Q(first_name__iexact=parts[0], last_name__iexact=parts[1])
+    return q
+
+
+def member_timeline(*, member: Member, limit: int = 50) -> QuerySet[ActivityEvent]:
+    return member.events.select_related("store", "actor").order_by("-created_at", "-id")[:limit]

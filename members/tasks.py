@@ -1,0 +1,40 @@
+"""Celery tasks for members: each loads by id and calls one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.core.mail import EmailMultiAlternatives
+
+from members import activity
+
+
+@shared_task(
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def email_send(payload: dict[str, Any]) -> None:
+    """Send one rendered transactional email (verification, welcome, password reset)."""
+    message = EmailMultiAlternatives(
+        subject=payload["subject"],
+        body=payload["body"],
+        from_email=payload.get("from_email"),
+        to=payload["to"],
+        headers=payload.get("headers") or None,
+    )
+    if payload.get("html"):
+        message.attach_alternative(payload["html"], "text/html")
+    message.send()
+
+
+@shared_task(acks_late=True)
+def activity_dispatch(event_id: int) -> int:
+    return activity.activity_consume(event_id=event_id)
+
+
+@shared_task(acks_late=True)
+def activity_sweep() -> int:
+    return activity.activity_sweep()

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from members import views
+
+app_name = "members"
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("mina-sidor/", views.home, name="home"),
+    path("mina-sidor/kort/", views.card, name="card"),
+    path("mina-sidor/kort/nytt-qr/", views.card_rotate, name="card-rotate"),
+    path("mina-sidor/profil/", views.profile, name="profile"),
+    path("sprak/", views.language_set, name="language"),
+    path("offline/", views.offline, name="offline"),
+]

@@ -1,0 +1,177 @@
+"""Member pages ("Mina sidor"): parse, authorise, call one service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import check_for_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from members.card import card_qr_svg
+from members.forms import ProfileForm, form_add_service_errors
+from members.models import Member
+from members.services import card_token_rotate, member_set_language, member_update_profile
+
+
+def _member_or_none(request: HttpRequest) -> Member | None:
+    member = getattr(request.user, "member", None)
+    if member is None or member.is_erased:
+        return None
+    return member
+
+
+def member_required(view: Any) -> Any:
+    """Logged in, with an active membership; staff without one are sent to the admin."""
+
+    @login_required
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        member = _member_or_none(request)
+        if member is None:
+            if request.user.is_staff:
+                return redirect("admin:index")
+            messages.error(request, _("This login has no active membership."))
+            return redirect("account_logout")
+        request.member = member  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def landing(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and _member_or_none(request) is not None:
+        return redirect("members:home")
+    return render(request, "members/landing.html")
+
+
+@member_required
+def home(request: HttpRequest) -> HttpResponse:
+    member: Member = request.member  # type: ignore[attr-defined]
+    return render(request, "members/home.html", {"member": member, "panels": home_panels(request, member)})
+
+
+def home_panels(request: HttpRequest, member: Member) -> list[str]:
+    """Rendered panels that higher apps contribute to "My pages" (points, tier, offers)."""
+    from members.pages import panels_render
+
+    return panels_render(request, member)
+
+
+@member_required
+@never_cache
+def card(request: HttpRequest) -> HttpResponse:
+    member: Member = request.member  # type: ignore[attr-defined]
+    return render(
+        request,
+        "members/card.html",
+        {"member": member, "qr_svg": card_qr_svg(member, title=_("Membership card QR code"))},
+    )
+
+
+@member_required
+@require_POST
+def card_rotate(request: HttpRequest) -> HttpResponse:
+    card_token_rotate(member=request.member, actor=request.user)  # type: ignore[attr-defined,arg-type]
+    messages.success(
+        request, _("Your card has a new QR code. Old screenshots of it no longer work.")
+    )
+    return redirect("members:card")
+
+
+@member_required
+def profile(request: HttpRequest) -> HttpResponse:
+    member: Member = request.member  # type: ignore[attr-defined]
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            try:
+                member_update_profile(
+                    member=member, actor=request.user, source="web", **form.cleaned_data  # type: ignore[arg-type]
+                )
+            except ValidationError as exc:
+                form_add_service_errors(form, exc)
+            else:
+                messages.success(request, _("Your profile has been saved."))
+                response = redirect("members:profile")
+                _set_language_cookie(response, form.cleaned_data["preferred_language"])
+                return response
+    else:
+        form = ProfileForm(
+            initial={
+                "first_name": member.first_name,
+                "last_name": member.last_name,
+                "phone": member.phone,
+                "birth_date": member.birth_date,
+                "home_store": member.home_store_id,
+                "preferred_language": member.preferred_language,
+            }
+        )
+    return render(request, "members/profile.html", {"form": form, "member": member})
+
+
+def _set_language_cookie(response: HttpResponse, language: str) -> None:
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=False,
+        samesite="Lax",
+    )
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """Switch language: remembered in a cookie, and on the membership when logged in."""
+    language = request.POST.get("language", "")
+    next_url = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        next_url = "/"
+    response = HttpResponseRedirect(next_url)
+    if language and check_for_language(language) and language in dict(settings.LANGUAGES):
+        _set_language_cookie(response, language)
+        member = _member_or_none(request) if request.user.is_authenticated else None
+        if member is not None:
+            member_set_language(member=member, language=language)
+    return response
+
+
+@require_GET
+@cache_control(max_age=3600)
+def manifest(request: HttpRequest) -> HttpResponse:
+    """Web app manifest: "Add to home screen" opens the card directly."""
+    return render(
+        request,
+        "members/manifest.webmanifest",
+        {"start_url": reverse("members:card")},
+        content_type="application/manifest+json",
+    )
+
+
+@require_GET
+@cache_control(max_age=0, no_cache=True)
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """Served from the site root so that it may cache the card page for offline use."""
+    response = render(
+        request,
+        "members/sw.js",
+        {"card_url": reverse("members:card")},
+        content_type="application/javascript",
+    )
+    response["Service-Worker-Allowed"] = "/"
+    return response
+
+
+def offline(request: HttpRequest) -> HttpResponse:
+    return render(request, "members/offline.html")
