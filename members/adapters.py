@@ -26,7 +26,11 @@ class AccountAdapter(DefaultAccountAdapter):
             "from_email": message.from_email,
             "to": list(message.to),
             "html": next(
-                (content for content, mime in getattr(message, "alternatives", []) if mime == "text/html"),
+                (
+                    content
+                    for content, mime in getattr(message, "alternatives", [])
+                    if mime == "text/html"
+                ),
                 None,
             ),
             "headers": dict(message.extra_headers),

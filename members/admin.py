@@ -9,13 +9,17 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from members.api.scopes import SCOPES
 from members.models import ActivityEvent, ApiKey, Member, Store, User
 from members.phone import phone_display
-from members.selectors import member_search_q
+from members.selectors import member_search_q, member_timeline
 from members.services import api_key_create, api_key_revoke
+
+# The member page shows the latest events; the full history is under "Activity events".
+TIMELINE_LIMIT = 50
 
 
 @admin.register(User)
@@ -29,26 +33,7 @@ class UserAdmin(DjangoUserAdmin):
         (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),
-    )
-
-
-class ActivityEventInline(admin.TabularInline):
-    model = ActivityEvent
-    fields = ["created_at", "kind", "data", "source", "store", "actor"]
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    ordering = ["-created_at", "-id"]
-    verbose_name_plural = _("Timeline (latest first)")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ActivityEvent]:
-        return super().get_queryset(request).select_related("store", "actor")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
 @admin.register(Member)
@@ -73,11 +58,19 @@ class MemberAdmin(admin.ModelAdmin):
         "join_channel",
         "card_token_rotated_at",
         "erased_at",
+        "timeline",
     ]
     exclude = ["card_token"]
-    autocomplete_fields: list[str] = []
-    inlines = [ActivityEventInline]
     show_full_result_count = False
+
+    @admin.display(description=_("Timeline (latest first)"))
+    def timeline(self, obj: Member) -> str:
+        if obj.pk is None:
+            return "—"
+        return render_to_string(
+            "admin/members/member/timeline.html",
+            {"events": member_timeline(member=obj, limit=TIMELINE_LIMIT), "limit": TIMELINE_LIMIT},
+        )
 
     @admin.display(description=_("name"), ordering="last_name")
     def full_name_display(self, obj: Member) -> str:

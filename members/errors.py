@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
@@ -17,7 +18,7 @@ class DomainError(Exception):
 
     code: ClassVar[str] = "invalid_request"
     status: ClassVar[int] = 400
-    default_message: ClassVar[str] = _("The request could not be carried out.")
+    default_message: ClassVar[str | Promise] = _("The request could not be carried out.")
 
     def __init__(self, message: str | None = None, **details: object) -> None:
         self.message = str(message or self.default_message)

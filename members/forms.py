@@ -29,10 +29,14 @@ class ProfileFieldsMixin(forms.Form):
     """The member fields shared by sign-up and profile editing, with the same validation."""
 
     first_name = forms.CharField(
-        label=_("First name"), max_length=100, widget=forms.TextInput({"autocomplete": "given-name"})
+        label=_("First name"),
+        max_length=100,
+        widget=forms.TextInput({"autocomplete": "given-name"}),
     )
     last_name = forms.CharField(
-        label=_("Last name"), max_length=100, widget=forms.TextInput({"autocomplete": "family-name"})
+        label=_("Last name"),
+        max_length=100,
+        widget=forms.TextInput({"autocomplete": "family-name"}),
     )
     phone = forms.CharField(
         label=_optional_label(_("Mobile number")),  # type: ignore[arg-type]
@@ -66,8 +70,16 @@ class ProfileFieldsMixin(forms.Form):
 class SignupForm(ProfileFieldsMixin, AllauthSignupForm):
     """Sign-up asks only what a membership needs; everything else is marked optional."""
 
-    field_order = ["first_name", "last_name", "email", "password1", "password2", "phone",
-                   "birth_date", "home_store"]
+    field_order = [
+        "first_name",
+        "last_name",
+        "email",
+        "password1",
+        "password2",
+        "phone",
+        "birth_date",
+        "home_store",
+    ]
 
     def save(self, request: HttpRequest) -> User:
         # User, email address and member are created together or not at all.
@@ -91,8 +103,14 @@ class SignupForm(ProfileFieldsMixin, AllauthSignupForm):
 class ProfileForm(ProfileFieldsMixin):
     preferred_language = forms.ChoiceField(label=_("Language"), choices=Member.Language.choices)
 
-    field_order = ["first_name", "last_name", "phone", "birth_date", "home_store",
-                   "preferred_language"]
+    field_order = [
+        "first_name",
+        "last_name",
+        "phone",
+        "birth_date",
+        "home_store",
+        "preferred_language",
+    ]
 
 
 def form_add_service_errors(form: forms.Form, exc: ValidationError) -> None:

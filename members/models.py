@@ -214,10 +214,11 @@ class EventConsumption(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["consumer", "event"], name="event_consumption_unique"
-            ),
+            models.UniqueConstraint(fields=["consumer", "event"], name="event_consumption_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} #{self.event_id}"
 
 
 class ApiKey(models.Model):

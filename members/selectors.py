@@ -54,8 +54,10 @@ def member_identify(
 def member_search_q(term: str) -> Q:
     """Staff search: membership number, email, phone in any format, or name."""
     term = term.strip()
-    q = Q(user__email__icontains=term) | Q(first_name__icontains=term) | Q(
-        last_name__icontains=term
+    q = (
+        Q(user__email__icontains=term)
+        | Q(first_name__icontains=term)
+        | Q(last_name__icontains=term)
     )
     digits = term.replace(" ", "").replace("-", "")
     if digits.isdigit():

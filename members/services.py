@@ -17,8 +17,14 @@ from members.activity import Kind, activity_record
 from members.models import ApiKey, Member, Store, User
 from members.phone import phone_normalise
 
-PROFILE_FIELDS = ("first_name", "last_name", "phone", "birth_date", "preferred_language",
-                  "home_store")
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "phone",
+    "birth_date",
+    "preferred_language",
+    "home_store",
+)
 
 
 # --- validation shared by sign-up, profile, admin and API ----------------------------------
@@ -69,7 +75,7 @@ def _clean_profile(fields: dict[str, Any]) -> dict[str, Any]:
             ValidationError(_("Choose Swedish or English."), code="invalid_choice")
         )
     if errors:
-        raise ValidationError(errors)  # type: ignore[arg-type]
+        raise ValidationError(errors)
     return cleaned
 
 
@@ -119,7 +125,10 @@ def member_create(
     actor: User | None = None,
     source: str = "web",
 ) -> Member:
-    """Create a member (and its "joined" event). Validates everything first; saves nothing on error."""
+    """Create a member and its "joined" event.
+
+    Validates everything first, so invalid input saves nothing.
+    """
     cleaned = _clean_profile(
         {
             "first_name": first_name,

@@ -58,7 +58,9 @@ def landing(request: HttpRequest) -> HttpResponse:
 @member_required
 def home(request: HttpRequest) -> HttpResponse:
     member: Member = request.member  # type: ignore[attr-defined]
-    return render(request, "members/home.html", {"member": member, "panels": home_panels(request, member)})
+    return render(
+        request, "members/home.html", {"member": member, "panels": home_panels(request, member)}
+    )
 
 
 def home_panels(request: HttpRequest, member: Member) -> list[str]:
@@ -97,7 +99,10 @@ def profile(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 member_update_profile(
-                    member=member, actor=request.user, source="web", **form.cleaned_data  # type: ignore[arg-type]
+                    member=member,
+                    actor=member.user,
+                    source="web",
+                    **form.cleaned_data,
                 )
             except ValidationError as exc:
                 form_add_service_errors(form, exc)

@@ -24,13 +24,15 @@ try:
         connect_timeout=3,
     ):
         pass
-except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+except Exception as exc:
     line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    sys.exit(f"PostgreSQL is not reachable at {db.get('HOST')}:{db.get('PORT')} ({line}); "
-             "start it or set DATABASE_URL.")
+    sys.exit(
+        f"PostgreSQL is not reachable at {db.get('HOST')}:{db.get('PORT')} ({line}); "
+        "start it or set DATABASE_URL."
+    )
 try:
     redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
-except Exception as exc:  # noqa: BLE001
+except Exception as exc:
     sys.exit(f"Redis is not reachable at {redis_url} ({exc}); start it or set REDIS_URL.")
 if os.environ.get("VERBOSE"):
     print("PostgreSQL and Redis are reachable.")

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,10 +10,9 @@ from tests import factories
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache() -> Iterator[None]:
+def _clear_cache() -> None:
     """Rate-limit counters live in Redis; start each test with none."""
     cache.clear()
-    yield
 
 
 @pytest.fixture
@@ -24,7 +22,9 @@ def store(db: Any):
 
 @pytest.fixture
 def member(db: Any):
-    return factories.member_with_user(email="anna@example.se", first_name="Anna", last_name="Svensson")
+    return factories.member_with_user(
+        email="anna@example.se", first_name="Anna", last_name="Svensson"
+    )
 
 
 @pytest.fixture

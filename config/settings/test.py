@@ -4,11 +4,9 @@ from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False
-SECRET_KEY = "test-only-secret-key-kundklubb-0123456789abcdefghijklmnopqrstuvwxyz"
+SECRET_KEY = "test-only-secret-key-kundklubb-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 DATABASES = {
-    "default": env.db(
-        "DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kundklubb"
-    ),
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/kundklubb"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["ATOMIC_REQUESTS"] = False

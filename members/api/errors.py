@@ -38,7 +38,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainError):
         return error_response(exc.code, exc.message, exc.status, details=exc.details or None)
     if isinstance(exc, DjangoValidationError):
-        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        fields = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
         return error_response(
             "invalid_input", "The input is not valid.", status.HTTP_400_BAD_REQUEST, fields=fields
         )
@@ -49,7 +51,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
     if isinstance(exc, exceptions.ValidationError):
-        fields = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        fields = (
+            response.data
+            if isinstance(response.data, dict)
+            else {"non_field_errors": response.data}
+        )
         return error_response(code, "The input is not valid.", response.status_code, fields=fields)
     detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
     new = error_response(code, str(detail), response.status_code)

@@ -51,7 +51,7 @@ class MeSerializer(MemberSummarySerializer):
 class ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(required=False)
+    fields = serializers.DictField(required=False)  # type: ignore[assignment]
     details = serializers.DictField(required=False)
 
 

@@ -23,7 +23,7 @@ def store(*, code: str | None = None, kind: str = Store.Kind.STORE, **extra: Any
 def member_with_user(
     *,
     email: str | None = None,
-    password: str = "correct-horse-battery",
+    password: str = "correct-horse-battery",  # noqa: S107
     verified: bool = True,
     **fields: Any,
 ) -> Member:
@@ -40,6 +40,4 @@ def member_with_user(
 def api_key_with_secret(
     *, store_obj: Store | None = None, scopes: list[str] | None = None, name: str = "Kassa 1"
 ) -> tuple[ApiKey, str]:
-    return api_key_create(
-        store=store_obj or store(), name=name, scopes=scopes or ["members:read"]
-    )
+    return api_key_create(store=store_obj or store(), name=name, scopes=scopes or ["members:read"])

@@ -44,17 +44,84 @@ STAFF = [
 ]
 
 FIRST_NAMES = [
-    "Anna", "Eva", "Maria", "Karin", "Sara", "Lena", "Emma", "Kerstin", "Elin", "Ingrid",
-    "Maja", "Ebba", "Alice", "Wilma", "Astrid", "Lars", "Mikael", "Anders", "Johan", "Erik",
-    "Per", "Karl", "Peter", "Thomas", "Jan", "Oskar", "Lucas", "Hugo", "William", "Elias",
-    "Nils", "Björn", "Åsa", "Örjan", "Linnéa", "Zeynep", "Ahmed", "Fatima", "Mohammed", "Noor",
+    "Anna",
+    "Eva",
+    "Maria",
+    "Karin",
+    "Sara",
+    "Lena",
+    "Emma",
+    "Kerstin",
+    "Elin",
+    "Ingrid",
+    "Maja",
+    "Ebba",
+    "Alice",
+    "Wilma",
+    "Astrid",
+    "Lars",
+    "Mikael",
+    "Anders",
+    "Johan",
+    "Erik",
+    "Per",
+    "Karl",
+    "Peter",
+    "Thomas",
+    "Jan",
+    "Oskar",
+    "Lucas",
+    "Hugo",
+    "William",
+    "Elias",
+    "Nils",
+    "Björn",
+    "Åsa",
+    "Örjan",
+    "Linnéa",
+    "Zeynep",
+    "Ahmed",
+    "Fatima",
+    "Mohammed",
+    "Noor",
 ]
 LAST_NAMES = [
-    "Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson",
-    "Persson", "Svensson", "Gustafsson", "Pettersson", "Jonsson", "Jansson", "Hansson",
-    "Bengtsson", "Jönsson", "Lindberg", "Jakobsson", "Magnusson", "Lindström", "Olofsson",
-    "Lindqvist", "Lindgren", "Axelsson", "Berg", "Bergström", "Lundberg", "Lind", "Lundgren",
-    "Mattsson", "Berglund", "Fredriksson", "Sandberg", "Henriksson", "Öberg", "Åberg",
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Pettersson",
+    "Jonsson",
+    "Jansson",
+    "Hansson",
+    "Bengtsson",
+    "Jönsson",
+    "Lindberg",
+    "Jakobsson",
+    "Magnusson",
+    "Lindström",
+    "Olofsson",
+    "Lindqvist",
+    "Lindgren",
+    "Axelsson",
+    "Berg",
+    "Bergström",
+    "Lundberg",
+    "Lind",
+    "Lundgren",
+    "Mattsson",
+    "Berglund",
+    "Fredriksson",
+    "Sandberg",
+    "Henriksson",
+    "Öberg",
+    "Åberg",
 ]
 
 
@@ -121,7 +188,9 @@ class Command(BaseCommand):
                 "last_name": last,
                 "membership_number": number,
                 "phone": f"+4670{rng.randint(0, 9999999):07d}" if rng.random() < 0.8 else "",
-                "birth_date": datetime.date(rng.randint(1940, 2008), rng.randint(1, 12), rng.randint(1, 28))
+                "birth_date": datetime.date(
+                    rng.randint(1940, 2008), rng.randint(1, 12), rng.randint(1, 28)
+                )
                 if rng.random() < 0.7
                 else None,
                 "preferred_language": "en" if rng.random() < 0.1 else "sv",
@@ -152,7 +221,10 @@ class Command(BaseCommand):
     def _write(rows: list[dict[str, Any]], password: str) -> int:
         with transaction.atomic():
             users = User.objects.bulk_create(
-                [User(email=r["email"], password=password, date_joined=r["joined_at"]) for r in rows]
+                [
+                    User(email=r["email"], password=password, date_joined=r["joined_at"])
+                    for r in rows
+                ]
             )
             EmailAddress.objects.bulk_create(
                 [EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in users]
