@@ -14,13 +14,6 @@ from members.models import Member, Store, User
 from members.phone import phone_normalise
 from members.services import birth_date_validate, member_create
 
-OPTIONAL = _("(optional)")
-
-
-def _optional_label(text: str) -> str:
-    return f"{text} {OPTIONAL}"
-
-
 class DateInput(forms.DateInput):
     input_type = "date"
 
@@ -39,20 +32,20 @@ class ProfileFieldsMixin(forms.Form):
         widget=forms.TextInput({"autocomplete": "family-name"}),
     )
     phone = forms.CharField(
-        label=_optional_label(_("Mobile number")),  # type: ignore[arg-type]
+        label=_("Mobile number (optional)"),
         max_length=30,
         required=False,
         help_text=_("For offers by SMS if you want them, and to find you at the till."),
         widget=forms.TextInput({"autocomplete": "tel", "inputmode": "tel"}),
     )
     birth_date = forms.DateField(
-        label=_optional_label(_("Birth date")),  # type: ignore[arg-type]
+        label=_("Birth date (optional)"),
         required=False,
         help_text=_("For a birthday surprise. You must be at least 16 to join."),
         widget=DateInput(),
     )
     home_store = forms.ModelChoiceField(
-        label=_optional_label(_("Home store")),  # type: ignore[arg-type]
+        label=_("Home store (optional)"),
         queryset=Store.objects.exclude(status=Store.Status.CLOSED),
         required=False,
         empty_label=_("No favourite store"),
