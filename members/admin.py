@@ -14,9 +14,15 @@ from django.utils.translation import gettext_lazy as _
 
 from members.api.scopes import SCOPES
 from members.models import ActivityEvent, ApiKey, Member, Store, User
-from members.phone import phone_display
+from members.phone import phone_display, phone_normalise
 from members.selectors import member_search_q, member_timeline
-from members.services import api_key_create, api_key_revoke
+from members.services import (
+    api_key_create,
+    api_key_revoke,
+    birth_date_validate,
+    member_create,
+    member_update_profile,
+)
 
 # The member page shows the latest events; the full history is under "Activity events".
 TIMELINE_LIMIT = 50
@@ -36,8 +42,32 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
 
 
+class MemberAdminForm(forms.ModelForm):
+    """The member fields staff may edit, validated as on sign-up; saved through the services."""
+
+    class Meta:
+        model = Member
+        fields = [
+            "first_name",
+            "last_name",
+            "phone",
+            "birth_date",
+            "preferred_language",
+            "home_store",
+        ]
+
+    def clean_phone(self) -> str:
+        return phone_normalise(self.cleaned_data.get("phone", ""))
+
+    def clean_birth_date(self) -> Any:
+        value = self.cleaned_data.get("birth_date")
+        birth_date_validate(value)
+        return value
+
+
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
+    form = MemberAdminForm
     list_display = [
         "membership_number",
         "full_name_display",
@@ -60,8 +90,42 @@ class MemberAdmin(admin.ModelAdmin):
         "erased_at",
         "timeline",
     ]
-    exclude = ["card_token"]
+    fields = [
+        "membership_number",
+        "user",
+        "first_name",
+        "last_name",
+        "phone",
+        "birth_date",
+        "preferred_language",
+        "home_store",
+        "joined_at",
+        "join_channel",
+        "card_token_rotated_at",
+        "erased_at",
+        "timeline",
+    ]
     show_full_result_count = False
+
+    def save_model(self, request: HttpRequest, obj: Member, form: Any, change: bool) -> None:
+        values = {name: form.cleaned_data[name] for name in MemberAdminForm.Meta.fields}
+        if change:
+            member_update_profile(
+                member=obj,
+                actor=request.user,  # type: ignore[arg-type]
+                source="admin",
+                **values,
+            )
+            return
+        # A member signed up by staff at the till: no login yet, joined in store.
+        created = member_create(
+            **values,
+            join_channel=Member.JoinChannel.STORE,
+            actor=request.user,  # type: ignore[arg-type]
+            source="admin",
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
 
     @admin.display(description=_("Timeline (latest first)"))
     def timeline(self, obj: Member) -> str:

@@ -14,6 +14,7 @@ from members.models import Member, Store, User
 from members.phone import phone_normalise
 from members.services import birth_date_validate, member_create
 
+
 class DateInput(forms.DateInput):
     input_type = "date"
 

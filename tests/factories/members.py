@@ -41,3 +41,21 @@ def api_key_with_secret(
     *, store_obj: Store | None = None, scopes: list[str] | None = None, name: str = "Kassa 1"
 ) -> tuple[ApiKey, str]:
     return api_key_create(store=store_obj or store(), name=name, scopes=scopes or ["members:read"])
+
+
+def staff_user(
+    *, email: str | None = None, role: str | None = None, superuser: bool = False
+) -> User:
+    """A back-office login, in the named role group (``members.roles``) when given."""
+    from django.contrib.auth.models import Group
+
+    n = next(_seq)
+    user = User.objects.create_user(
+        email=email or f"staff{n}@example.se",
+        password="correct-horse-battery",  # noqa: S106
+        is_staff=True,
+        is_superuser=superuser,
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
