@@ -6,16 +6,17 @@ Every value that differs between machines comes from the environment through one
 
 from pathlib import Path
 
-import environ
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
+from config.settings.environment import Env
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+env = Env()
+Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # SECRET_KEY: each environment sets it; production requires it from the environment.
@@ -266,7 +267,37 @@ CELERY_BEAT_SCHEDULE = {
         "task": "members.tasks.activity_sweep",
         "schedule": crontab(minute="*/5"),
     },
+    "rewards-points-mature": {
+        "task": "rewards.tasks.points_mature_due",
+        "schedule": crontab(minute="*/15"),
+    },
+    "rewards-points-expire": {
+        "task": "rewards.tasks.points_expire_due",
+        "schedule": crontab(hour=3, minute=10),
+    },
+    "rewards-reservations-timeout": {
+        "task": "rewards.tasks.reservations_timeout",
+        "schedule": crontab(minute="*"),
+    },
+    "rewards-birthdays": {
+        "task": "rewards.tasks.birthday_points_award",
+        "schedule": crontab(hour=6, minute=0),
+    },
 }
+
+# --- Rewards (points ledger) ---------------------------------------------------------------
+# Points from a purchase stay pending this many days (the return window) before they can be
+# spent; a return inside the window cancels them.
+REWARDS_PENDING_DAYS = env.int("REWARDS_PENDING_DAYS", default=14)
+# Lot expiry: "months" (REWARDS_EXPIRY_MONTHS after earning) or "end_of_following_year".
+REWARDS_EXPIRY_MODE = env.str("REWARDS_EXPIRY_MODE", default="months")
+REWARDS_EXPIRY_MONTHS = env.int("REWARDS_EXPIRY_MONTHS", default=24)
+REWARDS_RESERVATION_SECONDS = env.int("REWARDS_RESERVATION_SECONDS", default=900)
+REWARDS_CLAIM_DAYS = env.int("REWARDS_CLAIM_DAYS", default=30)
+# What one point is worth to the member, in öre (for the liability on the summary page).
+REWARDS_POINT_VALUE_ORE = env.int("REWARDS_POINT_VALUE_ORE", default=1)
+# Earning rules are cached per process this many seconds (edits apply within that time).
+REWARDS_RULES_CACHE_SECONDS = env.int("REWARDS_RULES_CACHE_SECONDS", default=5)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {
