@@ -20,7 +20,7 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     default_message: ClassVar[str | Promise] = _("The request could not be carried out.")
 
-    def __init__(self, message: str | None = None, **details: object) -> None:
+    def __init__(self, message: str | Promise | None = None, **details: object) -> None:
         self.message = str(message or self.default_message)
         self.details = details
         super().__init__(self.message)

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -257,6 +258,14 @@ def api_key_create(
         created_by=created_by,
     )
     return key, f"{API_KEY_PREFIX}_{prefix}_{secret}"
+
+
+def api_key_touch(*, key: ApiKey, now: datetime.datetime | None = None) -> None:
+    """Note that the key was used; at most one write a minute per key, so tills stay fast."""
+    now = now or timezone.now()
+    ApiKey.objects.filter(pk=key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - datetime.timedelta(minutes=1))
+    ).update(last_used_at=now)
 
 
 def api_key_revoke(*, key: ApiKey) -> None:

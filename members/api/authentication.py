@@ -16,7 +16,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from members.models import ApiKey
-from members.services import API_KEY_PREFIX, api_key_hash
+from members.services import API_KEY_PREFIX, api_key_hash, api_key_touch
 
 KEYWORD = "Api-Key"
 
@@ -52,6 +52,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid API key."))
         if key.revoked_at is not None:
             raise exceptions.AuthenticationFailed(_("This API key has been revoked."))
+        api_key_touch(key=key)
         return ApiClient(key), key
 
     def authenticate_header(self, request: Request) -> str:

@@ -149,8 +149,18 @@ def test_signup_page_marks_optional_fields(client):
             "Du måste vara minst 16 år",
             "You must be at least 16 years old",
         ),
-        ({"first_name": "  "}, "first_name", "Det här fältet är obligatoriskt", "This field is required"),
-        ({"last_name": ""}, "last_name", "Det här fältet är obligatoriskt", "This field is required"),
+        (
+            {"first_name": "  "},
+            "first_name",
+            "Det här fältet är obligatoriskt",
+            "This field is required",
+        ),
+        (
+            {"last_name": ""},
+            "last_name",
+            "Det här fältet är obligatoriskt",
+            "This field is required",
+        ),
         ({"email": "not-an-email"}, "email", "giltig", "valid email address"),
     ],
 )

@@ -1,0 +1,131 @@
+"""Integration API keys: hashed, scoped, revocable, bound to one store, rate limited."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.test import APIClient
+from rest_framework.views import APIView
+
+from members.api.permissions import HasScope, api_client, api_client_store
+from members.api.throttling import ApiClientRateThrottle
+from members.models import ApiKey
+from members.services import api_key_create, api_key_revoke
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+IDENTIFY = "/api/v1/members/identify/"
+
+
+class WhoAmIView(APIView):
+    """A stand-in for later store-bound endpoints (purchases, check-ins)."""
+
+    permission_classes = [HasScope]
+    required_scope = "members:read"
+
+    def get(self, request: Request) -> Response:
+        client = api_client(request)
+        assert client is not None
+        return Response({"store": client.store.code, "key": client.api_key.prefix})
+
+    def post(self, request: Request) -> Response:
+        store = api_client_store(request, request.data.get("store"))
+        return Response({"store": store.code})
+
+
+urlpatterns = [path("whoami/", WhoAmIView.as_view())]
+
+
+def _client(secret: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    return client
+
+
+def test_api_key_is_stored_hashed_and_shown_once(store):
+    key, plain = api_key_create(store=store, name="Kassa 2", scopes=["members:read"])
+
+    assert plain.startswith(f"kk_{key.prefix}_")
+    secret = plain.split("_", 2)[2]
+    stored = ApiKey.objects.filter(pk=key.pk).values().get()
+    assert all(secret not in str(value) for value in stored.values())
+    assert len(key.secret_hash) == 64
+
+
+@pytest.mark.parametrize(
+    ("scopes", "field"), [([], "scopes"), (["members:read", "nonsense:write"], "scopes")]
+)
+def test_api_key_create_rejects_unknown_or_no_scopes(store, scopes, field):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        api_key_create(store=store, name="x", scopes=scopes)
+    assert field in info.value.message_dict
+    assert not ApiKey.objects.exists()
+
+
+@pytest.mark.urls("tests.members.test_api_keys")
+def test_api_client_exposes_the_keys_own_store():
+    store_a = factories.store(code="store-a")
+    store_b = factories.store(code="store-b")
+    _key_a, secret_a = factories.api_key_with_secret(store_obj=store_a)
+    _key_b, secret_b = factories.api_key_with_secret(store_obj=store_b)
+
+    assert _client(secret_a).get("/whoami/").json()["store"] == "store-a"
+    assert _client(secret_b).get("/whoami/").json()["store"] == "store-b"
+
+
+@pytest.mark.urls("tests.members.test_api_keys")
+def test_key_of_store_a_cannot_act_for_store_b():
+    factories.store(code="store-b")
+    _key, secret = factories.api_key_with_secret(store_obj=factories.store(code="store-a"))
+
+    own = _client(secret).post("/whoami/", {"store": "store-a"}, format="json")
+    other = _client(secret).post("/whoami/", {"store": "store-b"}, format="json")
+
+    assert own.status_code == 200
+    assert other.status_code == 403
+    assert other.json()["error"]["code"] == "wrong_store"
+
+
+@pytest.mark.urls("tests.members.test_api_keys")
+def test_revoked_key_is_refused_at_once(store):
+    key, secret = factories.api_key_with_secret(store_obj=store)
+    assert _client(secret).get("/whoami/").status_code == 200
+
+    api_key_revoke(key=key)
+
+    response = _client(secret).get("/whoami/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_key_use_is_recorded(store, member):
+    key, secret = factories.api_key_with_secret(store_obj=store)
+    assert key.last_used_at is None
+
+    _client(secret).post(IDENTIFY, {"email": member.user.email}, format="json")
+
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+
+
+def test_throttling_returns_429_rate_limited_per_key(store, member, monkeypatch):
+    # Given a limit of three calls a minute per key
+    monkeypatch.setattr(ApiClientRateThrottle, "rate", "3/min", raising=False)
+    _key, secret = factories.api_key_with_secret(store_obj=store)
+    _other, other_secret = factories.api_key_with_secret(store_obj=store)
+    body = {"email": member.user.email}
+
+    # When one key calls four times
+    statuses = [_client(secret).post(IDENTIFY, body, format="json").status_code for _ in range(3)]
+    limited = _client(secret).post(IDENTIFY, body, format="json")
+
+    # Then the fourth call is refused with a stable code, and another key is unaffected
+    assert statuses == [200, 200, 200]
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert int(limited["Retry-After"]) > 0
+    assert _client(other_secret).post(IDENTIFY, body, format="json").status_code == 200
