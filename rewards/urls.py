@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from rewards import views
 
 app_name = "rewards"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("mina-sidor/poang/", views.points, name="points"),
+    path("mina-sidor/poang/registrera-kop/", views.claim, name="claim"),
+]

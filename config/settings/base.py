@@ -150,6 +150,15 @@ ACCOUNT_RATE_LIMITS = {
 }
 MEMBER_MINIMUM_AGE = env.int("MEMBER_MINIMUM_AGE", default=16)
 
+# --- Consent and privacy (docs/privacy.md) ------------------------------------------------
+CONSENT_PAUSE_DAYS = env.int("CONSENT_PAUSE_DAYS", default=30)
+CONSENT_UNSUBSCRIBE_MAX_AGE_DAYS = env.int("CONSENT_UNSUBSCRIBE_MAX_AGE_DAYS", default=400)
+PRIVACY_ERASURE_GRACE_DAYS = env.int("PRIVACY_ERASURE_GRACE_DAYS", default=14)
+PRIVACY_EXPORT_TTL_DAYS = env.int("PRIVACY_EXPORT_TTL_DAYS", default=7)
+PRIVACY_INACTIVITY_MONTHS = env.int("PRIVACY_INACTIVITY_MONTHS", default=36)
+PRIVACY_ACCESS_LOG_RETENTION_DAYS = env.int("PRIVACY_ACCESS_LOG_RETENTION_DAYS", default=730)
+PRIVACY_PRIVATE_DIR = "private"  # under MEDIA_ROOT; never served (downloads check ownership)
+
 # --- I18N -------------------------------------------------------------------------------
 LANGUAGE_CODE = "sv"
 LANGUAGES = [("sv", _("Swedish")), ("en", _("English"))]
@@ -266,6 +275,14 @@ CELERY_BEAT_SCHEDULE = {
     "members-activity-sweep": {
         "task": "members.tasks.activity_sweep",
         "schedule": crontab(minute="*/5"),
+    },
+    "consent-erasures-due": {
+        "task": "consent.tasks.privacy_erasures_run_due",
+        "schedule": crontab(minute="*/15"),
+    },
+    "consent-retention-nightly": {
+        "task": "consent.tasks.privacy_retention_run",
+        "schedule": crontab(hour=3, minute=30),
     },
     "rewards-points-mature": {
         "task": "rewards.tasks.points_mature_due",

@@ -1,0 +1,64 @@
+"""How rewards reacts to the member timeline and extends the members app's summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from members.activity import Kind
+from members.models import ActivityEvent, Member
+from rewards import services
+from rewards.models import EventRule, MemberTier, PointBalance
+
+
+def member_summary_points(member: Member) -> dict[str, Any]:
+    """The identify endpoint's tier and balance."""
+    member_tier = MemberTier.objects.filter(member=member).select_related("tier").first()
+    tier = None
+    if member_tier is not None:
+        tier = {
+            "code": member_tier.tier.code,
+            "name": member_tier.tier.name_for(member.preferred_language),
+        }
+    balance = PointBalance.objects.filter(member=member).first()
+    return {"tier": tier, "points": services.balance_snapshot(balance)}
+
+
+def _profile_complete(member: Member) -> bool:
+    return bool(member.first_name and member.last_name and member.phone and member.birth_date)
+
+
+def event_points_from_activity(event: ActivityEvent) -> None:
+    """Award event rules for timeline events; the event id makes each award happen once."""
+    member = event.member
+    if event.kind == Kind.JOINED:
+        services.event_points_award(
+            member=member, event=EventRule.Event.JOINED, idempotency_key=f"activity:{event.pk}"
+        )
+    elif event.kind == Kind.PROFILE_UPDATED:
+        if _profile_complete(member):
+            # Once per member, however often the profile is edited afterwards.
+            services.event_points_award(
+                member=member,
+                event=EventRule.Event.PROFILE_COMPLETED,
+                idempotency_key=f"profile_completed:{member.pk}",
+            )
+    elif event.kind == Kind.REVIEW_APPROVED:
+        services.event_points_award(
+            member=member, event=EventRule.Event.REVIEW, idempotency_key=f"activity:{event.pk}"
+        )
+    elif event.kind == Kind.REFERRAL_COMPLETED:
+        # Recorded on the referred member after their first purchase, with the referrer's id.
+        services.event_points_award(
+            member=member,
+            event=EventRule.Event.REFERRAL,
+            idempotency_key=f"activity:{event.pk}:referred",
+            role=EventRule.Beneficiary.REFERRED,
+        )
+        referrer = Member.objects.filter(pk=(event.data or {}).get("referrer_id")).first()
+        if referrer is not None:
+            services.event_points_award(
+                member=referrer,
+                event=EventRule.Event.REFERRAL,
+                idempotency_key=f"activity:{event.pk}:referrer",
+                role=EventRule.Beneficiary.REFERRER,
+            )

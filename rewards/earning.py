@@ -1,0 +1,169 @@
+"""How many points a basket earns, and why. Pure functions over a snapshot of the rules.
+
+The rules are read once per process every ``REWARDS_RULES_CACHE_SECONDS`` (staff edits apply
+within that time), so recording a purchase costs no query for them. The same calculation
+backs purchases, the admin "simulate" page and the tests.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+
+from rewards.models import EarningRule
+
+_ROUNDING = {
+    EarningRule.Rounding.DOWN: ROUND_FLOOR,
+    EarningRule.Rounding.NEAREST: ROUND_HALF_UP,
+    EarningRule.Rounding.UP: ROUND_CEILING,
+}
+
+
+@dataclass(frozen=True)
+class RuleSnapshot:
+    id: int
+    kind: str
+    name_sv: str
+    name_en: str
+    rate: Decimal
+    multiplier: Decimal
+    rounding: str
+    min_purchase_ore: int
+    category_id: int | None
+    product_id: int | None
+    store_id: int | None
+    tier_id: int | None
+    valid_from: datetime.date | None
+    valid_until: datetime.date | None
+
+    def applies_to_purchase(self, *, store_id: int, tier_id: int | None, day: datetime.date) -> bool:
+        if self.valid_from and day < self.valid_from:
+            return False
+        if self.valid_until and day > self.valid_until:
+            return False
+        if self.store_id is not None and self.store_id != store_id:
+            return False
+        return self.tier_id is None or self.tier_id == tier_id
+
+    def matches_line(self, line: LineForEarning) -> bool:
+        if self.product_id is not None and self.product_id != line.product_id:
+            return False
+        return self.category_id is None or self.category_id == line.category_id
+
+
+@dataclass(frozen=True)
+class LineForEarning:
+    product_id: int | None
+    category_id: int | None
+    quantity: int
+    unit_price_ore: int
+    discount_ore: int = 0
+
+    @property
+    def net_ore(self) -> int:
+        return max(0, self.quantity * self.unit_price_ore - self.discount_ore)
+
+
+@dataclass
+class Earning:
+    """Points per line and per rule; the two always add up to the same ``total``."""
+
+    total: int = 0
+    line_points: list[int] = field(default_factory=list)
+    # [{"rule": id, "sv": "...", "en": "...", "points": n}] in the order they apply.
+    explanation: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _round(value: Decimal, rounding: str) -> int:
+    return int(value.quantize(Decimal(1), rounding=_ROUNDING.get(rounding, ROUND_FLOOR)))
+
+
+def earning_calculate(
+    *,
+    lines: list[LineForEarning],
+    store_id: int,
+    tier_id: int | None,
+    day: datetime.date,
+    total_ore: int,
+    rules: list[RuleSnapshot],
+) -> Earning:
+    """Points for a basket: the base rate on every eligible line, plus each matching
+    multiplier's extra (``base x (multiplier - 1)``), rounded per line and rule."""
+    applicable = [r for r in rules if r.applies_to_purchase(store_id=store_id, tier_id=tier_id, day=day)]
+    bases = [r for r in applicable if r.kind == EarningRule.Kind.BASE]
+    result = Earning(line_points=[0] * len(lines))
+    if not bases or total_ore < bases[0].min_purchase_ore:
+        return result
+    base = bases[0]
+    exclusions = [r for r in applicable if r.kind == EarningRule.Kind.EXCLUSION]
+    multipliers = [r for r in applicable if r.kind == EarningRule.Kind.MULTIPLIER]
+    per_rule: dict[int, int] = {base.id: 0} | {r.id: 0 for r in multipliers}
+    for index, line in enumerate(lines):
+        if any(rule.matches_line(line) for rule in exclusions):
+            continue
+        base_exact = Decimal(line.net_ore) / 100 * base.rate
+        points = _round(base_exact, base.rounding)
+        per_rule[base.id] += points
+        for rule in multipliers:
+            if rule.matches_line(line):
+                extra = _round(base_exact * (rule.multiplier - 1), base.rounding)
+                per_rule[rule.id] += extra
+                points += extra
+        result.line_points[index] = points
+    result.total = sum(result.line_points)
+    for rule in [base, *multipliers]:
+        if per_rule[rule.id]:
+            result.explanation.append(
+                {"rule": rule.id, "sv": rule.name_sv, "en": rule.name_en, "points": per_rule[rule.id]}
+            )
+    return result
+
+
+# --- the per-process cache of active rules -------------------------------------------------
+
+_lock = threading.Lock()
+_cache: dict[str, Any] = {"until": 0.0, "rules": []}
+
+
+def rules_active() -> list[RuleSnapshot]:
+    """Active rules, highest priority first, cached per process for a few seconds."""
+    now = time.monotonic()
+    if _cache["until"] > now:
+        return _cache["rules"]  # type: ignore[no-any-return]
+    with _lock:
+        if _cache["until"] > now:
+            return _cache["rules"]  # type: ignore[no-any-return]
+        rules = [
+            RuleSnapshot(
+                id=r.pk,
+                kind=r.kind,
+                name_sv=r.name_sv,
+                name_en=r.name_en,
+                rate=r.rate,
+                multiplier=r.multiplier,
+                rounding=r.rounding,
+                min_purchase_ore=r.min_purchase_ore,
+                category_id=r.category_id,
+                product_id=r.product_id,
+                store_id=r.store_id,
+                tier_id=r.tier_id,
+                valid_from=r.valid_from,
+                valid_until=r.valid_until,
+            )
+            for r in EarningRule.objects.filter(active=True).order_by("-priority", "id")
+        ]
+        _cache["rules"] = rules
+        _cache["until"] = now + settings.REWARDS_RULES_CACHE_SECONDS
+    return rules
+
+
+def rules_cache_clear() -> None:
+    """Forget the cached rules (tests; admin after an edit in this process)."""
+    with _lock:
+        _cache["until"] = 0.0

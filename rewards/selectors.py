@@ -1,0 +1,120 @@
+"""Reads for the points pages, the API and the back-office."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from members.models import Member
+from members.selectors import member_identify
+from rewards.models import LedgerEntry, MemberTier, PointBalance, PointLot, Purchase
+from rewards.services import balance_snapshot
+
+
+def member_for_points(identifiers: dict[str, Any]) -> Member:
+    """The member named by exactly one identifier, with their tier in the same query when
+    identified by membership number (the tills' usual way)."""
+    number = identifiers.get("membership_number")
+    if number:
+        member = (
+            Member.objects.filter(
+                erased_at__isnull=True, membership_number=number.replace(" ", "")
+            )
+            .select_related("member_tier")
+            .first()
+        )
+        if member is not None:
+            return member
+    return member_identify(**identifiers)
+
+
+def balance_get(*, member: Member) -> dict[str, int]:
+    return balance_snapshot(PointBalance.objects.filter(member=member).first())
+
+
+@dataclass(frozen=True)
+class DatedPoints:
+    date: datetime.date
+    points: int
+
+
+def pending_by_date(*, member: Member) -> list[DatedPoints]:
+    """Pending points grouped by the (Stockholm) day they become available."""
+    rows: dict[datetime.date, int] = {}
+    for lot in PointLot.objects.filter(member=member, matured=False, remaining__gt=0).order_by(
+        "available_at"
+    ):
+        day = timezone.localtime(lot.available_at).date()
+        rows[day] = rows.get(day, 0) + lot.remaining
+    return [DatedPoints(day, points) for day, points in rows.items()]
+
+
+def upcoming_expiries(*, member: Member, limit: int = 5) -> list[DatedPoints]:
+    """The next expiry dates and how many points expire on each (the day before the lot's
+    expiry instant is the last day the points can be used)."""
+    rows: dict[datetime.date, int] = {}
+    lots = PointLot.objects.filter(member=member, remaining__gt=0, expires_at__gt=timezone.now())
+    for lot in lots.order_by("expires_at", "id"):
+        day = timezone.localtime(lot.expires_at).date() - datetime.timedelta(days=1)
+        rows[day] = rows.get(day, 0) + lot.remaining
+        if len(rows) > limit:
+            break
+    return [DatedPoints(day, points) for day, points in list(rows.items())[:limit]]
+
+
+def ledger_history(*, member: Member) -> QuerySet[LedgerEntry]:
+    """Entries a member reads: everything but internal moves (maturing)."""
+    return (
+        LedgerEntry.objects.filter(member=member)
+        .exclude(kind=LedgerEntry.Kind.MATURE)
+        .select_related("store", "purchase")
+        .order_by("-created_at", "-id")
+    )
+
+
+def ledger_recent(*, member: Member, limit: int = 10) -> list[LedgerEntry]:
+    return list(
+        LedgerEntry.objects.filter(member=member).select_related("store").order_by("-created_at", "-id")[:limit]
+    )
+
+
+def purchases_for_member(*, member: Member) -> QuerySet[Purchase]:
+    return (
+        Purchase.objects.filter(member=member)
+        .select_related("store")
+        .prefetch_related("lines__product")
+        .order_by("-purchased_at", "-id")
+    )
+
+
+def entry_text(entry: LedgerEntry, language: str) -> list[str]:
+    """Explanation lines in the member's language: "+120 p: 2x på löparskor"."""
+    key = "sv" if language == "sv" else "en"
+    lines = []
+    for part in entry.explanation or []:
+        lines.append(f"+{part.get('points', 0)} p: {part.get(key) or part.get('en', '')}")
+    return lines
+
+
+def member_tier_summary(member: Member, language: str) -> dict[str, str] | None:
+    tier = MemberTier.objects.filter(member=member).select_related("tier").first()
+    if tier is None:
+        return None
+    return {"code": tier.tier.code, "name": tier.tier.name_for(language)}
+
+
+def liability() -> dict[str, int]:
+    """Outstanding points (available + pending + reserved) and their value in öre."""
+    totals = PointBalance.objects.aggregate(posted=Sum("posted"), pending=Sum("pending"))
+    points = (totals["posted"] or 0) + (totals["pending"] or 0)
+    return {
+        "points": points,
+        "posted": totals["posted"] or 0,
+        "pending": totals["pending"] or 0,
+        "value_ore": points * settings.REWARDS_POINT_VALUE_ORE,
+    }

@@ -1,0 +1,46 @@
+"""Celery beat jobs for the ledger: each calls one idempotent service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db.models import Q
+from django.utils import timezone
+
+from members.models import Member
+from rewards import services
+from rewards.models import EventRule
+
+
+@shared_task(acks_late=True)
+def points_mature_due() -> int:
+    return services.points_mature_due()
+
+
+@shared_task(acks_late=True)
+def points_expire_due() -> int:
+    return services.points_expire_due()
+
+
+@shared_task(acks_late=True)
+def reservations_timeout() -> int:
+    return services.reservations_timeout()
+
+
+@shared_task(acks_late=True)
+def birthday_points_award() -> int:
+    """Birthday points for members whose birthday is today (Stockholm); once a year each."""
+    if not EventRule.objects.filter(event=EventRule.Event.BIRTHDAY, active=True).exists():
+        return 0
+    today = timezone.localdate()
+    query = Q(birth_date__month=today.month, birth_date__day=today.day)
+    if today.month == 3 and today.day == 1:  # 29 February birthdays, in common years
+        query |= Q(birth_date__month=2, birth_date__day=29)
+    awarded = 0
+    for member in Member.objects.filter(query, erased_at__isnull=True).iterator():
+        entries = services.event_points_award(
+            member=member,
+            event=EventRule.Event.BIRTHDAY,
+            idempotency_key=f"birthday:{member.pk}:{today.year}",
+        )
+        awarded += len(entries)
+    return awarded

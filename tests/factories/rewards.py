@@ -1,0 +1,102 @@
+"""Rewards state built through the services, as a till or staff member would."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from members.models import Member, Store
+from rewards.earning import rules_cache_clear
+from rewards.models import EarningRule, EventRule, LedgerEntry
+from rewards.services import LineInput, PurchaseResult, points_earn, purchase_record
+
+_receipts = itertools.count(1)
+
+
+def base_rule(*, rate: str = "1", rounding: str = "down", min_purchase_ore: int = 0, **extra: Any) -> EarningRule:
+    rule = EarningRule.objects.create(
+        kind=EarningRule.Kind.BASE,
+        name_sv=extra.pop("name_sv", "1 p per krona"),
+        name_en=extra.pop("name_en", "1 p per krona"),
+        rate=Decimal(rate),
+        rounding=rounding,
+        min_purchase_ore=min_purchase_ore,
+        **extra,
+    )
+    rules_cache_clear()
+    return rule
+
+
+def multiplier_rule(*, multiplier: str = "2", name_sv: str = "2x", name_en: str = "2x", **extra: Any) -> EarningRule:
+    rule = EarningRule.objects.create(
+        kind=EarningRule.Kind.MULTIPLIER,
+        name_sv=name_sv,
+        name_en=name_en,
+        multiplier=Decimal(multiplier),
+        **extra,
+    )
+    rules_cache_clear()
+    return rule
+
+
+def exclusion_rule(**extra: Any) -> EarningRule:
+    rule = EarningRule.objects.create(
+        kind=EarningRule.Kind.EXCLUSION, name_sv="Undantag", name_en="Excluded", **extra
+    )
+    rules_cache_clear()
+    return rule
+
+
+def event_rule(*, event: str, points: int = 50, cap: int = 1, period: str = "ever", **extra: Any) -> EventRule:
+    return EventRule.objects.create(
+        event=event,
+        points=points,
+        cap=cap,
+        period=period,
+        name_sv=extra.pop("name_sv", f"{event} sv"),
+        name_en=extra.pop("name_en", f"{event} en"),
+        **extra,
+    )
+
+
+def line(sku: str = "SKU-1", quantity: int = 1, price_ore: int = 10000, **extra: Any) -> LineInput:
+    return LineInput(sku=sku, quantity=quantity, unit_price_ore=price_ore, **extra)
+
+
+def purchase(
+    *,
+    store: Store,
+    member: Member | None,
+    lines: list[LineInput] | None = None,
+    receipt_id: str | None = None,
+    total_ore: int | None = None,
+    purchased_at: datetime.datetime | None = None,
+) -> PurchaseResult:
+    lines = lines or [line()]
+    return purchase_record(
+        store=store,
+        receipt_id=receipt_id or f"R{next(_receipts)}",
+        member=member,
+        total_ore=total_ore if total_ore is not None else sum(
+            ln.quantity * ln.unit_price_ore - ln.discount_ore for ln in lines
+        ),
+        purchased_at=purchased_at or timezone.now(),
+        lines=lines,
+    )
+
+
+def earned(member: Member, points: int, *, pending_days: int = 0) -> LedgerEntry:
+    """Points credited directly (as a campaign would), available at once by default."""
+    return points_earn(
+        member=member,
+        points=points,
+        cause=LedgerEntry.Cause.CAMPAIGN,
+        idempotency_key=f"test-earn:{uuid.uuid4()}",
+        explanation=[{"rule": None, "sv": "Kampanj", "en": "Campaign", "points": points}],
+        pending_days=pending_days,
+    )
