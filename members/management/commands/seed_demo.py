@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import random
+from collections.abc import Iterator
 from typing import Any
 
 from allauth.account.models import EmailAddress
@@ -14,7 +15,6 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
-from django.utils import timezone
 
 from members.activity import Kind
 from members.models import ActivityEvent, Member, Store, User
@@ -125,6 +125,52 @@ LAST_NAMES = [
 ]
 
 
+# Join dates are spread over the five years before this moment, so the data is the same
+# whenever it is loaded.
+DEMO_EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+PHYSICAL_STORE_CODES = [code for code, _name, _city in STORES]
+
+
+def demo_members(*, seed: int, count: int) -> Iterator[dict[str, Any]]:
+    """The demo members as plain rows: the same seed always gives the same members.
+
+    Depends on nothing in the database, so a second run (or a larger ``--members``) draws
+    exactly the rows of the first run before adding new ones.
+    """
+    rng = random.Random(seed)
+    numbers: set[str] = set()
+    for i in range(count):
+        while True:
+            body = str(rng.randint(10**8, 10**9 - 1))
+            number = body + _luhn_check_digit(body)
+            if number not in numbers:
+                numbers.add(number)
+                break
+        first = rng.choice(FIRST_NAMES)
+        last = rng.choice(LAST_NAMES)
+        has_phone = rng.random() < 0.8
+        phone_digits = rng.randint(0, 9999999)
+        has_birth_date = rng.random() < 0.7
+        birth_date = datetime.date(rng.randint(1940, 2008), rng.randint(1, 12), rng.randint(1, 28))
+        english = rng.random() < 0.1
+        has_store = rng.random() < 0.9
+        store_code = rng.choice(PHYSICAL_STORE_CODES)
+        joined_ago = datetime.timedelta(days=rng.randint(0, 5 * 365), minutes=rng.randint(0, 1440))
+        channel = rng.choice(["web", "web", "store", "webshop"])
+        yield {
+            "email": DEMO_MEMBER_EMAIL if i == 0 else f"medlem{i}@{DEMO_DOMAIN}",
+            "first_name": first,
+            "last_name": last,
+            "membership_number": number,
+            "phone": f"+4670{phone_digits:07d}" if has_phone else "",
+            "birth_date": birth_date if has_birth_date else None,
+            "preferred_language": "en" if english else "sv",
+            "home_store_code": store_code if has_store else None,
+            "joined_at": DEMO_EPOCH - joined_ago,
+            "join_channel": channel,
+        }
+
+
 class Command(BaseCommand):
     help = "Load deterministic demo data (stores, staff, members). Safe to run repeatedly."
 
@@ -134,11 +180,10 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=5000)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        rng = random.Random(options["seed"])
         with transaction.atomic():
             stores = self._stores()
             self._staff()
-        created = self._members(rng, options["members"], stores, options["batch_size"])
+        created = self._members(options["seed"], options["members"], stores, options["batch_size"])
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(stores)} stores, {created} new members "
@@ -166,40 +211,18 @@ class Command(BaseCommand):
                 user.groups.add(Group.objects.get(name=role))
                 EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
 
-    def _members(self, rng: random.Random, count: int, stores: list[Store], batch: int) -> int:
-        physical = [s for s in stores if s.kind == Store.Kind.STORE]
+    def _members(self, seed: int, count: int, stores: list[Store], batch: int) -> int:
+        by_code = {s.code: s for s in stores}
         existing_emails = set(
             User.objects.filter(email__endswith="@" + DEMO_DOMAIN).values_list("email", flat=True)
         )
-        taken_numbers = set(Member.objects.values_list("membership_number", flat=True))
         password = make_password(DEMO_PASSWORD)
-        now = timezone.now()
         created = 0
         rows: list[dict[str, Any]] = []
-        for i in range(count):
-            first = rng.choice(FIRST_NAMES)
-            last = rng.choice(LAST_NAMES)
-            email = DEMO_MEMBER_EMAIL if i == 0 else f"medlem{i}@{DEMO_DOMAIN}"
-            number = self._number(rng, taken_numbers)
-            days_ago = rng.randint(0, 5 * 365)
-            row = {
-                "email": email,
-                "first_name": first,
-                "last_name": last,
-                "membership_number": number,
-                "phone": f"+4670{rng.randint(0, 9999999):07d}" if rng.random() < 0.8 else "",
-                "birth_date": datetime.date(
-                    rng.randint(1940, 2008), rng.randint(1, 12), rng.randint(1, 28)
-                )
-                if rng.random() < 0.7
-                else None,
-                "preferred_language": "en" if rng.random() < 0.1 else "sv",
-                "home_store": rng.choice(physical) if physical and rng.random() < 0.9 else None,
-                "joined_at": now - datetime.timedelta(days=days_ago, minutes=rng.randint(0, 1440)),
-                "join_channel": rng.choice(["web", "web", "store", "webshop"]),
-            }
-            if email in existing_emails:
+        for row in demo_members(seed=seed, count=count):
+            if row["email"] in existing_emails:
                 continue
+            row["home_store"] = by_code.get(row.pop("home_store_code") or "")
             rows.append(row)
             if len(rows) >= batch:
                 created += self._write(rows, password)
@@ -207,15 +230,6 @@ class Command(BaseCommand):
         if rows:
             created += self._write(rows, password)
         return created
-
-    @staticmethod
-    def _number(rng: random.Random, taken: set[str]) -> str:
-        while True:
-            body = str(rng.randint(10**8, 10**9 - 1))
-            number = body + _luhn_check_digit(body)
-            if number not in taken:
-                taken.add(number)
-                return number
 
     @staticmethod
     def _write(rows: list[dict[str, Any]], password: str) -> int:
