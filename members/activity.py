@@ -52,6 +52,7 @@ class Kind(StrEnum):
     OFFER_ACTIVATED = "offer_activated"
     DATA_EXPORTED = "data_exported"
     ERASURE_REQUESTED = "erasure_requested"
+    ERASURE_CANCELLED = "erasure_cancelled"
     ERASED = "erased"
 
 

@@ -138,7 +138,7 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = False  # sign-up must say "already registered" next to the field
-ACCOUNT_FORMS = {"signup": "members.forms.SignupForm"}
+ACCOUNT_FORMS = {"signup": "consent.forms.ConsentSignupForm"}  # members form + consent choices
 ACCOUNT_ADAPTER = "members.adapters.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "Kundklubb: "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env.str("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")

@@ -1,0 +1,280 @@
+"""Back-office for the data protection officer: purposes, policy versions, interests, consent
+proof, privacy requests with their legal deadline, and the log of who looked at whom.
+
+The member admin is re-registered with a subclass that logs every staff view of a member's
+record, and stops staff without ``consent.browse_members`` from paging through every member.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from consent.errors import PrivacyRequestStateError
+from consent.models import (
+    AccessLog,
+    ConsentEvent,
+    Interest,
+    PolicyVersion,
+    PrivacyRequest,
+    Purpose,
+)
+from consent.services import (
+    access_log_record,
+    policy_version_create,
+    privacy_erasure_request,
+    privacy_export_request,
+    privacy_request_process_now,
+    privacy_request_refuse,
+)
+from members.admin import MemberAdmin
+from members.models import Member
+
+
+@admin.register(Purpose)
+class PurposeAdmin(admin.ModelAdmin):
+    list_display = ["code", "name_en", "category", "lawful_basis", "channel", "retention", "active"]
+    list_filter = ["category", "lawful_basis", "active"]
+    search_fields = ["code", "name_sv", "name_en", "partner_name"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Consent events point at purposes by id: a purpose's meaning must not shift under them.
+        return ["code", "lawful_basis", "channel", "category"] if obj else []
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PolicyVersionForm(forms.ModelForm):
+    class Meta:
+        model = PolicyVersion
+        fields = ["version", "text_sv", "text_en", "effective_at"]
+
+
+@admin.register(PolicyVersion)
+class PolicyVersionAdmin(admin.ModelAdmin):
+    form = PolicyVersionForm
+    list_display = ["version", "effective_at", "content_hash", "created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # A published version is evidence: it is never edited, a new version is published.
+        if obj:
+            return ["version", "text_sv", "text_en", "content_hash", "effective_at", "created_at"]
+        return []
+
+    def save_model(self, request: HttpRequest, obj: PolicyVersion, form: Any, change: bool) -> None:
+        if change:
+            return
+        created = policy_version_create(**form.cleaned_data)
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Interest)
+class InterestAdmin(admin.ModelAdmin):
+    list_display = ["code", "name_sv", "name_en", "active", "order"]
+    list_editable = ["active", "order"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deactivate instead: members' past choices point at it
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(admin.ModelAdmin):
+    """The proof, read-only: what was agreed, when, how, under which policy text."""
+
+    list_display = ["created_at", "member", "purpose", "channel", "granted", "policy_version",
+                    "source", "actor", "proof_ip"]
+    list_filter = ["purpose", "granted", "source", "channel"]
+    list_select_related = ["member", "purpose", "policy_version", "actor", "proof"]
+    search_fields = ["member__membership_number"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    @admin.display(description=_("IP address"))
+    def proof_ip(self, obj: ConsentEvent) -> str:
+        proof = getattr(obj, "proof", None)
+        return (proof.ip_address or "") if proof else ""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PrivacyRequestAddForm(forms.ModelForm):
+    class Meta:
+        model = PrivacyRequest
+        fields = ["member", "kind"]
+
+
+class RefuseForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for refusal"), widget=forms.Textarea, max_length=2000)
+
+
+@admin.register(PrivacyRequest)
+class PrivacyRequestAdmin(admin.ModelAdmin):
+    list_display = ["id", "member", "kind", "status", "origin", "requested_at", "deadline",
+                    "scheduled_for", "completed_at", "handled_by"]
+    list_filter = ["kind", "status", "origin"]
+    list_select_related = ["member", "handled_by"]
+    search_fields = ["member__membership_number"]
+    raw_id_fields = ["member"]
+    actions = ["process_now", "refuse"]
+    ordering = ["due_at"]
+
+    @admin.display(description=_("legal deadline"), ordering="due_at")
+    def deadline(self, obj: PrivacyRequest) -> str:
+        text = timezone.localtime(obj.due_at).strftime("%Y-%m-%d")
+        if obj.is_overdue:
+            return format_html('<strong class="errornote">{} ({})</strong>', text, _("overdue"))
+        return text
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = PrivacyRequestAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return []
+        return [f.name for f in PrivacyRequest._meta.concrete_fields]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["member", "kind"]
+        return super().get_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: PrivacyRequest, form: Any, change: bool) -> None:
+        if change:
+            return
+        service = (
+            privacy_export_request
+            if form.cleaned_data["kind"] == PrivacyRequest.Kind.EXPORT
+            else privacy_erasure_request
+        )
+        created = service(
+            member=form.cleaned_data["member"],
+            actor=request.user,  # type: ignore[arg-type]
+            origin=PrivacyRequest.Origin.STAFF,
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    @admin.action(description=_("Process selected requests now"), permissions=["change"])
+    def process_now(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]) -> None:
+        done = 0
+        for privacy_request in queryset.order_by("pk"):
+            try:
+                privacy_request_process_now(request=privacy_request, staff=request.user)  # type: ignore[arg-type]
+                done += 1
+            except PrivacyRequestStateError:
+                messages.warning(request, _("Request %(id)s is not open.") % {"id": privacy_request.pk})
+        messages.success(request, _("%(n)d request(s) processed.") % {"n": done})
+
+    @admin.action(description=_("Refuse selected requests (with a reason)"), permissions=["change"])
+    def refuse(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]) -> HttpResponse | None:
+        form = RefuseForm(request.POST if "reason" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            refused = 0
+            for privacy_request in queryset.order_by("pk"):
+                try:
+                    privacy_request_refuse(
+                        request=privacy_request,
+                        reason=form.cleaned_data["reason"],
+                        staff=request.user,  # type: ignore[arg-type]
+                    )
+                    refused += 1
+                except (PrivacyRequestStateError, ValidationError):
+                    messages.warning(
+                        request, _("Request %(id)s is not open.") % {"id": privacy_request.pk}
+                    )
+            messages.success(request, _("%(n)d request(s) refused.") % {"n": refused})
+            return None
+        return TemplateResponse(
+            request,
+            "admin/consent/privacyrequest/refuse.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Refuse privacy requests"),
+                "form": form,
+                "queryset": queryset,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(admin.ModelAdmin):
+    list_display = ["viewed_at", "staff", "member", "view"]
+    list_filter = ["view"]
+    list_select_related = ["staff", "member"]
+    search_fields = ["member__membership_number", "staff__email"]
+    date_hierarchy = "viewed_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class LoggedMemberAdmin(MemberAdmin):
+    """The member admin, plus: every view of one member's record is logged, and only roles
+    with ``consent.browse_members`` may list members without searching or filtering."""
+
+    list_max_show_all = 0  # no "show all": nobody pages the whole club into one screen
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        self._log(request, object_id, "change" if request.method == "POST" else "view")
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        self._log(request, object_id, "history")
+        return super().history_view(request, object_id, extra_context)
+
+    def _log(self, request: HttpRequest, object_id: str, view: str) -> None:
+        if object_id.isdigit() and Member.objects.filter(pk=int(object_id)).exists():
+            access_log_record(staff=request.user, member_id=int(object_id), view=view)  # type: ignore[arg-type]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Member], search_term: str
+    ) -> tuple[QuerySet[Member], bool]:
+        filtered = any(k not in ("p", "o", "q", "_changelist_filters") for k in request.GET)
+        if (
+            not search_term.strip()
+            and not filtered
+            and not request.user.has_perm("consent.browse_members")
+        ):
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+admin.site.unregister(Member)
+admin.site.register(Member, LoggedMemberAdmin)

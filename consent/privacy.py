@@ -1,0 +1,270 @@
+"""Export sections, erasure steps and "my data" sections for members and consent.
+
+members sits below consent and knows nothing of it, so its parts are registered here.
+rewards and campaigns register theirs in their own ``privacy.py`` (docs/privacy.md).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.models import Session
+from django.db.models import Q
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
+
+from consent import registry
+from consent.models import (
+    AccessLog,
+    ConsentEvent,
+    ConsentProof,
+    ConsentState,
+    ContactPreferences,
+    MemberInterest,
+    PartnerShare,
+    PrivacyRequest,
+    UsedUnsubscribeToken,
+)
+from members.models import ActivityEvent, Member, User
+from members.phone import phone_display
+
+Row = dict[str, Any]
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+def _profile(member: Member) -> list[Row]:
+    row = registry.model_row(member)
+    row["home_store_name"] = member.home_store.name if member.home_store else None
+    return [row]
+
+
+def _login(member: Member) -> list[Row]:
+    user = member.user
+    if user is None:
+        return []
+    row = registry.model_row(user)
+    # The password itself is never stored; its hash is not handed out either.
+    row["password"] = _("(set)") if user.has_usable_password() else _("(not set)")
+    row["password"] = str(row["password"])
+    return [row]
+
+
+def _email_addresses(member: Member) -> list[Row]:
+    if member.user_id is None:
+        return []
+    return [
+        {"email": e.email, "verified": e.verified, "primary": e.primary}
+        for e in EmailAddress.objects.filter(user_id=member.user_id).order_by("pk")
+    ]
+
+
+def _timeline(member: Member) -> list[Row]:
+    return [registry.model_row(e) for e in ActivityEvent.objects.filter(member=member).order_by("pk")]
+
+
+def _consent_history(member: Member) -> list[Row]:
+    rows = []
+    for event in (
+        ConsentEvent.objects.filter(member=member)
+        .select_related("purpose", "policy_version")
+        .order_by("pk")
+    ):
+        row = registry.model_row(event)
+        row["purpose_code"] = event.purpose.code
+        row["policy_version_name"] = event.policy_version.version
+        row["policy_content_hash"] = event.policy_version.content_hash
+        rows.append(row)
+    return rows
+
+
+def _rows(model: Any, **filters: Any) -> Any:
+    def rows(member: Member) -> list[Row]:
+        return [registry.model_row(o) for o in model.objects.filter(**{filters["path"]: member})
+                .order_by("pk")]
+
+    return rows
+
+
+def _register_exports() -> None:
+    sections: list[tuple[str, Any, Any, Any]] = [
+        ("profile", _("Your profile"), _profile, Member),
+        ("login", _("Your login"), _login, User),
+        ("email_addresses", _("Email addresses"), _email_addresses, None),
+        ("timeline", _("What you have done in the club"), _timeline, ActivityEvent),
+        ("consent_history", _("Consent history"), _consent_history, ConsentEvent),
+        ("consent_proof", _("Proof of consent given on the web"),
+         _rows(ConsentProof, path="event__member"), ConsentProof),
+        ("consent_current", _("Your current choices"),
+         _rows(ConsentState, path="member"), ConsentState),
+        ("contact_preferences", _("Contact preferences"),
+         _rows(ContactPreferences, path="member"), ContactPreferences),
+        ("interests", _("Your interests"), _rows(MemberInterest, path="member"), MemberInterest),
+        ("partner_shares", _("Shared with partners"),
+         _rows(PartnerShare, path="member"), PartnerShare),
+        ("unsubscribe_links", _("Unsubscribe links used"),
+         _rows(UsedUnsubscribeToken, path="member"), UsedUnsubscribeToken),
+        ("privacy_requests", _("Your export and erasure requests"),
+         _rows(PrivacyRequest, path="member"), PrivacyRequest),
+        ("access_log", _("When staff opened your record"),
+         _rows(AccessLog, path="member"), AccessLog),
+    ]
+    for order, (name, title, rows, model) in enumerate(sections, start=1):
+        registry.export_section_register(
+            name=name, title=title, rows=rows, model=model, order=order * 10
+        )
+
+
+# --- erasure -----------------------------------------------------------------------------
+
+
+def _month_start(value: datetime.datetime) -> datetime.datetime:
+    return value.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def erase_member_core(member: Member) -> None:
+    """Member and login become a tombstone: no name, contact, birth date, card or password."""
+    user = member.user
+    identifiers = [v for v in (user.email if user else "", member.phone) if v]
+    Member.objects.filter(pk=member.pk).update(
+        first_name="",
+        last_name="",
+        phone="",
+        birth_date=None,
+        home_store=None,
+        preferred_language=Member.Language.SWEDISH,
+        membership_number=f"X{member.pk:09d}",
+        card_token=f"erased-{member.pk}",
+        card_token_rotated_at=None,
+        joined_at=_month_start(member.joined_at),
+    )
+    content_types = ContentType.objects.get_for_models(Member, User, EmailAddress)
+    log_filter = Q(content_type=content_types[Member], object_id=str(member.pk))
+    if user is not None:
+        email_ids = [str(pk) for pk in EmailAddress.objects.filter(user=user).values_list("pk", flat=True)]
+        log_filter |= Q(content_type=content_types[User], object_id=str(user.pk))
+        log_filter |= Q(content_type=content_types[EmailAddress], object_id__in=email_ids)
+        EmailAddress.objects.filter(user=user).delete()
+        if user.has_usable_password():
+            user.set_unusable_password()
+        User.objects.filter(pk=user.pk).update(
+            email=f"erased-{member.pk}@erased.invalid",
+            first_name="",
+            last_name="",
+            password=user.password,
+            is_active=False,
+            last_login=None,
+            date_joined=_month_start(user.date_joined),
+        )
+        user.groups.clear()
+        _sessions_delete(user.pk)
+    for value in identifiers:
+        log_filter |= Q(object_repr__icontains=value) | Q(change_message__icontains=value)
+    LogEntry.objects.filter(log_filter).update(
+        object_repr=f"[erased #{member.pk}]", change_message=""
+    )
+
+
+def _sessions_delete(user_id: int) -> None:
+    """Sessions store the user id only inside their encoded data: decode the live ones."""
+    doomed = []
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator(chunk_size=500):
+        if str(session.get_decoded().get("_auth_user_id")) == str(user_id):
+            doomed.append(session.pk)
+    Session.objects.filter(pk__in=doomed).delete()
+
+
+def erase_consent_data(member: Member) -> None:
+    """Consent events stay (they hold no personal data); their web proof goes, every granted
+    consent is withdrawn on the record, and preferences, interests and exports are removed."""
+    from consent.services import Proof, _consent_set_locked, _export_file_delete
+
+    for state in ConsentState.objects.filter(member=member, granted=True).select_related("purpose"):
+        _consent_set_locked(
+            member=member,
+            purpose=state.purpose,
+            granted=False,
+            proof=Proof(source=ConsentEvent.Source.SYSTEM),
+        )
+    ConsentProof.objects.filter(event__member=member).delete()
+    ContactPreferences.objects.filter(member=member).delete()
+    MemberInterest.objects.filter(member=member).delete()
+    UsedUnsubscribeToken.objects.filter(member=member).delete()
+    PartnerShare.objects.filter(member=member).exclude(reference="").update(reference="")
+    for request in PrivacyRequest.objects.filter(member=member).exclude(file_name=""):
+        _export_file_delete(request)
+    PrivacyRequest.objects.filter(member=member).exclude(file_name="").update(file_name="")
+    PrivacyRequest.objects.filter(member=member).exclude(refusal_reason="").update(
+        refusal_reason=""
+    )
+
+
+# --- the "my data" page --------------------------------------------------------------------
+
+
+def _local(value: datetime.datetime | None) -> str:
+    if value is None:
+        return ""
+    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+
+
+def _profile_rows(member: Member) -> list[dict[str, str]]:
+    user = member.user
+    values = [
+        (_("Name"), member.full_name),
+        (_("Email address"), user.email if user else ""),
+        (_("Mobile number"), phone_display(member.phone) or ""),
+        (_("Birth date"), formats.date_format(member.birth_date, "SHORT_DATE_FORMAT")
+         if member.birth_date else ""),
+        (_("Membership number"), member.formatted_membership_number),
+        (_("Member since"), _local(member.joined_at)),
+        (_("Home store"), member.home_store.name if member.home_store else ""),
+        (_("Language"), member.get_preferred_language_display()),
+    ]
+    return [{"label": str(label), "value": str(value) or "—"} for label, value in values]
+
+
+def _partner_rows(member: Member) -> list[dict[str, str]]:
+    return [
+        {
+            "partner": share.purpose.partner_name,
+            "what": ", ".join(share.data_categories),
+            "when": _local(share.shared_at),
+        }
+        for share in PartnerShare.objects.filter(member=member).select_related("purpose")
+    ]
+
+
+def _register_page_sections() -> None:
+    registry.page_section_register(
+        name="profile",
+        title=_("Your profile"),
+        description=_("What you told us when you joined or later. Change it on your profile page."),
+        rows=_profile_rows,
+        columns=[_("What"), _("Stored")],
+        order=10,
+    )
+    registry.page_section_register(
+        name="partner_shares",
+        title=_("Shared with partners"),
+        description=_("We only pass data to a partner you have said yes to."),
+        empty_text=_("Nothing about you has been shared with any partner."),
+        rows=_partner_rows,
+        columns=[_("Partner"), _("What"), _("When")],
+        order=60,
+    )
+
+
+def register() -> None:
+    _register_exports()
+    registry.erasure_step_register(name="consent", run=erase_consent_data, order=10)
+    registry.erasure_step_register(name="members", run=erase_member_core, order=1000)
+    _register_page_sections()
+
+
+register()

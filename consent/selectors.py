@@ -1,0 +1,176 @@
+"""Reads shared by pages, admin, tasks and the apps above consent.
+
+``contact_permission`` is the send-time check campaigns call for every message.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from consent.models import (
+    Channel,
+    ConsentEvent,
+    ConsentState,
+    ContactPreferences,
+    Interest,
+    MemberInterest,
+    PolicyVersion,
+    PrivacyRequest,
+    Purpose,
+)
+from members.models import Member
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to "may we contact this member for this purpose on this channel now?".
+
+    ``reason`` is a stable code: ``ok``, ``unknown_purpose``, ``channel_not_covered``,
+    ``erased``, ``blocked``, ``no_consent``, ``withdrawn``, ``paused``, ``quiet_hours``.
+    ``not_before`` is set when waiting helps (quiet hours, a pause): the earliest time worth
+    asking again.
+    """
+
+    allowed: bool
+    reason: str
+    not_before: datetime.datetime | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def contact_permission(
+    *,
+    member: Member | int,
+    purpose: str,
+    channel: str,
+    at: datetime.datetime | None = None,
+) -> Decision:
+    """May ``member`` be contacted for ``purpose`` on ``channel`` at ``at`` (default now)?
+
+    Call at the moment of sending, for every message. Every answer is read from committed
+    rows with fresh queries and no cache, so a withdrawal committed a moment earlier is seen.
+    Checks, in order: the purpose exists and covers the channel; the member is not erased
+    and their login not blocked; consent is granted (for purposes that rest on consent);
+    marketing is not paused; the time is outside the member's quiet hours (Europe/Stockholm).
+    The weekly limit (``ContactPreferences.max_messages_per_week``) is the caller's contact
+    budget to apply, since only the caller knows what was sent.
+    """
+    at = at or timezone.now()
+    member_id = member if isinstance(member, int) else member.pk
+    purpose_obj = Purpose.objects.filter(code=purpose, active=True).first()
+    if purpose_obj is None:
+        return Decision(False, "unknown_purpose")
+    if channel not in Channel.values or (purpose_obj.channel and purpose_obj.channel != channel):
+        return Decision(False, "channel_not_covered")
+    row = (
+        Member.objects.filter(pk=member_id)
+        .values("erased_at", "user_id", "user__is_active")
+        .first()
+    )
+    if row is None or row["erased_at"] is not None:
+        return Decision(False, "erased")
+    if row["user_id"] is not None and not row["user__is_active"]:
+        return Decision(False, "blocked")
+    if purpose_obj.needs_consent:
+        state = (
+            ConsentState.objects.filter(
+                member_id=member_id, purpose=purpose_obj, channel=purpose_obj.channel
+            )
+            .values_list("granted", flat=True)
+            .first()
+        )
+        if state is None:
+            return Decision(False, "no_consent")
+        if not state:
+            return Decision(False, "withdrawn")
+    if purpose_obj.needs_consent:
+        # Pause and quiet hours govern what the member opted into, not contractual notices.
+        prefs = ContactPreferences.objects.filter(member_id=member_id).first()
+        if prefs is not None:
+            if prefs.paused_until is not None and prefs.paused_until > at:
+                return Decision(False, "paused", not_before=prefs.paused_until)
+            if channel in (Channel.EMAIL, Channel.SMS):
+                local = at.astimezone(STOCKHOLM)
+                if prefs.in_quiet_hours(local.time()):
+                    return Decision(False, "quiet_hours", not_before=_quiet_end(prefs, local))
+    return Decision(True, "ok")
+
+
+def _quiet_end(prefs: ContactPreferences, local: datetime.datetime) -> datetime.datetime:
+    assert prefs.quiet_end is not None
+    end = datetime.datetime.combine(local.date(), prefs.quiet_end, tzinfo=STOCKHOLM)
+    if end <= local:
+        end = datetime.datetime.combine(
+            local.date() + datetime.timedelta(days=1), prefs.quiet_end, tzinfo=STOCKHOLM
+        )
+    return end.astimezone(datetime.UTC)
+
+
+def contact_preferences_get(*, member: Member) -> ContactPreferences:
+    """The member's preferences, or unsaved defaults (no limit, no quiet hours, no pause)."""
+    prefs = ContactPreferences.objects.filter(member=member).first()
+    return prefs or ContactPreferences(member=member)
+
+
+def policy_version_current(*, at: datetime.datetime | None = None) -> PolicyVersion | None:
+    """The policy version in force at ``at``: the latest that has taken effect."""
+    at = at or timezone.now()
+    return PolicyVersion.objects.filter(effective_at__lte=at).order_by("-effective_at").first()
+
+
+def purposes_needing_consent() -> QuerySet[Purpose]:
+    return Purpose.objects.filter(active=True, lawful_basis="consent").order_by("order", "code")
+
+
+def consent_states(*, member: Member) -> dict[int, ConsentState]:
+    """Current state by purpose id."""
+    return {s.purpose_id: s for s in ConsentState.objects.filter(member=member)}
+
+
+def consent_history(*, member: Member) -> QuerySet[ConsentEvent]:
+    return (
+        ConsentEvent.objects.filter(member=member)
+        .select_related("purpose", "policy_version")
+        .order_by("-created_at", "-id")
+    )
+
+
+def interests_active() -> QuerySet[Interest]:
+    return Interest.objects.filter(active=True).order_by("order", "code")
+
+
+def member_interest_ids(*, member: Member) -> set[int]:
+    return set(MemberInterest.objects.filter(member=member).values_list("interest_id", flat=True))
+
+
+def privacy_request_latest(*, member: Member, kind: str) -> PrivacyRequest | None:
+    return PrivacyRequest.objects.filter(member=member, kind=kind).order_by("-id").first()
+
+
+def privacy_export_downloadable(*, member: Member, request_id: int) -> PrivacyRequest | None:
+    """The member's own finished, unexpired export, or None."""
+    return (
+        PrivacyRequest.objects.filter(
+            pk=request_id,
+            member=member,
+            kind=PrivacyRequest.Kind.EXPORT,
+            status=PrivacyRequest.Status.DONE,
+            expires_at__gt=timezone.now(),
+        )
+        .exclude(file_name="")
+        .first()
+    )
+
+
+def private_root() -> str:
+    """Where export files are written: under MEDIA_ROOT, never served publicly."""
+    return str(settings.MEDIA_ROOT) + "/" + settings.PRIVACY_PRIVATE_DIR
