@@ -741,15 +741,15 @@ def products_resolve(lines: Iterable[LineInput]) -> dict[str, tuple[int, int | N
 
 
 def purchase_fingerprint(
-    *, receipt_id: str, member_number: str | None, total_ore: int, purchased_at: datetime.datetime,
-    lines: list[LineInput],
+    *, receipt_id: str, member_number: str | None, total_ore: int,
+    purchased_at: datetime.datetime | None, lines: list[LineInput],
 ) -> str:
     return request_fingerprint(
         {
             "receipt": receipt_id,
             "member": member_number,
             "total": total_ore,
-            "at": purchased_at.astimezone(datetime.UTC).isoformat(),
+            "at": purchased_at.astimezone(datetime.UTC).isoformat() if purchased_at else None,
             "lines": [
                 [line.sku, line.quantity, line.unit_price_ore, line.discount_ore] for line in lines
             ],
@@ -770,14 +770,15 @@ def purchase_record(
     receipt_id: str,
     member: Member | None,
     total_ore: int,
-    purchased_at: datetime.datetime,
+    purchased_at: datetime.datetime | None,
     lines: list[LineInput],
 ) -> PurchaseResult:
     """Record a purchase and earn its points, once per (store, receipt id).
 
     A replay with the same contents returns the first purchase (``created=False``); with
     other contents it raises ``DuplicateReceiptConflictError``. Points stay pending for the
-    return window, counted from the time of purchase."""
+    return window, counted from the time of purchase (``None``: now, and a replay without a
+    time matches whatever time the first request was recorded at)."""
     member_number = member.membership_number if member else None
     fingerprint = purchase_fingerprint(
         receipt_id=receipt_id,
@@ -786,6 +787,8 @@ def purchase_record(
         purchased_at=purchased_at,
         lines=lines,
     )
+    now = timezone.now()
+    purchased_at = purchased_at or now
     products = products_resolve(lines)
     line_inputs = [
         earning.LineForEarning(
@@ -805,7 +808,6 @@ def purchase_record(
         total_ore=total_ore,
         rules=earning.rules_active(),
     )
-    now = timezone.now()
     available_at = max(purchased_at + datetime.timedelta(days=settings.REWARDS_PENDING_DAYS), now) \
         if settings.REWARDS_PENDING_DAYS > 0 else now
     matured = settings.REWARDS_PENDING_DAYS <= 0 or available_at <= now

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -118,7 +117,7 @@ class PurchaseView(APIView):
             receipt_id=data["receipt_id"],
             member=member,
             total_ore=data["total_ore"],
-            purchased_at=data.get("purchased_at") or timezone.now(),
+            purchased_at=data.get("purchased_at"),
             lines=[
                 services.LineInput(
                     sku=line["sku"],

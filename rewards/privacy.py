@@ -1,0 +1,53 @@
+"""rewards' parts of the member's export (consent.registry; docs/privacy.md).
+
+Purchases, the ledger and lots are bookkeeping: erasure keeps them, pointing at the member's
+tombstone, so every balance and total is unchanged; they hold no personal data beyond the
+member reference. Rows are exported with every field, so the export always matches the
+processing register in ``rewards/personal_data.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+from django.utils.translation import gettext_lazy as _
+
+from consent.registry import export_section_register, model_row
+from members.models import Member
+from rewards.models import (
+    CheckIn,
+    LedgerEntry,
+    MemberTier,
+    PointBalance,
+    PointLot,
+    Purchase,
+    PurchaseLine,
+    Reservation,
+    Return,
+)
+
+
+def _rows(model: type[Model], path: str) -> Any:
+    def rows(member: Member) -> list[dict[str, Any]]:
+        return [model_row(obj) for obj in model._default_manager.filter(**{path: member}).order_by("pk")]
+
+    return rows
+
+
+SECTIONS: list[tuple[str, Any, type[Model], str]] = [
+    ("tier", _("Your tier"), MemberTier, "member"),
+    ("points_balance", _("Your points balance"), PointBalance, "member"),
+    ("points_ledger", _("Every points change"), LedgerEntry, "member"),
+    ("points_lots", _("Points and when they expire"), PointLot, "member"),
+    ("points_reservations", _("Points reserved at checkout"), Reservation, "member"),
+    ("purchases", _("Your purchases"), Purchase, "member"),
+    ("purchase_lines", _("What you bought"), PurchaseLine, "purchase__member"),
+    ("returns", _("Your returns"), Return, "purchase__member"),
+    ("checkins", _("Your visits"), CheckIn, "member"),
+]
+
+for order, (name, title, model, path) in enumerate(SECTIONS, start=1):
+    export_section_register(
+        name=name, title=title, rows=_rows(model, path), model=model, order=200 + order * 10
+    )
