@@ -1,0 +1,93 @@
+"""Browser journeys: Playwright (sync API) driving Debian's Chromium, headless.
+
+One browser for the whole session; each test gets a fresh context (cookies, storage) with a
+phone-sized viewport. The site runs in-process (pytest-django's ``live_server``), so eager
+Celery and the locmem mailbox (``django.core.mail.outbox``) work as in any other test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Chromium shared by every browser test of the session."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's 'chromium' package (make test does).")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; the test body's ORM calls are
+    # still plain synchronous code, so Django's async-safety guard does not apply to them.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open pages in fresh browser contexts: ``new_page(locale="sv-SE", viewport=...)``.
+
+    Defaults to a phone (390x844, touch). Contexts are closed after the test.
+    """
+    contexts: list[Any] = []
+
+    def _new_page(*, locale: str = "sv-SE", viewport: dict[str, int] | None = None) -> Any:
+        context = browser.new_context(
+            viewport=viewport or PHONE_VIEWPORT,
+            device_scale_factor=2,
+            is_mobile=viewport is None,
+            has_touch=viewport is None,
+            locale=locale,
+            service_workers="block",
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield _new_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def phone_page(new_page: Callable[..., Any]) -> Any:
+    """A Swedish phone-sized page."""
+    return new_page()
+
+
+def mail_link(message: Any, pattern: str = r"https?://\S+/konto/confirm-email/\S+") -> str:
+    """The first link in an email body that matches ``pattern``."""
+    match = re.search(pattern, message.body)
+    assert match, f"no link matching {pattern} in: {message.body}"
+    return match.group(0)
