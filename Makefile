@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
+# honcho hands PORT to the web process; the banner prints the same one.
+export PORT ?= 8000
 
 .PHONY: run test lint format bench bench-earn bench-fanout messages migrate seed clean help
 
@@ -24,7 +26,7 @@ messages: $(STAMP)
 	@$(PY) manage.py compilemessages --ignore=.venv --ignore=var -v 0
 
 migrate: $(STAMP) messages
-	@mkdir -p var
+	@mkdir -p var/broker/out var/broker/processed
 	$(PY) manage.py migrate --no-input -v 0
 
 seed: migrate
@@ -43,7 +45,8 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m mypy .
-	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=sqlite://:memory: \
+		$(PY) manage.py makemigrations --check --dry-run
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix .
