@@ -780,7 +780,9 @@ def member_anonymise(*, member_id: int) -> bool:
     Returns True when the member was erased by this call.
     """
     with transaction.atomic():
-        member = Member.objects.select_for_update().select_related("user").get(pk=member_id)
+        member = (
+            Member.objects.select_for_update(of=("self",)).select_related("user").get(pk=member_id)
+        )
         first_time = member.erased_at is None
         for step in registry.erasure_steps():
             step.run(member)

@@ -1,0 +1,223 @@
+"""Export (Art. 15, 20): a ZIP with every registered personal-data field, as JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import zipfile
+
+import pytest
+import time_machine
+from django.core import mail
+
+from consent.models import PrivacyRequest
+from consent.register import register_entries
+from consent.services import privacy_export_build, privacy_export_path, privacy_retention_run
+from rewards.services import checkin_record, points_reserve
+from tests import factories
+from tests.factories import consent as cf
+from tests.factories import rewards as rf
+
+pytestmark = [pytest.mark.django_db, pytest.mark.privacy]
+
+
+def member_with_data_everywhere(store, capture):
+    """A member with data in every registered field: profile, consent, points, purchases."""
+    from django.utils import timezone
+
+    from consent.services import (
+        access_log_record,
+        erasure_confirm_token,
+        privacy_erasure_confirm,
+        privacy_erasure_request,
+        privacy_request_refuse,
+        unsubscribe_redeem,
+        unsubscribe_token_make,
+    )
+    from members.models import User
+    from members.services import card_token_rotate
+    from rewards.models import Category, MemberTier, Product, Tier
+    from rewards.services import points_adjust, purchase_claim, purchase_return
+
+    member = factories.member_with_user(
+        email="karin.export@example.se",
+        first_name="Karin",
+        last_name="Exportsson",
+        phone="0701112233",
+        birth_date=datetime.date(1980, 5, 17),
+        home_store=store,
+    )
+    User.objects.filter(pk=member.user_id).update(
+        last_login=timezone.now(), first_name="Karin", last_name="Exportsson"
+    )
+    card_token_rotate(member=member, actor=member.user)
+    cf.member_with_everything(member)
+    staff = factories.staff_user()
+    # Reference data without services yet (catalogue, tiers): plain rows.
+    shoes = Category.objects.create(code="shoes", name="Skor")
+    Product.objects.create(sku="SHOE-1", name="Löparsko", category=shoes)
+    MemberTier.objects.create(
+        member=member, tier=Tier.objects.create(code="silver", name_sv="Silver", name_en="Silver", rank=1)
+    )
+    rf.base_rule()
+    with capture(execute=True):
+        bought = rf.purchase(
+            store=store, member=member, lines=[rf.line(sku="SHOE-1", quantity=2, price_ore=50000, discount_ore=1000)]
+        )
+        purchase_return(store=store, receipt_id=bought.purchase.receipt_id, return_id="RET-1", lines=[(1, 1)])
+    rf.purchase(store=store, member=None, receipt_id="FORGOT-1", lines=[rf.line(price_ore=2000)])
+    purchase_claim(member=member, store=store, receipt_id="FORGOT-1", total_ore=2000)
+    rf.earned(member, 300)
+    points_adjust(member=member, points=50, reason="Goodwill", actor=staff, idempotency_key="adj-1")
+    points_reserve(member=member, store=store, points=100, reference="basket-1", idempotency_key="res-1")
+    checkin_record(member=member, store=store, idempotency_key="door-1")
+    access_log_record(staff=staff, member_id=member.pk, view="view")
+    erasure = privacy_erasure_request(member=member, actor=member.user)
+    privacy_erasure_confirm(token=erasure_confirm_token(erasure))
+    privacy_request_refuse(request=erasure, reason="Test refusal", staff=staff)
+    unsubscribe_redeem(
+        token=unsubscribe_token_make(member=member, purpose="marketing_email", channel="email")
+    )
+    with capture(execute=True):
+        cf.export_requested(member)  # an earlier export, done: its file and expiry are data too
+    return member
+
+
+@pytest.fixture
+def rich_member(store, django_capture_on_commit_callbacks):
+    return member_with_data_everywhere(store, django_capture_on_commit_callbacks)
+
+
+def _build(member, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        request = cf.export_requested(member)
+    request.refresh_from_db()
+    return request
+
+
+def _open(request):
+    return zipfile.ZipFile(privacy_export_path(request))
+
+
+def test_privacy_export_contains_every_registered_personal_field(rich_member, django_capture_on_commit_callbacks):
+    # When the member's export is built (the task runs eagerly after commit)
+    request = _build(rich_member, django_capture_on_commit_callbacks)
+
+    # Then it is done, and every personal-data field of the register is in it with a value
+    assert request.status == "done" and request.progress == 100
+    archive = _open(request)
+    manifest = json.loads(archive.read("manifest.json"))
+    by_model: dict[str, list[dict]] = {}
+    for section in manifest["sections"]:
+        rows = json.loads(archive.read(f"{section['name']}.json"))
+        assert len(rows) == section["rows"]
+        if section["model"]:
+            by_model.setdefault(section["model"], []).extend(rows)
+    missing, empty = [], []
+    for entry in register_entries():
+        label = entry.model._meta.label
+        rows = by_model.get(label, [])
+        if not rows or not any(entry.field_name in row for row in rows):
+            missing.append(entry.key)
+        elif all(row.get(entry.field_name) in (None, "", [], {}) for row in rows):
+            empty.append(entry.key)
+    assert missing == [], f"registered personal fields missing from the export: {missing}"
+    assert empty == [], f"registered personal fields exported without a value: {empty}"
+
+
+def test_privacy_export_every_section_is_valid_json_and_csv(rich_member, django_capture_on_commit_callbacks):
+    request = _build(rich_member, django_capture_on_commit_callbacks)
+    archive = _open(request)
+    manifest = json.loads(archive.read("manifest.json"))
+
+    for section in manifest["sections"]:
+        rows = json.loads(archive.read(f"{section['name']}.json"))
+        table = list(csv.DictReader(io.StringIO(archive.read(f"{section['name']}.csv").decode())))
+        assert len(table) == len(rows), section["name"]
+        for row, line in zip(rows, table, strict=True):
+            assert set(row) <= set(line)
+    profile = json.loads(archive.read("profile.json"))[0]
+    assert profile["first_name"] == "Karin"
+    assert profile["phone"] == "+46701112233"
+    assert profile["birth_date"] == "1980-05-17"
+    login = json.loads(archive.read("login.json"))[0]
+    assert login["email"] == "karin.export@example.se"
+    assert "md5" not in json.dumps(login)  # the password hash never leaves
+
+
+def test_privacy_export_emails_the_member_when_ready(rich_member, django_capture_on_commit_callbacks):
+    mail.outbox.clear()
+    _build(rich_member, django_capture_on_commit_callbacks)
+
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["karin.export@example.se"]
+    assert "/mina-sidor/mina-data/" in mail.outbox[0].body
+
+
+def test_privacy_export_build_is_idempotent(rich_member, django_capture_on_commit_callbacks):
+    request = _build(rich_member, django_capture_on_commit_callbacks)
+
+    assert privacy_export_build(request_id=request.pk) is None  # a redelivered task does nothing
+
+
+def test_privacy_export_request_twice_while_running_queues_one(member):
+    first = cf.export_requested(member)
+    second = cf.export_requested(member)
+
+    assert first.pk == second.pk
+    assert PrivacyRequest.objects.filter(member=member, kind="export").count() == 1
+
+
+def test_export_download_needs_login_and_ownership(client, rich_member, django_capture_on_commit_callbacks):
+    request = _build(rich_member, django_capture_on_commit_callbacks)
+    url = f"/mina-sidor/mina-data/export/{request.pk}/ladda-ner/"
+
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302 and "/konto/login/" in anonymous["Location"]
+
+    client.force_login(factories.member_with_user().user)
+    assert client.get(url).status_code == 404
+
+    client.force_login(rich_member.user)
+    own = client.get(url)
+    assert own.status_code == 200
+    assert own["Content-Type"] == "application/zip"
+    assert zipfile.ZipFile(io.BytesIO(b"".join(own.streaming_content))).testzip() is None
+
+
+def test_export_download_expires_after_seven_days(client, rich_member, django_capture_on_commit_callbacks):
+    request = _build(rich_member, django_capture_on_commit_callbacks)
+    path = privacy_export_path(request)
+    url = f"/mina-sidor/mina-data/export/{request.pk}/ladda-ner/"
+    client.force_login(rich_member.user)
+
+    with time_machine.travel(request.completed_at + datetime.timedelta(days=6, hours=23)):
+        assert client.get(url).status_code == 200
+    with time_machine.travel(request.completed_at + datetime.timedelta(days=7, minutes=1)):
+        assert client.get(url).status_code == 404
+        privacy_retention_run()
+
+    request.refresh_from_db()
+    assert request.status == "expired"
+    assert not path.exists()
+
+
+def test_export_file_is_not_under_a_public_url(rich_member, django_capture_on_commit_callbacks, settings):
+    request = _build(rich_member, django_capture_on_commit_callbacks)
+    path = privacy_export_path(request)
+
+    assert str(path).startswith(str(settings.MEDIA_ROOT) + "/private/")
+    assert len(path.name) > 40  # unguessable name
+
+
+def test_export_status_shows_progress(client, member):
+    client.force_login(member.user)
+    cf.export_requested(member)  # queued: the task runs after commit, which never comes here
+
+    status = client.get("/mina-sidor/mina-data/export/status/").json()
+    page = client.get("/mina-sidor/mina-data/").content.decode()
+
+    assert status == {"status": "queued", "progress": 0}
+    assert "<progress" in page
