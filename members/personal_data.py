@@ -1,18 +1,20 @@
-"""The members app's entries in the processing register (read by ``consent.register``).
+"""The members app's entries in the processing register (docs/architecture.md).
 
-``"Model.field": (purpose code, retention code)``; codes are defined in ``consent.register``
-and explained in docs/privacy.md. Everything else is listed in ``NOT_PERSONAL``.
+Plain data, read by consent's register. Identity and contact details serve the membership
+and go with it; the timeline is kept as long as the membership (its events carry ids and
+small facts, never copies of personal data). Stores, integration keys and the consumers'
+bookkeeping hold nothing about a member.
 """
 
 PERSONAL_DATA = {
-    # The login. Staff logins are users too; their data is kept under "security".
+    # "Model.field": (purpose code, retention code)
     "User.email": ("membership", "membership"),
+    "User.password": ("membership", "membership"),
     "User.first_name": ("membership", "membership"),
     "User.last_name": ("membership", "membership"),
-    "User.password": ("security", "membership"),
     "User.last_login": ("security", "membership"),
     "User.date_joined": ("membership", "membership"),
-    # The member.
+    "User.is_active": ("membership", "membership"),
     "Member.user": ("membership", "membership"),
     "Member.membership_number": ("membership", "membership"),
     "Member.first_name": ("membership", "membership"),
@@ -25,28 +27,26 @@ PERSONAL_DATA = {
     "Member.join_channel": ("membership", "membership"),
     "Member.card_token": ("membership", "membership"),
     "Member.card_token_rotated_at": ("security", "membership"),
-    # The timeline: what the member did. Facts are ids and small values, never copies of
-    # contact details; events outlive erasure without personal data (bookkeeping).
-    "ActivityEvent.member": ("membership", "bookkeeping"),
-    "ActivityEvent.kind": ("membership", "bookkeeping"),
-    "ActivityEvent.data": ("membership", "bookkeeping"),
-    "ActivityEvent.source": ("membership", "bookkeeping"),
-    "ActivityEvent.actor": ("security", "bookkeeping"),
-    "ActivityEvent.store": ("membership", "bookkeeping"),
-    "ActivityEvent.created_at": ("membership", "bookkeeping"),
+    "ActivityEvent.member": ("membership", "membership"),
+    "ActivityEvent.kind": ("membership", "membership"),
+    "ActivityEvent.data": ("membership", "membership"),
+    "ActivityEvent.source": ("membership", "membership"),
+    "ActivityEvent.actor": ("security", "membership"),
+    "ActivityEvent.store": ("membership", "membership"),
+    "ActivityEvent.created_at": ("membership", "membership"),
 }
 
 NOT_PERSONAL = {
-    # Login flags and role membership: staff administration, not about the person.
+    # Staff flags and permissions (the user row's personal fields are above).
     "User.id",
     "User.is_superuser",
     "User.is_staff",
-    "User.is_active",
     "User.groups",
     "User.user_permissions",
     "Member.id",
-    # The tombstone's own marker.
+    # The tombstone marker: when the member was anonymised, kept so the books keep an owner.
     "Member.erased_at",
+    "ActivityEvent.id",
     "Store.id",
     "Store.code",
     "Store.name",
@@ -54,13 +54,10 @@ NOT_PERSONAL = {
     "Store.kind",
     "Store.status",
     "Store.created_at",
-    "ActivityEvent.id",
-    # Bookkeeping of event delivery to consumers: ids only.
     "EventConsumption.id",
     "EventConsumption.consumer",
     "EventConsumption.event",
     "EventConsumption.processed_at",
-    # Integration keys belong to stores; created_by names a staff login, not a member.
     "ApiKey.id",
     "ApiKey.store",
     "ApiKey.name",
