@@ -1,0 +1,1 @@
+"""Segments, offers, campaigns, variants and deliveries."""

@@ -1,0 +1,1 @@
+"""Product and category affinities, and each member's next best offer."""
