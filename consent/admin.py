@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -95,8 +96,17 @@ class InterestAdmin(admin.ModelAdmin):
 class ConsentEventAdmin(admin.ModelAdmin):
     """The proof, read-only: what was agreed, when, how, under which policy text."""
 
-    list_display = ["created_at", "member", "purpose", "channel", "granted", "policy_version",
-                    "source", "actor", "proof_ip"]
+    list_display = [
+        "created_at",
+        "member",
+        "purpose",
+        "channel",
+        "granted",
+        "policy_version",
+        "source",
+        "actor",
+        "proof_ip",
+    ]
     list_filter = ["purpose", "granted", "source", "channel"]
     list_select_related = ["member", "purpose", "policy_version", "actor", "proof"]
     search_fields = ["member__membership_number"]
@@ -130,8 +140,18 @@ class RefuseForm(forms.Form):
 
 @admin.register(PrivacyRequest)
 class PrivacyRequestAdmin(admin.ModelAdmin):
-    list_display = ["id", "member", "kind", "status", "origin", "requested_at", "deadline",
-                    "scheduled_for", "completed_at", "handled_by"]
+    list_display = [
+        "id",
+        "member",
+        "kind",
+        "status",
+        "origin",
+        "requested_at",
+        "deadline",
+        "scheduled_for",
+        "completed_at",
+        "handled_by",
+    ]
     list_filter = ["kind", "status", "origin"]
     list_select_related = ["member", "handled_by"]
     search_fields = ["member__membership_number"]
@@ -146,7 +166,9 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             return format_html('<strong class="errornote">{} ({})</strong>', text, _("overdue"))
         return text
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         if obj is None:
             kwargs["form"] = PrivacyRequestAddForm
         return super().get_form(request, obj, change=change, **kwargs)
@@ -161,7 +183,9 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             return ["member", "kind"]
         return super().get_fields(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: PrivacyRequest, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: PrivacyRequest, form: Any, change: bool
+    ) -> None:
         if change:
             return
         service = (
@@ -185,11 +209,15 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
                 privacy_request_process_now(request=privacy_request, staff=request.user)  # type: ignore[arg-type]
                 done += 1
             except PrivacyRequestStateError:
-                messages.warning(request, _("Request %(id)s is not open.") % {"id": privacy_request.pk})
+                messages.warning(
+                    request, _("Request %(id)s is not open.") % {"id": privacy_request.pk}
+                )
         messages.success(request, _("%(n)d request(s) processed.") % {"n": done})
 
     @admin.action(description=_("Refuse selected requests (with a reason)"), permissions=["change"])
-    def refuse(self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]) -> HttpResponse | None:
+    def refuse(
+        self, request: HttpRequest, queryset: QuerySet[PrivacyRequest]
+    ) -> HttpResponse | None:
         form = RefuseForm(request.POST if "reason" in request.POST else None)
         if form.is_bound and form.is_valid():
             refused = 0
@@ -215,7 +243,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
                 "title": _("Refuse privacy requests"),
                 "form": form,
                 "queryset": queryset,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
                 "opts": self.model._meta,
             },
         )
@@ -255,7 +283,9 @@ class LoggedMemberAdmin(MemberAdmin):
         self._log(request, object_id, "change" if request.method == "POST" else "view")
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
         self._log(request, object_id, "history")
         return super().history_view(request, object_id, extra_context)
 

@@ -19,7 +19,9 @@ class UnknownPurposeError(NotFoundError):
 
 class ConsentNotApplicableError(DomainError):
     code = "consent_not_applicable"
-    default_message = _("This purpose does not rest on consent, so it cannot be granted or withdrawn.")
+    default_message = _(
+        "This purpose does not rest on consent, so it cannot be granted or withdrawn."
+    )
 
 
 class NoPolicyVersionError(ConflictError):

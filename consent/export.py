@@ -57,9 +57,10 @@ def export_build(*, member: Member, path: Path, progress: Callable[[int], None])
         "sections": [],
     }
     tmp = path.with_suffix(".part")
-    with translation.override(member.preferred_language), zipfile.ZipFile(
-        tmp, "w", compression=zipfile.ZIP_DEFLATED
-    ) as archive:
+    with (
+        translation.override(member.preferred_language),
+        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
         for i, section in enumerate(sections, start=1):
             rows = [dict(r) for r in section.rows(member)]
             archive.writestr(

@@ -65,10 +65,12 @@ class ConsentSignupForm(SignupForm):
         # The member and their first choices are created together or not at all.
         with transaction.atomic():
             user = super().save(request)
-            choices = {p.code: bool(self.cleaned_data.get(f"consent_{p.code}")) for p in self._purposes}
+            choices = {
+                p.code: bool(self.cleaned_data.get(f"consent_{p.code}")) for p in self._purposes
+            }
             if any(choices.values()):
                 consents_set(
-                    member=user.member,  # type: ignore[attr-defined]
+                    member=user.member,
                     choices=choices,
                     source=ConsentEvent.Source.SIGNUP,
                     actor=user,

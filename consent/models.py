@@ -41,13 +41,22 @@ class LawfulBasis(models.TextChoices):
 class Retention(models.TextChoices):
     """How long a kind of data is kept. Periods come from settings (docs/privacy.md)."""
 
-    MEMBERSHIP = "membership", _("While you are a member, and erased after 36 months without activity")
-    BOOKKEEPING = "bookkeeping", _("7 years, as the Swedish Bookkeeping Act requires, then deleted")
-    CONSENT_PROOF = "consent_proof", _(
-        "The record of your choices is kept without personal details; the technical proof "
-        "(IP address, browser) until your membership ends"
+    MEMBERSHIP = (
+        "membership",
+        _("While you are a member, and erased after 36 months without activity"),
     )
-    UNTIL_WITHDRAWN = "until_withdrawn", _("Until you withdraw your consent or your membership ends")
+    BOOKKEEPING = "bookkeeping", _("7 years, as the Swedish Bookkeeping Act requires, then deleted")
+    CONSENT_PROOF = (
+        "consent_proof",
+        _(
+            "The record of your choices is kept without personal details; the technical proof "
+            "(IP address, browser) until your membership ends"
+        ),
+    )
+    UNTIL_WITHDRAWN = (
+        "until_withdrawn",
+        _("Until you withdraw your consent or your membership ends"),
+    )
     MESSAGES = "messages", _("13 months after the message was sent")
     SECURITY_LOG = "security_log", _("2 years, to show who looked at member data")
     EXPORT_FILE = "export_file", _("7 days after the export was made")
@@ -206,6 +215,9 @@ class ConsentProof(models.Model):
         verbose_name = _("consent proof")
         verbose_name_plural = _("consent proofs")
 
+    def __str__(self) -> str:
+        return f"proof of #{self.event_id}"
+
 
 class ConsentState(models.Model):
     """The current answer per member, purpose and channel, derived from the events."""
@@ -231,6 +243,9 @@ class ConsentState(models.Model):
                 fields=["member", "purpose", "channel"], name="consent_state_unique"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}/{self.purpose_id}/{self.channel or '*'}: {self.granted}"
 
 
 class ContactPreferences(models.Model):
@@ -261,6 +276,9 @@ class ContactPreferences(models.Model):
                 name="consent_prefs_quiet_both_or_none",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"preferences of {self.member_id}"
 
     def in_quiet_hours(self, local_time: datetime.time) -> bool:
         start, end = self.quiet_start, self.quiet_end
@@ -309,6 +327,9 @@ class MemberInterest(models.Model):
             models.UniqueConstraint(fields=["member", "interest"], name="member_interest_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.interest_id}"
+
 
 class PartnerShare(models.Model):
     """A record that data about the member was passed to a partner, and which kinds."""
@@ -328,6 +349,9 @@ class PartnerShare(models.Model):
         verbose_name = _("partner share")
         verbose_name_plural = _("partner shares")
 
+    def __str__(self) -> str:
+        return f"share #{self.pk} of {self.member_id}"
+
 
 class UsedUnsubscribeToken(models.Model):
     """An unsubscribe link already used: each link works once."""
@@ -335,6 +359,9 @@ class UsedUnsubscribeToken(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
     used_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"used link #{self.pk}"
 
 
 class PrivacyRequest(models.Model):

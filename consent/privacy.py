@@ -65,7 +65,9 @@ def _email_addresses(member: Member) -> list[Row]:
 
 
 def _timeline(member: Member) -> list[Row]:
-    return [registry.model_row(e) for e in ActivityEvent.objects.filter(member=member).order_by("pk")]
+    return [
+        registry.model_row(e) for e in ActivityEvent.objects.filter(member=member).order_by("pk")
+    ]
 
 
 def _consent_history(member: Member) -> list[Row]:
@@ -85,8 +87,10 @@ def _consent_history(member: Member) -> list[Row]:
 
 def _rows(model: Any, **filters: Any) -> Any:
     def rows(member: Member) -> list[Row]:
-        return [registry.model_row(o) for o in model.objects.filter(**{filters["path"]: member})
-                .order_by("pk")]
+        return [
+            registry.model_row(o)
+            for o in model.objects.filter(**{filters["path"]: member}).order_by("pk")
+        ]
 
     return rows
 
@@ -98,21 +102,49 @@ def _register_exports() -> None:
         ("email_addresses", _("Email addresses"), _email_addresses, None),
         ("timeline", _("What you have done in the club"), _timeline, ActivityEvent),
         ("consent_history", _("Consent history"), _consent_history, ConsentEvent),
-        ("consent_proof", _("Proof of consent given on the web"),
-         _rows(ConsentProof, path="event__member"), ConsentProof),
-        ("consent_current", _("Your current choices"),
-         _rows(ConsentState, path="member"), ConsentState),
-        ("contact_preferences", _("Contact preferences"),
-         _rows(ContactPreferences, path="member"), ContactPreferences),
+        (
+            "consent_proof",
+            _("Proof of consent given on the web"),
+            _rows(ConsentProof, path="event__member"),
+            ConsentProof,
+        ),
+        (
+            "consent_current",
+            _("Your current choices"),
+            _rows(ConsentState, path="member"),
+            ConsentState,
+        ),
+        (
+            "contact_preferences",
+            _("Contact preferences"),
+            _rows(ContactPreferences, path="member"),
+            ContactPreferences,
+        ),
         ("interests", _("Your interests"), _rows(MemberInterest, path="member"), MemberInterest),
-        ("partner_shares", _("Shared with partners"),
-         _rows(PartnerShare, path="member"), PartnerShare),
-        ("unsubscribe_links", _("Unsubscribe links used"),
-         _rows(UsedUnsubscribeToken, path="member"), UsedUnsubscribeToken),
-        ("privacy_requests", _("Your export and erasure requests"),
-         _rows(PrivacyRequest, path="member"), PrivacyRequest),
-        ("access_log", _("When staff opened your record"),
-         _rows(AccessLog, path="member"), AccessLog),
+        (
+            "partner_shares",
+            _("Shared with partners"),
+            _rows(PartnerShare, path="member"),
+            PartnerShare,
+        ),
+        (
+            "unsubscribe_links",
+            _("Unsubscribe links used"),
+            _rows(UsedUnsubscribeToken, path="member"),
+            UsedUnsubscribeToken,
+        ),
+        (
+            "privacy_requests",
+            _("Your export and erasure requests"),
+            _rows(PrivacyRequest, path="member"),
+            PrivacyRequest,
+        ),
+        (
+            "access_log",
+            _("When staff opened your record"),
+            _rows(AccessLog, path="member"),
+            AccessLog,
+        ),
     ]
     for order, (name, title, rows, model) in enumerate(sections, start=1):
         registry.export_section_register(
@@ -146,7 +178,9 @@ def erase_member_core(member: Member) -> None:
     content_types = ContentType.objects.get_for_models(Member, User, EmailAddress)
     log_filter = Q(content_type=content_types[Member], object_id=str(member.pk))
     if user is not None:
-        email_ids = [str(pk) for pk in EmailAddress.objects.filter(user=user).values_list("pk", flat=True)]
+        email_ids = [
+            str(pk) for pk in EmailAddress.objects.filter(user=user).values_list("pk", flat=True)
+        ]
         log_filter |= Q(content_type=content_types[User], object_id=str(user.pk))
         log_filter |= Q(content_type=content_types[EmailAddress], object_id__in=email_ids)
         EmailAddress.objects.filter(user=user).delete()
@@ -219,8 +253,12 @@ def _profile_rows(member: Member) -> list[dict[str, str]]:
         (_("Name"), member.full_name),
         (_("Email address"), user.email if user else ""),
         (_("Mobile number"), phone_display(member.phone) or ""),
-        (_("Birth date"), formats.date_format(member.birth_date, "SHORT_DATE_FORMAT")
-         if member.birth_date else ""),
+        (
+            _("Birth date"),
+            formats.date_format(member.birth_date, "SHORT_DATE_FORMAT")
+            if member.birth_date
+            else "",
+        ),
         (_("Membership number"), member.formatted_membership_number),
         (_("Member since"), _local(member.joined_at)),
         (_("Home store"), member.home_store.name if member.home_store else ""),

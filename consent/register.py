@@ -35,8 +35,10 @@ REGISTER_PURPOSES: dict[str, tuple[Promise, str]] = {
     "analytics": (_("Statistics that improve the club"), LawfulBasis.CONSENT),
     "bookkeeping": (_("Bookkeeping of purchases and points"), LawfulBasis.LEGAL_OBLIGATION),
     "consent_proof": (_("Proving what you agreed to"), LawfulBasis.LEGAL_OBLIGATION),
-    "security": (_("Security and the log of who looked at member data"),
-                 LawfulBasis.LEGITIMATE_INTEREST),
+    "security": (
+        _("Security and the log of who looked at member data"),
+        LawfulBasis.LEGITIMATE_INTEREST,
+    ),
 }
 RETENTION_CODES = frozenset(Retention.values)
 

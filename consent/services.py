@@ -7,6 +7,7 @@ same member queue up and each sees the other's result.
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import hashlib
 import logging
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -161,7 +161,9 @@ def _consent_set_locked(
             changed_at=now,
         )
     else:
-        ConsentState.objects.filter(pk=state.pk).update(granted=granted, event=event, changed_at=now)
+        ConsentState.objects.filter(pk=state.pk).update(
+            granted=granted, event=event, changed_at=now
+        )
     activity_record(
         member=member,
         kind=Kind.CONSENT_GRANTED if granted else Kind.CONSENT_WITHDRAWN,
@@ -269,7 +271,7 @@ def contact_preferences_update(
     elif quiet_start is not None and quiet_start == quiet_end:
         errors["quiet_end"] = _("The quiet hours must end at another time than they start.")
     if errors:
-        raise ValidationError(errors)  # type: ignore[arg-type]
+        raise ValidationError(errors)
     with transaction.atomic():
         locked = _lock_member(member)
         prefs, _created = ContactPreferences.objects.select_for_update().get_or_create(
@@ -461,9 +463,18 @@ def unsubscribe_redeem(
 # --- privacy requests: deadline ----------------------------------------------------------
 
 
+def months_add(value: datetime.datetime, months: int) -> datetime.datetime:
+    """The same day ``months`` later (or earlier), clamped to the month's last day."""
+    month_index = value.year * 12 + value.month - 1 + months
+    year, month = divmod(month_index, 12)
+    month += 1
+    last_day = calendar.monthrange(year, month)[1]
+    return value.replace(year=year, month=month, day=min(value.day, last_day))
+
+
 def privacy_deadline(requested_at: datetime.datetime) -> datetime.datetime:
     """Art. 12(3): answer within one month of receipt."""
-    return requested_at + relativedelta(months=1)
+    return months_add(requested_at, 1)
 
 
 # --- export (Art. 15, 20) ----------------------------------------------------------------
@@ -829,7 +840,7 @@ def privacy_retention_run(*, now: datetime.datetime | None = None) -> dict[str, 
     """
     now = now or timezone.now()
     counts: dict[str, int] = {}
-    cutoff = now - relativedelta(months=settings.PRIVACY_INACTIVITY_MONTHS)
+    cutoff = months_add(now, -settings.PRIVACY_INACTIVITY_MONTHS)
     anonymised = 0
     for member_id in members_inactive_since(cutoff):
         with transaction.atomic():

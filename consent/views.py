@@ -45,8 +45,8 @@ from consent.selectors import (
     purposes_needing_consent,
 )
 from consent.services import (
-    contact_preferences_update,
     consent_set,
+    contact_preferences_update,
     interests_set,
     marketing_pause,
     marketing_resume,
@@ -64,7 +64,7 @@ from members.views import member_required
 
 
 def _member(request: HttpRequest) -> Member:
-    return request.member  # type: ignore[attr-defined,no-any-return]
+    return request.member  # type: ignore[attr-defined]
 
 
 # --- the preference centre ---------------------------------------------------------------
@@ -95,8 +95,11 @@ def _preferences_render(
 ) -> HttpResponse:
     states = consent_states(member=member)
     purposes = [
-        {"purpose": p, "granted": bool(states.get(p.pk) and states[p.pk].granted),
-         "state": states.get(p.pk)}
+        {
+            "purpose": p,
+            "granted": bool(states.get(p.pk) and states[p.pk].granted),
+            "state": states.get(p.pk),
+        }
         for p in purposes_needing_consent()
     ]
     prefs = contact_preferences_get(member=member)
@@ -134,7 +137,9 @@ def consent_toggle(request: HttpRequest) -> HttpResponse:
         user_agent=client_user_agent(request),
     )
     if action == "grant":
-        messages.success(request, _("Thank you. You said yes to: %(name)s.") % {"name": purpose.name})
+        messages.success(
+            request, _("Thank you. You said yes to: %(name)s.") % {"name": purpose.name}
+        )
     else:
         messages.success(request, _("Done. You said no to: %(name)s.") % {"name": purpose.name})
     return redirect(reverse("consent:preferences") + f"#purpose-{purpose.code}")
@@ -211,7 +216,9 @@ def retention_overview() -> list[dict[str, Any]]:
         groups[entry.retention].add(str(entry.model._meta.verbose_name_plural).capitalize())
     labels = dict(Retention.choices)
     return [
-        {"retention": labels[code], "kinds": sorted(kinds)} for code, kinds in groups.items() if kinds
+        {"retention": labels[code], "kinds": sorted(kinds)}
+        for code, kinds in groups.items()
+        if kinds
     ]
 
 
@@ -219,9 +226,7 @@ def retention_overview() -> list[dict[str, Any]]:
 @never_cache
 def my_data(request: HttpRequest) -> HttpResponse:
     member = _member(request)
-    sections = [
-        {"section": s, "rows": s.rows(member)} for s in registry.page_sections()
-    ]
+    sections = [{"section": s, "rows": s.rows(member)} for s in registry.page_sections()]
     export = privacy_request_latest(member=member, kind=PrivacyRequest.Kind.EXPORT)
     erasure = privacy_request_latest(member=member, kind=PrivacyRequest.Kind.ERASURE)
     return render(
@@ -230,7 +235,7 @@ def my_data(request: HttpRequest) -> HttpResponse:
         {
             "member": member,
             "sections": sections,
-            "states": [s for s in consent_states(member=member).values()],
+            "states": list(consent_states(member=member).values()),
             "purposes": {p.pk: p for p in Purpose.objects.all()},
             "history": consent_history(member=member)[:100],
             "retention": retention_overview(),
@@ -311,9 +316,7 @@ def erasure_confirm(request: HttpRequest, token: str) -> HttpResponse:
     try:
         confirmed = privacy_erasure_confirm(token=token)
     except InvalidConfirmationLinkError as exc:
-        return render(
-            request, "consent/erasure_confirm.html", {"error": exc.message}, status=400
-        )
+        return render(request, "consent/erasure_confirm.html", {"error": exc.message}, status=400)
     return render(request, "consent/erasure_confirm.html", {"done": True, "request_obj": confirmed})
 
 

@@ -30,7 +30,9 @@ from rewards.models import (
 
 def _rows(model: type[Model], path: str) -> Any:
     def rows(member: Member) -> list[dict[str, Any]]:
-        return [model_row(obj) for obj in model._default_manager.filter(**{path: member}).order_by("pk")]
+        return [
+            model_row(obj) for obj in model._default_manager.filter(**{path: member}).order_by("pk")
+        ]
 
     return rows
 

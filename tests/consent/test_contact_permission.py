@@ -30,7 +30,8 @@ def test_contact_permission_allowed_with_consent(member):
 
     decision = _check(member)
 
-    assert decision.allowed and decision.reason == "ok"
+    assert decision.allowed
+    assert decision.reason == "ok"
 
 
 def test_contact_permission_no_consent(member):
@@ -44,7 +45,8 @@ def test_contact_permission_withdrawn(member):
 
     decision = _check(member)
 
-    assert not decision.allowed and decision.reason == "withdrawn"
+    assert not decision.allowed
+    assert decision.reason == "withdrawn"
 
 
 def test_contact_permission_consent_for_email_does_not_cover_sms(member):
@@ -62,7 +64,8 @@ def test_contact_permission_paused(member):
     during = _check(member, at=NOON + datetime.timedelta(days=29))
     after = _check(member, at=NOON + datetime.timedelta(days=31))
 
-    assert not during.allowed and during.reason == "paused"
+    assert not during.allowed
+    assert during.reason == "paused"
     assert during.not_before == NOON + datetime.timedelta(days=30)
     assert after.allowed
 

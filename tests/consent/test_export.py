@@ -59,19 +59,26 @@ def member_with_data_everywhere(store, capture):
     shoes = Category.objects.create(code="shoes", name="Skor")
     Product.objects.create(sku="SHOE-1", name="Löparsko", category=shoes)
     MemberTier.objects.create(
-        member=member, tier=Tier.objects.create(code="silver", name_sv="Silver", name_en="Silver", rank=1)
+        member=member,
+        tier=Tier.objects.create(code="silver", name_sv="Silver", name_en="Silver", rank=1),
     )
     rf.base_rule()
     with capture(execute=True):
         bought = rf.purchase(
-            store=store, member=member, lines=[rf.line(sku="SHOE-1", quantity=2, price_ore=50000, discount_ore=1000)]
+            store=store,
+            member=member,
+            lines=[rf.line(sku="SHOE-1", quantity=2, price_ore=50000, discount_ore=1000)],
         )
-        purchase_return(store=store, receipt_id=bought.purchase.receipt_id, return_id="RET-1", lines=[(1, 1)])
+        purchase_return(
+            store=store, receipt_id=bought.purchase.receipt_id, return_id="RET-1", lines=[(1, 1)]
+        )
     rf.purchase(store=store, member=None, receipt_id="FORGOT-1", lines=[rf.line(price_ore=2000)])
     purchase_claim(member=member, store=store, receipt_id="FORGOT-1", total_ore=2000)
     rf.earned(member, 300)
     points_adjust(member=member, points=50, reason="Goodwill", actor=staff, idempotency_key="adj-1")
-    points_reserve(member=member, store=store, points=100, reference="basket-1", idempotency_key="res-1")
+    points_reserve(
+        member=member, store=store, points=100, reference="basket-1", idempotency_key="res-1"
+    )
     checkin_record(member=member, store=store, idempotency_key="door-1")
     access_log_record(staff=staff, member_id=member.pk, view="view")
     erasure = privacy_erasure_request(member=member, actor=member.user)
@@ -101,12 +108,15 @@ def _open(request):
     return zipfile.ZipFile(privacy_export_path(request))
 
 
-def test_privacy_export_contains_every_registered_personal_field(rich_member, django_capture_on_commit_callbacks):
+def test_privacy_export_contains_every_registered_personal_field(
+    rich_member, django_capture_on_commit_callbacks
+):
     # When the member's export is built (the task runs eagerly after commit)
     request = _build(rich_member, django_capture_on_commit_callbacks)
 
     # Then it is done, and every personal-data field of the register is in it with a value
-    assert request.status == "done" and request.progress == 100
+    assert request.status == "done"
+    assert request.progress == 100
     archive = _open(request)
     manifest = json.loads(archive.read("manifest.json"))
     by_model: dict[str, list[dict]] = {}
@@ -127,7 +137,9 @@ def test_privacy_export_contains_every_registered_personal_field(rich_member, dj
     assert empty == [], f"registered personal fields exported without a value: {empty}"
 
 
-def test_privacy_export_every_section_is_valid_json_and_csv(rich_member, django_capture_on_commit_callbacks):
+def test_privacy_export_every_section_is_valid_json_and_csv(
+    rich_member, django_capture_on_commit_callbacks
+):
     request = _build(rich_member, django_capture_on_commit_callbacks)
     archive = _open(request)
     manifest = json.loads(archive.read("manifest.json"))
@@ -147,7 +159,9 @@ def test_privacy_export_every_section_is_valid_json_and_csv(rich_member, django_
     assert "md5" not in json.dumps(login)  # the password hash never leaves
 
 
-def test_privacy_export_emails_the_member_when_ready(rich_member, django_capture_on_commit_callbacks):
+def test_privacy_export_emails_the_member_when_ready(
+    rich_member, django_capture_on_commit_callbacks
+):
     mail.outbox.clear()
     _build(rich_member, django_capture_on_commit_callbacks)
 
@@ -170,12 +184,15 @@ def test_privacy_export_request_twice_while_running_queues_one(member):
     assert PrivacyRequest.objects.filter(member=member, kind="export").count() == 1
 
 
-def test_export_download_needs_login_and_ownership(client, rich_member, django_capture_on_commit_callbacks):
+def test_export_download_needs_login_and_ownership(
+    client, rich_member, django_capture_on_commit_callbacks
+):
     request = _build(rich_member, django_capture_on_commit_callbacks)
     url = f"/mina-sidor/mina-data/export/{request.pk}/ladda-ner/"
 
     anonymous = client.get(url)
-    assert anonymous.status_code == 302 and "/konto/login/" in anonymous["Location"]
+    assert anonymous.status_code == 302
+    assert "/konto/login/" in anonymous["Location"]
 
     client.force_login(factories.member_with_user().user)
     assert client.get(url).status_code == 404
@@ -187,7 +204,9 @@ def test_export_download_needs_login_and_ownership(client, rich_member, django_c
     assert zipfile.ZipFile(io.BytesIO(b"".join(own.streaming_content))).testzip() is None
 
 
-def test_export_download_expires_after_seven_days(client, rich_member, django_capture_on_commit_callbacks):
+def test_export_download_expires_after_seven_days(
+    client, rich_member, django_capture_on_commit_callbacks
+):
     request = _build(rich_member, django_capture_on_commit_callbacks)
     path = privacy_export_path(request)
     url = f"/mina-sidor/mina-data/export/{request.pk}/ladda-ner/"
@@ -204,7 +223,9 @@ def test_export_download_expires_after_seven_days(client, rich_member, django_ca
     assert not path.exists()
 
 
-def test_export_file_is_not_under_a_public_url(rich_member, django_capture_on_commit_callbacks, settings):
+def test_export_file_is_not_under_a_public_url(
+    rich_member, django_capture_on_commit_callbacks, settings
+):
     request = _build(rich_member, django_capture_on_commit_callbacks)
     path = privacy_export_path(request)
 

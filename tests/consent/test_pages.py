@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from allauth.account.models import EmailAddress
 
 from consent.models import AccessLog, ConsentEvent, ContactPreferences, Interest, MemberInterest
 from consent.selectors import contact_permission, policy_version_current
@@ -39,7 +38,13 @@ def _signup(client, **extra):
 def test_signup_shows_each_purpose_unticked(client):
     html = client.get("/konto/signup/").content.decode()
 
-    for code in ("marketing_email", "marketing_sms", "profiling", "analytics", "partner_sportresor"):
+    for code in (
+        "marketing_email",
+        "marketing_sms",
+        "profiling",
+        "analytics",
+        "partner_sportresor",
+    ):
         assert f'name="consent_{code}"' in html
     assert "checked" not in html
     assert 'name="consent_membership"' not in html
@@ -65,33 +70,45 @@ def test_signup_records_each_ticked_purpose_with_the_policy_shown(client):
 
 
 def test_consent_toggle_grant_and_withdraw_take_one_post_each(member_client, member):
-    granted = member_client.post(PREFS + "samtycke/", {"purpose": "marketing_sms", "action": "grant"})
+    granted = member_client.post(
+        PREFS + "samtycke/", {"purpose": "marketing_sms", "action": "grant"}
+    )
     assert granted.status_code == 302
     assert contact_permission(member=member, purpose="marketing_sms", channel="sms").allowed
 
-    withdrawn = member_client.post(PREFS + "samtycke/", {"purpose": "marketing_sms", "action": "withdraw"})
+    withdrawn = member_client.post(
+        PREFS + "samtycke/", {"purpose": "marketing_sms", "action": "withdraw"}
+    )
     assert withdrawn.status_code == 302
-    assert contact_permission(member=member, purpose="marketing_sms", channel="sms").reason == "withdrawn"
+    assert (
+        contact_permission(member=member, purpose="marketing_sms", channel="sms").reason
+        == "withdrawn"
+    )
     assert ConsentEvent.objects.filter(member=member).count() == 2
 
 
 def test_consent_toggle_rejects_unknown_purpose_and_membership(member_client, member):
     for purpose in ("nope", "membership"):
-        response = member_client.post(PREFS + "samtycke/", {"purpose": purpose, "action": "withdraw"})
+        response = member_client.post(
+            PREFS + "samtycke/", {"purpose": purpose, "action": "withdraw"}
+        )
         assert response.status_code == 302
     assert not ConsentEvent.objects.filter(member=member).exists()
 
 
 def test_contact_preferences_saved_and_validated(member_client, member):
     ok = member_client.post(
-        PREFS + "kontakt/", {"max_messages_per_week": "2", "quiet_start": "21:00", "quiet_end": "08:00"}
+        PREFS + "kontakt/",
+        {"max_messages_per_week": "2", "quiet_start": "21:00", "quiet_end": "08:00"},
     )
     assert ok.status_code == 302
     prefs = ContactPreferences.objects.get(member=member)
     assert prefs.max_messages_per_week == 2
     assert prefs.quiet_start == datetime.time(21)
 
-    bad = member_client.post(PREFS + "kontakt/", {"max_messages_per_week": "7", "quiet_start": "21:00"})
+    bad = member_client.post(
+        PREFS + "kontakt/", {"max_messages_per_week": "7", "quiet_start": "21:00"}
+    )
     assert bad.status_code == 400
     prefs.refresh_from_db()
     assert prefs.max_messages_per_week == 2
@@ -111,7 +128,9 @@ def test_interests_saved(member_client, member):
     member_client.post(PREFS + "intressen/", {"interests": [running.pk, yoga.pk]})
     member_client.post(PREFS + "intressen/", {"interests": [yoga.pk]})
 
-    assert set(MemberInterest.objects.filter(member=member).values_list("interest__code", flat=True)) == {"yoga"}
+    assert set(
+        MemberInterest.objects.filter(member=member).values_list("interest__code", flat=True)
+    ) == {"yoga"}
 
 
 def test_interests_rejects_unknown(member_client, member):
@@ -177,5 +196,3 @@ def test_store_staff_cannot_list_every_member_without_searching(client, member):
     assert [m.pk for m in search.context["cl"].result_list] == [member.pk]
     client.force_login(factories.staff_user(role=DATA_PROTECTION_OFFICER))
     assert len(client.get("/admin/members/member/").context["cl"].result_list) == 2
-
-

@@ -52,7 +52,8 @@ def test_privacy_retention_run_members_inside_the_limit_are_untouched():
 
     assert counts["members_anonymised"] == 0
     member.refresh_from_db()
-    assert member.erased_at is None and member.first_name == "Fresh"
+    assert member.erased_at is None
+    assert member.first_name == "Fresh"
 
 
 def test_privacy_retention_run_is_idempotent():
