@@ -14,6 +14,8 @@ register = template.Library()
 @register.filter
 def accessible_widget(field: BoundField) -> SafeString:
     """The field's widget, tied to its help text and errors for screen readers."""
+    # The label says what to type; a placeholder would repeat it and vanish while typing.
+    field.field.widget.attrs.pop("placeholder", None)
     described_by = []
     if field.help_text:
         described_by.append(f"{field.auto_id}_helptext")

@@ -9,3 +9,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const firstError = document.querySelector(".field-error input, .field-error select, [aria-invalid=true]");
   if (firstError) firstError.focus();
 });
+// Logging out forgets the offline copy of the card, so the next person on this phone cannot open it.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form instanceof HTMLFormElement && form.action.endsWith("/konto/logout/") && "caches" in window) {
+    caches.delete("kundklubb-card-v1");
+  }
+});

@@ -108,6 +108,7 @@ def test_service_worker_is_served_from_the_root_as_javascript(client):
         ("/mina-sidor/", True),
         ("/mina-sidor/kort/", True),
         ("/mina-sidor/profil/", True),
+        ("/api/docs/", False),
     ],
 )
 def test_pages_send_a_content_security_policy_and_reference_nothing_external(
