@@ -783,6 +783,36 @@ def privacy_erasures_run_due(*, now: datetime.datetime | None = None) -> int:
     return sum(1 for request_id in list(due) if privacy_erasure_execute(request_id=request_id))
 
 
+def privacy_exports_sweep(*, now: datetime.datetime | None = None) -> int:
+    """Re-send exports whose task was lost: queued for 10 minutes, or stuck in processing
+    for longer than the task's time limit (its worker died). Building is claimed by a
+    conditional update, so a duplicate task does nothing."""
+    now = now or timezone.now()
+    PrivacyRequest.objects.filter(
+        kind=PrivacyRequest.Kind.EXPORT,
+        status=PrivacyRequest.Status.PROCESSING,
+        requested_at__lt=now - datetime.timedelta(hours=1),
+    ).update(status=PrivacyRequest.Status.QUEUED, progress=0)
+    queued = list(
+        PrivacyRequest.objects.filter(
+            kind=PrivacyRequest.Kind.EXPORT,
+            status=PrivacyRequest.Status.QUEUED,
+            requested_at__lt=now - datetime.timedelta(minutes=10),
+        ).values_list("pk", flat=True)
+    )
+    for request_id in queued:
+        _export_build_later(request_id)
+    return len(queued)
+
+
+def privacy_requests_run_due(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Beat, every few minutes: due erasures, and exports whose task was lost."""
+    return {
+        "erased": privacy_erasures_run_due(now=now),
+        "exports_resent": privacy_exports_sweep(now=now),
+    }
+
+
 def member_anonymise(*, member_id: int) -> bool:
     """Replace the member by a tombstone: every registered erasure step runs, in one
     transaction, with the member row locked. Idempotent: a second run changes nothing.

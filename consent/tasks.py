@@ -13,8 +13,9 @@ def privacy_export_build_task(request_id: int) -> bool:
 
 
 @shared_task(acks_late=True)
-def privacy_erasures_run_due() -> int:
-    return services.privacy_erasures_run_due()
+def privacy_erasures_run_due() -> dict[str, int]:
+    """Due erasures, and re-sending exports whose task was lost (beat, every 15 minutes)."""
+    return services.privacy_requests_run_due()
 
 
 @shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)

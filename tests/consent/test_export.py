@@ -242,3 +242,19 @@ def test_export_status_shows_progress(client, member):
 
     assert status == {"status": "queued", "progress": 0}
     assert "<progress" in page
+
+
+def test_privacy_exports_sweep_resends_a_lost_export(member, django_capture_on_commit_callbacks):
+    # Given an export whose task never ran (the broker lost it)
+    request = cf.export_requested(member)  # on-commit never fires in this test transaction
+
+    # When the beat sweep runs ten minutes later
+    from consent.services import privacy_requests_run_due
+
+    with time_machine.travel(request.requested_at + datetime.timedelta(minutes=11)):
+        counts = privacy_requests_run_due()
+
+    # Then the export is built (eager Celery in tests)
+    request.refresh_from_db()
+    assert counts["exports_resent"] == 1
+    assert request.status == "done"
