@@ -5,8 +5,10 @@ from typing import Any
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.http import HttpRequest
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -74,6 +76,21 @@ class SignupForm(ProfileFieldsMixin, AllauthSignupForm):
         "birth_date",
         "home_store",
     ]
+
+    def try_save(self, request: HttpRequest) -> tuple[User | None, HttpResponse | None]:
+        try:
+            with transaction.atomic():
+                return super().try_save(request)
+        except IntegrityError:
+            # Two sign-ups with one address at the same moment both passed the "already
+            # registered" check; the unique index let one win. The other gets the same
+            # answer as a late duplicate, next to the field, with nothing saved.
+            self.add_error("email", _("A member with this email address already exists."))
+            return None, render(
+                request,
+                "account/signup.html",
+                {"form": self, "login_url": reverse("account_login")},
+            )
 
     def save(self, request: HttpRequest) -> User:
         # User, email address and member are created together or not at all.

@@ -196,3 +196,53 @@ def test_signup_sixteenth_birthday_today_is_allowed(client):
         response = client.post(URL, _valid(birth_date="2010-06-15"))
     assert response.status_code == 302
     assert Member.objects.get().birth_date == datetime.date(2010, 6, 15)
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_signup_twice_at_once_with_one_email_creates_one_member(monkeypatch):
+    # Given member creation is slow, so that the second sign-up inserts its user while the
+    # first one's transaction is still open
+    import threading
+    import time
+
+    from django.db import connection
+    from django.test import Client
+
+    import members.forms
+
+    real_member_create = members.forms.member_create
+
+    def slow_member_create(**kwargs):
+        time.sleep(0.3)
+        return real_member_create(**kwargs)
+
+    monkeypatch.setattr(members.forms, "member_create", slow_member_create)
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def sign_up(last_name: str) -> None:
+        try:
+            client = Client()
+            barrier.wait()
+            response = client.post(URL, _valid(last_name=last_name, email="twin@example.se"))
+            statuses.append(response.status_code)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # When the same address signs up twice at the same moment
+    threads = [threading.Thread(target=sign_up, args=(n,)) for n in ("Ett", "Två")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    # Then one membership exists, and the other sign-up got a form answer, not a crash
+    assert errors == []
+    assert sorted(statuses) == [200, 302]
+    assert User.objects.filter(email="twin@example.se").count() == 1
+    assert Member.objects.count() == 1
+    assert EmailAddress.objects.count() == 1
