@@ -12,10 +12,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -29,8 +31,10 @@ from consent.models import (
     PrivacyRequest,
     Purpose,
 )
+from consent.selectors import consent_states, purposes_needing_consent
 from consent.services import (
     access_log_record,
+    consents_set,
     policy_version_create,
     privacy_erasure_request,
     privacy_export_request,
@@ -271,11 +275,91 @@ class AccessLogAdmin(admin.ModelAdmin):
         return False
 
 
+class StoreConsentForm(forms.Form):
+    """Staff in store record what the member says at the till, one purpose at a time."""
+
+    CHOICES = [("", _("No change")), ("yes", _("Yes")), ("no", _("No"))]
+
+    def __init__(self, *args: Any, purposes: list[Purpose], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for purpose in purposes:
+            self.fields[purpose.code] = forms.ChoiceField(
+                label=purpose.name, choices=self.CHOICES, required=False
+            )
+
+
 class LoggedMemberAdmin(MemberAdmin):
-    """The member admin, plus: every view of one member's record is logged, and only roles
-    with ``consent.browse_members`` may list members without searching or filtering."""
+    """The member admin, plus: every view of one member's record is logged, only roles with
+    ``consent.browse_members`` may list members without searching or filtering, and staff
+    can record consent given in store."""
 
     list_max_show_all = 0  # no "show all": nobody pages the whole club into one screen
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        return [*fields, "consents"] if obj is not None else fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*super().get_readonly_fields(request, obj), "consents"]
+
+    @admin.display(description=_("Consent"))
+    def consents(self, obj: Member) -> str:
+        if obj.pk is None:
+            return "—"
+        states = consent_states(member=obj)
+        items = [
+            format_html(
+                "<li>{}: <strong>{}</strong></li>",
+                p.name,
+                _("Yes") if states.get(p.pk) and states[p.pk].granted else _("No"),
+            )
+            for p in purposes_needing_consent()
+        ]
+        link = format_html(
+            '<a class="button" href="{}">{}</a>',
+            reverse("admin:members_member_consent", args=[obj.pk]),
+            _("Record consent given in store"),
+        )
+        return format_html("<ul>{}</ul>{}", format_html("".join(items)), link)
+
+    def get_urls(self) -> list[Any]:
+        custom = [
+            path(
+                "<int:object_id>/consent/",
+                self.admin_site.admin_view(self.store_consent_view),
+                name="members_member_consent",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def store_consent_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        member = Member.objects.filter(pk=object_id, erased_at__isnull=True).first()
+        if member is None or not self.has_change_permission(request, member):
+            raise PermissionDenied
+        purposes = list(purposes_needing_consent())
+        form = StoreConsentForm(request.POST or None, purposes=purposes)
+        if request.method == "POST" and form.is_valid():
+            choices = {code: value == "yes" for code, value in form.cleaned_data.items() if value}
+            events = consents_set(
+                member=member,
+                choices=choices,
+                source=ConsentEvent.Source.STORE,
+                actor=request.user,  # type: ignore[arg-type]
+            )
+            messages.success(request, _("%(n)d change(s) recorded.") % {"n": len(events)})
+            return redirect("admin:members_member_change", object_id)
+        self._log(request, str(object_id), "consent")
+        return TemplateResponse(
+            request,
+            "admin/consent/store_consent.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Consent given in store"),
+                "member": member,
+                "form": form,
+                "opts": self.model._meta,
+            },
+        )
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None

@@ -68,13 +68,18 @@ def export_build(*, member: Member, path: Path, progress: Callable[[int], None])
                 json.dumps(rows, ensure_ascii=False, indent=2, sort_keys=True),
             )
             archive.writestr(f"{section.name}.csv", rows_to_csv(rows))
-            fields = sorted({k for r in rows for k in r})
+            fields = {k for r in rows for k in r}
+            if section.model is not None:
+                # The model's fields are listed even without rows, so the manifest says what
+                # the section would hold.
+                fields |= {f.name for f in section.model._meta.concrete_fields}
+                fields |= {f.name for f in section.model._meta.many_to_many}
             manifest["sections"].append(
                 {
                     "name": section.name,
                     "title": str(section.title),
                     "model": section.model._meta.label if section.model else None,
-                    "fields": fields,
+                    "fields": sorted(fields),
                     "rows": len(rows),
                 }
             )

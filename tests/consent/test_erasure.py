@@ -27,7 +27,7 @@ from members.models import Member
 from members.roles import DATA_PROTECTION_OFFICER
 from rewards.models import LedgerEntry, PointBalance, Purchase
 from tests import factories
-from tests.consent.test_export import member_with_data_everywhere
+from tests.factories.consent import member_with_data_everywhere
 
 pytestmark = [pytest.mark.django_db, pytest.mark.privacy]
 

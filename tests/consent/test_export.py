@@ -15,81 +15,11 @@ from django.core import mail
 from consent.models import PrivacyRequest
 from consent.register import register_entries
 from consent.services import privacy_export_build, privacy_export_path, privacy_retention_run
-from rewards.services import checkin_record, points_reserve
 from tests import factories
 from tests.factories import consent as cf
-from tests.factories import rewards as rf
+from tests.factories.consent import member_with_data_everywhere
 
 pytestmark = [pytest.mark.django_db, pytest.mark.privacy]
-
-
-def member_with_data_everywhere(store, capture):
-    """A member with data in every registered field: profile, consent, points, purchases."""
-    from django.utils import timezone
-
-    from consent.services import (
-        access_log_record,
-        erasure_confirm_token,
-        privacy_erasure_confirm,
-        privacy_erasure_request,
-        privacy_request_refuse,
-        unsubscribe_redeem,
-        unsubscribe_token_make,
-    )
-    from members.models import User
-    from members.services import card_token_rotate
-    from rewards.models import Category, MemberTier, Product, Tier
-    from rewards.services import points_adjust, purchase_claim, purchase_return
-
-    member = factories.member_with_user(
-        email="karin.export@example.se",
-        first_name="Karin",
-        last_name="Exportsson",
-        phone="0701112233",
-        birth_date=datetime.date(1980, 5, 17),
-        home_store=store,
-    )
-    User.objects.filter(pk=member.user_id).update(
-        last_login=timezone.now(), first_name="Karin", last_name="Exportsson"
-    )
-    card_token_rotate(member=member, actor=member.user)
-    cf.member_with_everything(member)
-    staff = factories.staff_user()
-    # Reference data without services yet (catalogue, tiers): plain rows.
-    shoes = Category.objects.create(code="shoes", name="Skor")
-    Product.objects.create(sku="SHOE-1", name="Löparsko", category=shoes)
-    MemberTier.objects.create(
-        member=member,
-        tier=Tier.objects.create(code="silver", name_sv="Silver", name_en="Silver", rank=1),
-    )
-    rf.base_rule()
-    with capture(execute=True):
-        bought = rf.purchase(
-            store=store,
-            member=member,
-            lines=[rf.line(sku="SHOE-1", quantity=2, price_ore=50000, discount_ore=1000)],
-        )
-        purchase_return(
-            store=store, receipt_id=bought.purchase.receipt_id, return_id="RET-1", lines=[(1, 1)]
-        )
-    rf.purchase(store=store, member=None, receipt_id="FORGOT-1", lines=[rf.line(price_ore=2000)])
-    purchase_claim(member=member, store=store, receipt_id="FORGOT-1", total_ore=2000)
-    rf.earned(member, 300)
-    points_adjust(member=member, points=50, reason="Goodwill", actor=staff, idempotency_key="adj-1")
-    points_reserve(
-        member=member, store=store, points=100, reference="basket-1", idempotency_key="res-1"
-    )
-    checkin_record(member=member, store=store, idempotency_key="door-1")
-    access_log_record(staff=staff, member_id=member.pk, view="view")
-    erasure = privacy_erasure_request(member=member, actor=member.user)
-    privacy_erasure_confirm(token=erasure_confirm_token(erasure))
-    privacy_request_refuse(request=erasure, reason="Test refusal", staff=staff)
-    unsubscribe_redeem(
-        token=unsubscribe_token_make(member=member, purpose="marketing_email", channel="email")
-    )
-    with capture(execute=True):
-        cf.export_requested(member)  # an earlier export, done: its file and expiry are data too
-    return member
 
 
 @pytest.fixture

@@ -196,3 +196,19 @@ def test_store_staff_cannot_list_every_member_without_searching(client, member):
     assert [m.pk for m in search.context["cl"].result_list] == [member.pk]
     client.force_login(factories.staff_user(role=DATA_PROTECTION_OFFICER))
     assert len(client.get("/admin/members/member/").context["cl"].result_list) == 2
+
+
+def test_store_staff_record_consent_given_in_store(client, member):
+    staff = factories.staff_user(role=STORE_STAFF)
+    client.force_login(staff)
+    url = f"/admin/members/member/{member.pk}/consent/"
+
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"marketing_sms": "yes", "profiling": "", "analytics": "no"})
+
+    assert response.status_code == 302
+    [event] = ConsentEvent.objects.filter(member=member)
+    assert event.purpose.code == "marketing_sms"
+    assert (event.source, event.actor) == ("store", staff)
+    change_page = client.get(f"/admin/members/member/{member.pk}/change/").content.decode()
+    assert url in change_page

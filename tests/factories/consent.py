@@ -14,7 +14,7 @@ from consent.services import (
     partner_share_record,
     privacy_export_request,
 )
-from members.models import Member
+from members.models import Member, Store
 
 WEB_PROOF = {"ip_address": "203.0.113.7", "user_agent": "Mozilla/5.0 (test phone)"}
 
@@ -84,3 +84,84 @@ def member_with_everything(member: Member) -> Member:
 
 def export_requested(member: Member) -> PrivacyRequest:
     return privacy_export_request(member=member, actor=member.user)
+
+
+def member_with_data_everywhere(store: Store, capture: Any) -> Member:
+    """A member with a value in every registered personal-data field of every app.
+
+    ``capture`` is pytest-django's ``django_capture_on_commit_callbacks``. Apps that register
+    new personal fields add the rows that fill them here (campaigns: segments, deliveries,
+    offers, inbox messages, contact budget), or the export test reports them as unseeded."""
+    from django.utils import timezone
+
+    from consent.services import (
+        access_log_record,
+        erasure_confirm_token,
+        privacy_erasure_confirm,
+        privacy_erasure_request,
+        privacy_request_refuse,
+        unsubscribe_redeem,
+        unsubscribe_token_make,
+    )
+    from members.models import User
+    from members.services import card_token_rotate
+    from rewards.models import Category, MemberTier, Product, Tier
+    from rewards.services import (
+        checkin_record,
+        points_adjust,
+        points_reserve,
+        purchase_claim,
+        purchase_return,
+    )
+    from tests import factories
+    from tests.factories import rewards as rf
+
+    member = factories.member_with_user(
+        email="karin.export@example.se",
+        first_name="Karin",
+        last_name="Exportsson",
+        phone="0701112233",
+        birth_date=datetime.date(1980, 5, 17),
+        home_store=store,
+    )
+    User.objects.filter(pk=member.user_id).update(
+        last_login=timezone.now(), first_name="Karin", last_name="Exportsson"
+    )
+    card_token_rotate(member=member, actor=member.user)
+    member_with_everything(member)
+    staff = factories.staff_user()
+    # Reference data without services yet (catalogue, tiers): plain rows.
+    shoes = Category.objects.create(code="shoes", name="Skor")
+    Product.objects.create(sku="SHOE-1", name="Löparsko", category=shoes)
+    MemberTier.objects.create(
+        member=member,
+        tier=Tier.objects.create(code="silver", name_sv="Silver", name_en="Silver", rank=1),
+    )
+    rf.base_rule()
+    with capture(execute=True):
+        bought = rf.purchase(
+            store=store,
+            member=member,
+            lines=[rf.line(sku="SHOE-1", quantity=2, price_ore=50000, discount_ore=1000)],
+        )
+        purchase_return(
+            store=store, receipt_id=bought.purchase.receipt_id, return_id="RET-1", lines=[(1, 1)]
+        )
+    rf.purchase(store=store, member=None, receipt_id="FORGOT-1", lines=[rf.line(price_ore=2000)])
+    purchase_claim(member=member, store=store, receipt_id="FORGOT-1", total_ore=2000)
+    rf.earned(member, 300)
+    points_adjust(member=member, points=50, reason="Goodwill", actor=staff, idempotency_key="adj-1")
+    points_reserve(
+        member=member, store=store, points=100, reference="basket-1", idempotency_key="res-1"
+    )
+    checkin_record(member=member, store=store, idempotency_key="door-1")
+    access_log_record(staff=staff, member_id=member.pk, view="view")
+    erasure = privacy_erasure_request(member=member, actor=member.user)
+    privacy_erasure_confirm(token=erasure_confirm_token(erasure))
+    privacy_request_refuse(request=erasure, reason="Test refusal", staff=staff)
+    unsubscribe_redeem(
+        token=unsubscribe_token_make(member=member, purpose="marketing_email", channel="email")
+    )
+    with capture(execute=True):
+        export_requested(member)  # an earlier export, done: its file and expiry are data too
+    return member
