@@ -7,6 +7,7 @@ Celery and the locmem mailbox (``django.core.mail.outbox``) work as in any other
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -29,29 +30,47 @@ PHONE_VIEWPORT = {"width": 390, "height": 844}
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """A headless Chromium shared by every browser test of the session."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's 'chromium' package (make test does).")
-    from playwright.sync_api import sync_playwright
+_shared: dict[str, Any] = {}
 
-    # Playwright's sync API keeps an event loop on this thread; the test body's ORM calls are
-    # still plain synchronous code, so Django's async-safety guard does not apply to them.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
+
+def shared_browser() -> Any:
+    """Start Playwright and Chromium once per test process, whoever asks first.
+
+    Test modules elsewhere may import the ``browser`` fixture, which defines it again in
+    their module; both definitions hand out this one browser, because Playwright's sync API
+    cannot run twice in one thread.
+    """
+    if "browser" not in _shared:
+        if not Path(CHROMIUM).exists():
+            pytest.fail(f"{CHROMIUM} is missing: install Debian's 'chromium' (make test does).")
+        from playwright.sync_api import sync_playwright
+
+        # Playwright's sync API keeps an event loop registered on this thread; the test
+        # bodies' ORM calls are still plain synchronous code, so Django's async-safety guard
+        # must not refuse them.
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        playwright = sync_playwright().start()
+        _shared["playwright"] = playwright
+        _shared["browser"] = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+        atexit.register(_shared_browser_stop)
+    return _shared["browser"]
+
+
+def _shared_browser_stop() -> None:
+    browser = _shared.pop("browser", None)
+    playwright = _shared.pop("playwright", None)
+    if browser is not None:
+        browser.close()
+    if playwright is not None:
+        playwright.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Any:
+    """A headless Chromium shared by every browser test of the session."""
+    return shared_browser()
 
 
 @pytest.fixture
