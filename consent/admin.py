@@ -19,7 +19,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from consent.errors import PrivacyRequestStateError
@@ -307,20 +307,20 @@ class LoggedMemberAdmin(MemberAdmin):
         if obj.pk is None:
             return "—"
         states = consent_states(member=obj)
-        items = [
-            format_html(
-                "<li>{}: <strong>{}</strong></li>",
-                p.name,
-                _("Yes") if states.get(p.pk) and states[p.pk].granted else _("No"),
-            )
-            for p in purposes_needing_consent()
-        ]
+        items = format_html_join(
+            "",
+            "<li>{}: <strong>{}</strong></li>",
+            (
+                (p.name, _("Yes") if states.get(p.pk) and states[p.pk].granted else _("No"))
+                for p in purposes_needing_consent()
+            ),
+        )
         link = format_html(
             '<a class="button" href="{}">{}</a>',
             reverse("admin:members_member_consent", args=[obj.pk]),
             _("Record consent given in store"),
         )
-        return format_html("<ul>{}</ul>{}", format_html("".join(items)), link)
+        return format_html("<ul>{}</ul>{}", items, link)
 
     def get_urls(self) -> list[Any]:
         custom = [
