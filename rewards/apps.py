@@ -16,6 +16,11 @@ class RewardsConfig(AppConfig):
         panel_register(name="rewards.points", order=10, render=views.points_panel)
         consumer_register(
             name="rewards.event_points",
-            kinds=[Kind.JOINED, Kind.PROFILE_UPDATED, Kind.REVIEW_APPROVED, Kind.REFERRAL_COMPLETED],
+            kinds=[
+                Kind.JOINED,
+                Kind.PROFILE_UPDATED,
+                Kind.REVIEW_APPROVED,
+                Kind.REFERRAL_COMPLETED,
+            ],
             handler=consumers.event_points_from_activity,
         )

@@ -54,7 +54,8 @@ def event_points_from_activity(event: ActivityEvent) -> None:
             idempotency_key=f"activity:{event.pk}:referred",
             role=EventRule.Beneficiary.REFERRED,
         )
-        referrer = Member.objects.filter(pk=(event.data or {}).get("referrer_id")).first()
+        referrer_id = (event.data or {}).get("referrer_id")
+        referrer = Member.objects.filter(pk=referrer_id).first() if referrer_id else None
         if referrer is not None:
             services.event_points_award(
                 member=referrer,

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from rewards.models import EarningRule
 
-_ROUNDING = {
+_ROUNDING: dict[str, str] = {
     EarningRule.Rounding.DOWN: ROUND_FLOOR,
     EarningRule.Rounding.NEAREST: ROUND_HALF_UP,
     EarningRule.Rounding.UP: ROUND_CEILING,
@@ -42,7 +42,9 @@ class RuleSnapshot:
     valid_from: datetime.date | None
     valid_until: datetime.date | None
 
-    def applies_to_purchase(self, *, store_id: int, tier_id: int | None, day: datetime.date) -> bool:
+    def applies_to_purchase(
+        self, *, store_id: int, tier_id: int | None, day: datetime.date
+    ) -> bool:
         if self.valid_from and day < self.valid_from:
             return False
         if self.valid_until and day > self.valid_until:
@@ -95,7 +97,9 @@ def earning_calculate(
 ) -> Earning:
     """Points for a basket: the base rate on every eligible line, plus each matching
     multiplier's extra (``base x (multiplier - 1)``), rounded per line and rule."""
-    applicable = [r for r in rules if r.applies_to_purchase(store_id=store_id, tier_id=tier_id, day=day)]
+    applicable = [
+        r for r in rules if r.applies_to_purchase(store_id=store_id, tier_id=tier_id, day=day)
+    ]
     bases = [r for r in applicable if r.kind == EarningRule.Kind.BASE]
     result = Earning(line_points=[0] * len(lines))
     if not bases or total_ore < bases[0].min_purchase_ore:
@@ -120,7 +124,12 @@ def earning_calculate(
     for rule in [base, *multipliers]:
         if per_rule[rule.id]:
             result.explanation.append(
-                {"rule": rule.id, "sv": rule.name_sv, "en": rule.name_en, "points": per_rule[rule.id]}
+                {
+                    "rule": rule.id,
+                    "sv": rule.name_sv,
+                    "en": rule.name_en,
+                    "points": per_rule[rule.id],
+                }
             )
     return result
 
@@ -135,10 +144,10 @@ def rules_active() -> list[RuleSnapshot]:
     """Active rules, highest priority first, cached per process for a few seconds."""
     now = time.monotonic()
     if _cache["until"] > now:
-        return _cache["rules"]  # type: ignore[no-any-return]
+        return _cache["rules"]
     with _lock:
         if _cache["until"] > now:
-            return _cache["rules"]  # type: ignore[no-any-return]
+            return _cache["rules"]
         rules = [
             RuleSnapshot(
                 id=r.pk,

@@ -22,9 +22,7 @@ def member_for_points(identifiers: dict[str, Any]) -> Member:
     number = identifiers.get("membership_number")
     if number:
         member = (
-            Member.objects.filter(
-                erased_at__isnull=True, membership_number=number.replace(" ", "")
-            )
+            Member.objects.filter(erased_at__isnull=True, membership_number=number.replace(" ", ""))
             .select_related("member_tier")
             .first()
         )
@@ -79,7 +77,9 @@ def ledger_history(*, member: Member) -> QuerySet[LedgerEntry]:
 
 def ledger_recent(*, member: Member, limit: int = 10) -> list[LedgerEntry]:
     return list(
-        LedgerEntry.objects.filter(member=member).select_related("store").order_by("-created_at", "-id")[:limit]
+        LedgerEntry.objects.filter(member=member)
+        .select_related("store")
+        .order_by("-created_at", "-id")[:limit]
     )
 
 

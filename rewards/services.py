@@ -114,12 +114,15 @@ RETURNING pending, posted, reserved
 
 def _balance_credit(member_id: int, *, pending: int = 0, posted: int = 0) -> None:
     """Add non-negative points in one statement (creates the row on first earning)."""
-    assert pending >= 0 and posted >= 0
+    assert pending >= 0
+    assert posted >= 0
     with connection.cursor() as cursor:
         cursor.execute(_BALANCE_UPSERT, [member_id, pending, posted, timezone.now()])
 
 
-def _balance_apply(balance: PointBalance, *, pending: int = 0, posted: int = 0, reserved: int = 0) -> None:
+def _balance_apply(
+    balance: PointBalance, *, pending: int = 0, posted: int = 0, reserved: int = 0
+) -> None:
     """Apply deltas to a balance row the caller has locked (constraints back the checks)."""
     PointBalance.objects.filter(pk=balance.pk).update(
         pending=F("pending") + pending,
@@ -252,7 +255,9 @@ def _lot_create(
     )
 
 
-def _idempotent(*, key: str, payload: dict[str, Any], work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _idempotent(
+    *, key: str, payload: dict[str, Any], work: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
     """Run ``work`` once per key; a replay returns the stored answer, another body is 409.
 
     The record is inserted first: a concurrent duplicate waits on the unique index until
@@ -270,7 +275,7 @@ def _idempotent(*, key: str, payload: dict[str, Any], work: Callable[[], dict[st
             raise
     if stored.request_hash != fingerprint:
         raise IdempotencyConflictError()
-    return stored.response  # type: ignore[no-any-return]
+    return stored.response
 
 
 def _member_ref(member_id: int) -> Member:
@@ -319,9 +324,15 @@ def points_earn(
             event_rule_id=event_rule.pk if event_rule else None,
         )
         _lot_create(
-            member_id=member.pk, entry=entry, points=points, available_at=available_at, matured=matured
+            member_id=member.pk,
+            entry=entry,
+            points=points,
+            available_at=available_at,
+            matured=matured,
         )
-        _balance_credit(member.pk, pending=0 if matured else points, posted=points if matured else 0)
+        _balance_credit(
+            member.pk, pending=0 if matured else points, posted=points if matured else 0
+        )
     return entry
 
 
@@ -482,9 +493,9 @@ def _reservation_resolve(
         _lots_consume(member_id, captured)
     _balance_apply(balance, posted=-captured, reserved=-reservation.amount)
     # The status filter is the last guard: only one resolution can move it off "active".
-    updated = Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.ACTIVE).update(
-        status=status, captured=captured, resolved_at=now
-    )
+    updated = Reservation.objects.filter(
+        pk=reservation.pk, status=Reservation.Status.ACTIVE
+    ).update(status=status, captured=captured, resolved_at=now)
     assert updated == 1
     if captured:
         activity_record(
@@ -596,7 +607,9 @@ def points_adjust(
         )
         if points > 0:
             now = timezone.now()
-            _lot_create(member_id=member.pk, entry=entry, points=points, available_at=now, matured=True)
+            _lot_create(
+                member_id=member.pk, entry=entry, points=points, available_at=now, matured=True
+            )
         else:
             _lots_consume(member.pk, -points)
         _balance_apply(balance, posted=points)
@@ -708,7 +721,7 @@ def products_resolve(lines: Iterable[LineInput]) -> dict[str, tuple[int, int | N
     sight. One query when every SKU is known."""
     lines = list(lines)
     skus = {line.sku for line in lines}
-    found = {
+    found: dict[str, tuple[int, int | None]] = {
         sku: (pk, category_id)
         for sku, pk, category_id in Product.objects.filter(sku__in=skus).values_list(
             "sku", "pk", "category_id"
@@ -741,8 +754,12 @@ def products_resolve(lines: Iterable[LineInput]) -> dict[str, tuple[int, int | N
 
 
 def purchase_fingerprint(
-    *, receipt_id: str, member_number: str | None, total_ore: int,
-    purchased_at: datetime.datetime | None, lines: list[LineInput],
+    *,
+    receipt_id: str,
+    member_number: str | None,
+    total_ore: int,
+    purchased_at: datetime.datetime | None,
+    lines: list[LineInput],
 ) -> str:
     return request_fingerprint(
         {
@@ -758,10 +775,9 @@ def purchase_fingerprint(
 
 
 def member_tier_id(member: Member) -> int | None:
-    try:
-        return member.member_tier.tier_id  # type: ignore[attr-defined,no-any-return]
-    except Exception:  # noqa: BLE001 - RelatedObjectDoesNotExist: no tier yet
-        return None
+    # RelatedObjectDoesNotExist is an AttributeError: no tier yet
+    member_tier = getattr(member, "member_tier", None)
+    return member_tier.tier_id if member_tier is not None else None
 
 
 def purchase_record(
@@ -808,8 +824,11 @@ def purchase_record(
         total_ore=total_ore,
         rules=earning.rules_active(),
     )
-    available_at = max(purchased_at + datetime.timedelta(days=settings.REWARDS_PENDING_DAYS), now) \
-        if settings.REWARDS_PENDING_DAYS > 0 else now
+    available_at = (
+        max(purchased_at + datetime.timedelta(days=settings.REWARDS_PENDING_DAYS), now)
+        if settings.REWARDS_PENDING_DAYS > 0
+        else now
+    )
     matured = settings.REWARDS_PENDING_DAYS <= 0 or available_at <= now
     try:
         with transaction.atomic():
@@ -833,7 +852,7 @@ def purchase_record(
                         purchase=purchase,
                         line_no=index,
                         sku=line.sku,
-                        product_id=item.product_id,
+                        product_id=products[line.sku][0],
                         category_id=item.category_id,
                         quantity=line.quantity,
                         unit_price_ore=line.unit_price_ore,
@@ -845,8 +864,13 @@ def purchase_record(
             )
             if member is not None:
                 if calc.total > 0:
-                    _purchase_earn(purchase=purchase, member_id=member.pk, points=calc.total,
-                                   available_at=available_at, matured=matured)
+                    _purchase_earn(
+                        purchase=purchase,
+                        member_id=member.pk,
+                        points=calc.total,
+                        available_at=available_at,
+                        matured=matured,
+                    )
                 activity_record(
                     member=member,
                     kind=ActivityKind.PURCHASED,
@@ -862,7 +886,9 @@ def purchase_record(
         return PurchaseResult(purchase, purchase_lines, True, member_number)
     except IntegrityError:
         existing = (
-            Purchase.objects.select_related("member").filter(store=store, receipt_id=receipt_id).first()
+            Purchase.objects.select_related("member")
+            .filter(store=store, receipt_id=receipt_id)
+            .first()
         )
         if existing is None:
             raise
@@ -877,7 +903,11 @@ def purchase_record(
 
 
 def _purchase_earn(
-    *, purchase: Purchase, member_id: int, points: int, available_at: datetime.datetime,
+    *,
+    purchase: Purchase,
+    member_id: int,
+    points: int,
+    available_at: datetime.datetime,
     matured: bool,
 ) -> None:
     entry = _entry(
@@ -932,7 +962,10 @@ def purchase_return(
                     raise DuplicateReturnConflictError()
                 return existing, False
             return _purchase_return_locked(
-                purchase=purchase, store=store, return_id=return_id, lines=lines,
+                purchase=purchase,
+                store=store,
+                return_id=return_id,
+                lines=lines,
                 fingerprint=fingerprint,
             ), True
     except IntegrityError:
@@ -945,7 +978,11 @@ def purchase_return(
 
 
 def _purchase_return_locked(
-    *, purchase: Purchase, store: Store, return_id: str, lines: list[tuple[int, int]] | None,
+    *,
+    purchase: Purchase,
+    store: Store,
+    return_id: str,
+    lines: list[tuple[int, int]] | None,
     fingerprint: str,
 ) -> Return:
     by_no = {line.line_no: line for line in purchase.lines.order_by("line_no")}
@@ -979,11 +1016,11 @@ def _purchase_return_locked(
         assert balance is not None
         if lot is not None and not lot.matured:
             taken = min(due, lot.remaining)
-            bucket = {"pending": -taken}
+            pending, posted = -taken, 0
             PointLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - taken)
         else:
             taken = min(due, balance.available)
-            bucket = {"posted": -taken}
+            pending, posted = 0, -taken
             if taken:
                 _lots_consume(purchase.member_id, taken, first=lot)
         if taken:
@@ -995,9 +1032,10 @@ def _purchase_return_locked(
                 key=f"return:{store.pk}:{return_id}",
                 purchase_id=purchase.pk,
                 store_id=store.pk,
-                **bucket,
+                pending=pending,
+                posted=posted,
             )
-            _balance_apply(balance, **bucket)
+            _balance_apply(balance, pending=pending, posted=posted)
             Purchase.objects.filter(pk=purchase.pk).update(
                 points_reversed=F("points_reversed") + taken
             )
@@ -1029,18 +1067,22 @@ def purchase_claim(*, member: Member, store: Store, receipt_id: str, total_ore: 
     with transaction.atomic():
         purchase = (
             Purchase.objects.select_for_update()
-            .filter(store=store, receipt_id=receipt_id.strip(), total_ore=total_ore,
-                    purchased_at__gte=since)
+            .filter(
+                store=store,
+                receipt_id=receipt_id.strip(),
+                total_ore=total_ore,
+                purchased_at__gte=since,
+            )
             .first()
         )
         if purchase is None:
             raise PurchaseNotClaimableError()
         if purchase.member_id is not None:
             raise PurchaseAlreadyClaimedError()
-        points = sum(
-            line.points - line.points_reversed for line in purchase.lines.all()
+        points = sum(line.points - line.points_reversed for line in purchase.lines.all())
+        available_at = purchase.purchased_at + datetime.timedelta(
+            days=settings.REWARDS_PENDING_DAYS
         )
-        available_at = purchase.purchased_at + datetime.timedelta(days=settings.REWARDS_PENDING_DAYS)
         matured = available_at <= now
         available_at = max(available_at, now)
         Purchase.objects.filter(pk=purchase.pk).update(
@@ -1049,8 +1091,13 @@ def purchase_claim(*, member: Member, store: Store, receipt_id: str, total_ore: 
         purchase.member = member
         purchase.claimed_at = now
         if points > 0:
-            _purchase_earn(purchase=purchase, member_id=member.pk, points=points,
-                           available_at=available_at, matured=matured)
+            _purchase_earn(
+                purchase=purchase,
+                member_id=member.pk,
+                points=points,
+                available_at=available_at,
+                matured=matured,
+            )
         activity_record(
             member=member,
             kind=ActivityKind.PURCHASE_CLAIMED,
@@ -1119,8 +1166,13 @@ def event_points_award(
                     cause=Cause.RULE,
                     idempotency_key=key,
                     explanation=[
-                        {"rule": None, "event_rule": rule.pk, "sv": rule.name_sv,
-                         "en": rule.name_en, "points": rule.points}
+                        {
+                            "rule": None,
+                            "event_rule": rule.pk,
+                            "sv": rule.name_sv,
+                            "en": rule.name_en,
+                            "points": rule.points,
+                        }
                     ],
                     store=store,
                     actor=actor,
@@ -1130,7 +1182,9 @@ def event_points_award(
     return entries
 
 
-def checkin_record(*, member: Member, store: Store, idempotency_key: str) -> tuple[Any, list[LedgerEntry]]:
+def checkin_record(
+    *, member: Member, store: Store, idempotency_key: str
+) -> tuple[Any, list[LedgerEntry]]:
     """A member arrived at the door: record it on the timeline and award check-in rules."""
     from rewards.models import CheckIn
 
@@ -1141,7 +1195,9 @@ def checkin_record(*, member: Member, store: Store, idempotency_key: str) -> tup
         if not created:
             if checkin.member_id != member.pk or checkin.store_id != store.pk:
                 raise IdempotencyConflictError()
-            entries = list(LedgerEntry.objects.filter(idempotency_key__startswith=f"checkin:{checkin.pk}:"))
+            entries = list(
+                LedgerEntry.objects.filter(idempotency_key__startswith=f"checkin:{checkin.pk}:")
+            )
             return checkin, entries
         activity_record(
             member=member,
@@ -1151,7 +1207,9 @@ def checkin_record(*, member: Member, store: Store, idempotency_key: str) -> tup
             store=store,
         )
         entries = event_points_award(
-            member=member, event=EventRule.Event.CHECK_IN, idempotency_key=f"checkin:{checkin.pk}",
+            member=member,
+            event=EventRule.Event.CHECK_IN,
+            idempotency_key=f"checkin:{checkin.pk}",
             store=store,
         )
     return checkin, entries
@@ -1168,10 +1226,16 @@ def catalogue_import_csv(*, rows: Iterable[dict[str, str]]) -> tuple[int, int]:
     for number, row in enumerate(rows, 2):
         sku = (row.get("sku") or "").strip()
         if not sku or len(sku) > 64:
-            raise ValidationError(_("Line %(line)d: a SKU of 1-64 characters is required.") % {"line": number})
+            raise ValidationError(
+                _("Line %(line)d: a SKU of 1-64 characters is required.") % {"line": number}
+            )
         cleaned.append(
-            (sku, (row.get("name") or "").strip()[:200], (row.get("category_code") or "").strip()[:60],
-             (row.get("category_name") or "").strip()[:120])
+            (
+                sku,
+                (row.get("name") or "").strip()[:200],
+                (row.get("category_code") or "").strip()[:60],
+                (row.get("category_name") or "").strip()[:120],
+            )
         )
     with transaction.atomic():
         for sku, name, code, category_name in cleaned:

@@ -61,7 +61,7 @@ class PurchaseInputSerializer(StoreCodeMixin):
     purchased_at = serializers.DateTimeField(
         required=False, help_text="When the purchase was made (ISO 8601); defaults to now."
     )
-    lines = LineInputSerializer(many=True, allow_empty=False, max_length=500)
+    lines = LineInputSerializer(many=True, allow_empty=False, max_length=500)  # type: ignore[call-arg]
 
     def validate_purchased_at(self, value: datetime.datetime) -> datetime.datetime:
         if value > timezone.now() + datetime.timedelta(hours=1):
@@ -78,7 +78,7 @@ class ReturnLineSerializer(serializers.Serializer):
 
 class ReturnInputSerializer(StoreCodeMixin):
     return_id = serializers.RegexField(ID_REGEX, max_length=64)
-    lines = ReturnLineSerializer(
+    lines = ReturnLineSerializer(  # type: ignore[call-arg]
         many=True,
         required=False,
         allow_empty=False,

@@ -19,7 +19,9 @@ from rewards.models import LedgerEntry
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input (`invalid_input`, ...)"),
     401: OpenApiResponse(ErrorSerializer, description="Missing or invalid API key"),
-    403: OpenApiResponse(ErrorSerializer, description="Missing scope, or another store (`wrong_store`)"),
+    403: OpenApiResponse(
+        ErrorSerializer, description="Missing scope, or another store (`wrong_store`)"
+    ),
     404: OpenApiResponse(ErrorSerializer, description="`unknown_member`, `unknown_receipt`, ..."),
     409: OpenApiResponse(ErrorSerializer, description="`insufficient_points`, `*_conflict`, ..."),
 }
@@ -29,7 +31,7 @@ MEMBER_EXAMPLE = {"membership_number": "4711000011"}
 def _validated(serializer_class: type, request: Request) -> dict[str, Any]:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
-    return serializer.validated_data  # type: ignore[no-any-return]
+    return serializer.validated_data
 
 
 def _store(request: Request, data: dict[str, Any]) -> Store:
@@ -95,8 +97,13 @@ class PurchaseView(APIView):
                     "total_ore": 129800,
                     "purchased_at": "2026-03-15T14:02:11+01:00",
                     "lines": [
-                        {"sku": "RUN-123", "name": "Löparsko", "category": "loparskor",
-                         "quantity": 1, "unit_price_ore": 119900},
+                        {
+                            "sku": "RUN-123",
+                            "name": "Löparsko",
+                            "category": "loparskor",
+                            "quantity": 1,
+                            "unit_price_ore": 119900,
+                        },
                         {"sku": "SOCK-9", "quantity": 2, "unit_price_ore": 4950},
                     ],
                 },
@@ -318,7 +325,9 @@ class BalanceView(APIView):
         request=s.BalanceInputSerializer,
         responses={200: s.BalanceOutSerializer, **ERRORS},
         examples=[
-            OpenApiExample("By membership number", request_only=True, value={"member": MEMBER_EXAMPLE})
+            OpenApiExample(
+                "By membership number", request_only=True, value={"member": MEMBER_EXAMPLE}
+            )
         ],
         tags=["points"],
     )
@@ -328,7 +337,9 @@ class BalanceView(APIView):
         body = {
             "membership_number": member.membership_number,
             "balance": selectors.balance_get(member=member),
-            "entries": [entry_body(e) for e in selectors.ledger_recent(member=member, limit=data["limit"])],
+            "entries": [
+                entry_body(e) for e in selectors.ledger_recent(member=member, limit=data["limit"])
+            ],
         }
         return Response(s.BalanceOutSerializer(body).data)
 

@@ -18,7 +18,9 @@ from rewards.services import LineInput, PurchaseResult, points_earn, purchase_re
 _receipts = itertools.count(1)
 
 
-def base_rule(*, rate: str = "1", rounding: str = "down", min_purchase_ore: int = 0, **extra: Any) -> EarningRule:
+def base_rule(
+    *, rate: str = "1", rounding: str = "down", min_purchase_ore: int = 0, **extra: Any
+) -> EarningRule:
     rule = EarningRule.objects.create(
         kind=EarningRule.Kind.BASE,
         name_sv=extra.pop("name_sv", "1 p per krona"),
@@ -32,7 +34,9 @@ def base_rule(*, rate: str = "1", rounding: str = "down", min_purchase_ore: int 
     return rule
 
 
-def multiplier_rule(*, multiplier: str = "2", name_sv: str = "2x", name_en: str = "2x", **extra: Any) -> EarningRule:
+def multiplier_rule(
+    *, multiplier: str = "2", name_sv: str = "2x", name_en: str = "2x", **extra: Any
+) -> EarningRule:
     rule = EarningRule.objects.create(
         kind=EarningRule.Kind.MULTIPLIER,
         name_sv=name_sv,
@@ -52,7 +56,9 @@ def exclusion_rule(**extra: Any) -> EarningRule:
     return rule
 
 
-def event_rule(*, event: str, points: int = 50, cap: int = 1, period: str = "ever", **extra: Any) -> EventRule:
+def event_rule(
+    *, event: str, points: int = 50, cap: int = 1, period: str = "ever", **extra: Any
+) -> EventRule:
     return EventRule.objects.create(
         event=event,
         points=points,
@@ -82,9 +88,9 @@ def purchase(
         store=store,
         receipt_id=receipt_id or f"R{next(_receipts)}",
         member=member,
-        total_ore=total_ore if total_ore is not None else sum(
-            ln.quantity * ln.unit_price_ore - ln.discount_ore for ln in lines
-        ),
+        total_ore=total_ore
+        if total_ore is not None
+        else sum(ln.quantity * ln.unit_price_ore - ln.discount_ore for ln in lines),
         purchased_at=purchased_at or timezone.now(),
         lines=lines,
     )

@@ -23,10 +23,14 @@ def assert_invariants(member_ids: Iterable[int]) -> None:
         )
         # I1: the cached balances are what the entries add up to.
         assert (pending, posted, reserved) == (sums["pending"], sums["posted"], sums["reserved"]), (
-            member_id, (pending, posted, reserved), sums
+            member_id,
+            (pending, posted, reserved),
+            sums,
         )
         # I2: nothing negative; available = posted - reserved >= 0.
-        assert pending >= 0 and posted >= 0 and reserved >= 0
+        assert pending >= 0
+        assert posted >= 0
+        assert reserved >= 0
         assert posted - reserved >= 0
         # I6: earned - reversed - redeemed - expired + adjustments = posted + pending.
         by_kind = {
@@ -36,7 +40,7 @@ def assert_invariants(member_ids: Iterable[int]) -> None:
             )
         }
 
-        def total(kind: str, field: str = "points") -> int:
+        def total(kind: str, field: str = "points", by_kind: dict = by_kind) -> int:
             return by_kind.get(kind, {}).get(field) or 0
 
         earned = total("earn")

@@ -28,8 +28,13 @@ def _purchase_body(member_obj, receipt="R-1", **extra):
         "member": {"membership_number": member_obj.membership_number} if member_obj else None,
         "total_ore": 129800,
         "lines": [
-            {"sku": "RUN-1", "name": "Löparsko", "category": "loparskor", "quantity": 1,
-             "unit_price_ore": 119900},
+            {
+                "sku": "RUN-1",
+                "name": "Löparsko",
+                "category": "loparskor",
+                "quantity": 1,
+                "unit_price_ore": 119900,
+            },
             {"sku": "SOCK", "quantity": 2, "unit_price_ore": 4950},
         ],
     }
@@ -48,7 +53,11 @@ def test_purchase_post_records_and_replays_identically(till, member, rules):
     assert first.status_code == 201, first.json()
     body = first.json()
     assert body["points"]["earned"] == 1298
-    assert body["points"]["explanation"][0] == {"points": 1298, "sv": "1 p per krona", "en": "1 p per krona"}
+    assert body["points"]["explanation"][0] == {
+        "points": 1298,
+        "sv": "1 p per krona",
+        "en": "1 p per krona",
+    }
     assert [line["points"] for line in body["lines"]] == [1199, 99]
     replay = client.post("/api/v1/purchases/", _purchase_body(member), format="json")
     assert replay.status_code == 200
@@ -71,7 +80,9 @@ def test_purchase_post_query_count_is_small(till, member, rules):
     client, _key = till
     client.post("/api/v1/purchases/", _purchase_body(member, receipt="warm"), format="json")
     with CaptureQueriesContext(connection) as queries:
-        response = client.post("/api/v1/purchases/", _purchase_body(member, receipt="R-2"), format="json")
+        response = client.post(
+            "/api/v1/purchases/", _purchase_body(member, receipt="R-2"), format="json"
+        )
     assert response.status_code == 201
     # key, key touch, member+tier, products, savepoint/insert purchase, lines, entry, lot,
     # balance upsert, timeline event (+ savepoint bookkeeping in the test transaction)
@@ -123,7 +134,9 @@ def test_purchase_post_not_json_is_400(till):
 def test_purchase_post_other_store_in_body_is_403(till, member, rules):
     client, _key = till
     factories.store(code="goteborg")
-    response = client.post("/api/v1/purchases/", _purchase_body(member, store="goteborg"), format="json")
+    response = client.post(
+        "/api/v1/purchases/", _purchase_body(member, store="goteborg"), format="json"
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "wrong_store"
 
@@ -161,9 +174,13 @@ def test_return_post_reverses_and_replays(till, member, rules):
     assert (again.status_code, again.json()) == (200, first.json())
     other = client.post(url, {"return_id": "RET-1"}, format="json")
     assert other.json()["error"]["code"] == "duplicate_return_conflict"
-    too_many = client.post(url, {"return_id": "RET-2", "lines": [{"line_no": 2, "quantity": 2}]}, format="json")
+    too_many = client.post(
+        url, {"return_id": "RET-2", "lines": [{"line_no": 2, "quantity": 2}]}, format="json"
+    )
     assert too_many.json()["error"]["code"] == "return_exceeds_purchase"
-    bad_line = client.post(url, {"return_id": "RET-3", "lines": [{"line_no": 9, "quantity": 1}]}, format="json")
+    bad_line = client.post(
+        url, {"return_id": "RET-3", "lines": [{"line_no": 9, "quantity": 1}]}, format="json"
+    )
     assert bad_line.json()["error"]["code"] == "unknown_line"
     unknown = client.post("/api/v1/purchases/NOPE/returns/", {"return_id": "X"}, format="json")
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "unknown_receipt")
@@ -180,14 +197,30 @@ def test_redeem_and_balance(till, member):
     client, _key = till
     rf.earned(member, 500)
     ref = {"membership_number": member.membership_number}
-    ok = client.post("/api/v1/points/redeem/", {"member": ref, "points": 200, "idempotency_key": "k-1"}, format="json")
+    ok = client.post(
+        "/api/v1/points/redeem/",
+        {"member": ref, "points": 200, "idempotency_key": "k-1"},
+        format="json",
+    )
     assert ok.status_code == 200, ok.json()
     assert ok.json()["balance"]["available"] == 300
-    replay = client.post("/api/v1/points/redeem/", {"member": ref, "points": 200, "idempotency_key": "k-1"}, format="json")
+    replay = client.post(
+        "/api/v1/points/redeem/",
+        {"member": ref, "points": 200, "idempotency_key": "k-1"},
+        format="json",
+    )
     assert replay.json() == ok.json()
-    conflict = client.post("/api/v1/points/redeem/", {"member": ref, "points": 201, "idempotency_key": "k-1"}, format="json")
+    conflict = client.post(
+        "/api/v1/points/redeem/",
+        {"member": ref, "points": 201, "idempotency_key": "k-1"},
+        format="json",
+    )
     assert (conflict.status_code, conflict.json()["error"]["code"]) == (409, "idempotency_conflict")
-    short = client.post("/api/v1/points/redeem/", {"member": ref, "points": 301, "idempotency_key": "k-2"}, format="json")
+    short = client.post(
+        "/api/v1/points/redeem/",
+        {"member": ref, "points": 301, "idempotency_key": "k-2"},
+        format="json",
+    )
     assert (short.status_code, short.json()["error"]["code"]) == (409, "insufficient_points")
     balance = client.post("/api/v1/points/balance/", {"member": ref}, format="json")
     assert balance.status_code == 200
@@ -218,24 +251,51 @@ def test_reserve_capture_release_flow(till, member, store):
     client, _key = till
     rf.earned(member, 1000)
     ref = {"membership_number": member.membership_number}
-    r = client.post("/api/v1/points/reservations/", {"member": ref, "points": 300, "idempotency_key": "o1-r"}, format="json")
+    r = client.post(
+        "/api/v1/points/reservations/",
+        {"member": ref, "points": 300, "idempotency_key": "o1-r"},
+        format="json",
+    )
     assert r.status_code == 201, r.json()
     rid = r.json()["reservation_id"]
     assert r.json()["balance"]["available"] == 700
-    cap = client.post(f"/api/v1/points/reservations/{rid}/capture/", {"points": 250, "idempotency_key": "o1-c"}, format="json")
+    cap = client.post(
+        f"/api/v1/points/reservations/{rid}/capture/",
+        {"points": 250, "idempotency_key": "o1-c"},
+        format="json",
+    )
     assert cap.status_code == 200, cap.json()
     assert cap.json()["balance"] == {"available": 750, "pending": 0, "reserved": 0, "posted": 750}
-    rel = client.post(f"/api/v1/points/reservations/{rid}/release/", {"idempotency_key": "o1-x"}, format="json")
+    rel = client.post(
+        f"/api/v1/points/reservations/{rid}/release/", {"idempotency_key": "o1-x"}, format="json"
+    )
     assert (rel.status_code, rel.json()["error"]["code"]) == (409, "reservation_already_resolved")
-    r2 = client.post("/api/v1/points/reservations/", {"member": ref, "points": 100, "idempotency_key": "o2-r"}, format="json")
+    r2 = client.post(
+        "/api/v1/points/reservations/",
+        {"member": ref, "points": 100, "idempotency_key": "o2-r"},
+        format="json",
+    )
     rid2 = r2.json()["reservation_id"]
-    over = client.post(f"/api/v1/points/reservations/{rid2}/capture/", {"points": 101, "idempotency_key": "o2-c"}, format="json")
+    over = client.post(
+        f"/api/v1/points/reservations/{rid2}/capture/",
+        {"points": 101, "idempotency_key": "o2-c"},
+        format="json",
+    )
     assert over.json()["error"]["code"] == "capture_exceeds_reservation"
-    rel2 = client.post(f"/api/v1/points/reservations/{rid2}/release/", {"idempotency_key": "o2-x"}, format="json")
-    assert rel2.status_code == 200 and rel2.json()["status"] == "released"
-    missing = client.post("/api/v1/points/reservations/999999/release/", {"idempotency_key": "z"}, format="json")
+    rel2 = client.post(
+        f"/api/v1/points/reservations/{rid2}/release/", {"idempotency_key": "o2-x"}, format="json"
+    )
+    assert rel2.status_code == 200
+    assert rel2.json()["status"] == "released"
+    missing = client.post(
+        "/api/v1/points/reservations/999999/release/", {"idempotency_key": "z"}, format="json"
+    )
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "unknown_reservation")
-    big = client.post("/api/v1/points/reservations/", {"member": ref, "points": 751, "idempotency_key": "o3"}, format="json")
+    big = client.post(
+        "/api/v1/points/reservations/",
+        {"member": ref, "points": 751, "idempotency_key": "o3"},
+        format="json",
+    )
     assert big.json()["error"]["code"] == "insufficient_points"
 
 
@@ -248,10 +308,18 @@ def test_reservation_expired_code(till, member, store):
     client, _key = till
     rf.earned(member, 100)
     ref = {"membership_number": member.membership_number}
-    r = client.post("/api/v1/points/reservations/", {"member": ref, "points": 50, "idempotency_key": "e1", "timeout_seconds": 10}, format="json")
+    r = client.post(
+        "/api/v1/points/reservations/",
+        {"member": ref, "points": 50, "idempotency_key": "e1", "timeout_seconds": 10},
+        format="json",
+    )
     rid = r.json()["reservation_id"]
     with time_machine.travel(timezone.now() + datetime.timedelta(seconds=30)):
-        late = client.post(f"/api/v1/points/reservations/{rid}/capture/", {"points": 50, "idempotency_key": "e2"}, format="json")
+        late = client.post(
+            f"/api/v1/points/reservations/{rid}/capture/",
+            {"points": 50, "idempotency_key": "e2"},
+            format="json",
+        )
     assert (late.status_code, late.json()["error"]["code"]) == (409, "reservation_expired")
 
 
@@ -259,9 +327,17 @@ def test_capture_with_another_stores_key_is_403(till, member):
     client, _key = till
     rf.earned(member, 100)
     ref = {"membership_number": member.membership_number}
-    rid = client.post("/api/v1/points/reservations/", {"member": ref, "points": 50, "idempotency_key": "a"}, format="json").json()["reservation_id"]
+    rid = client.post(
+        "/api/v1/points/reservations/",
+        {"member": ref, "points": 50, "idempotency_key": "a"},
+        format="json",
+    ).json()["reservation_id"]
     other = _client(factories.store(code="uppsala"))
-    response = other.post(f"/api/v1/points/reservations/{rid}/capture/", {"points": 50, "idempotency_key": "b"}, format="json")
+    response = other.post(
+        f"/api/v1/points/reservations/{rid}/capture/",
+        {"points": 50, "idempotency_key": "b"},
+        format="json",
+    )
     assert (response.status_code, response.json()["error"]["code"]) == (403, "wrong_store")
 
 
@@ -269,10 +345,14 @@ def test_checkin_post_awards_rule_points(till, member):
     client, _key = till
     rf.event_rule(event="check_in", points=25, cap=1, period="day")
     ref = {"membership_number": member.membership_number}
-    first = client.post("/api/v1/checkins/", {"member": ref, "idempotency_key": "door-1"}, format="json")
+    first = client.post(
+        "/api/v1/checkins/", {"member": ref, "idempotency_key": "door-1"}, format="json"
+    )
     assert first.status_code == 201, first.json()
     assert first.json()["points_awarded"] == 25
-    second = client.post("/api/v1/checkins/", {"member": ref, "idempotency_key": "door-2"}, format="json")
+    second = client.post(
+        "/api/v1/checkins/", {"member": ref, "idempotency_key": "door-2"}, format="json"
+    )
     assert second.json()["points_awarded"] == 0
 
 

@@ -29,7 +29,9 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 def _available(member) -> int:
-    return services.balance_snapshot(PointBalance.objects.filter(member=member).first())["available"]
+    return services.balance_snapshot(PointBalance.objects.filter(member=member).first())[
+        "available"
+    ]
 
 
 def test_points_redeem_takes_available_points(member):
@@ -121,7 +123,9 @@ def test_reservation_capture_fewer_points_releases_the_rest(member, store):
 def test_reservation_resolves_exactly_once(member, store):
     rf.earned(member, 100)
     r = services.points_reserve(member=member, points=100, idempotency_key="r1", store=store)
-    services.reservation_release(reservation_id=r["reservation_id"], idempotency_key="rel", store=store)
+    services.reservation_release(
+        reservation_id=r["reservation_id"], idempotency_key="rel", store=store
+    )
     with pytest.raises(ReservationResolvedError):
         services.reservation_capture(
             reservation_id=r["reservation_id"], points=10, idempotency_key="cap", store=store
@@ -175,14 +179,20 @@ def test_reservations_timeout_releases_and_capture_is_expired(member, store):
 def test_points_adjust_requires_reason_and_is_audited(member, store):
     staff = factories.member_with_user(email="staff@example.se").user
     with pytest.raises(ValidationError):
-        services.points_adjust(member=member, points=50, reason=" ", actor=staff, idempotency_key="a")
+        services.points_adjust(
+            member=member, points=50, reason=" ", actor=staff, idempotency_key="a"
+        )
     entry = services.points_adjust(
         member=member, points=50, reason="Goodwill", actor=staff, idempotency_key="a"
     )
     assert (entry.kind, entry.actor, entry.reason) == ("adjust", staff, "Goodwill")
     with pytest.raises(InsufficientPointsError):
-        services.points_adjust(member=member, points=-51, reason="x", actor=staff, idempotency_key="b")
-    services.points_adjust(member=member, points=-20, reason="Error", actor=staff, idempotency_key="c")
+        services.points_adjust(
+            member=member, points=-51, reason="x", actor=staff, idempotency_key="b"
+        )
+    services.points_adjust(
+        member=member, points=-20, reason="Error", actor=staff, idempotency_key="c"
+    )
     assert _available(member) == 30
     assert member.events.filter(kind="points_adjusted").count() == 2
     assert_invariants([member.pk])
@@ -244,7 +254,9 @@ def test_points_expire_spares_reserved_points(member, store):
         r = services.points_reserve(member=member, points=60, idempotency_key="r", store=store)
     with time_machine.travel(datetime.datetime(2026, 1, 15, 12, tzinfo=STOCKHOLM), tick=False):
         assert services.points_expire_due() == 40
-        services.reservation_release(reservation_id=r["reservation_id"], idempotency_key="rel", store=store)
+        services.reservation_release(
+            reservation_id=r["reservation_id"], idempotency_key="rel", store=store
+        )
         assert services.points_expire_due() == 60
     assert_invariants([member.pk])
 
