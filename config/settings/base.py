@@ -300,6 +300,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.birthday_points_award",
         "schedule": crontab(hour=6, minute=0),
     },
+    # Personalisation (docs/personalisation.md): affinities and next best offers, nightly.
+    "campaigns-personalisation-nightly": {
+        "task": "campaigns.personalisation_tasks.personalisation_nightly",
+        "schedule": crontab(hour=2, minute=40),
+    },
 }
 
 # --- Rewards (points ledger) ---------------------------------------------------------------
@@ -315,6 +320,22 @@ REWARDS_CLAIM_DAYS = env.int("REWARDS_CLAIM_DAYS", default=30)
 REWARDS_POINT_VALUE_ORE = env.int("REWARDS_POINT_VALUE_ORE", default=1)
 # Earning rules are cached per process this many seconds (edits apply within that time).
 REWARDS_RULES_CACHE_SECONDS = env.int("REWARDS_RULES_CACHE_SECONDS", default=5)
+
+# --- Personalisation and results (docs/personalisation.md) ------------------------------
+# Only <app>.tasks modules are autodiscovered; the nightly personalisation task lives beside.
+CELERY_IMPORTS = ["campaigns.personalisation_tasks"]
+# Purchases this many days back feed affinities and recommendations.
+PERSONALISATION_WINDOW_DAYS = env.int("PERSONALISATION_WINDOW_DAYS", default=365)
+# A pair must occur in at least this many purchases (or member histories), and in at least
+# this share of them, to become an affinity. 2 lets "jeans -> shirt" show up in small data.
+PERSONALISATION_MIN_PAIR_COUNT = env.int("PERSONALISATION_MIN_PAIR_COUNT", default=2)
+PERSONALISATION_MIN_SUPPORT = env.float("PERSONALISATION_MIN_SUPPORT", default=0.0)
+# Baskets with more distinct items than this (bulk buys) are left out of the pairs.
+PERSONALISATION_MAX_BASKET_ITEMS = env.int("PERSONALISATION_MAX_BASKET_ITEMS", default=50)
+# Recommendations kept per member (rank 1 is the next best offer).
+PERSONALISATION_PER_MEMBER = env.int("PERSONALISATION_PER_MEMBER", default=5)
+# Results say "significant" only with at least this many members in each group.
+RESULTS_MIN_GROUP_SIZE = env.int("RESULTS_MIN_GROUP_SIZE", default=20)
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {
