@@ -8,13 +8,14 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.local
 # honcho hands PORT to the web process; the banner prints the same one.
 export PORT ?= 8000
 
-.PHONY: run test lint format bench bench-earn bench-fanout messages migrate seed clean help
+.PHONY: run test lint format bench bench-earn bench-fanout messages makemessages migrate seed clean help
 
 help:
 	@echo "make run    - install, migrate, load demo data, start web + Celery worker + beat"
 	@echo "make test   - install test tools and run the whole suite (PostgreSQL + Redis)"
 	@echo "make lint   - ruff, mypy and makemigrations --check"
 	@echo "make bench  - every benchmark (results in docs/benchmarks.md)"
+	@echo "make makemessages - refresh the Swedish catalogs (then fill them in, make messages)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,6 +25,17 @@ $(STAMP): pyproject.toml
 
 messages: $(STAMP)
 	@$(PY) manage.py compilemessages --ignore=.venv --ignore=var -v 0
+
+# Refresh the Swedish catalogs after changing strings: each app's own, then the shared
+# templates' (root locale/). Fill in the new msgstr values, then `make messages`.
+APPS := members consent rewards campaigns
+makemessages: $(STAMP)
+	@for app in $(APPS); do \
+		(cd $$app && mkdir -p locale && PYTHONPATH=$(CURDIR) ../$(VENV)/bin/django-admin \
+			makemessages -l sv --no-obsolete -v 0); \
+	done
+	$(PY) manage.py makemessages -l sv --no-obsolete -v 0 --ignore=.venv --ignore=var \
+		$(foreach app,$(APPS),--ignore=$(app)) --ignore=tests --ignore=bench --ignore=scripts
 
 migrate: $(STAMP) messages
 	@mkdir -p var/broker/out var/broker/processed
