@@ -523,7 +523,7 @@ def privacy_export_build(*, request_id: int) -> PrivacyRequest | None:
 
     claimed = PrivacyRequest.objects.filter(
         pk=request_id, kind=PrivacyRequest.Kind.EXPORT, status=PrivacyRequest.Status.QUEUED
-    ).update(status=PrivacyRequest.Status.PROCESSING, progress=0)
+    ).update(status=PrivacyRequest.Status.PROCESSING, progress=0, scheduled_for=timezone.now())
     if not claimed:
         return None
     request = PrivacyRequest.objects.select_related("member__user").get(pk=request_id)
@@ -542,13 +542,19 @@ def privacy_export_build(*, request_id: int) -> PrivacyRequest | None:
         raise
     now = timezone.now()
     with transaction.atomic():
-        PrivacyRequest.objects.filter(pk=request_id).update(
+        finished = PrivacyRequest.objects.filter(
+            pk=request_id, status=PrivacyRequest.Status.PROCESSING
+        ).update(
             status=PrivacyRequest.Status.DONE,
             progress=100,
             file_name=f"exports/{file_name}",
             completed_at=now,
             expires_at=now + datetime.timedelta(days=settings.PRIVACY_EXPORT_TTL_DAYS),
         )
+        if not finished:
+            # Cancelled meanwhile (the member was erased): the file must not survive them.
+            path.unlink(missing_ok=True)
+            return None
         activity_record(
             member=request.member,
             kind=Kind.DATA_EXPORTED,
@@ -791,7 +797,7 @@ def privacy_exports_sweep(*, now: datetime.datetime | None = None) -> int:
     PrivacyRequest.objects.filter(
         kind=PrivacyRequest.Kind.EXPORT,
         status=PrivacyRequest.Status.PROCESSING,
-        requested_at__lt=now - datetime.timedelta(hours=1),
+        scheduled_for__lt=now - datetime.timedelta(hours=1),  # when the build started
     ).update(status=PrivacyRequest.Status.QUEUED, progress=0)
     queued = list(
         PrivacyRequest.objects.filter(

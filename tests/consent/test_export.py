@@ -188,3 +188,28 @@ def test_privacy_exports_sweep_resends_a_lost_export(member, django_capture_on_c
     request.refresh_from_db()
     assert counts["exports_resent"] == 1
     assert request.status == "done"
+
+
+def test_privacy_export_build_cancelled_by_erasure_leaves_no_file(member, monkeypatch):
+    # Given an export being built when the member's erasure runs
+    from consent import export as export_module
+    from consent.services import member_anonymise
+
+    request = cf.export_requested(member)
+    real_build = export_module.export_build
+    written = []
+
+    def build_then_erase(*, member, path, progress):
+        real_build(member=member, path=path, progress=progress)
+        written.append(path)
+        member_anonymise(member_id=member.pk)
+
+    monkeypatch.setattr(export_module, "export_build", build_then_erase)
+
+    # When the build finishes after the erasure
+    assert privacy_export_build(request_id=request.pk) is None
+
+    # Then no export of the erased member remains
+    request.refresh_from_db()
+    assert request.status == "cancelled"
+    assert not written[0].exists()
