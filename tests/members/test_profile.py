@@ -143,3 +143,12 @@ def test_staff_without_membership_is_sent_to_admin(client):
     response = client.get("/mina-sidor/")
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
+
+
+def test_profile_page_shows_login_and_password_change(client, member):
+    client.force_login(member.user)
+    html = client.get(PROFILE, HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert "anna@example.se" in html
+    assert 'href="/konto/password/change/"' in html
+    assert "Byt lösenord" in html
+    assert client.get("/konto/password/change/").status_code == 200
