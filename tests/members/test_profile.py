@@ -150,5 +150,5 @@ def test_profile_page_shows_login_and_password_change(client, member):
     html = client.get(PROFILE, HTTP_ACCEPT_LANGUAGE="sv").content.decode()
     assert "anna@example.se" in html
     assert 'href="/konto/password/change/"' in html
-    assert "Byt lösenord" in html
+    assert "Ändra lösenord" in html
     assert client.get("/konto/password/change/").status_code == 200
