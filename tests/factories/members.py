@@ -52,7 +52,7 @@ def staff_user(
     n = next(_seq)
     user = User.objects.create_user(
         email=email or f"staff{n}@example.se",
-        password="correct-horse-battery",  # noqa: S106
+        password="correct-horse-battery",
         is_staff=True,
         is_superuser=superuser,
     )
