@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from campaigns import views
 
 app_name = "campaigns"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("mina-sidor/erbjudanden/", views.my_offers, name="my-offers"),
+    path("mina-sidor/erbjudanden/<int:pk>/aktivera/", views.offer_activate, name="offer-activate"),
+    path("k/<str:token>/", views.click, name="click"),
+    path("o/<str:token>/p.gif", views.opened, name="open"),
+]

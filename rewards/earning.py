@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -94,9 +95,15 @@ def earning_calculate(
     day: datetime.date,
     total_ore: int,
     rules: list[RuleSnapshot],
+    member_id: int | None = None,
 ) -> Earning:
     """Points for a basket: the base rate on every eligible line, plus each matching
-    multiplier's extra (``base x (multiplier - 1)``), rounded per line and rule."""
+    multiplier's extra (``base x (multiplier - 1)``), rounded per line and rule.
+
+    With ``member_id``, the member's personal multipliers from the registered bonus
+    providers (an activated campaign offer, for example) apply as well."""
+    if member_id is not None:
+        rules = [*rules, *bonus_rules_for(member_id=member_id, day=day)]
     applicable = [
         r for r in rules if r.applies_to_purchase(store_id=store_id, tier_id=tier_id, day=day)
     ]
@@ -176,3 +183,28 @@ def rules_cache_clear() -> None:
     """Forget the cached rules (tests; admin after an edit in this process)."""
     with _lock:
         _cache["until"] = 0.0
+
+
+# --- personal bonus multipliers (extension point) -------------------------------------------
+# Higher apps contribute a member's personal multipliers (e.g. an activated "3x points on
+# running shoes" campaign offer) without rewards importing them: they register a provider
+# from their AppConfig.ready. A provider returns multiplier RuleSnapshots valid on ``day``;
+# their ids must not collide with EarningRule ids (use negative numbers).
+
+BonusProvider = Callable[[int, datetime.date], list[RuleSnapshot]]
+_bonus_providers: dict[str, BonusProvider] = {}
+
+
+def bonus_provider_register(*, name: str, provider: BonusProvider) -> None:
+    """Register ``provider(member_id, day)``. Call from ``AppConfig.ready``."""
+    _bonus_providers[name] = provider
+
+
+def bonus_rules_for(*, member_id: int, day: datetime.date) -> list[RuleSnapshot]:
+    """Every registered provider's multipliers for the member on ``day``."""
+    rules: list[RuleSnapshot] = []
+    for name in sorted(_bonus_providers):
+        rules += [
+            r for r in _bonus_providers[name](member_id, day) if r.kind == EarningRule.Kind.MULTIPLIER
+        ]
+    return rules

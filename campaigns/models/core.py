@@ -24,6 +24,7 @@ __all__ = [
     "Campaign",
     "ContactBudget",
     "Delivery",
+    "FanoutChunk",
     "InboxMessage",
     "MemberOffer",
     "Offer",
@@ -204,9 +205,6 @@ class Campaign(models.Model):
     )
     trigger = models.CharField(_("trigger"), max_length=20, choices=Trigger.choices, blank=True)
     trigger_days = models.PositiveSmallIntegerField(_("trigger days"), null=True, blank=True)
-    # Set while fan-out chunks are outstanding; the run finishes when all rows are final.
-    chunks_total = models.PositiveIntegerField(default=0)
-    chunks_done = models.PositiveIntegerField(default=0)
     occurrence = models.CharField(_("current occurrence"), max_length=40, blank=True)
     launched_at = models.DateTimeField(_("launched"), null=True, blank=True)
     launched_by = models.ForeignKey(
@@ -228,10 +226,6 @@ class Campaign(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(holdout_percent__lte=90), name="campaign_holdout_max"
-            ),
-            models.CheckConstraint(
-                condition=Q(chunks_done__lte=models.F("chunks_total")),
-                name="campaign_chunks_done_le_total",
             ),
         ]
         indexes = [models.Index(fields=["status", "send_at"], name="campaign_due_idx")]
@@ -311,6 +305,12 @@ class Delivery(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     not_before = models.DateTimeField(_("not before"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # When a send task was last queued for it; the sweeper re-queues pending rows whose task
+    # was lost (a killed worker), and "sending" rows whose claim is stale.
+    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
+    # The member's weekly contact budget was taken for this delivery (taken once, even when
+    # a killed worker's delivery is sent again).
+    budget_taken = models.BooleanField(_("counted in contact budget"), default=False)
     claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     provider_ref = models.CharField(_("provider reference"), max_length=100, blank=True, default="")
@@ -341,6 +341,30 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.channel} {self.status}"
+
+
+class FanoutChunk(models.Model):
+    """One slice of a campaign's audience (a member id range) that a fan-out task turns
+    into delivery rows. Done once; the sweeper re-queues chunks whose task was lost."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="chunks")
+    occurrence = models.CharField(max_length=40, default="", blank=True)
+    low = models.BigIntegerField()
+    high = models.BigIntegerField()
+    # Promote-the-winner runs send one variant to members not yet reached.
+    variant = models.ForeignKey(
+        Variant, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    limit = models.PositiveIntegerField(null=True, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("fan-out chunk")
+        verbose_name_plural = _("fan-out chunks")
+        indexes = [
+            models.Index(fields=["campaign", "occurrence"], name="fanout_chunk_campaign_idx"),
+        ]
 
 
 class MemberOffer(models.Model):
@@ -416,8 +440,18 @@ class ProviderCall(models.Model):
     delivery_id = models.BigIntegerField(db_index=True)
     channel = models.CharField(max_length=10)
     idempotency_key = models.CharField(max_length=60)
+    # Like a real provider, the test provider delivers the first call per idempotency key
+    # and answers later calls with the same key without delivering again.
+    accepted = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = _("provider call")
         verbose_name_plural = _("provider calls")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(accepted=True),
+                name="provider_call_accepted_once",
+            ),
+        ]

@@ -305,6 +305,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.personalisation_tasks.personalisation_nightly",
         "schedule": crontab(hour=2, minute=40),
     },
+    # Campaigns (docs/campaigns.md): start due campaigns, re-queue lost or stuck deliveries,
+    # and fire the daily triggers (birthday, lapsed, points about to expire).
+    "campaigns-due": {
+        "task": "campaigns.tasks.campaigns_start_due",
+        "schedule": crontab(minute="*"),
+    },
+    "campaigns-sweep": {
+        "task": "campaigns.tasks.deliveries_sweep",
+        "schedule": crontab(minute="*"),
+    },
+    "campaigns-daily-triggers": {
+        "task": "campaigns.tasks.triggers_daily",
+        "schedule": crontab(hour=9, minute=0),
+    },
 }
 
 # --- Rewards (points ledger) ---------------------------------------------------------------
@@ -320,6 +334,25 @@ REWARDS_CLAIM_DAYS = env.int("REWARDS_CLAIM_DAYS", default=30)
 REWARDS_POINT_VALUE_ORE = env.int("REWARDS_POINT_VALUE_ORE", default=1)
 # Earning rules are cached per process this many seconds (edits apply within that time).
 REWARDS_RULES_CACHE_SECONDS = env.int("REWARDS_RULES_CACHE_SECONDS", default=5)
+
+# --- Campaigns (docs/campaigns.md) ----------------------------------------------------------
+# The club's cap on marketing messages per member and week, across every channel; a member's
+# own lower limit (preference centre) wins.
+CAMPAIGNS_MAX_MESSAGES_PER_WEEK = env.int("CAMPAIGNS_MAX_MESSAGES_PER_WEEK", default=3)
+# Members per fan-out task (one id range each) and deliveries per send task.
+CAMPAIGNS_FANOUT_CHUNK = env.int("CAMPAIGNS_FANOUT_CHUNK", default=5000)
+CAMPAIGNS_SEND_BATCH = env.int("CAMPAIGNS_SEND_BATCH", default=500)
+# A delivery still "sending" (or a queued one still "pending") this long after its claim is
+# presumed lost with its worker and is re-queued by the sweeper.
+CAMPAIGNS_STUCK_SECONDS = env.int("CAMPAIGNS_STUCK_SECONDS", default=300)
+CAMPAIGNS_MAX_ATTEMPTS = env.int("CAMPAIGNS_MAX_ATTEMPTS", default=6)
+# SMS: "console" (development: logged, not sent) or "46elks" (https://46elks.se/docs/send-sms).
+CAMPAIGNS_SMS_BACKEND = env.str("CAMPAIGNS_SMS_BACKEND", default="console")
+CAMPAIGNS_SMS_API_URL = env.str("CAMPAIGNS_SMS_API_URL", default="https://api.46elks.com")
+CAMPAIGNS_SMS_USERNAME = env.str("CAMPAIGNS_SMS_USERNAME", default="")
+CAMPAIGNS_SMS_PASSWORD = env.str("CAMPAIGNS_SMS_PASSWORD", default="")
+CAMPAIGNS_SMS_FROM = env.str("CAMPAIGNS_SMS_FROM", default="Kundklubb")
+CAMPAIGNS_SMS_TIMEOUT_SECONDS = env.float("CAMPAIGNS_SMS_TIMEOUT_SECONDS", default=10.0)
 
 # --- Personalisation and results (docs/personalisation.md) ------------------------------
 # Only <app>.tasks modules are autodiscovered; the nightly personalisation task lives beside.

@@ -1,0 +1,265 @@
+"""Reads shared by the back-office, member pages, tasks and rewards' earning hook."""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter, defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
+
+from campaigns import fanout
+from campaigns.channels import channel_get
+from campaigns.models import (
+    Campaign,
+    ContactBudget,
+    Delivery,
+    FanoutChunk,
+    InboxMessage,
+    MemberOffer,
+    Offer,
+    Segment,
+)
+from campaigns.segments import members_matching
+from campaigns.sendtime import caps_for, permissions_for, week_of
+from members.models import Member
+from rewards.earning import RuleSnapshot
+
+
+def segment_members(segment: Segment) -> QuerySet[Member]:
+    campaign = Campaign(segment=segment)
+    return fanout.audience(campaign)
+
+
+def segment_count(criteria: dict[str, Any] | None) -> int:
+    return members_matching(criteria).count()
+
+
+def segment_sample(criteria: dict[str, Any] | None, *, size: int = 10) -> list[Member]:
+    """A few matching members for the builder (name and number only are shown)."""
+    return list(members_matching(criteria).order_by("-pk")[:size])
+
+
+def campaign_progress(campaign: Campaign) -> dict[str, Any]:
+    """Counters for the progress bar: sent / suppressed / failed / remaining / control."""
+    counts = dict(
+        Delivery.objects.filter(campaign=campaign)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    chunks = FanoutChunk.objects.filter(campaign=campaign).aggregate(
+        total=Count("pk"), done=Count("pk", filter=~_null("done_at"))
+    )
+    sent = counts.get("sent", 0)
+    suppressed = counts.get("suppressed", 0)
+    failed = counts.get("failed", 0)
+    cancelled = counts.get("cancelled", 0)
+    remaining = counts.get("pending", 0) + counts.get("sending", 0)
+    contacted = sent + suppressed + failed + cancelled + remaining
+    finished = sent + suppressed + failed + cancelled
+    fanned = chunks["total"] == chunks["done"]
+    percent = 100 if campaign.status == Campaign.Status.DONE else (
+        int(finished * 100 / contacted) if contacted and fanned else 0
+    )
+    reasons = dict(
+        Delivery.objects.filter(campaign=campaign, status=Delivery.Status.SUPPRESSED)
+        .values_list("reason")
+        .annotate(n=Count("pk"))
+        .values_list("reason", "n")
+    )
+    return {
+        "status": campaign.status,
+        "sent": sent,
+        "suppressed": suppressed,
+        "failed": failed,
+        "cancelled": cancelled,
+        "remaining": remaining,
+        "control": counts.get("control", 0),
+        "percent": percent,
+        "reasons": reasons,
+        "chunks_total": chunks["total"],
+        "chunks_done": chunks["done"],
+    }
+
+
+def _null(field: str) -> Any:
+    from django.db.models import Q
+
+    return Q(**{f"{field}__isnull": True})
+
+
+def member_offers(*, member: Member) -> list[MemberOffer]:
+    return list(
+        MemberOffer.objects.filter(member=member)
+        .select_related("offer", "offer__category", "offer__product")
+        .order_by("-created_at", "-id")
+    )
+
+
+def member_inbox(*, member: Member, limit: int = 20) -> list[InboxMessage]:
+    return list(InboxMessage.objects.filter(member=member).order_by("-created_at", "-id")[:limit])
+
+
+def bonus_rules(member_id: int, day: datetime.date) -> list[RuleSnapshot]:
+    """The member's activated bonus offers as earning multipliers (rewards' bonus provider).
+    Ids are negative (minus the member offer's id) so they never collide with rules."""
+    rows = MemberOffer.objects.filter(
+        member_id=member_id,
+        status=MemberOffer.Status.ACTIVE,
+        offer__kind=Offer.Kind.BONUS_POINTS,
+        activated_at__date__lte=day,
+        active_until__date__gte=day,
+    ).select_related("offer")
+    return [
+        RuleSnapshot(
+            id=-row.pk,
+            kind="multiplier",
+            name_sv=row.offer.title_sv,
+            name_en=row.offer.title_en,
+            rate=Decimal("1"),
+            multiplier=row.offer.multiplier,
+            rounding="down",
+            min_purchase_ore=0,
+            category_id=row.offer.category_id,
+            product_id=row.offer.product_id,
+            store_id=None,
+            tier_id=None,
+            valid_from=None,
+            valid_until=None,
+        )
+        for row in rows
+    ]
+
+
+SIMULATION_SAMPLE = 20_000
+
+
+def campaign_simulate(
+    campaign: Campaign, *, at: datetime.datetime | None = None, sample: int = SIMULATION_SAMPLE
+) -> dict[str, Any]:
+    """Who would be reached, per variant and channel, who suppressed and why, and the cost,
+    if the campaign were sent at ``at`` (default: its send time, or now). Reads only.
+
+    Large audiences are simulated on a stable-hash sample and scaled up (``scale``).
+    """
+    at = at or campaign.send_at or timezone.now()
+    if at < timezone.now():
+        at = timezone.now()
+    variants = list(campaign.variants.select_related("offer").order_by("code"))
+    members = fanout.audience(campaign)
+    total = members.count()
+    if campaign.test_group_size is not None:
+        total = min(total, campaign.test_group_size)
+    ids = list(members.order_by(fanout.HashBucket(fanout.salt(campaign.pk, "sample")).asc(), "pk")
+               .values_list("pk", flat=True)[: min(total, sample)])
+    scale = total / len(ids) if ids else 1.0
+    reached: Counter[tuple[str, str]] = Counter()
+    suppressed: Counter[str] = Counter()
+    control = 0
+    by_variant: dict[int, str] = {v.pk: v.code for v in variants}
+    remaining = list(ids)
+    assignment = {}
+    for member_id in ids:
+        variant_id, is_control = (
+            fanout.assign(campaign, variants, member_id) if variants else (0, False)
+        )
+        if is_control:
+            control += 1
+        else:
+            assignment[member_id] = variant_id
+    remaining = [m for m in ids if m in assignment]
+    caps = caps_for(remaining)
+    week = week_of(at)
+    used = dict(
+        ContactBudget.objects.filter(member_id__in=remaining, week=week).values_list(
+            "member_id", "used"
+        )
+    )
+    waiting = set(remaining)
+    for channel_name in campaign.channels:
+        if not waiting:
+            break
+        channel = channel_get(channel_name)
+        decisions = permissions_for(
+            member_ids=waiting, purpose=channel.purpose, channel=channel.consent_channel, at=at
+        )
+        next_round = set()
+        for member_id in sorted(waiting):
+            decision = decisions[member_id]
+            if decision.allowed:
+                if used.get(member_id, 0) >= caps[member_id]:
+                    suppressed["contact_limit"] += 1
+                else:
+                    reached[(by_variant.get(assignment[member_id], "?"), channel_name)] += 1
+            elif decision.reason in ("no_consent", "withdrawn", "quiet_hours", "channel_not_covered"):
+                next_round.add(member_id)
+            else:
+                suppressed[decision.reason] += 1
+        waiting = next_round
+        if channel_name == campaign.channels[-1]:
+            for _member in waiting:
+                suppressed["no_channel"] += 1
+    reached_total = sum(reached.values())
+    cost = _cost(campaign, variants, reached, scale, assignment)
+    return {
+        "audience": total,
+        "sampled": len(ids),
+        "scale": round(scale, 3),
+        "control": round(control * scale),
+        "reached": {f"{k[0]}/{k[1]}": round(v * scale) for k, v in sorted(reached.items())},
+        "reached_total": round(reached_total * scale),
+        "suppressed": {k: round(v * scale) for k, v in sorted(suppressed.items())},
+        "suppressed_total": round(sum(suppressed.values()) * scale),
+        **cost,
+    }
+
+
+def _cost(
+    campaign: Campaign,
+    variants: list[Any],
+    reached: Counter[tuple[str, str]],
+    scale: float,
+    assignment: dict[int, int],
+) -> dict[str, Any]:
+    """Estimated bonus points (last period's spend in the offer's category x the extra
+    multiplier x the base rate) and vouchers/invitations handed out."""
+    from rewards.models import EarningRule, PurchaseLine
+
+    base = EarningRule.objects.filter(kind="base", active=True).order_by("-priority").first()
+    rate = base.rate if base else Decimal("1")
+    points = Decimal(0)
+    rewards = 0
+    by_code = {v.code: v for v in variants}
+    reached_by_variant: dict[str, int] = defaultdict(int)
+    for (code, _channel), n in reached.items():
+        reached_by_variant[code] += n
+    for code, n in reached_by_variant.items():
+        variant = by_code.get(code)
+        offer = variant.offer if variant else None
+        if offer is None:
+            continue
+        if offer.kind == Offer.Kind.REWARD:
+            rewards += n
+        elif offer.kind == Offer.Kind.BONUS_POINTS:
+            members = [m for m, v in assignment.items() if v == variant.pk]
+            since = timezone.now() - datetime.timedelta(days=offer.bonus_days)
+            lines = PurchaseLine.objects.filter(
+                purchase__member_id__in=members, purchase__purchased_at__gte=since
+            )
+            if offer.category_id:
+                lines = lines.filter(category_id=offer.category_id)
+            if offer.product_id:
+                lines = lines.filter(product_id=offer.product_id)
+            spend = lines.aggregate(s=Sum("unit_price_ore"))["s"] or 0
+            points += Decimal(spend) / 100 * rate * (offer.multiplier - 1)
+    point_value = settings.REWARDS_POINT_VALUE_ORE
+    est_points = int(points * Decimal(scale))
+    return {
+        "cost_points": est_points,
+        "cost_sek": round(est_points * point_value / 100, 2),
+        "cost_rewards": round(rewards * scale),
+    }

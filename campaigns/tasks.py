@@ -1,0 +1,46 @@
+"""Celery tasks for campaigns: each loads by id and calls one service.
+
+Every task is idempotent (claims by conditional update, unique rows) and ``acks_late``, so a
+task whose worker was killed is delivered again (or re-queued by the sweeper) without harm.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from campaigns import services
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def campaign_start(campaign_id: int) -> int:
+    return services.campaign_start(campaign_id=campaign_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def campaign_occurrence_start(campaign_id: int) -> int:
+    return services.campaign_occurrence_start(campaign_id=campaign_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def fanout_chunk(chunk_id: int) -> int:
+    return services.fanout_chunk_run(chunk_id=chunk_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def deliveries_send(delivery_ids: list[int]) -> dict[str, int]:
+    return services.deliveries_send(delivery_ids=delivery_ids)
+
+
+@shared_task(acks_late=True)
+def deliveries_sweep() -> dict[str, int]:
+    return services.deliveries_sweep()
+
+
+@shared_task(acks_late=True)
+def campaigns_start_due() -> int:
+    return services.campaigns_start_due()
+
+
+@shared_task(acks_late=True)
+def triggers_daily() -> int:
+    return services.triggers_daily()
