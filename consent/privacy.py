@@ -287,24 +287,6 @@ def _register_page_sections() -> None:
         columns=[_("What"), _("Stored")],
         order=10,
     )
-    # Placeholders that campaigns replaces by registering the same names.
-    registry.page_section_register(
-        name="segments",
-        title=_("Groups you are in"),
-        description=_("The groups of members we use to choose which offers you get."),
-        empty_text=_("You are not in any group right now."),
-        rows=lambda member: [],
-        columns=[_("Group"), _("Since")],
-        order=40,
-    )
-    registry.page_section_register(
-        name="messages",
-        title=_("Messages we sent you"),
-        empty_text=_("We have not sent you any offers or news."),
-        rows=lambda member: [],
-        columns=[_("When"), _("What"), _("Channel")],
-        order=50,
-    )
     registry.page_section_register(
         name="partner_shares",
         title=_("Shared with partners"),

@@ -29,7 +29,7 @@ def test_every_app_privacy_module_is_discovered():
     assert {"profile", "login", "consent_history", "timeline"} <= names
     assert {"purchases", "points_ledger"} <= names
     assert {s.name for s in registry.erasure_steps()} >= {"consent", "members"}
-    assert {s.name for s in registry.page_sections()} >= {"profile", "segments", "messages"}
+    assert {s.name for s in registry.page_sections()} >= {"profile", "partner_shares"}
 
 
 def test_export_section_register_adds_a_file_to_the_export(
@@ -58,9 +58,9 @@ def test_erasure_step_register_runs_inside_the_erasure(clean_registry, member):
     assert seen == [member.pk, member.pk]  # steps must be idempotent: they run every time
 
 
-def test_page_section_register_replaces_a_placeholder(clean_registry, client, member):
+def test_page_section_register_adds_a_section_to_my_data(clean_registry, client, member):
     registry.page_section_register(
-        name="segments",
+        name="test_segments",
         title="Your segments",
         columns=["Segment"],
         rows=lambda m: [{"segment": "Runners in Stockholm"}],
