@@ -23,6 +23,7 @@ from campaigns.results import (
 from campaigns.results_stats import Sample, t_cdf, t_ppf, welch_interval
 from members.services import member_create
 from rewards.services import purchase_return
+from tests import factories
 from tests.factories import rewards as rf
 
 pytestmark = pytest.mark.django_db
@@ -336,3 +337,125 @@ def test_campaign_results_winner_is_not_clear_in_a_small_test(store):
     assert winner is not None
     assert winner.code == "B"
     assert winner.clear is False
+
+
+# --- the back-office page -----------------------------------------------------------------
+
+
+def _significant_campaign(store, codes=("A",)):
+    rf.base_rule()
+    campaign = a_campaign(*codes)
+    for i in range(22):
+        for k, code in enumerate(codes):
+            member = a_member()
+            contacted(campaign, member, code=code)
+            spent(store, member, 300 + 100 * k + (i % 2) * 200)
+        member = a_member()
+        held_out(campaign, member)
+        spent(store, member, 100 + (i % 2) * 200)
+    return campaign
+
+
+def test_results_page_shows_verdict_charts_and_tables_to_a_marketer(client, store):
+    # Given a finished campaign with a significant uplift, and a marketer
+    campaign = _significant_campaign(store, codes=("A", "B"))
+    client.force_login(factories.staff_user(role="Marketer"))
+
+    # When the marketer opens the results in English
+    response = client.get(f"/admin/campaigns/results/{campaign.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+
+    # Then the verdict, three SVG charts and the funnel table are there, with no script
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Significant: contacted members spent" in html
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img"') == 3
+    assert "<script" not in html.split('id="content-main"')[1]
+    assert "Variant B is clearly the best" in html
+    assert f'action="/admin/campaigns/results/{campaign.pk}/promote/"' in html
+
+
+def test_results_page_needs_the_view_campaign_permission(client, store):
+    campaign = a_campaign("A")
+    client.force_login(factories.staff_user(role="Store staff"))
+    assert client.get(f"/admin/campaigns/results/{campaign.pk}/").status_code == 403
+    client.logout()
+    response = client.get(f"/admin/campaigns/results/{campaign.pk}/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_results_page_query_count_does_not_grow_with_members(
+    client, store, django_assert_max_num_queries
+):
+    campaign = _significant_campaign(store)
+    client.force_login(factories.staff_user(role="Marketer"))
+    with django_assert_max_num_queries(25):
+        assert client.get(f"/admin/campaigns/results/{campaign.pk}/").status_code == 200
+
+
+# --- promote the winner ---------------------------------------------------------------------
+
+
+def test_campaign_promote_winner_starts_the_clear_winner_for_the_rest(store):
+    # Given a finished test where B clearly beat A
+    from campaigns.models import FanoutChunk
+    from campaigns.results import campaign_promote_winner
+
+    campaign = _significant_campaign(store, codes=("A", "B"))
+
+    # When the winner is promoted
+    promotion = campaign_promote_winner(campaign=campaign)
+
+    # Then the engine fans out variant B to the rest of the segment
+    assert promotion.variant.code == "B"
+    assert promotion.winner is not None
+    assert promotion.winner.clear
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENDING
+    assert FanoutChunk.objects.filter(campaign=campaign, variant=promotion.variant).exists()
+
+
+def test_campaign_promote_winner_refuses_without_a_clear_winner_unless_chosen(store):
+    from campaigns.results import NoClearWinnerError, campaign_promote_winner
+
+    rf.base_rule()
+    campaign = a_campaign("A", "B")
+    for code, sek in (("A", 100), ("A", 200), ("B", 150), ("B", 260)):
+        member = a_member()
+        contacted(campaign, member, code=code)
+        spent(store, member, sek)
+
+    with pytest.raises(NoClearWinnerError):
+        campaign_promote_winner(campaign=campaign)
+
+    chosen = Variant.objects.get(campaign=campaign, code="A")
+    assert campaign_promote_winner(campaign=campaign, variant=chosen).variant == chosen
+
+
+def test_campaign_promote_winner_only_after_the_test_run(store):
+    from campaigns.results import PromoteNotAllowedError, campaign_promote_winner
+
+    campaign = a_campaign("A", "B")
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
+    campaign.refresh_from_db()
+    with pytest.raises(PromoteNotAllowedError):
+        campaign_promote_winner(
+            campaign=campaign, variant=Variant.objects.get(campaign=campaign, code="A")
+        )
+
+
+def test_promote_button_needs_change_permission_and_reports_errors(client, store):
+    campaign = a_campaign("A", "B")
+    client.force_login(factories.staff_user(role="Data protection officer"))
+    url = f"/admin/campaigns/results/{campaign.pk}/promote/"
+    assert client.post(url).status_code == 403
+
+    client.force_login(factories.staff_user(role="Marketer"))
+    response = client.post(url, {"variant": "not-a-number"}, follow=True)
+    assert response.status_code == 200
+    assert any(
+        "Choose a variant" in str(m) or "Välj" in str(m) for m in response.context["messages"]
+    )
+    response = client.post(url, follow=True)  # no clear winner: a message, nothing sent
+    assert response.status_code == 200
+    assert len(list(response.context["messages"])) == 1
