@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -64,48 +66,91 @@ def contact_permission(
     The weekly limit (``ContactPreferences.max_messages_per_week``) is the caller's contact
     budget to apply, since only the caller knows what was sent.
     """
-    at = at or timezone.now()
     member_id = member if isinstance(member, int) else member.pk
+    return contact_permissions(member_ids=[member_id], purpose=purpose, channel=channel, at=at)[
+        member_id
+    ]
+
+
+def contact_permissions(
+    *,
+    member_ids: Iterable[int],
+    purpose: str,
+    channel: str,
+    at: datetime.datetime | None = None,
+) -> dict[int, Decision]:
+    """``contact_permission`` for a whole send batch: ``{member_id: Decision}``.
+
+    The same rules, in the same order, in four queries whatever the batch size.
+    """
+    at = at or timezone.now()
+    ids = list(dict.fromkeys(member_ids))
     purpose_obj = Purpose.objects.filter(code=purpose, active=True).first()
     if purpose_obj is None:
-        return Decision(False, "unknown_purpose")
+        return dict.fromkeys(ids, Decision(False, "unknown_purpose"))
     if channel not in Channel.values or (purpose_obj.channel and purpose_obj.channel != channel):
-        return Decision(False, "channel_not_covered")
-    row = (
-        Member.objects.filter(pk=member_id)
-        .values("erased_at", "user_id", "user__is_active")
-        .first()
-    )
+        return dict.fromkeys(ids, Decision(False, "channel_not_covered"))
+    members = {
+        row["pk"]: row
+        for row in Member.objects.filter(pk__in=ids).values(
+            "pk", "erased_at", "user_id", "user__is_active"
+        )
+    }
+    states: dict[int, bool] = {}
+    prefs: dict[int, ContactPreferences] = {}
+    if purpose_obj.needs_consent:
+        states = dict(
+            ConsentState.objects.filter(
+                member_id__in=ids, purpose=purpose_obj, channel=purpose_obj.channel
+            ).values_list("member_id", "granted")
+        )
+        prefs = {p.member_id: p for p in ContactPreferences.objects.filter(member_id__in=ids)}
+    local = at.astimezone(STOCKHOLM)
+    return {
+        member_id: _decide(
+            row=members.get(member_id),
+            purpose=purpose_obj,
+            channel=channel,
+            granted=states.get(member_id),
+            prefs=prefs.get(member_id),
+            at=at,
+            local=local,
+        )
+        for member_id in ids
+    }
+
+
+def _decide(
+    *,
+    row: Mapping[str, Any] | None,
+    purpose: Purpose,
+    channel: str,
+    granted: bool | None,
+    prefs: ContactPreferences | None,
+    at: datetime.datetime,
+    local: datetime.datetime,
+) -> Decision:
     if row is None or row["erased_at"] is not None:
         return Decision(False, "erased")
     if row["user_id"] is not None and not row["user__is_active"]:
         return Decision(False, "blocked")
-    if purpose_obj.needs_consent:
-        state = (
-            ConsentState.objects.filter(
-                member_id=member_id, purpose=purpose_obj, channel=purpose_obj.channel
-            )
-            .values_list("granted", flat=True)
-            .first()
-        )
-        if state is None:
-            return Decision(False, "no_consent")
-        if not state:
-            return Decision(False, "withdrawn")
-    if purpose_obj.needs_consent:
-        # Pause and quiet hours govern what the member opted into, not contractual notices.
-        prefs = ContactPreferences.objects.filter(member_id=member_id).first()
-        if prefs is not None:
-            if prefs.paused_until is not None and prefs.paused_until > at:
-                return Decision(False, "paused", not_before=prefs.paused_until)
-            if channel in (Channel.EMAIL, Channel.SMS):
-                local = at.astimezone(STOCKHOLM)
-                if prefs.in_quiet_hours(local.time()):
-                    return Decision(False, "quiet_hours", not_before=_quiet_end(prefs, local))
+    if not purpose.needs_consent:
+        return Decision(True, "ok")
+    if granted is None:
+        return Decision(False, "no_consent")
+    if not granted:
+        return Decision(False, "withdrawn")
+    # Pause and quiet hours govern what the member opted into, not contractual notices.
+    if prefs is not None:
+        if prefs.paused_until is not None and prefs.paused_until > at:
+            return Decision(False, "paused", not_before=prefs.paused_until)
+        if channel in (Channel.EMAIL, Channel.SMS) and prefs.in_quiet_hours(local.time()):
+            return Decision(False, "quiet_hours", not_before=quiet_hours_end(prefs, local))
     return Decision(True, "ok")
 
 
-def _quiet_end(prefs: ContactPreferences, local: datetime.datetime) -> datetime.datetime:
+def quiet_hours_end(prefs: ContactPreferences, local: datetime.datetime) -> datetime.datetime:
+    """When the quiet hours that ``local`` (Stockholm time) falls in end, in UTC."""
     assert prefs.quiet_end is not None
     end = datetime.datetime.combine(local.date(), prefs.quiet_end, tzinfo=STOCKHOLM)
     if end <= local:
@@ -174,3 +219,7 @@ def privacy_export_downloadable(*, member: Member, request_id: int) -> PrivacyRe
 def private_root() -> str:
     """Where export files are written: under MEDIA_ROOT, never served publicly."""
     return str(settings.MEDIA_ROOT) + "/" + settings.PRIVACY_PRIVATE_DIR
+
+
+# Kept for callers written against the first name.
+_quiet_end = quiet_hours_end
