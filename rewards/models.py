@@ -118,8 +118,8 @@ class Purchase(models.Model):
     recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
     # SHA-256 of the canonical request: a replay with another body is a conflict.
     request_hash = models.CharField(max_length=64, editable=False)
-    points_earned = models.IntegerField(_("points earned"), default=0)
-    points_reversed = models.IntegerField(_("points reversed"), default=0)
+    points_earned = models.BigIntegerField(_("points earned"), default=0)
+    points_reversed = models.BigIntegerField(_("points reversed"), default=0)
     points_available_at = models.DateTimeField(_("points available from"), null=True, blank=True)
     # Which rule gave how many points: [{"rule": id, "sv": "...", "en": "...", "points": n}].
     explanation = models.JSONField(_("explanation"), default=list, blank=True)
@@ -166,9 +166,9 @@ class PurchaseLine(models.Model):
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price_ore = models.BigIntegerField(_("unit price (öre)"))
     discount_ore = models.BigIntegerField(_("discount (öre)"), default=0)
-    points = models.IntegerField(_("points"), default=0)
+    points = models.BigIntegerField(_("points"), default=0)
     returned_quantity = models.PositiveIntegerField(_("returned quantity"), default=0)
-    points_reversed = models.IntegerField(_("points reversed"), default=0)
+    points_reversed = models.BigIntegerField(_("points reversed"), default=0)
 
     class Meta:
         ordering = ["purchase", "line_no"]
@@ -201,9 +201,9 @@ class Return(models.Model):
         Purchase, verbose_name=_("purchase"), on_delete=models.PROTECT, related_name="returns"
     )
     request_hash = models.CharField(max_length=64, editable=False)
-    points_reversed = models.IntegerField(_("points reversed"), default=0)
+    points_reversed = models.BigIntegerField(_("points reversed"), default=0)
     # Points the return should have taken back but the member had already spent.
-    points_unrecovered = models.IntegerField(_("points not recovered"), default=0)
+    points_unrecovered = models.BigIntegerField(_("points not recovered"), default=0)
     lines = models.JSONField(_("returned lines"), default=list)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
@@ -445,10 +445,10 @@ class LedgerEntry(models.Model):
         Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="ledger"
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    points = models.IntegerField(_("points"))
-    delta_pending = models.IntegerField(default=0)
-    delta_posted = models.IntegerField(default=0)
-    delta_reserved = models.IntegerField(default=0)
+    points = models.BigIntegerField(_("points"))
+    delta_pending = models.BigIntegerField(default=0)
+    delta_posted = models.BigIntegerField(default=0)
+    delta_reserved = models.BigIntegerField(default=0)
     cause = models.CharField(_("cause"), max_length=12, choices=Cause.choices)
     purchase = models.ForeignKey(
         Purchase, on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
@@ -507,8 +507,8 @@ class PointLot(models.Model):
     purchase = models.ForeignKey(
         Purchase, on_delete=models.PROTECT, null=True, blank=True, related_name="lots"
     )
-    amount = models.IntegerField(_("points earned"))
-    remaining = models.IntegerField(_("points left"))
+    amount = models.BigIntegerField(_("points earned"))
+    remaining = models.BigIntegerField(_("points left"))
     available_at = models.DateTimeField(_("available from"))
     matured = models.BooleanField(_("available"), default=False)
     expires_at = models.DateTimeField(_("expires"))

@@ -41,6 +41,10 @@ class LineInputSerializer(serializers.Serializer):
     discount_ore = serializers.IntegerField(min_value=0, max_value=MAX_ORE, default=0)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["quantity"] * attrs["unit_price_ore"] > MAX_ORE:
+            raise serializers.ValidationError(
+                {"unit_price_ore": _("The line amount is larger than any real purchase.")}
+            )
         if attrs["discount_ore"] > attrs["quantity"] * attrs["unit_price_ore"]:
             raise serializers.ValidationError(
                 {"discount_ore": _("The discount is larger than the line amount.")}
@@ -62,6 +66,11 @@ class PurchaseInputSerializer(StoreCodeMixin):
         required=False, help_text="When the purchase was made (ISO 8601); defaults to now."
     )
     lines = LineInputSerializer(many=True, allow_empty=False, max_length=500)  # type: ignore[call-arg]
+
+    def validate_lines(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if sum(line["quantity"] * line["unit_price_ore"] for line in lines) > MAX_ORE:
+            raise serializers.ValidationError(_("The lines add up to more than any real purchase."))
+        return lines
 
     def validate_purchased_at(self, value: datetime.datetime) -> datetime.datetime:
         if value > timezone.now() + datetime.timedelta(hours=1):
