@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import Model, OuterRef, Q, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import (
+    ContactBudget,
     Delivery,
     InboxMessage,
     MemberOffer,
@@ -44,26 +45,43 @@ def _rows(model: type[Model], path: str) -> Any:
     return rows
 
 
-def segments_of(member: Member) -> list[Segment]:
-    """Segments the member is in now: uploaded lists, and criteria segments evaluated."""
+def _segments_with_since(member: Member) -> list[tuple[Segment, datetime.datetime | None]]:
+    """Segments the member is in now, with when they joined an uploaded list: one query for
+    the lists and the criteria segments, plus one per criteria segment to evaluate it."""
     from campaigns.segments import members_matching
 
+    since = SegmentMember.objects.filter(segment=OuterRef("pk"), member=member).values("added_at")
+    candidates = (
+        Segment.objects.filter(
+            Q(kind=Segment.Kind.STATIC, static_members__member=member)
+            | Q(kind=Segment.Kind.DYNAMIC)
+        )
+        .annotate(since=Subquery(since[:1]))
+        .distinct()
+        .order_by("name")
+    )
     found = []
-    for segment in Segment.objects.order_by("name"):
-        if segment.kind == Segment.Kind.STATIC:
-            if SegmentMember.objects.filter(segment=segment, member=member).exists():
-                found.append(segment)
-        elif segment.criteria:
+    for segment in candidates:
+        if segment.kind == Segment.Kind.DYNAMIC:
+            if not segment.criteria:
+                continue  # "everyone": not a group worth listing
             try:
-                if members_matching(segment.criteria).filter(pk=member.pk).exists():
-                    found.append(segment)
+                if not members_matching(segment.criteria).filter(pk=member.pk).exists():
+                    continue
             except Exception:  # noqa: BLE001 - a broken old segment must not break the page
                 continue
+        found.append((segment, segment.since))  # type: ignore[attr-defined]
     return found
 
 
+def segments_of(member: Member) -> list[Segment]:
+    return [segment for segment, _since in _segments_with_since(member)]
+
+
 def _segment_rows(member: Member) -> list[dict[str, str]]:
-    return [{"segment": s.name, "description": s.description or "—"} for s in segments_of(member)]
+    return [
+        {"group": s.name, "since": _local(since) or "—"} for s, since in _segments_with_since(member)
+    ]
 
 
 def _segment_export(member: Member) -> list[dict[str, Any]]:
@@ -83,7 +101,7 @@ def _message_rows(member: Member) -> list[dict[str, str]]:
         .order_by("-sent_at")[:100]
     )
     return [
-        {"campaign": d.campaign.name, "channel": d.channel, "when": _local(d.sent_at)} for d in rows
+        {"when": _local(d.sent_at), "what": d.campaign.name, "channel": d.channel} for d in rows
     ]
 
 
@@ -103,29 +121,34 @@ for order, (name, title, rows, model) in enumerate(
         ("messages_received", _("Messages we sent you"), _rows(Delivery, "member"), Delivery),
         ("offers", _("Your offers"), _rows(MemberOffer, "member"), MemberOffer),
         ("inbox", _("Messages on your pages"), _rows(InboxMessage, "member"), InboxMessage),
+        ("segment_lists", _("Uploaded lists you are on"), _rows(SegmentMember, "member"), SegmentMember),
         ("segments", _("Groups (segments) you are in"), _segment_export, None),
+        ("contact_budget", _("Messages counted per week"), _rows(ContactBudget, "member"), ContactBudget),
     ],
     start=1,
 ):
     export_section_register(name=name, title=title, rows=rows, model=model, order=400 + order * 10)
 
+# These names replace consent's placeholders on the "my data" page.
 page_section_register(
-    name="campaigns_segments",
-    title=_("Segments you are in"),
-    description=_("Groups of members we choose offers for. Being in one never costs you anything."),
-    empty_text=_("You are not in any segment right now."),
+    name="segments",
+    title=_("Groups you are in"),
+    description=_("The groups of members we use to choose which offers you get."),
+    empty_text=_("You are not in any group right now."),
     rows=_segment_rows,
-    columns=[_("Segment"), _("What it is")],
-    order=70,
+    columns=[_("Group"), _("Since")],
+    order=40,
 )
 page_section_register(
-    name="campaigns_messages",
-    title=_("Messages received"),
-    description=_("Offers and news we sent you, and on which channel."),
-    empty_text=_("We have not sent you any messages."),
+    name="messages",
+    title=_("Messages we sent you"),
+    empty_text=_("We have not sent you any offers or news."),
     rows=_message_rows,
-    columns=[_("Campaign"), _("Channel"), _("When")],
-    order=80,
+    columns=[_("When"), _("What"), _("Channel")],
+    order=50,
 )
 erasure_step_register(name="campaigns", run=erase_campaign_data, order=50)
 retention_job_register(name="campaigns.messages", run=purge_old_messages)
+
+# Personalisation's parts (recommendations: export, erasure, retention, "my data", panel).
+import campaigns.personalisation_hooks  # noqa: E402, F401

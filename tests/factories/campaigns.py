@@ -61,3 +61,50 @@ def variant(campaign_obj: Campaign, *, code: str = "A", weight: int = 100, offer
         sms_text_sv="Hej {{ first_name }}! Rea nu.",
         sms_text_en="Hi {{ first_name }}! Sale now.",
     )
+
+
+def campaign_data_with_every_field(member: Any) -> None:
+    """Rows with every personal field of campaigns filled, for the export test: a static
+    list, a sent and activated delivery with its offer and inbox message, a contact budget."""
+    import datetime
+
+    from django.utils import timezone
+
+    from campaigns.models import ContactBudget, Delivery, InboxMessage, MemberOffer
+    from campaigns.services import segment_import_csv
+
+    segment_import_csv(name="Export list", content=member.membership_number)
+    offer_obj = offer(kind=Offer.Kind.MESSAGE)
+    camp = campaign(channels=["onsite"], offer_obj=offer_obj)
+    now = timezone.now()
+    delivery = Delivery.objects.create(
+        campaign=camp,
+        variant=camp.variants.first(),
+        member=member,
+        channel="onsite",
+        occurrence="export",
+        status=Delivery.Status.SENT,
+        reason="retry",
+        attempts=1,
+        not_before=now,
+        queued_at=now,
+        budget_taken=True,
+        claimed_at=now,
+        sent_at=now,
+        provider_ref="inbox-1",
+        opened_at=now,
+        clicked_at=now,
+        activated_at=now,
+        redeemed_at=now,
+    )
+    MemberOffer.objects.create(
+        member=member,
+        offer=offer_obj,
+        campaign=camp,
+        delivery=delivery,
+        status=MemberOffer.Status.ACTIVE,
+        activated_at=now,
+        active_until=now + datetime.timedelta(days=14),
+    )
+    InboxMessage.objects.create(member=member, delivery=delivery, title="Hej", body="Text", read_at=now)
+    ContactBudget.objects.create(member=member, week=now.date(), used=1)
