@@ -41,3 +41,33 @@ def till(store) -> tuple[APIClient, Any]:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     return client, key
+
+
+@pytest.fixture(autouse=True)
+def _consent_defaults(request: pytest.FixtureRequest) -> None:
+    """Purposes, interests and the first policy version come from a data migration; a
+    transactional test's flush (also left behind for ``--reuse-db``) removes them, so every
+    database test gets them back (three queries when they are there; consent.defaults)."""
+    if request.node.get_closest_marker("django_db") is None and not (
+        {"db", "transactional_db"} & set(request.fixturenames)
+    ):
+        return
+    request.getfixturevalue("_django_db_helper")
+    from django.apps import apps
+
+    from consent.defaults import defaults_ensure
+
+    defaults_ensure(apps)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Browser tests share one Chromium (tests/browser/conftest.py); close it where a test
+    module ends (after the test's own fixtures), so the next module may start Playwright
+    its own way."""
+    result = yield
+    if nextitem is None or getattr(nextitem, "module", None) is not getattr(item, "module", None):
+        from tests.browser.conftest import shared_browser_stop
+
+        shared_browser_stop()
+    return result

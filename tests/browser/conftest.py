@@ -34,11 +34,12 @@ _shared: dict[str, Any] = {}
 
 
 def shared_browser() -> Any:
-    """Start Playwright and Chromium once per test process, whoever asks first.
+    """Start Playwright and Chromium on first use; later browser tests reuse them.
 
     Test modules elsewhere may import the ``browser`` fixture, which defines it again in
     their module; both definitions hand out this one browser, because Playwright's sync API
-    cannot run twice in one thread.
+    cannot run twice in one thread. ``tests/conftest.py`` stops it where a test module ends,
+    so that a module that drives its own Playwright can start it.
     """
     if "browser" not in _shared:
         if not Path(CHROMIUM).exists():
@@ -48,28 +49,33 @@ def shared_browser() -> Any:
         # Playwright's sync API keeps an event loop registered on this thread; the test
         # bodies' ORM calls are still plain synchronous code, so Django's async-safety guard
         # must not refuse them.
+        _shared["async_unsafe"] = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
         playwright = sync_playwright().start()
         _shared["playwright"] = playwright
         _shared["browser"] = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        atexit.register(_shared_browser_stop)
+        atexit.register(shared_browser_stop)
     return _shared["browser"]
 
 
-def _shared_browser_stop() -> None:
-    browser = _shared.pop("browser", None)
-    playwright = _shared.pop("playwright", None)
-    if browser is not None:
-        browser.close()
-    if playwright is not None:
-        playwright.stop()
+def shared_browser_stop() -> None:
+    """Close the shared Chromium and Playwright, if running; the next use starts them again."""
+    if "browser" not in _shared:
+        return
+    _shared.pop("browser").close()
+    _shared.pop("playwright").stop()
+    previous = _shared.pop("async_unsafe", None)
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Any:
-    """A headless Chromium shared by every browser test of the session."""
+    """The headless Chromium shared by the browser tests (started once, see above)."""
     return shared_browser()
 
 
