@@ -148,6 +148,14 @@ POLICY_EN = (
 def defaults_ensure(apps: Any) -> None:
     """Create what is missing; never overwrite what the data protection officer changed."""
     Purpose = apps.get_model("consent", "Purpose")
+    Interest = apps.get_model("consent", "Interest")
+    PolicyVersion = apps.get_model("consent", "PolicyVersion")
+    if (
+        Purpose.objects.filter(code__in=[p[0] for p in PURPOSES]).count() == len(PURPOSES)
+        and Interest.objects.filter(code__in=[i[0] for i in INTERESTS]).count() == len(INTERESTS)
+        and PolicyVersion.objects.exists()
+    ):
+        return  # the common case: three cheap queries
     for (
         code,
         category,
@@ -175,12 +183,10 @@ def defaults_ensure(apps: Any) -> None:
                 "partner_name": "Sportresor AB" if category == "partner" else "",
             },
         )
-    Interest = apps.get_model("consent", "Interest")
     for order, (code, sv, en) in enumerate(INTERESTS, start=1):
         Interest.objects.get_or_create(
             code=code, defaults={"name_sv": sv, "name_en": en, "order": order * 10}
         )
-    PolicyVersion = apps.get_model("consent", "PolicyVersion")
     if not PolicyVersion.objects.exists():
         PolicyVersion.objects.create(
             version="2026-1",
