@@ -180,6 +180,7 @@ def campaign_simulate(
         )
     )
     waiting = set(remaining)
+    last_reason: dict[int, str] = {}
     for channel_name in campaign.channels:
         if not waiting:
             break
@@ -197,12 +198,13 @@ def campaign_simulate(
                     reached[(by_variant.get(assignment[member_id], "?"), channel_name)] += 1
             elif decision.reason in ("no_consent", "withdrawn", "quiet_hours", "channel_not_covered"):
                 next_round.add(member_id)
+                last_reason[member_id] = decision.reason
             else:
                 suppressed[decision.reason] += 1
         waiting = next_round
-        if channel_name == campaign.channels[-1]:
-            for _member in waiting:
-                suppressed["no_channel"] += 1
+    for member_id in waiting:
+        # No channel left: suppressed for the last channel's reason, as the engine records it.
+        suppressed[last_reason[member_id]] += 1
     reached_total = sum(reached.values())
     cost = _cost(campaign, variants, reached, scale, assignment)
     return {

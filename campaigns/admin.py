@@ -1,0 +1,493 @@
+"""The marketer's back-office: segments (builder with live count, CSV lists), offers,
+campaigns with variants, preview for a member, simulation, test send, launch, cancel and a
+progress page. Every change goes through ``campaigns.services``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from campaigns import rendering, selectors, services
+from campaigns.channels import CHANNELS, MARKETING_CHANNELS
+from campaigns.models import Campaign, Delivery, MemberOffer, Offer, Segment, Variant
+from campaigns.segments import SegmentCriteriaError
+from members.errors import DomainError
+from members.models import Member
+
+# What the segment builder offers: field -> (label, kind of parameters).
+BUILDER_FIELDS = [
+    ("tier", _("Tier"), "codes"),
+    ("points_balance", _("Points balance"), "number"),
+    ("points_earned", _("Points earned (in the last N days)"), "number_days"),
+    ("spend", _("Spend in SEK (in the last N days)"), "number_days"),
+    ("purchase_count", _("Number of purchases (in the last N days)"), "number_days"),
+    ("days_since_purchase", _("Days since last purchase"), "number"),
+    ("bought_category", _("Bought in category (codes)"), "codes_days"),
+    ("bought_product", _("Bought product (SKUs)"), "codes_days"),
+    ("store", _("Home store (codes)"), "codes"),
+    ("channel", _("Bought in channel (store / webshop)"), "codes_days"),
+    ("age", _("Age range"), "range"),
+    ("language", _("Language (sv / en)"), "codes"),
+    ("interest", _("Interest (codes)"), "codes"),
+    ("consent", _("Consent to purpose (code)"), "codes"),
+    ("days_since_checkin", _("Days since last check-in"), "number"),
+    ("member_since_days", _("Member for N days"), "number"),
+]
+
+
+def _criteria_from_request(request: HttpRequest) -> Any:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError as error:
+        raise SegmentCriteriaError(_("The criteria are not valid JSON.")) from error
+    return body.get("criteria") if isinstance(body, dict) else None
+
+
+class SegmentForm(forms.ModelForm):
+    criteria = forms.JSONField(
+        label=_("Criteria (JSON; the builder above writes it)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "vLargeTextField", "data-criteria": "1"}),
+    )
+
+    class Meta:
+        model = Segment
+        fields = ["name", "description", "criteria"]
+
+    def clean_criteria(self) -> Any:
+        criteria = self.cleaned_data.get("criteria") or {}
+        if not isinstance(criteria, dict):
+            raise ValidationError(_("The criteria must be a JSON object."))
+        try:
+            from campaigns.segments import criteria_validate
+
+            criteria_validate(criteria)
+        except DomainError as error:
+            raise ValidationError(error.message) from error
+        return criteria
+
+
+class CsvImportForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    file = forms.FileField(label=_("CSV of membership numbers or email addresses"))
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    form = SegmentForm
+    list_display = ["name", "kind", "updated_at"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+    change_form_template = "admin/campaigns/segment/change_form.html"
+    change_list_template = "admin/campaigns/segment/change_list.html"
+    readonly_fields = ["import_report_display"]
+
+    def get_fields(self, request: HttpRequest, obj: Segment | None = None) -> list[str]:
+        if obj is not None and obj.kind == Segment.Kind.STATIC:
+            return ["name", "description", "import_report_display"]
+        return ["name", "description", "criteria"]
+
+    @admin.display(description=_("Import report"))
+    def import_report_display(self, obj: Segment) -> str:
+        report = obj.import_report or {}
+        return format_html(
+            "{} {} · {} {} · {} {} · {} {}",
+            report.get("lines", 0),
+            _("lines"),
+            report.get("matched", 0),
+            _("members"),
+            report.get("duplicates", 0),
+            _("duplicates"),
+            report.get("rejected", 0),
+            _("rejected"),
+        )
+
+    def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
+        saved = services.segment_save(
+            name=form.cleaned_data["name"],
+            description=form.cleaned_data.get("description", ""),
+            criteria=form.cleaned_data.get("criteria") or {},
+            segment=obj if change else None,
+            actor=request.user,  # type: ignore[arg-type]
+        )
+        obj.pk = saved.pk
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
+        return [
+            path("count/", view(self.count_view), name="campaigns_segment_count"),
+            path("import/", view(self.import_view), name="campaigns_segment_import"),
+            *super().get_urls(),
+        ]
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        extra = {
+            **(extra_context or {}),
+            "builder_fields": [
+                {"field": f, "label": str(label), "kind": kind} for f, label, kind in BUILDER_FIELDS
+            ],
+        }
+        return super().changeform_view(request, object_id, form_url, extra)
+
+    def count_view(self, request: HttpRequest) -> JsonResponse:
+        """The live count (and a small sample) for criteria being edited. POST JSON
+        ``{"criteria": {...}}``; errors come back as ``{"error": {...}}`` with status 400."""
+        if not self.has_view_permission(request) or request.method != "POST":
+            raise PermissionDenied
+        try:
+            criteria = _criteria_from_request(request)
+            count = selectors.segment_count(criteria)
+            sample = selectors.segment_sample(criteria, size=5)
+        except DomainError as error:
+            return JsonResponse({"error": {"code": error.code, "message": error.message}}, status=400)
+        return JsonResponse(
+            {
+                "count": count,
+                "sample": [
+                    {"number": m.formatted_membership_number, "name": m.first_name} for m in sample
+                ],
+            }
+        )
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CsvImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                segment = services.segment_import_csv(
+                    name=form.cleaned_data["name"],
+                    content=form.cleaned_data["file"].read(),
+                    actor=request.user,  # type: ignore[arg-type]
+                )
+            except ValidationError as error:
+                form.add_error("file", error)
+            else:
+                report = segment.import_report
+                messages.success(
+                    request,
+                    _("%(matched)s members on the list; %(rejected)s lines not used.")
+                    % {"matched": report["matched"], "rejected": report["rejected"]},
+                )
+                return redirect("admin:campaigns_segment_change", segment.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": _("Upload a list of members"),
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/campaigns/segment/import.html", context)
+
+
+class OfferForm(forms.ModelForm):
+    class Meta:
+        model = Offer
+        fields = [
+            "name",
+            "kind",
+            "title_sv",
+            "title_en",
+            "body_sv",
+            "body_en",
+            "multiplier",
+            "category",
+            "product",
+            "bonus_days",
+            "reward_code",
+        ]
+
+
+@admin.register(Offer)
+class OfferAdmin(admin.ModelAdmin):
+    form = OfferForm
+    list_display = ["name", "kind", "title_sv", "multiplier", "category", "bonus_days"]
+    list_filter = ["kind"]
+    search_fields = ["name", "title_sv", "title_en"]
+    autocomplete_fields = ["category", "product"] if False else []
+    raw_id_fields = ["category", "product"]
+
+    def save_model(self, request: HttpRequest, obj: Offer, form: Any, change: bool) -> None:
+        fields = {f: form.cleaned_data.get(f) for f in OfferForm.Meta.fields}
+        fields["reward_code"] = fields.get("reward_code") or ""
+        saved = services.offer_save(offer=obj if change else None, **fields)
+        obj.pk = saved.pk
+
+
+class VariantInline(admin.StackedInline):
+    model = Variant
+    extra = 0
+    min_num = 1
+    fields = [
+        ("code", "weight", "offer"),
+        ("email_subject_sv", "email_subject_en"),
+        ("email_text_sv", "email_text_en"),
+        ("email_html_sv", "email_html_en"),
+        ("sms_text_sv", "sms_text_en"),
+    ]
+    raw_id_fields = ["offer"]
+
+
+class CampaignForm(forms.ModelForm):
+    channels = forms.MultipleChoiceField(
+        label=_("Channels"),
+        choices=[(c, c) for c in CHANNELS],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("In priority order: email, then SMS, then the member page."),
+    )
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "name",
+            "segment",
+            "channels",
+            "priority",
+            "holdout_percent",
+            "test_group_size",
+            "goal",
+            "goal_days",
+            "schedule_kind",
+            "send_at",
+            "crontab",
+            "trigger",
+            "trigger_days",
+        ]
+
+    def clean_channels(self) -> list[str]:
+        chosen = self.cleaned_data.get("channels") or []
+        order = [*MARKETING_CHANNELS, *[c for c in CHANNELS if c not in MARKETING_CHANNELS]]
+        return [c for c in order if c in chosen]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
+    inlines = [VariantInline]
+    list_display = ["name", "status", "segment", "schedule_kind", "send_at", "priority", "progress_link"]
+    list_filter = ["status", "schedule_kind"]
+    search_fields = ["name"]
+    change_form_template = "admin/campaigns/campaign/change_form.html"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
+        if obj is not None and obj.status != Campaign.Status.DRAFT:
+            return list(CampaignForm.Meta.fields)
+        return []
+
+    def get_form(self, request: HttpRequest, obj: Campaign | None = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is not None and obj.status != Campaign.Status.DRAFT:
+            kwargs["form"] = forms.ModelForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    @admin.display(description=_("Progress"))
+    def progress_link(self, obj: Campaign) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:campaigns_campaign_progress", args=[obj.pk]), _("Progress")
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
+        if change and obj.status != Campaign.Status.DRAFT:
+            return
+        fields = {f: form.cleaned_data.get(f) for f in CampaignForm.Meta.fields}
+        fields["crontab"] = fields.get("crontab") or ""
+        fields["trigger"] = fields.get("trigger") or ""
+        existing = Campaign.objects.get(pk=obj.pk) if change else None
+        saved = services.campaign_save(campaign=existing, **fields)
+        obj.pk = saved.pk
+        obj.status = saved.status
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        # The admin's change message reads these; variants are saved by the service below.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        campaign = form.instance
+        if campaign.status != Campaign.Status.DRAFT:
+            return
+        campaign = Campaign.objects.get(pk=campaign.pk)
+        for inline_form in formset.forms:
+            if not inline_form.has_changed() and inline_form.instance.pk is None:
+                continue
+            data = inline_form.cleaned_data
+            if not data:
+                continue
+            if data.get("DELETE"):
+                if inline_form.instance.pk:
+                    inline_form.instance.delete()
+                continue
+            fields = {
+                k: v
+                for k, v in data.items()
+                if k not in ("id", "campaign", "DELETE", "code")
+            }
+            services.variant_save(campaign=campaign, code=data.get("code") or "A", **fields)
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/preview/", view(self.preview_view), name="campaigns_campaign_preview"),
+            path("<int:pk>/simulate/", view(self.simulate_view), name="campaigns_campaign_simulate"),
+            path("<int:pk>/test-send/", view(self.test_send_view), name="campaigns_campaign_test_send"),
+            path("<int:pk>/launch/", view(self.launch_view), name="campaigns_campaign_launch"),
+            path("<int:pk>/cancel/", view(self.cancel_view), name="campaigns_campaign_cancel"),
+            path("<int:pk>/progress/", view(self.progress_view), name="campaigns_campaign_progress"),
+            path(
+                "<int:pk>/progress.json",
+                view(self.progress_json_view),
+                name="campaigns_campaign_progress_json",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _campaign(self, request: HttpRequest, pk: int, *, change: bool = False) -> Campaign:
+        campaign = get_object_or_404(Campaign.objects.select_related("segment"), pk=pk)
+        allowed = self.has_change_permission(request, campaign) if change else self.has_view_permission(request, campaign)
+        if not allowed:
+            raise PermissionDenied
+        return campaign
+
+    def _render(self, request: HttpRequest, template: str, campaign: Campaign, **context: Any) -> HttpResponse:
+        return render(
+            request,
+            template,
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": campaign,
+                "campaign": campaign,
+                **context,
+            },
+        )
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Exactly what a member would get, in their language, for any sample member."""
+        campaign = self._campaign(request, pk)
+        variants = list(campaign.variants.select_related("offer").order_by("code"))
+        audience = selectors.segment_members(campaign.segment) if campaign.segment else Member.objects.filter(erased_at__isnull=True)
+        number = (request.GET.get("member") or "").replace(" ", "")
+        member = None
+        if number:
+            member = Member.objects.filter(membership_number=number, erased_at__isnull=True).first()
+            if member is None:
+                messages.error(request, _("No member has that number."))
+        member = member or audience.order_by("pk").first()
+        previews = []
+        if member is not None:
+            for variant in variants:
+                previews.append({"variant": variant, **rendering.preview(campaign=campaign, variant=variant, member=member)})
+        sample = list(audience.order_by("-pk")[:8])
+        return self._render(
+            request,
+            "admin/campaigns/campaign/preview.html",
+            campaign,
+            member=member,
+            previews=previews,
+            sample=sample,
+            title=_("Preview"),
+        )
+
+    def simulate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        campaign = self._campaign(request, pk)
+        result = selectors.campaign_simulate(campaign)
+        return self._render(request, "admin/campaigns/campaign/simulate.html", campaign, result=result, title=_("Simulation"))
+
+    def test_send_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        campaign = self._campaign(request, pk, change=True)
+        if request.method == "POST":
+            variant = campaign.variants.filter(code=request.POST.get("variant", "A")).first()
+            email = request.POST.get("email") or getattr(request.user, "email", "")
+            language = request.POST.get("language", "sv")
+            if variant is not None and language in ("sv", "en"):
+                try:
+                    services.campaign_test_send(
+                        campaign=campaign, variant=variant, email=email, language=language,
+                        actor=request.user,  # type: ignore[arg-type]
+                    )
+                except ValidationError as error:
+                    messages.error(request, "; ".join(error.messages))
+                else:
+                    messages.success(request, _("Test sent to %(email)s.") % {"email": email})
+        return redirect("admin:campaigns_campaign_preview", pk)
+
+    def launch_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        campaign = self._campaign(request, pk, change=True)
+        if request.method != "POST":
+            return redirect("admin:campaigns_campaign_change", pk)
+        try:
+            services.campaign_launch(campaign=campaign, actor=request.user)  # type: ignore[arg-type]
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("admin:campaigns_campaign_change", pk)
+        messages.success(request, _("The campaign is launched."))
+        return redirect("admin:campaigns_campaign_progress", pk)
+
+    def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        campaign = self._campaign(request, pk, change=True)
+        if request.method == "POST":
+            try:
+                n = services.campaign_cancel(campaign=campaign, actor=request.user)  # type: ignore[arg-type]
+            except DomainError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(request, _("Cancelled; %(n)s messages will not be sent.") % {"n": n})
+        return redirect("admin:campaigns_campaign_progress", pk)
+
+    def progress_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        campaign = self._campaign(request, pk)
+        return self._render(
+            request,
+            "admin/campaigns/campaign/progress.html",
+            campaign,
+            progress=selectors.campaign_progress(campaign),
+            title=_("Progress"),
+        )
+
+    def progress_json_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        campaign = self._campaign(request, pk)
+        return JsonResponse(selectors.campaign_progress(campaign))
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "campaign", "member", "channel", "status", "reason", "sent_at"]
+    list_filter = ["status", "channel", "reason"]
+    raw_id_fields = ["campaign", "member", "variant"]
+    list_select_related = ["campaign", "member"]
+    search_fields = ["member__membership_number"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(MemberOffer)
+class MemberOfferAdmin(admin.ModelAdmin):
+    list_display = ["member", "offer", "campaign", "status", "activated_at", "active_until"]
+    list_filter = ["status"]
+    raw_id_fields = ["member", "offer", "campaign", "delivery"]
+    list_select_related = ["member", "offer", "campaign"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+_unused = (Count, QuerySet, HttpResponseRedirect, require_POST)

@@ -1,0 +1,110 @@
+"""The marketer's back-office: live count, CSV upload, campaign with variants, preview,
+simulation, launch and progress."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from campaigns.models import Campaign, Delivery, Segment
+from members.roles import MARKETER, STORE_STAFF
+from tests import factories
+from tests.factories import campaigns as cf
+from tests.factories import consent as consent_f
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def marketer(client):
+    user = factories.staff_user(role=MARKETER)
+    client.force_login(user)
+    return user
+
+
+def test_segment_count_endpoint_counts_and_rejects_bad_criteria(client, marketer):
+    en = factories.member_with_user(preferred_language="en")
+    factories.member_with_user()
+    url = "/admin/campaigns/segment/count/"
+    ok = client.post(url, json.dumps({"criteria": {"op": "and", "children": [
+        {"field": "language", "value": ["en"]}]}}), content_type="application/json")
+    assert ok.status_code == 200
+    assert ok.json()["count"] == 1
+    assert ok.json()["sample"][0]["name"] == en.first_name
+    bad = client.post(url, json.dumps({"criteria": {"field": "nope"}}), content_type="application/json")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "invalid_segment_criteria"
+    junk = client.post(url, "{not json", content_type="application/json")
+    assert junk.status_code == 400
+
+
+def test_segment_count_endpoint_is_for_staff_with_the_permission(client):
+    client.force_login(factories.staff_user(role=STORE_STAFF))
+    response = client.post("/admin/campaigns/segment/count/", "{}", content_type="application/json")
+    assert response.status_code == 403
+
+
+def test_segment_admin_add_saves_through_the_service_and_validates(client, marketer):
+    page = client.get("/admin/campaigns/segment/add/")
+    assert page.status_code == 200
+    assert b"segment_builder.js" in page.content
+    bad = client.post("/admin/campaigns/segment/add/", {"name": "X", "description": "", "criteria": '{"field": "nope"}'})
+    assert bad.status_code == 200 and Segment.objects.count() == 0
+    response = client.post("/admin/campaigns/segment/add/", {
+        "name": "English", "description": "", "criteria": '{"op": "and", "children": [{"field": "language", "value": ["en"]}]}'})
+    assert response.status_code == 302
+    assert Segment.objects.get().criteria["children"][0]["field"] == "language"
+
+
+def test_segment_csv_upload_reports_lines(client, marketer):
+    anna = factories.member_with_user()
+    upload = SimpleUploadedFile("list.csv", f"{anna.membership_number}\nnobody@example.se\n".encode())
+    response = client.post("/admin/campaigns/segment/import/", {"name": "VIP", "file": upload})
+    assert response.status_code == 302
+    segment = Segment.objects.get(name="VIP")
+    assert (segment.import_report["matched"], segment.import_report["rejected"]) == (1, 1)
+
+
+def test_campaign_admin_preview_simulate_launch_progress(client, marketer, django_capture_on_commit_callbacks):
+    anna = factories.member_with_user(first_name="Anna")
+    bo = factories.member_with_user(first_name="Bo", preferred_language="en")
+    consent_f.granted(anna, "marketing_email")
+    campaign = cf.campaign(segment_obj=cf.segment({}), channels=["email"])
+    preview = client.get(f"/admin/campaigns/campaign/{campaign.pk}/preview/?member={bo.membership_number}")
+    assert preview.status_code == 200
+    assert "Hello Bo (A)" in preview.content.decode()
+    simulate = client.get(f"/admin/campaigns/campaign/{campaign.pk}/simulate/")
+    assert simulate.status_code == 200
+    assert "no_consent" in simulate.content.decode()
+    change = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/")
+    assert change.status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        launched = client.post(f"/admin/campaigns/campaign/{campaign.pk}/launch/")
+    assert launched.status_code == 302
+    progress = client.get(f"/admin/campaigns/campaign/{campaign.pk}/progress.json").json()
+    assert (progress["status"], progress["sent"], progress["suppressed"], progress["percent"]) == ("done", 1, 1, 100)
+    assert client.get(f"/admin/campaigns/campaign/{campaign.pk}/progress/").status_code == 200
+    assert Delivery.objects.filter(member=anna, status="sent").exists()
+
+
+def test_campaign_admin_add_with_variant_inline(client, marketer):
+    segment = cf.segment({})
+    data = {
+        "name": "Spring", "segment": segment.pk, "channels": ["email", "onsite"], "priority": 0,
+        "holdout_percent": 10, "test_group_size": "", "goal": "revenue", "goal_days": 14,
+        "schedule_kind": "once", "send_at": "", "crontab": "", "trigger": "", "trigger_days": "",
+        "variants-TOTAL_FORMS": 1, "variants-INITIAL_FORMS": 0, "variants-MIN_NUM_FORMS": 1,
+        "variants-MAX_NUM_FORMS": 1000,
+        "variants-0-code": "A", "variants-0-weight": 100, "variants-0-offer": "",
+        "variants-0-email_subject_sv": "Hej {{ first_name }}", "variants-0-email_subject_en": "Hi",
+        "variants-0-email_text_sv": "Text", "variants-0-email_text_en": "Text",
+        "variants-0-email_html_sv": "", "variants-0-email_html_en": "",
+        "variants-0-sms_text_sv": "", "variants-0-sms_text_en": "",
+    }
+    response = client.post("/admin/campaigns/campaign/add/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    campaign = Campaign.objects.get(name="Spring")
+    assert campaign.channels == ["email", "onsite"]
+    assert campaign.variants.get().email_subject_sv == "Hej {{ first_name }}"
