@@ -7,7 +7,9 @@ their signed tokens are the authority.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -58,9 +60,28 @@ from consent.services import (
     unsubscribe_redeem,
     unsubscribe_token_read,
 )
+from members.errors import DomainError
 from members.forms import form_add_service_errors
 from members.models import Member
 from members.views import member_required
+
+
+def domain_errors_shown(back: str) -> Callable[[Any], Any]:
+    """A refused change (e.g. the membership was erased meanwhile) becomes a message on the
+    page it came from, never an error page."""
+
+    def decorate(view: Any) -> Any:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                return view(request, *args, **kwargs)
+            except DomainError as exc:
+                messages.error(request, exc.message)
+                return redirect(back)
+
+        return wrapped
+
+    return decorate
 
 
 def _member(request: HttpRequest) -> Member:
@@ -120,6 +141,7 @@ def _preferences_render(
 
 @member_required
 @require_POST
+@domain_errors_shown("consent:preferences")
 def consent_toggle(request: HttpRequest) -> HttpResponse:
     member = _member(request)
     purpose = Purpose.objects.filter(code=request.POST.get("purpose", ""), active=True).first()
@@ -147,6 +169,7 @@ def consent_toggle(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
+@domain_errors_shown("consent:preferences")
 def contact_preferences(request: HttpRequest) -> HttpResponse:
     member = _member(request)
     form = ContactPreferencesForm(request.POST)
@@ -168,6 +191,7 @@ def contact_preferences(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
+@domain_errors_shown("consent:preferences")
 def pause(request: HttpRequest) -> HttpResponse:
     if request.POST.get("action") == "resume":
         marketing_resume(member=_member(request), actor=request.user)  # type: ignore[arg-type]
@@ -180,6 +204,7 @@ def pause(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
+@domain_errors_shown("consent:preferences")
 def interests(request: HttpRequest) -> HttpResponse:
     member = _member(request)
     form = InterestsForm(request.POST)
@@ -249,6 +274,7 @@ def my_data(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
+@domain_errors_shown("consent:my-data")
 def export_start(request: HttpRequest) -> HttpResponse:
     privacy_export_request(member=_member(request), actor=request.user)  # type: ignore[arg-type]
     messages.success(
@@ -288,6 +314,7 @@ def export_download(request: HttpRequest, pk: int) -> FileResponse:
 
 @member_required
 @require_POST
+@domain_errors_shown("consent:my-data")
 def erasure_request(request: HttpRequest) -> HttpResponse:
     if request.POST.get("confirm") != "yes":
         messages.error(request, _("Tick the box to confirm that you want your membership erased."))
@@ -301,6 +328,7 @@ def erasure_request(request: HttpRequest) -> HttpResponse:
 
 @member_required
 @require_POST
+@domain_errors_shown("consent:my-data")
 def erasure_cancel(request: HttpRequest) -> HttpResponse:
     if privacy_erasure_cancel(member=_member(request), actor=request.user):  # type: ignore[arg-type]
         messages.success(request, _("The erasure is cancelled. Your membership stays as it is."))

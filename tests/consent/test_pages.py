@@ -212,3 +212,19 @@ def test_store_staff_record_consent_given_in_store(client, member):
     assert (event.source, event.actor) == ("store", staff)
     change_page = client.get(f"/admin/members/member/{member.pk}/change/").content.decode()
     assert url in change_page
+
+
+def test_a_refused_change_is_a_message_not_an_error_page(member_client, member, monkeypatch):
+    # Given the membership was erased in another tab after this page loaded
+    from consent import views
+    from consent.errors import MemberErasedError
+
+    def refuse(**kwargs):
+        raise MemberErasedError()
+
+    monkeypatch.setattr(views, "consent_set", refuse)
+
+    response = member_client.post(PREFS + "samtycke/", {"purpose": "profiling", "action": "grant"})
+
+    assert response.status_code == 302
+    assert response["Location"] == PREFS
