@@ -41,8 +41,8 @@ from consent.services import (
     privacy_request_process_now,
     privacy_request_refuse,
 )
-from members.admin import MemberAdmin
-from members.models import Member
+from members.admin import ActivityEventAdmin, MemberAdmin
+from members.models import ActivityEvent, Member
 
 
 @admin.register(Purpose)
@@ -380,15 +380,31 @@ class LoggedMemberAdmin(MemberAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Member], search_term: str
     ) -> tuple[QuerySet[Member], bool]:
-        filtered = any(k not in ("p", "o", "q", "_changelist_filters") for k in request.GET)
-        if (
-            not search_term.strip()
-            and not filtered
-            and not request.user.has_perm("consent.browse_members")
-        ):
+        if not _may_list(request, search_term):
             return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
 
 
+class GuardedActivityEventAdmin(ActivityEventAdmin):
+    """The timeline list names members; like the member list, it is empty until staff
+    without ``consent.browse_members`` search for a member or filter."""
+
+    list_max_show_all = 0
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[ActivityEvent], search_term: str
+    ) -> tuple[QuerySet[ActivityEvent], bool]:
+        if not _may_list(request, search_term):
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+def _may_list(request: HttpRequest, search_term: str) -> bool:
+    filtered = any(k not in ("p", "o", "q", "_changelist_filters") for k in request.GET)
+    return bool(search_term.strip()) or filtered or request.user.has_perm("consent.browse_members")
+
+
 admin.site.unregister(Member)
 admin.site.register(Member, LoggedMemberAdmin)
+admin.site.unregister(ActivityEvent)
+admin.site.register(ActivityEvent, GuardedActivityEventAdmin)

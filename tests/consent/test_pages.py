@@ -228,3 +228,13 @@ def test_a_refused_change_is_a_message_not_an_error_page(member_client, member, 
 
     assert response.status_code == 302
     assert response["Location"] == PREFS
+
+
+def test_store_staff_cannot_list_the_whole_timeline(client, member):
+    client.force_login(factories.staff_user(role=STORE_STAFF))
+
+    browse = client.get("/admin/members/activityevent/")
+    search = client.get("/admin/members/activityevent/", {"q": member.membership_number})
+
+    assert list(browse.context["cl"].result_list) == []
+    assert len(search.context["cl"].result_list) >= 1
