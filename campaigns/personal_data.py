@@ -126,3 +126,14 @@ NOT_PERSONAL = {
     "FanoutChunk.queued_at",
     "FanoutChunk.done_at",
 }
+
+# Personalisation (affinities, recommendations): classified beside its models.
+from campaigns.personal_data_personalisation import (  # noqa: E402
+    NOT_PERSONAL as _PERSONALISATION_NOT_PERSONAL,
+)
+from campaigns.personal_data_personalisation import (  # noqa: E402
+    PERSONAL_DATA as _PERSONALISATION_PERSONAL_DATA,
+)
+
+PERSONAL_DATA.update(_PERSONALISATION_PERSONAL_DATA)
+NOT_PERSONAL |= _PERSONALISATION_NOT_PERSONAL

@@ -162,6 +162,10 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
     unsubscribe_redeem(
         token=unsubscribe_token_make(member=member, purpose="marketing_email", channel="email")
     )
+    # campaigns' personalisation: a stored recommendation with every field filled.
+    from tests.factories.personalisation import recommendation_with_every_field
+
+    recommendation_with_every_field(member)
     # campaigns: a static list, a delivery, an offer, an inbox message, a contact budget.
     from tests.factories.campaigns import campaign_data_with_every_field
 

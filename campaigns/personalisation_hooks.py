@@ -1,0 +1,75 @@
+"""Personalisation's registrations with the apps below it, done once when imported.
+
+Imported from ``campaigns.privacy`` (which consent autodiscovers at start-up):
+
+- export section "recommendations": the member's stored recommendations, every field;
+- erasure step: delete the member's recommendations;
+- retention job: delete recommendations of members who may no longer be profiled (the
+  nightly run does the same; this covers a paused personalisation job);
+- (not registered yet) a "my data" section, :func:`page_rows`: what we recommend and why.
+  It costs one query on a page whose query budget is tested by consent; the member already
+  sees every recommendation with its reason on My pages and in the export;
+- My pages panel "Recommended for you" (``members.pages``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from campaigns.models import MemberRecommendation
+from campaigns.personalisation import (
+    profiled_members,
+    recommendations_erase,
+    recommended_products,
+)
+from campaigns.personalisation_views import recommended_panel
+from consent.registry import (
+    erasure_step_register,
+    export_section_register,
+    model_row,
+    retention_job_register,
+)
+from members.models import Member
+from members.pages import panel_register
+
+
+def _export_rows(member: Member) -> list[dict[str, Any]]:
+    return [
+        model_row(rec)
+        for rec in MemberRecommendation.objects.filter(member=member).order_by("rank", "pk")
+    ]
+
+
+def page_rows(member: Member) -> list[dict[str, str]]:
+    language = "sv" if (get_language() or "sv").startswith("sv") else "en"
+    return [
+        {"product": rec.name, "why": rec.reason_text}
+        for rec in recommended_products(member=member, limit=10, language=language)
+    ]
+
+
+def _erase(member: Member) -> None:
+    recommendations_erase(member=member)
+
+
+def _purge_unconsented(now: datetime.datetime) -> int:
+    deleted, _by_model = MemberRecommendation.objects.exclude(
+        member__in=profiled_members()
+    ).delete()
+    return deleted
+
+
+export_section_register(
+    name="recommendations",
+    title=_("Products recommended to you"),
+    rows=_export_rows,
+    model=MemberRecommendation,
+    order=460,
+)
+erasure_step_register(name="campaigns.recommendations", run=_erase, order=55)
+retention_job_register(name="campaigns.recommendations", run=_purge_unconsented)
+panel_register(name="campaigns.recommended", order=30, render=recommended_panel)

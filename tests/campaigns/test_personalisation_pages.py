@@ -1,0 +1,124 @@
+"""Personalisation on the pages: "Recommended for you", "my data", export, erasure and the
+next best offer staff see on a member's admin page."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from campaigns.models import MemberRecommendation
+from campaigns.personalisation import affinities_compute, recommendations_compute
+from consent import registry
+from consent.services import member_anonymise
+from tests import factories
+from tests.factories import consent as cf
+from tests.factories import rewards as rf
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.datetime(2026, 6, 1, 10, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _clock():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def _buy(store, member, *skus):
+    lines = {
+        "JEANS": rf.line(sku="JEANS", name="Jeans 501", category="byxor", price_ore=79900),
+        "SHIRT": rf.line(sku="SHIRT", name="Flanellskjorta", category="skjortor", price_ore=39900),
+        "SOCKS": rf.line(sku="SOCKS", name="Strumpor", category="strumpor", price_ore=9900),
+    }
+    rf.purchase(
+        store=store,
+        member=member,
+        lines=[lines[s] for s in skus],
+        purchased_at=timezone.now() - datetime.timedelta(days=5),
+    )
+
+
+@pytest.fixture
+def anna(store):
+    """Anna allows profiling and bought jeans; two others bought jeans and the shirt, and a
+    third only socks (so jeans -> shirt has a lift above 1)."""
+    rf.base_rule()
+    for _ in range(2):
+        other = factories.member_with_user()
+        _buy(store, other, "JEANS", "SHIRT")
+    _buy(store, factories.member_with_user(), "SOCKS")
+    anna = factories.member_with_user(email="anna.p@example.se", preferred_language="sv")
+    cf.granted(anna, "profiling")
+    _buy(store, anna, "JEANS")
+    affinities_compute()
+    recommendations_compute()
+    return anna
+
+
+def test_home_shows_recommended_for_you_with_the_reason(client, anna):
+    client.force_login(anna.user)
+
+    html = client.get("/mina-sidor/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+
+    assert 'id="recommended-heading"' in html
+    assert "Flanellskjorta" in html
+    assert "Eftersom du köpte Jeans 501" in html
+
+
+def test_home_shows_no_recommendations_after_withdrawal(client, anna):
+    cf.withdrawn(anna, "profiling")
+    client.force_login(anna.user)
+
+    html = client.get("/mina-sidor/").content.decode()
+
+    assert 'id="recommended-heading"' not in html
+    assert "Flanellskjorta" not in html
+
+
+def test_export_section_carries_every_recommendation_field(anna):
+    section = next(s for s in registry.export_sections() if s.name == "recommendations")
+    rows = list(section.rows(anna))
+    assert rows
+    assert {f.name for f in MemberRecommendation._meta.concrete_fields} <= set(rows[0])
+
+
+def test_erasure_deletes_the_members_recommendations(anna):
+    assert MemberRecommendation.objects.filter(member=anna).exists()
+
+    member_anonymise(member_id=anna.pk)
+
+    assert not MemberRecommendation.objects.filter(member=anna).exists()
+
+
+def test_retention_job_purges_recommendations_without_consent(anna):
+    cf.withdrawn(anna, "profiling")
+    job = next(j for j in registry.retention_jobs() if j.name == "campaigns.recommendations")
+    assert job.run(timezone.now()) > 0
+    assert not MemberRecommendation.objects.filter(member=anna).exists()
+
+
+def test_member_admin_page_shows_the_next_best_offer_to_store_staff(client, anna):
+    client.force_login(factories.staff_user(role="Store staff"))
+
+    html = client.get(
+        f"/admin/members/member/{anna.pk}/change/", HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+
+    assert 'id="nbo-heading"' in html
+    assert "Flanellskjorta" in html
+    assert "Because you bought Jeans 501" in html
+
+
+def test_member_admin_page_says_why_there_is_no_next_best_offer(client, store):
+    member = factories.member_with_user()
+    client.force_login(factories.staff_user(role="Store staff"))
+
+    html = client.get(
+        f"/admin/members/member/{member.pk}/change/", HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+
+    assert "has not said yes to personal offers" in html
