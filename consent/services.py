@@ -838,12 +838,21 @@ def member_anonymise(*, member_id: int) -> bool:
                 erased_at=timezone.now()
             )
             activity_record(member=member, kind=Kind.ERASED, source="system")
-            # Members who erased before the last request was opened keep no open requests.
+            # An erased member keeps no open requests: exports are cancelled (a build that
+            # finishes later deletes its file), other erasure requests are answered by this one.
             PrivacyRequest.objects.filter(
                 member_id=member_id,
                 kind=PrivacyRequest.Kind.EXPORT,
                 status__in=PrivacyRequest.OPEN_STATUSES,
             ).update(status=PrivacyRequest.Status.CANCELLED)
+            PrivacyRequest.objects.filter(
+                member_id=member_id,
+                kind=PrivacyRequest.Kind.ERASURE,
+                status__in=[
+                    PrivacyRequest.Status.AWAITING_CONFIRMATION,
+                    PrivacyRequest.Status.SCHEDULED,
+                ],
+            ).update(status=PrivacyRequest.Status.DONE, completed_at=timezone.now())
     return first_time
 
 

@@ -79,3 +79,19 @@ def test_privacy_retention_run_purges_access_log_past_retention(member):
 
     assert counts["access_log_purged"] == 1
     assert AccessLog.objects.count() == 1
+
+
+def test_privacy_retention_run_answers_an_open_erasure_request():
+    from consent.services import privacy_erasure_request
+
+    with time_machine.travel(START, tick=False):
+        member = factories.member_with_user()
+        request = privacy_erasure_request(member=member, actor=None)  # never confirmed
+    with time_machine.travel(START + datetime.timedelta(days=365 * 4), tick=False):
+        privacy_retention_run()
+
+    request.refresh_from_db()
+    assert request.status == "done"
+    assert not PrivacyRequest.objects.filter(
+        member=member, status__in=PrivacyRequest.OPEN_STATUSES
+    ).exists()
