@@ -24,13 +24,13 @@ from __future__ import annotations
 import datetime
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from campaigns.models.personalisation import (
@@ -569,6 +569,10 @@ REASON_TEXT: dict[str, dict[str, str]] = {
         "en": "Popular with members right now.",
     },
 }
+BOUGHT_PRODUCT = {
+    "sv": "Eftersom du köpte {product}.",
+    "en": "Because you bought {product}.",
+}
 OFFER_FOR_ALL = {
     "sv": "Ett erbjudande till alla medlemmar.",
     "en": "An offer for every member.",
@@ -710,65 +714,113 @@ def offer_reason(
 ) -> str:
     """Why ``member`` got an offer about these products/categories, in plain words.
 
-    In order: a recommendation of one of the products (its reason); something the member
-    bought in one of the categories ("Because you bought running shoes."); an interest the
-    member chose that maps to a category; a recommendation in the categories; else "an
-    offer for every member". Purchases and interests are only used with profiling consent.
+    One offer's sentence; for a list of offers use :func:`offer_reasons` (same queries for
+    any number of offers).
+    """
+    products = list(product_ids)
+    categories = list(category_ids)
+    targets = [(0, p, None) for p in products] + [(0, None, c) for c in categories]
+    if not targets:
+        return OFFER_FOR_ALL[_lang(language or member.preferred_language)]
+    # Several targets of one offer: the first that has a personal reason wins.
+    reasons = offer_reasons(
+        member=member,
+        offers=[(i, p, c) for i, (_k, p, c) in enumerate(targets)],
+        language=language,
+    )
+    generic = OFFER_FOR_ALL[_lang(language or member.preferred_language)]
+    for i in range(len(targets)):
+        if reasons[i] != generic:
+            return reasons[i]
+    return generic
+
+
+def offer_reasons(
+    *,
+    member: Member,
+    offers: Iterable[tuple[Hashable, int | None, int | None]],
+    language: str | None = None,
+) -> dict[Hashable, str]:
+    """Why ``member`` got each offer, in plain words: ``offers`` are ``(key, product id,
+    category id)``; the answer maps each key to one sentence in the member's language.
+
+    In order: the member bought the product ("Because you bought Jeans 501."); the product
+    is one of their recommendations (its reason); they bought in the category ("Because you
+    bought running shoes."); an interest they chose maps to the category; else "An offer for
+    every member." Purchases and interests are used only with profiling consent. A fixed
+    number of queries, whatever the number of offers.
     """
     lang = _lang(language or member.preferred_language)
-    product_ids = list(product_ids)
-    category_ids = list(category_ids)
-    if not (product_ids or category_ids) or not _may_profile(member.pk):
-        return OFFER_FOR_ALL[lang]
-    rows = _rows([member.pk], 10_000)
-    if product_ids:
-        rec = rows.filter(product_id__in=product_ids).first()
-        if rec is not None:
-            return reason_text(rec, lang)
-    categories = set(category_ids) | set(
-        Product.objects.filter(pk__in=product_ids, category__isnull=False).values_list(
-            "category_id", flat=True
-        )
+    offers = list(offers)
+    out: dict[Hashable, str] = {key: OFFER_FOR_ALL[lang] for key, _p, _c in offers}
+    targeted = [(key, p, c) for key, p, c in offers if p or c]
+    if not targeted or not _may_profile(member.pk):
+        return out
+    product_ids = {p for _k, p, _c in targeted if p}
+    products = Product.objects.in_bulk(product_ids)
+    bought_products = set(
+        PurchaseLine.objects.filter(purchase__member=member, product_id__in=product_ids)
+        .exclude(returned_quantity__gte=F("quantity"))
+        .values_list("product_id", flat=True)
     )
-    if categories:
-        bought = (
-            PurchaseLine.objects.filter(purchase__member=member, category_id__in=categories)
-            .exclude(returned_quantity__gte=F("quantity"))
-            .values("category_id")
-            .annotate(n=Count("id"))
-            .order_by("-n", "category_id")
-            .first()
-        )
-        if bought is not None:
-            category = Category.objects.get(pk=bought["category_id"])
-            return REASON_TEXT[Reason.CATEGORY][lang].format(category=_category_name(category))
-        interest = _interest_for_categories(member, categories)
-        if interest is not None:
-            return REASON_TEXT[Reason.INTEREST][lang].format(
+    recommended = {rec.product_id: rec for rec in _rows([member.pk], 10_000)}
+    category_of = {
+        key: c or (products[p].category_id if p in products else None) for key, p, c in targeted
+    }
+    category_ids = {c for c in category_of.values() if c}
+    bought_categories = dict(
+        PurchaseLine.objects.filter(purchase__member=member, category_id__in=category_ids)
+        .exclude(returned_quantity__gte=F("quantity"))
+        .values("category_id")
+        .annotate(n=Count("id"))
+        .values_list("category_id", "n")
+    )
+    categories = Category.objects.in_bulk(category_ids)
+    interest_by_category = _interests_for_categories(member, categories)
+    for key, p, _c in targeted:
+        category_id = category_of[key]
+        if p in bought_products:
+            out[key] = BOUGHT_PRODUCT[lang].format(product=_product_name(products[p]))
+        elif p in recommended:
+            out[key] = reason_text(recommended[p], lang)
+        elif category_id in bought_categories:
+            out[key] = REASON_TEXT[Reason.CATEGORY][lang].format(
+                category=_category_name(categories[category_id])
+            )
+        elif category_id in interest_by_category:
+            interest = interest_by_category[category_id]
+            out[key] = REASON_TEXT[Reason.INTEREST][lang].format(
                 interest=interest.name_sv if lang == "sv" else interest.name_en
             )
-        rec = rows.filter(Q(category_id__in=categories)).first()
-        if rec is not None:
-            return reason_text(rec, lang)
-    return OFFER_FOR_ALL[lang]
+    return out
 
 
-def _interest_for_categories(member: Member, categories: set[int]) -> Interest | None:
-    codes = set(Category.objects.filter(pk__in=categories).values_list("code", flat=True))
-    mapped = set(
-        InterestCategory.objects.filter(category_id__in=categories).values_list(
-            "interest_id", flat=True
-        )
-    )
-    return (
+def _interests_for_categories(
+    member: Member, categories: dict[int, Category]
+) -> dict[int, Interest]:
+    """Category id -> the member's first chosen interest that is about it."""
+    if not categories:
+        return {}
+    chosen = list(
         Interest.objects.filter(
-            Q(pk__in=mapped) | Q(code__in=codes),
-            pk__in=MemberInterest.objects.filter(member=member).values("interest_id"),
             active=True,
-        )
-        .order_by("order", "code")
-        .first()
+            pk__in=MemberInterest.objects.filter(member=member).values("interest_id"),
+        ).order_by("order", "code")
     )
+    if not chosen:
+        return {}
+    mapped: dict[int, set[int]] = defaultdict(set)
+    for interest_id, category_id in InterestCategory.objects.filter(
+        category_id__in=categories, interest__in=chosen
+    ).values_list("interest_id", "category_id"):
+        mapped[category_id].add(interest_id)
+    out: dict[int, Interest] = {}
+    for category_id, category in categories.items():
+        for interest in chosen:
+            if interest.pk in mapped[category_id] or interest.code == category.code:
+                out[category_id] = interest
+                break
+    return out
 
 
 def affinities_top(

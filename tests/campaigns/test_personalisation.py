@@ -343,3 +343,73 @@ def test_personalisation_run_records_what_it_did(small_club):
     assert run.members_scored == 2
     assert run.recommendations == MemberRecommendation.objects.count()
     assert PersonalisationRun.objects.count() == 1
+
+
+# --- why you got this offer, for a list of offers -------------------------------------------
+
+
+def test_offer_reasons_for_a_list_of_offers_in_a_fixed_number_of_queries(
+    store, small_club, django_assert_max_num_queries
+):
+    # Given a runner who bought jeans and running shoes and chose the interest "skiing",
+    # mapped to the category "skidor"
+    from campaigns.personalisation import offer_reasons
+
+    skis = Category.objects.create(code="skidor", name="skidor")
+    InterestCategory.objects.create(interest=Interest.objects.get(code="skiing"), category=skis)
+    runner = buyer(preferred_language="en")
+    bought(store, runner, jeans(), shoes())
+    interests_set(
+        member=runner, interest_ids=[Interest.objects.get(code="skiing").pk], actor=runner.user
+    )
+    affinities_compute()
+    recommendations_compute()
+    jeans_id = _product("JEANS").pk
+    running = Category.objects.get(code="lopning").pk
+
+    # When four offers are explained at once
+    with django_assert_max_num_queries(9):
+        reasons = offer_reasons(
+            member=runner,
+            offers=[
+                ("jeans", jeans_id, None),  # a product she bought
+                ("shirt", _product("SHIRT").pk, None),  # recommended: goes with the jeans
+                ("running", None, running),  # a category she bought in
+                ("skis", None, skis.pk),  # an interest she chose
+                ("all", None, None),  # not targeted
+            ],
+        )
+
+    # Then each has its own plain reason
+    assert reasons == {
+        "jeans": "Because you bought Jeans 501.",
+        "shirt": "Because you bought Jeans 501: they are often bought together.",
+        "running": "Because you bought lopning.",
+        "skis": "Because you are interested in Skiing.",
+        "all": "An offer for every member.",
+    }
+
+
+def test_offers_with_reasons_tag_pairs_each_member_offer_with_its_reason(store, small_club):
+    from django.template import Context, Template
+    from django.utils import translation
+
+    from campaigns.models import MemberOffer
+    from tests.factories import campaigns as campaign_factories
+
+    runner = buyer(preferred_language="sv")
+    bought(store, runner, shoes())
+    offer = campaign_factories.offer(category=Category.objects.get(code="lopning"))
+    campaign = campaign_factories.campaign(offer_obj=offer)
+    MemberOffer.objects.create(member=runner, offer=offer, campaign=campaign)
+    template = Template(
+        "{% load personalisation_tags %}{% offers_with_reasons member offers as rows %}"
+        "{% for mo, why in rows %}[{{ why }}]{% endfor %}"
+    )
+
+    with translation.override("sv"):
+        html = template.render(
+            Context({"member": runner, "offers": MemberOffer.objects.select_related("offer")})
+        )
+
+    assert html == "[Eftersom du köpte lopning.]"
