@@ -392,12 +392,13 @@ def privacy_notice(request: HttpRequest) -> HttpResponse:
             "title": purpose.name if purpose else label,
             "description": purpose.description if purpose else "",
             "basis": purpose.get_lawful_basis_display() if purpose else basis,
-            "fields": set(),
+            "fields": {},
             "retention": set(),
         }
     for entry in register_entries():
         group = grouped[entry.purpose]
-        group["fields"].add(entry.verbose_name)
+        kind = str(entry.model._meta.verbose_name_plural).capitalize()
+        group["fields"].setdefault(kind, set()).add(entry.verbose_name)
         group["retention"].add(str(retention_labels[entry.retention]))
     partners = [p for p in purposes.values() if p.category == Purpose.Category.PARTNER]
     from consent.models import LawfulBasis
@@ -408,7 +409,10 @@ def privacy_notice(request: HttpRequest) -> HttpResponse:
         if not group["fields"] and group["code"] not in purposes:
             continue
         group["basis"] = basis_labels.get(group["basis"], group["basis"])
-        group["fields"] = sorted(group["fields"], key=str.lower)
+        group["fields"] = [
+            {"kind": kind, "fields": sorted(fields, key=str.lower)}
+            for kind, fields in sorted(group["fields"].items())
+        ]
         group["retention"] = sorted(group["retention"])
         sections.append(group)
     return render(
