@@ -67,6 +67,15 @@ class Tier(models.Model):
     name_sv = models.CharField(_("name (Swedish)"), max_length=60)
     name_en = models.CharField(_("name (English)"), max_length=60)
     rank = models.PositiveSmallIntegerField(_("rank"), default=0)
+    # Qualification (docs/rewards.md): points earned, or spend, over the rolling window
+    # (settings.REWARDS_TIER_BASIS / REWARDS_TIER_WINDOW_DAYS). The lowest tier has 0.
+    threshold_points = models.PositiveIntegerField(_("points earned to qualify"), default=0)
+    threshold_spend_ore = models.BigIntegerField(_("spend to qualify (öre)"), default=0)
+    benefit_picks = models.PositiveSmallIntegerField(
+        _("benefits to choose per period"), default=0
+    )
+    description_sv = models.TextField(_("what the tier gives (Swedish)"), blank=True)
+    description_en = models.TextField(_("what the tier gives (English)"), blank=True)
 
     class Meta:
         ordering = ["rank"]
@@ -86,6 +95,9 @@ class MemberTier(models.Model):
     )
     tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.PROTECT)
     since = models.DateTimeField(_("since"), default=timezone.now)
+    # When the member first no longer qualified for this tier; the downgrade waits
+    # settings.REWARDS_TIER_GRACE_DAYS from here (cleared when they qualify again).
+    below_since = models.DateTimeField(_("below the threshold since"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("member tier")
@@ -574,3 +586,7 @@ class CheckIn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}@{self.store_id}"
+
+
+# --- tiers, catalogue, vouchers, challenges, referrals, reviews (docs/rewards.md) -----------
+from rewards.loyalty_models import *  # noqa: E402, F403

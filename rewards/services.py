@@ -883,6 +883,10 @@ def purchase_record(
                     source="api",
                     store=store,
                 )
+                # The purchase that crosses a tier threshold upgrades the member at once.
+                from rewards.tiers import tier_upgrade_for_purchase
+
+                tier_upgrade_for_purchase(member_id=member.pk, purchase_id=purchase.pk)
         return PurchaseResult(purchase, purchase_lines, True, member_number)
     except IntegrityError:
         existing = (

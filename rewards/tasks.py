@@ -44,3 +44,19 @@ def birthday_points_award() -> int:
         )
         awarded += len(entries)
     return awarded
+
+
+@shared_task(acks_late=True)
+def tiers_reevaluate() -> int:
+    """Nightly: upgrades missed, grace periods started or ended (docs/rewards.md)."""
+    from rewards.tiers import tiers_reevaluate as run
+
+    return run()
+
+
+@shared_task(acks_late=True)
+def waitlist_promote(reward_id: int) -> int:
+    """A ticket was cancelled: offer the place to the waiting list."""
+    from rewards.catalogue import waitlist_promote as run
+
+    return run(reward_id=reward_id)

@@ -300,6 +300,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.birthday_points_award",
         "schedule": crontab(hour=6, minute=0),
     },
+    "rewards-tiers-nightly": {
+        "task": "rewards.tasks.tiers_reevaluate",
+        "schedule": crontab(hour=2, minute=15),
+    },
     # Personalisation (docs/personalisation.md): affinities and next best offers, nightly.
     "campaigns-personalisation-nightly": {
         "task": "campaigns.personalisation_tasks.personalisation_nightly",
@@ -334,6 +338,13 @@ REWARDS_CLAIM_DAYS = env.int("REWARDS_CLAIM_DAYS", default=30)
 REWARDS_POINT_VALUE_ORE = env.int("REWARDS_POINT_VALUE_ORE", default=1)
 # Earning rules are cached per process this many seconds (edits apply within that time).
 REWARDS_RULES_CACHE_SECONDS = env.int("REWARDS_RULES_CACHE_SECONDS", default=5)
+# Tiers (docs/rewards.md): qualify on points "earned" or on "spend" over a rolling window;
+# a member below their tier's threshold keeps it this many days before the nightly downgrade.
+REWARDS_TIER_BASIS = env.str("REWARDS_TIER_BASIS", default="earned")
+REWARDS_TIER_WINDOW_DAYS = env.int("REWARDS_TIER_WINDOW_DAYS", default=365)
+REWARDS_TIER_GRACE_DAYS = env.int("REWARDS_TIER_GRACE_DAYS", default=60)
+# Referrals: a friend may enter a member's code this many days after joining.
+REWARDS_REFERRAL_JOIN_DAYS = env.int("REWARDS_REFERRAL_JOIN_DAYS", default=30)
 
 # --- Campaigns (docs/campaigns.md) ----------------------------------------------------------
 # The club's cap on marketing messages per member and week, across every channel; a member's

@@ -106,3 +106,54 @@ def earned(member: Member, points: int, *, pending_days: int = 0) -> LedgerEntry
         explanation=[{"rule": None, "sv": "Kampanj", "en": "Campaign", "points": points}],
         pending_days=pending_days,
     )
+
+
+# --- tiers, rewards, challenges (issue 5) ---------------------------------------------------
+
+
+def tier(*, code: str, rank: int, threshold_points: int = 0, **extra: Any):
+    from rewards.models import Tier
+
+    return Tier.objects.create(
+        code=code,
+        rank=rank,
+        name_sv=extra.pop("name_sv", code.capitalize()),
+        name_en=extra.pop("name_en", code.capitalize()),
+        threshold_points=threshold_points,
+        **extra,
+    )
+
+
+def ladder() -> dict[str, Any]:
+    """Bas (0), Silver (1,000), Guld (3,000), Platina (8,000 points earned in 12 months)."""
+    return {
+        "bas": tier(code="bas", rank=0, name_sv="Bas", name_en="Basic"),
+        "silver": tier(code="silver", rank=1, threshold_points=1000, name_en="Silver"),
+        "guld": tier(code="guld", rank=2, threshold_points=3000, name_en="Gold", benefit_picks=1),
+        "platina": tier(code="platina", rank=3, threshold_points=8000, name_en="Platinum"),
+    }
+
+
+def reward(*, code: str | None = None, points_cost: int = 100, **extra: Any):
+    from rewards.models import Reward
+
+    code = code or f"reward-{next(_receipts)}"
+    stock = extra.pop("stock", None)
+    return Reward.objects.create(
+        code=code,
+        kind=extra.pop("kind", Reward.Kind.DISCOUNT_AMOUNT),
+        name_sv=extra.pop("name_sv", f"{code} sv"),
+        name_en=extra.pop("name_en", f"{code} en"),
+        points_cost=points_cost,
+        amount_off_ore=extra.pop("amount_off_ore", 5000),
+        stock_total=stock,
+        stock_left=stock,
+        starts_at=extra.pop("starts_at", timezone.now() - datetime.timedelta(days=1)),
+        **extra,
+    )
+
+
+def claim(member: Member, reward_obj: Any, key: str | None = None):
+    from rewards.catalogue import reward_claim
+
+    return reward_claim(member=member, reward=reward_obj, idempotency_key=key or str(uuid.uuid4()))

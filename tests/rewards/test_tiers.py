@@ -1,0 +1,274 @@
+"""Tiers: qualification on points earned over a rolling year, upgrade in the purchase's own
+transaction, nightly re-evaluation with a grace period before a downgrade, and benefits."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+import time_machine
+from django.test import override_settings
+
+from members.activity import Kind
+from members.models import ActivityEvent
+from rewards import services, tiers
+from rewards.models import BenefitChoice, MemberTier, TierChange
+from tests.factories import rewards as rf
+from tests.rewards.invariants import assert_invariants
+
+pytestmark = pytest.mark.django_db
+# UTC, so that adding days never crosses a daylight-saving change in wall-clock arithmetic.
+T0 = datetime.datetime(2026, 3, 2, 11, 0, tzinfo=datetime.UTC)
+
+
+def _buy(store, member, sek: int):
+    return rf.purchase(store=store, member=member, lines=[rf.line("SKU-T", 1, sek * 100)])
+
+
+def _tier_code(member) -> str | None:
+    member_tier = MemberTier.objects.filter(member=member).select_related("tier").first()
+    return member_tier.tier.code if member_tier else None
+
+
+def test_tier_upgrade_for_purchase_the_purchase_that_crosses_the_threshold(store, member):
+    # given the ladder and a member who has earned 900 points this year
+    ladder = rf.ladder()
+    rf.base_rule()
+    first = _buy(store, member, 900)
+    assert _tier_code(member) == "bas"
+
+    # when a purchase of 200 SEK takes them past 1,000 earned points
+    second = _buy(store, member, 200)
+
+    # then they are Silver at once, with the reason and the purchase on record
+    assert _tier_code(member) == "silver"
+    change = TierChange.objects.filter(member=member).first()
+    assert change is not None
+    assert change.to_tier == ladder["silver"]
+    assert change.from_tier == ladder["bas"]
+    assert change.reason == TierChange.Reason.PURCHASE
+    assert change.purchase_id == second.purchase.pk != first.purchase.pk
+    assert change.qualifying_value == 1100
+    assert ActivityEvent.objects.filter(
+        member=member, kind=Kind.TIER_CHANGED, data__to_code="silver"
+    ).exists()
+
+
+def test_tier_upgrade_for_purchase_skips_tiers_and_never_downgrades(store, member):
+    # given a Gold member (set by staff) who earns little
+    ladder = rf.ladder()
+    rf.base_rule()
+    MemberTier.objects.create(member=member, tier=ladder["guld"])
+
+    # when they buy for 100 SEK
+    _buy(store, member, 100)
+
+    # then the purchase path leaves them Gold (downgrades are the nightly job's, after grace)
+    assert _tier_code(member) == "guld"
+    assert MemberTier.objects.get(member=member).below_since is None
+
+
+def test_tiers_reevaluate_no_downgrade_inside_grace_then_downgrade_after(store, member):
+    # given a member who reached Silver with a purchase on T0
+    rf.ladder()
+    rf.base_rule()
+    with time_machine.travel(T0, tick=False):
+        _buy(store, member, 1200)
+    assert _tier_code(member) == "silver"
+
+    # when a year passes without purchases, the nightly job starts the grace period
+    below = T0 + datetime.timedelta(days=366)
+    with time_machine.travel(below, tick=False):
+        assert tiers.tiers_reevaluate() == 0
+    assert _tier_code(member) == "silver"
+    assert MemberTier.objects.get(member=member).below_since == below
+
+    # then inside the grace period (60 days) they stay Silver
+    with time_machine.travel(below + datetime.timedelta(days=59), tick=False):
+        assert tiers.tiers_reevaluate() == 0
+    assert _tier_code(member) == "silver"
+
+    # and after it they drop to Bas, with the reason recorded
+    with time_machine.travel(below + datetime.timedelta(days=60, minutes=1), tick=False):
+        assert tiers.tiers_reevaluate() == 1
+        assert tiers.tiers_reevaluate() == 0  # a second run changes nothing more
+    assert _tier_code(member) == "bas"
+    change = TierChange.objects.filter(member=member).first()
+    assert change is not None
+    assert change.reason == TierChange.Reason.GRACE_ENDED
+    assert change.qualifying_value == 0
+
+
+def test_tiers_reevaluate_qualifying_again_inside_grace_clears_it(store, member):
+    # given a Silver member in their grace period
+    rf.ladder()
+    rf.base_rule()
+    with time_machine.travel(T0, tick=False):
+        _buy(store, member, 1200)
+    below = T0 + datetime.timedelta(days=366)
+    with time_machine.travel(below, tick=False):
+        tiers.tiers_reevaluate()
+
+    # when they earn enough again within the grace period
+    with time_machine.travel(below + datetime.timedelta(days=10), tick=False):
+        _buy(store, member, 1000)
+        tiers.tiers_reevaluate()
+
+    # then the grace clock is cleared and a later run does not downgrade them
+    assert MemberTier.objects.get(member=member).below_since is None
+    with time_machine.travel(below + datetime.timedelta(days=80), tick=False):
+        tiers.tiers_reevaluate()
+    assert _tier_code(member) == "silver"
+
+
+def test_tier_by_earned_points_unaffected_by_spending(store, member):
+    # given a Gold member (3,500 points earned this year)
+    rf.ladder()
+    rf.base_rule()
+    rf.earned(member, 3500)
+    tiers.tiers_reevaluate()
+    assert _tier_code(member) == "guld"
+
+    # when they spend nearly all their points
+    services.points_redeem(member=member, points=3400, idempotency_key="spend-all")
+    tiers.tiers_reevaluate()
+
+    # then they stay Gold, with no grace clock running: spending is not losing status
+    assert _tier_code(member) == "guld"
+    assert MemberTier.objects.get(member=member).below_since is None
+    assert tiers.tier_progress(member=member).value == 3500
+    assert_invariants([member.pk])
+
+
+def test_tier_qualifying_value_subtracts_returns(store, member):
+    # given a member who bought for 1,200 SEK (Silver)
+    rf.ladder()
+    rf.base_rule()
+    result = _buy(store, member, 1200)
+    assert _tier_code(member) == "silver"
+
+    # when they return the purchase
+    services.purchase_return(store=store, receipt_id=result.purchase.receipt_id, return_id="RET")
+
+    # then the returned points no longer count towards the tier
+    assert tiers.qualifying_value(member_id=member.pk) == 0
+
+
+@override_settings(REWARDS_TIER_BASIS="spend")
+def test_tier_by_spend_basis_uses_purchase_totals(store, member):
+    # given a ladder on spend: Silver from 5,000 SEK in 12 months
+    ladder = rf.ladder()
+    ladder["silver"].threshold_spend_ore = 500_000
+    ladder["silver"].save()
+    for code in ("guld", "platina"):
+        ladder[code].threshold_spend_ore = 10**9
+        ladder[code].save()
+
+    # when purchases without any earning rule add up to 5,000 SEK
+    _buy(store, member, 3000)
+    assert _tier_code(member) == "bas"
+    _buy(store, member, 2000)
+
+    # then the member is Silver
+    assert _tier_code(member) == "silver"
+
+
+def test_tier_progress_shows_points_left_to_the_next_tier(store, member):
+    # given a Silver member with 2,620 points earned
+    rf.ladder()
+    rf.earned(member, 2620)
+    tiers.tiers_reevaluate()
+
+    # when the page asks for progress
+    progress = tiers.tier_progress(member=member)
+
+    # then 380 points are left to Gold
+    assert progress.current is not None
+    assert progress.current.code == "silver"
+    assert progress.next_tier is not None
+    assert progress.next_tier.code == "guld"
+    assert progress.remaining == 380
+    assert progress.percent == 81
+
+
+def test_benefit_choose_once_per_period_then_again_next_period(member):
+    # given a Gold member (one pick) and two Gold benefits
+    from rewards.models import Benefit
+
+    ladder = rf.ladder()
+    MemberTier.objects.create(member=member, tier=ladder["guld"])
+    delivery = Benefit.objects.create(
+        code="frakt",
+        kind="free_delivery",
+        name_sv="Fri frakt",
+        name_en="Free delivery",
+        min_tier=ladder["guld"],
+    )
+    double = Benefit.objects.create(
+        code="dubbel",
+        kind="other",
+        name_sv="Dubbla",
+        name_en="Double",
+        min_tier=ladder["silver"],
+    )
+    platinum_only = Benefit.objects.create(
+        code="lounge",
+        kind="other",
+        name_sv="Lounge",
+        name_en="Lounge",
+        min_tier=ladder["platina"],
+    )
+
+    with time_machine.travel(T0, tick=False):
+        # when they pick two, or a Platinum benefit, they are refused
+        with pytest.raises(tiers.TooManyBenefitsError):
+            tiers.benefit_choose(member=member, benefit_ids=[delivery.pk, double.pk])
+        with pytest.raises(tiers.BenefitNotAvailableError):
+            tiers.benefit_choose(member=member, benefit_ids=[platinum_only.pk])
+        # and one works, once per month
+        tiers.benefit_choose(member=member, benefit_ids=[delivery.pk])
+        with pytest.raises(tiers.BenefitAlreadyChosenError):
+            tiers.benefit_choose(member=member, benefit_ids=[double.pk])
+        assert [b.code for b in tiers.benefits_chosen(member=member)] == ["frakt"]
+
+    # then next month they can change
+    with time_machine.travel(T0 + datetime.timedelta(days=31), tick=False):
+        tiers.benefit_choose(member=member, benefit_ids=[double.pk])
+        assert [b.code for b in tiers.benefits_chosen(member=member)] == ["dubbel"]
+    assert BenefitChoice.objects.filter(member=member).count() == 2
+
+
+def test_benefit_bonus_rules_category_multiplier_for_the_chosen_month(member):
+    # given a Gold member who chose "double points on shoes" this month
+    from rewards.models import Benefit, Category
+
+    ladder = rf.ladder()
+    MemberTier.objects.create(member=member, tier=ladder["guld"])
+    shoes = Category.objects.create(code="skor", name="Skor")
+    benefit = Benefit.objects.create(
+        code="skor2x",
+        kind="category_multiplier",
+        name_sv="2x skor",
+        name_en="2x shoes",
+        min_tier=ladder["guld"],
+        category=shoes,
+    )
+    with time_machine.travel(T0, tick=False):
+        tiers.benefit_choose(member=member, benefit_ids=[benefit.pk])
+
+    # when earning asks for the member's bonus rules this month and next
+    this_month = tiers.benefit_bonus_rules(member.pk, T0.date())
+    next_month = tiers.benefit_bonus_rules(member.pk, (T0 + datetime.timedelta(days=31)).date())
+
+    # then the multiplier applies to shoes this month only
+    assert [(r.category_id, r.multiplier, r.id < 0) for r in this_month] == [
+        (shoes.pk, benefit.multiplier, True)
+    ]
+    assert next_month == []
+
+
+def test_tier_evaluate_without_ladder_does_nothing(member):
+    # given no tiers configured, when a member is evaluated, then nothing happens
+    rf.earned(member, 5000)
+    assert tiers.tier_evaluate(member_id=member.pk) is None
+    assert not MemberTier.objects.filter(member=member).exists()
