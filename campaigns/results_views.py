@@ -66,10 +66,10 @@ def results_context(results: CampaignResults) -> dict[str, Any]:
         "uplift_svg": charts.uplift_chart(
             rows,
             charts.Labels(
-                title=_("Revenue uplift per member with 95 % confidence interval"),
+                title=_("Revenue uplift per member, with its confidence interval (95 %)"),
                 description=_(
-                    "Contacted minus control, in kronor per member; the line is the 95 % "
-                    "confidence interval, zero means no difference."
+                    "Contacted minus control, in kronor per member; the line is the confidence "
+                    "interval (95 %), zero means no difference."
                 ),
                 stages={},
             ),

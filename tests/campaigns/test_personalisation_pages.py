@@ -122,3 +122,10 @@ def test_member_admin_page_says_why_there_is_no_next_best_offer(client, store):
     ).content.decode()
 
     assert "has not said yes to personal offers" in html
+
+
+def test_recommended_panel_reads_in_swedish(client, anna):
+    client.force_login(anna.user)
+    html = client.get("/mina-sidor/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert "Rekommenderat för dig" in html
+    assert "Varför?" in html

@@ -459,3 +459,14 @@ def test_promote_button_needs_change_permission_and_reports_errors(client, store
     response = client.post(url, follow=True)  # no clear winner: a message, nothing sent
     assert response.status_code == 200
     assert len(list(response.context["messages"])) == 1
+
+
+def test_results_page_reads_in_swedish(client, store):
+    campaign = _significant_campaign(store)
+    client.force_login(factories.staff_user(role="Marketer"))
+    html = client.get(
+        f"/admin/campaigns/results/{campaign.pk}/", HTTP_ACCEPT_LANGUAGE="sv"
+    ).content.decode()
+    assert "Signifikant: kontaktade medlemmar handlade för" in html
+    assert "Från leverans till inlösen" in html
+    assert "95 % konfidensintervall" in html
