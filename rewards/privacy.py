@@ -1,4 +1,4 @@
-"""rewards' parts of the member's export (consent.registry; docs/privacy.md).
+"""rewards' parts of the member's export and erasure (consent.registry; docs/privacy.md).
 
 Purchases, the ledger and lots are bookkeeping: erasure keeps them, pointing at the member's
 tombstone, so every balance and total is unchanged; they hold no personal data beyond the
@@ -13,18 +13,28 @@ from typing import Any
 from django.db.models import Model
 from django.utils.translation import gettext_lazy as _
 
-from consent.registry import export_section_register, model_row
+from consent.registry import erasure_step_register, export_section_register, model_row
 from members.models import Member
 from rewards.models import (
+    BenefitChoice,
+    ChallengeProgress,
     CheckIn,
     LedgerEntry,
+    MemberBadge,
     MemberTier,
+    PartnerCode,
     PointBalance,
     PointLot,
     Purchase,
     PurchaseLine,
+    Referral,
+    ReferralCode,
     Reservation,
     Return,
+    Review,
+    TierChange,
+    Voucher,
+    WaitlistEntry,
 )
 
 
@@ -47,7 +57,29 @@ SECTIONS: list[tuple[str, Any, type[Model], str]] = [
     ("purchase_lines", _("What you bought"), PurchaseLine, "purchase__member"),
     ("returns", _("Your returns"), Return, "purchase__member"),
     ("checkins", _("Your visits"), CheckIn, "member"),
+    ("tier_changes", _("Your tier changes"), TierChange, "member"),
+    ("benefit_choices", _("Benefits you chose"), BenefitChoice, "member"),
+    ("vouchers", _("Your vouchers"), Voucher, "member"),
+    ("partner_codes", _("Partner codes you received"), PartnerCode, "voucher__member"),
+    ("waitlist", _("Rewards you are waiting for"), WaitlistEntry, "member"),
+    ("challenges", _("Your challenges"), ChallengeProgress, "member"),
+    ("badges", _("Your badges"), MemberBadge, "member"),
+    ("referral_code", _("Your referral code"), ReferralCode, "member"),
+    ("referrals_made", _("Friends you referred"), Referral, "referrer"),
+    ("referral_received", _("Who referred you"), Referral, "referred"),
+    ("reviews", _("Your reviews and posts"), Review, "member"),
 ]
+
+
+def erase_reviews(member: Member) -> None:
+    """What the member wrote (and staff's reasons about it) may name them: wiped. The review
+    row stays so that points awarded for it keep their source."""
+    Review.objects.filter(member=member).exclude(text="", url="", reject_reason="").update(
+        text="", url="", reject_reason=""
+    )
+
+
+erasure_step_register(name="rewards_reviews", run=erase_reviews, order=50)
 
 for order, (name, title, model, path) in enumerate(SECTIONS, start=1):
     export_section_register(
