@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -79,6 +80,7 @@ def qualifying_values(
     """Points earned (or öre spent) in the window, per member, in one query."""
     now = now or timezone.now()
     since = _window_start(now)
+    rows: Any
     if _spend_basis():
         purchases = Purchase.objects.filter(
             member__isnull=False, purchased_at__gte=since, purchased_at__lte=now

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rewards.api import views
+from rewards.api import views, vouchers
 
 urlpatterns = [
     path("purchases/", views.PurchaseView.as_view(), name="api-purchases"),
@@ -23,4 +23,9 @@ urlpatterns = [
         name="api-reservation-release",
     ),
     path("checkins/", views.CheckInView.as_view(), name="api-checkins"),
+    path(
+        "vouchers/validate/", vouchers.VoucherValidateView.as_view(), name="api-vouchers-validate"
+    ),
+    path("vouchers/redeem/", vouchers.VoucherRedeemView.as_view(), name="api-vouchers-redeem"),
+    path("vouchers/member/", vouchers.VoucherListView.as_view(), name="api-vouchers-member"),
 ]
