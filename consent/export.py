@@ -47,9 +47,6 @@ def rows_to_csv(rows: list[dict[str, Any]]) -> str:
 def export_build(*, member: Member, path: Path, progress: Callable[[int], None]) -> Path:
     """Write ``path``: one ``<section>.json`` and ``<section>.csv`` per section, a manifest
     naming each section's model and fields, and a README in the member's language."""
-    from consent.services import private_dir_ensure
-
-    private_dir_ensure()
     sections = registry.export_sections()
     manifest: dict[str, Any] = {
         "member_id": member.pk,

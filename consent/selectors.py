@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
+from django.core.files.storage import Storage, storages
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -216,9 +216,9 @@ def privacy_export_downloadable(*, member: Member, request_id: int) -> PrivacyRe
     )
 
 
-def private_root() -> str:
-    """Where export files are written: under MEDIA_ROOT, never served publicly."""
-    return str(settings.MEDIA_ROOT) + "/" + settings.PRIVACY_PRIVATE_DIR
+def private_storage() -> Storage:
+    """Where export archives are kept: the "private" storage, never served at any URL."""
+    return storages["private"]
 
 
 # Kept for callers written against the first name.

@@ -11,8 +11,8 @@ import calendar
 import datetime
 import hashlib
 import logging
-import os
 import secrets
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import ValidationError
+from django.core.exceptions import SuspiciousFileOperation, ValidationError
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.db.models.functions import Coalesce, Greatest
@@ -52,7 +53,7 @@ from consent.models import (
     Purpose,
     UsedUnsubscribeToken,
 )
-from consent.selectors import policy_version_current, private_root
+from consent.selectors import policy_version_current, private_storage
 from members.activity import Kind, activity_record
 from members.models import Member, User
 
@@ -527,19 +528,25 @@ def privacy_export_build(*, request_id: int) -> PrivacyRequest | None:
     if not claimed:
         return None
     request = PrivacyRequest.objects.select_related("member__user").get(pk=request_id)
-    file_name = f"export-{request.pk}-{secrets.token_urlsafe(24)}.zip"
-    path = Path(private_root()) / "exports" / file_name
+    storage = private_storage()
 
     def progress(percent: int) -> None:
         PrivacyRequest.objects.filter(pk=request_id).update(progress=min(percent, 99))
 
-    try:
-        export_build(member=request.member, path=path, progress=progress)
-    except Exception:
-        logger.exception("Export %s failed", request_id)
-        PrivacyRequest.objects.filter(pk=request_id).update(status=PrivacyRequest.Status.FAILED)
-        path.unlink(missing_ok=True)
-        raise
+    # Built in a local scratch folder, then handed to the private storage, which every web
+    # and worker machine shares; the stored name is random and never served at any URL.
+    with tempfile.TemporaryDirectory(prefix="kk-export-") as scratch:
+        local = Path(scratch) / "export.zip"
+        try:
+            export_build(member=request.member, path=local, progress=progress)
+            with local.open("rb") as fh:
+                stored_name = storage.save(
+                    f"exports/export-{request.pk}-{secrets.token_urlsafe(24)}.zip", File(fh)
+                )
+        except Exception:
+            logger.exception("Export %s failed", request_id)
+            PrivacyRequest.objects.filter(pk=request_id).update(status=PrivacyRequest.Status.FAILED)
+            raise
     now = timezone.now()
     with transaction.atomic():
         finished = PrivacyRequest.objects.filter(
@@ -547,13 +554,13 @@ def privacy_export_build(*, request_id: int) -> PrivacyRequest | None:
         ).update(
             status=PrivacyRequest.Status.DONE,
             progress=100,
-            file_name=f"exports/{file_name}",
+            file_name=stored_name,
             completed_at=now,
             expires_at=now + datetime.timedelta(days=settings.PRIVACY_EXPORT_TTL_DAYS),
         )
         if not finished:
             # Cancelled meanwhile (the member was erased): the file must not survive them.
-            path.unlink(missing_ok=True)
+            storage.delete(stored_name)
             return None
         activity_record(
             member=request.member,
@@ -568,12 +575,14 @@ def privacy_export_build(*, request_id: int) -> PrivacyRequest | None:
     return request
 
 
-def privacy_export_path(request: PrivacyRequest) -> Path:
-    root = Path(private_root()).resolve()
-    path = (root / request.file_name).resolve()
-    if root not in path.parents:  # never follow a name out of the private directory
-        raise PrivacyRequestStateError()
-    return path
+def privacy_export_open(request: PrivacyRequest) -> File:
+    """The finished archive, opened for reading. Raises ``FileNotFoundError`` when gone.
+
+    The storage refuses names that lead out of its folder (``SuspiciousFileOperation``).
+    """
+    if not request.file_name:
+        raise FileNotFoundError(request.pk)
+    return private_storage().open(request.file_name, "rb")
 
 
 def privacy_exports_expire(*, now: datetime.datetime | None = None) -> int:
@@ -593,9 +602,9 @@ def privacy_exports_expire(*, now: datetime.datetime | None = None) -> int:
 def _export_file_delete(request: PrivacyRequest) -> None:
     if request.file_name:
         try:
-            privacy_export_path(request).unlink(missing_ok=True)
-        except PrivacyRequestStateError:
-            logger.warning("Export %s has a file name outside the private directory", request.pk)
+            private_storage().delete(request.file_name)
+        except SuspiciousFileOperation:
+            logger.warning("Export %s has a file name outside the private storage", request.pk)
 
 
 # --- erasure (Art. 17) -------------------------------------------------------------------
@@ -923,10 +932,3 @@ def access_log_record(*, staff: User, member_id: int, view: str) -> AccessLog | 
     if not staff.is_authenticated or not staff.is_staff:
         return None
     return AccessLog.objects.create(staff=staff, member_id=member_id, view=view[:40])
-
-
-def private_dir_ensure() -> Path:
-    path = Path(private_root()) / "exports"
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    return path

@@ -55,7 +55,7 @@ from consent.services import (
     privacy_erasure_cancel,
     privacy_erasure_confirm,
     privacy_erasure_request,
-    privacy_export_path,
+    privacy_export_open,
     privacy_export_request,
     unsubscribe_redeem,
     unsubscribe_token_read,
@@ -301,11 +301,12 @@ def export_download(request: HttpRequest, pk: int) -> FileResponse:
     export = privacy_export_downloadable(member=_member(request), request_id=pk)
     if export is None:
         raise Http404
-    path = privacy_export_path(export)
-    if not path.exists():
-        raise Http404
+    try:
+        archive = privacy_export_open(export)
+    except FileNotFoundError as exc:
+        raise Http404 from exc
     return FileResponse(
-        path.open("rb"),
+        archive,
         as_attachment=True,
         filename=f"kundklubben-data-{export.completed_at:%Y-%m-%d}.zip",
         content_type="application/zip",

@@ -157,7 +157,11 @@ PRIVACY_ERASURE_GRACE_DAYS = env.int("PRIVACY_ERASURE_GRACE_DAYS", default=14)
 PRIVACY_EXPORT_TTL_DAYS = env.int("PRIVACY_EXPORT_TTL_DAYS", default=7)
 PRIVACY_INACTIVITY_MONTHS = env.int("PRIVACY_INACTIVITY_MONTHS", default=36)
 PRIVACY_ACCESS_LOG_RETENTION_DAYS = env.int("PRIVACY_ACCESS_LOG_RETENTION_DAYS", default=730)
-PRIVACY_PRIVATE_DIR = "private"  # under MEDIA_ROOT; never served (downloads check ownership)
+# Export archives go to the "private" storage (STORAGES below): never under MEDIA_ROOT or any
+# served URL; downloads stream through a view that checks login and ownership. With several
+# web and worker machines, PRIVATE_ROOT must be a volume they share (or swap the backend for
+# an object store).
+PRIVATE_ROOT = env.path("PRIVATE_ROOT", default=str(VAR_DIR / "private"))
 
 # --- I18N -------------------------------------------------------------------------------
 LANGUAGE_CODE = "sv"
@@ -178,6 +182,14 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": PRIVATE_ROOT,
+            "directory_permissions_mode": 0o700,
+            "file_permissions_mode": 0o600,
+        },
+    },
 }
 
 # --- Email ------------------------------------------------------------------------------

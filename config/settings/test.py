@@ -20,14 +20,24 @@ CACHES = {
 }
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-# Most tests run tasks in-process; tests about delivery semantics start a real worker.
-CELERY_TASK_ALWAYS_EAGER = True
+# Most tests run tasks in-process; tests about delivery semantics start a real worker, which
+# they run with CELERY_TASK_ALWAYS_EAGER=false in its environment (the campaigns fault test).
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PRIVATE_ROOT = env.path("PRIVATE_ROOT", default="/tmp/kundklubb-test-private")  # noqa: S108
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": PRIVATE_ROOT,
+            "directory_permissions_mode": 0o700,
+            "file_permissions_mode": 0o600,
+        },
+    },
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default="/tmp/kundklubb-test-media")  # noqa: S108
 LOGGING = {"version": 1, "disable_existing_loggers": False}

@@ -7,6 +7,7 @@ import datetime
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -14,7 +15,8 @@ from django.core import mail
 
 from consent.models import PrivacyRequest
 from consent.register import register_entries
-from consent.services import privacy_export_build, privacy_export_path, privacy_retention_run
+from consent.selectors import private_storage
+from consent.services import privacy_export_build, privacy_export_open, privacy_retention_run
 from tests import factories
 from tests.factories import consent as cf
 from tests.factories.consent import member_with_data_everywhere
@@ -35,7 +37,7 @@ def _build(member, django_capture_on_commit_callbacks):
 
 
 def _open(request):
-    return zipfile.ZipFile(privacy_export_path(request))
+    return zipfile.ZipFile(privacy_export_open(request))
 
 
 def test_privacy_export_contains_every_registered_personal_field(
@@ -142,7 +144,7 @@ def test_export_download_expires_after_seven_days(
     client, rich_member, django_capture_on_commit_callbacks
 ):
     request = _build(rich_member, django_capture_on_commit_callbacks)
-    path = privacy_export_path(request)
+    stored_name = request.file_name
     url = f"/mina-sidor/mina-data/export/{request.pk}/ladda-ner/"
     client.force_login(rich_member.user)
 
@@ -154,16 +156,18 @@ def test_export_download_expires_after_seven_days(
 
     request.refresh_from_db()
     assert request.status == "expired"
-    assert not path.exists()
+    assert not private_storage().exists(stored_name)
 
 
 def test_export_file_is_not_under_a_public_url(
     rich_member, django_capture_on_commit_callbacks, settings
 ):
     request = _build(rich_member, django_capture_on_commit_callbacks)
-    path = privacy_export_path(request)
+    path = Path(private_storage().path(request.file_name))
 
-    assert str(path).startswith(str(settings.MEDIA_ROOT) + "/private/")
+    assert path.exists()
+    assert not path.is_relative_to(Path(settings.MEDIA_ROOT).resolve())
+    assert not path.is_relative_to(Path(settings.STATIC_ROOT).resolve())
     assert len(path.name) > 40  # unguessable name
 
 

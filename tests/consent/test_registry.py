@@ -10,7 +10,7 @@ import pytest
 import time_machine
 
 from consent import registry
-from consent.services import member_anonymise, privacy_export_path, privacy_retention_run
+from consent.services import member_anonymise, privacy_export_open, privacy_retention_run
 from tests.factories import consent as cf
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def test_export_section_register_adds_a_file_to_the_export(
         request = cf.export_requested(member)
     request.refresh_from_db()
 
-    archive = zipfile.ZipFile(privacy_export_path(request))
+    archive = zipfile.ZipFile(privacy_export_open(request))
     assert json.loads(archive.read("test_messages.json")) == [{"subject": f"Hi {member.pk}"}]
     assert archive.read("test_messages.csv").decode().splitlines()[0] == "subject"
 
