@@ -97,7 +97,9 @@ def conninfo() -> dict[str, Any]:
 def database_prepare() -> None:
     info = conninfo()
     with psycopg.connect(**{**info, "dbname": "postgres"}, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [info["dbname"]]).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [info["dbname"]]
+        ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{info["dbname"]}"')
     subprocess.run(
@@ -133,9 +135,13 @@ def fixture_create() -> Fixture:
     _key, secret = api_key_create(store=store, name="bench till", scopes=["purchases:write"])
     have = Member.objects.filter(first_name="Bench").count()
     for n in range(have, MEMBERS):
-        member_create(first_name="Bench", last_name=f"Member {n}", join_channel="store", source="import")
+        member_create(
+            first_name="Bench", last_name=f"Member {n}", join_channel="store", source="import"
+        )
     members = list(
-        Member.objects.filter(first_name="Bench").order_by("pk").values_list("pk", "membership_number")
+        Member.objects.filter(first_name="Bench")
+        .order_by("pk")
+        .values_list("pk", "membership_number")
     )[:MEMBERS]
     for code in CATEGORIES:
         Category.objects.get_or_create(code=code, defaults={"name": code})
@@ -150,7 +156,9 @@ def fixture_create() -> Fixture:
         )
         for code in ("tobak", "presentkort"):
             EarningRule.objects.create(
-                kind="exclusion", name_sv="Undantag", name_en="Excluded",
+                kind="exclusion",
+                name_sv="Undantag",
+                name_en="Excluded",
                 category=Category.objects.get(code=code),
             )
     rng = random.Random(7)
@@ -188,13 +196,20 @@ def server_start() -> subprocess.Popen[bytes]:
     cmd = [
         str(ROOT / ".venv/bin/gunicorn") if (ROOT / ".venv/bin/gunicorn").exists() else "gunicorn",
         "config.wsgi:application",
-        "--bind", f"127.0.0.1:{PORT}",
-        "--workers", str(WORKERS),
-        "--worker-class", "gthread",
-        "--threads", str(THREADS),
-        "--keep-alive", "60",
-        "--log-level", "warning",
-        "--backlog", "512",
+        "--bind",
+        f"127.0.0.1:{PORT}",
+        "--workers",
+        str(WORKERS),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(THREADS),
+        "--keep-alive",
+        "60",
+        "--log-level",
+        "warning",
+        "--backlog",
+        "512",
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=server_env(), start_new_session=True)
     deadline = time.monotonic() + 30
@@ -311,6 +326,11 @@ VALUES (%s, %s, 0, 0, now())
 ON CONFLICT (member_id) DO UPDATE SET pending = rewards_pointbalance.pending + excluded.pending,
     updated_at = excluded.updated_at
 """
+# Only "%s" placeholders are appended to this, one group per line.
+LINES_SQL = (
+    "INSERT INTO rewards_purchaseline (purchase_id, line_no, sku, product_id, category_id, "
+    "quantity, unit_price_ore, discount_ore, points, returned_quantity, points_reversed) VALUES "
+)
 EVENT_SQL = """
 INSERT INTO members_activityevent (member_id, kind, data, source, store_id, created_at)
 VALUES (%s, 'purchased', %s, 'api', %s, now())
@@ -346,38 +366,59 @@ def run_baseline(fx: Fixture, *, seconds: float, warmup: float, prefix: str) -> 
                 points = sum(
                     line["quantity"] * line["unit_price_ore"] // 100 for line in body["lines"]
                 )
-                explanation = json.dumps([{"rule": 1, "sv": "1 p per krona", "en": "Base", "points": points}])
+                explanation = json.dumps(
+                    [{"rule": 1, "sv": "1 p per krona", "en": "Base", "points": points}]
+                )
                 with conn.transaction():
                     purchase_id = conn.execute(
                         PURCHASE_SQL,
-                        [fx.store_id, body["receipt_id"], member_id, body["total_ore"],
-                         secrets.token_hex(32), points, explanation],
+                        [
+                            fx.store_id,
+                            body["receipt_id"],
+                            member_id,
+                            body["total_ore"],
+                            secrets.token_hex(32),
+                            points,
+                            explanation,
+                        ],
                     ).fetchone()[0]
                     values = []
                     params: list[Any] = []
                     for line_no, line in enumerate(body["lines"], 1):
                         product_id, category_id = fx.products[line["sku"]]
                         values.append("(%s, %s, %s, %s, %s, %s, %s, 0, %s, 0, 0)")
-                        params += [purchase_id, line_no, line["sku"], product_id, category_id,
-                                   line["quantity"], line["unit_price_ore"],
-                                   line["quantity"] * line["unit_price_ore"] // 100]
-                    conn.execute(
-                        "INSERT INTO rewards_purchaseline (purchase_id, line_no, sku, product_id, "
-                        "category_id, quantity, unit_price_ore, discount_ore, points, "
-                        "returned_quantity, points_reversed) VALUES " + ", ".join(values),
-                        params,
-                    )
+                        params += [
+                            purchase_id,
+                            line_no,
+                            line["sku"],
+                            product_id,
+                            category_id,
+                            line["quantity"],
+                            line["unit_price_ore"],
+                            line["quantity"] * line["unit_price_ore"] // 100,
+                        ]
+                    conn.execute(LINES_SQL + ", ".join(values), params)
                     entry_id = conn.execute(
                         ENTRY_SQL,
-                        [member_id, points, points, purchase_id, explanation, fx.store_id,
-                         f"bench:{prefix}:{purchase_id}"],
+                        [
+                            member_id,
+                            points,
+                            points,
+                            purchase_id,
+                            explanation,
+                            fx.store_id,
+                            f"bench:{prefix}:{purchase_id}",
+                        ],
                     ).fetchone()[0]
                     conn.execute(LOT_SQL, [member_id, entry_id, purchase_id, points, points])
                     conn.execute(BALANCE_SQL, [member_id, points])
                     conn.execute(
                         EVENT_SQL,
-                        [member_id, json.dumps({"purchase_id": purchase_id, "points": points}),
-                         fx.store_id],
+                        [
+                            member_id,
+                            json.dumps({"purchase_id": purchase_id, "points": points}),
+                            fx.store_id,
+                        ],
                     )
                 done = time.perf_counter()
                 if began >= measure_from and done <= stop_at + 5:
@@ -396,7 +437,7 @@ def percentile(values: list[float], pct: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def describe(name: str, window: Window, seconds: float) -> float:
@@ -428,8 +469,10 @@ def machine() -> str:
 
 
 def main() -> int:
-    log(f"bench.earn: {WORKERS} gunicorn gthread workers x {THREADS} threads, {CLIENTS} clients, "
-        f"warm-up {WARMUP:.0f} s, window {SECONDS:.0f} s, port {PORT}")
+    log(
+        f"bench.earn: {WORKERS} gunicorn gthread workers x {THREADS} threads, {CLIENTS} clients, "
+        f"warm-up {WARMUP:.0f} s, window {SECONDS:.0f} s, port {PORT}"
+    )
     database_prepare()
     fx = fixture_create()
     log(f"machine: {machine()}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -716,17 +717,34 @@ class PurchaseResult:
     member_number: str | None
 
 
+# SKU -> (product id, category id, cached until): products are read on every purchase and
+# change rarely, so each process keeps them a minute (a category changed by an import in
+# another process applies within that time; an import in this process clears it).
+_products_cache: dict[str, tuple[int, int | None, float]] = {}
+PRODUCTS_CACHE_SECONDS = 60.0
+
+
+def products_cache_clear() -> None:
+    _products_cache.clear()
+
+
 def products_resolve(lines: Iterable[LineInput]) -> dict[str, tuple[int, int | None]]:
     """SKU -> (product id, category id); unknown SKUs (and categories) are created on first
-    sight. One query when every SKU is known."""
+    sight. No query when every SKU was seen in the last minute, one when they are known."""
     lines = list(lines)
     skus = {line.sku for line in lines}
-    found: dict[str, tuple[int, int | None]] = {
-        sku: (pk, category_id)
-        for sku, pk, category_id in Product.objects.filter(sku__in=skus).values_list(
-            "sku", "pk", "category_id"
-        )
-    }
+    clock = time.monotonic()
+    found: dict[str, tuple[int, int | None]] = {}
+    for sku in skus:
+        cached = _products_cache.get(sku)
+        if cached is not None and cached[2] > clock:
+            found[sku] = (cached[0], cached[1])
+    if len(found) == len(skus):
+        return found
+    rows = Product.objects.filter(sku__in=skus - set(found)).values_list("sku", "pk", "category_id")
+    for sku, pk, category_id in rows:
+        found[sku] = (pk, category_id)
+        _products_cache[sku] = (pk, category_id, clock + PRODUCTS_CACHE_SECONDS)
     missing = [line for line in lines if line.sku not in found]
     if not missing:
         return found
@@ -832,45 +850,21 @@ def purchase_record(
     matured = settings.REWARDS_PENDING_DAYS <= 0 or available_at <= now
     try:
         with transaction.atomic():
-            # Inserted first: a concurrent replay waits on the unique (store, receipt) index
-            # and fails once this commits; it then returns this purchase.
-            purchase = Purchase.objects.create(
+            purchase, purchase_lines = _purchase_write(
                 store=store,
                 receipt_id=receipt_id,
                 member=member,
                 total_ore=total_ore,
                 purchased_at=purchased_at,
-                recorded_at=now,
-                request_hash=fingerprint,
-                points_earned=calc.total,
-                points_available_at=available_at if member and calc.total else None,
-                explanation=calc.explanation,
-            )
-            purchase_lines = PurchaseLine.objects.bulk_create(
-                [
-                    PurchaseLine(
-                        purchase=purchase,
-                        line_no=index,
-                        sku=line.sku,
-                        product_id=products[line.sku][0],
-                        category_id=item.category_id,
-                        quantity=line.quantity,
-                        unit_price_ore=line.unit_price_ore,
-                        discount_ore=line.discount_ore,
-                        points=calc.line_points[index - 1],
-                    )
-                    for index, (line, item) in enumerate(zip(lines, line_inputs, strict=True), 1)
-                ]
+                now=now,
+                fingerprint=fingerprint,
+                calc=calc,
+                lines=lines,
+                line_inputs=line_inputs,
+                available_at=available_at,
+                matured=matured,
             )
             if member is not None:
-                if calc.total > 0:
-                    _purchase_earn(
-                        purchase=purchase,
-                        member_id=member.pk,
-                        points=calc.total,
-                        available_at=available_at,
-                        matured=matured,
-                    )
                 activity_record(
                     member=member,
                     kind=ActivityKind.PURCHASED,
@@ -904,6 +898,184 @@ def purchase_record(
         False,
         existing.member.membership_number if existing.member else None,
     )
+
+
+class _DuplicateReceipt(IntegrityError):
+    """The (store, receipt id) already exists: the caller answers as a replay."""
+
+
+_PURCHASE_CTE = """
+WITH p AS (
+    INSERT INTO rewards_purchase (store_id, receipt_id, member_id, total_ore, purchased_at,
+        recorded_at, request_hash, points_earned, points_reversed, points_available_at,
+        explanation, claimed_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s::jsonb, NULL)
+    ON CONFLICT (store_id, receipt_id) DO NOTHING
+    RETURNING id
+), l AS (
+    INSERT INTO rewards_purchaseline (purchase_id, line_no, sku, product_id, category_id,
+        quantity, unit_price_ore, discount_ore, points, returned_quantity, points_reversed)
+    SELECT p.id, v.line_no, v.sku, v.product_id, v.category_id, v.quantity, v.unit_price_ore,
+        v.discount_ore, v.points, 0, 0
+    FROM p, (VALUES {lines}) AS v(line_no, sku, product_id, category_id, quantity,
+        unit_price_ore, discount_ore, points)
+){earn}
+SELECT id FROM p
+"""
+_PURCHASE_LINE_VALUES = (
+    "(%s::int, %s::text, %s::bigint, %s::bigint, %s::int, %s::bigint, %s::bigint, %s::bigint)"
+)
+_PURCHASE_EARN_CTE = """, e AS (
+    INSERT INTO rewards_ledgerentry (member_id, kind, points, delta_pending, delta_posted,
+        delta_reserved, cause, purchase_id, reservation_id, event_rule_id, explanation, reason,
+        store_id, actor_id, idempotency_key, created_at)
+    SELECT %s, 'earn', %s, %s, %s, 0, 'purchase', p.id, NULL, NULL, %s::jsonb, '', %s, NULL,
+        'purchase:' || p.id || ':earn', %s
+    FROM p
+    RETURNING id, purchase_id
+), lot AS (
+    INSERT INTO rewards_pointlot (member_id, entry_id, purchase_id, amount, remaining,
+        available_at, matured, expires_at)
+    SELECT %s, e.id, e.purchase_id, %s, %s, %s, %s, %s FROM e
+), b AS (
+    INSERT INTO rewards_pointbalance (member_id, pending, posted, reserved, updated_at)
+    SELECT %s, %s, %s, 0, %s FROM e
+    ON CONFLICT (member_id) DO UPDATE SET
+        pending = rewards_pointbalance.pending + excluded.pending,
+        posted = rewards_pointbalance.posted + excluded.posted,
+        updated_at = excluded.updated_at
+)"""
+
+
+def _purchase_write(
+    *,
+    store: Store,
+    receipt_id: str,
+    member: Member | None,
+    total_ore: int,
+    purchased_at: datetime.datetime,
+    now: datetime.datetime,
+    fingerprint: str,
+    calc: earning.Earning,
+    lines: list[LineInput],
+    line_inputs: list[earning.LineForEarning],
+    available_at: datetime.datetime,
+    matured: bool,
+) -> tuple[Purchase, list[PurchaseLine]]:
+    """Write the purchase, its lines and (with a member and points) the earn entry, its lot
+    and the balance. Raises ``_DuplicateReceipt`` when the receipt exists. Call in a
+    transaction.
+
+    On PostgreSQL this is one statement (a chain of data-modifying CTEs): recording a
+    purchase is the hottest write of the system and round trips dominate its cost
+    (docs/benchmarks.md). A concurrent duplicate waits in ``ON CONFLICT`` until the first
+    commits and then inserts nothing. Other databases take the ORM path, row by row."""
+    earns = member is not None and calc.total > 0
+    points_available_at = available_at if member is not None and calc.total else None
+    purchase = Purchase(
+        store=store,
+        receipt_id=receipt_id,
+        member=member,
+        total_ore=total_ore,
+        purchased_at=purchased_at,
+        recorded_at=now,
+        request_hash=fingerprint,
+        points_earned=calc.total,
+        points_available_at=points_available_at,
+        explanation=calc.explanation,
+    )
+    purchase_lines = [
+        PurchaseLine(
+            line_no=index,
+            sku=line.sku,
+            product_id=item.product_id or 0,  # always set: products_resolve gave an id
+            category_id=item.category_id,
+            quantity=line.quantity,
+            unit_price_ore=line.unit_price_ore,
+            discount_ore=line.discount_ore,
+            points=calc.line_points[index - 1],
+        )
+        for index, (line, item) in enumerate(zip(lines, line_inputs, strict=True), 1)
+    ]
+    if connection.vendor != "postgresql":
+        try:
+            with transaction.atomic():
+                purchase.save(force_insert=True)
+        except IntegrityError as exc:
+            raise _DuplicateReceipt() from exc
+        for line in purchase_lines:
+            line.purchase = purchase
+        PurchaseLine.objects.bulk_create(purchase_lines)
+        if earns:
+            assert member is not None
+            _purchase_earn(
+                purchase=purchase,
+                member_id=member.pk,
+                points=calc.total,
+                available_at=available_at,
+                matured=matured,
+            )
+        return purchase, purchase_lines
+    explanation = json.dumps(calc.explanation)
+    params: list[Any] = [
+        store.pk,
+        receipt_id,
+        member.pk if member else None,
+        total_ore,
+        purchased_at,
+        now,
+        fingerprint,
+        calc.total,
+        points_available_at,
+        explanation,
+    ]
+    for line in purchase_lines:
+        params += [
+            line.line_no,
+            line.sku,
+            line.product_id,
+            line.category_id,
+            line.quantity,
+            line.unit_price_ore,
+            line.discount_ore,
+            line.points,
+        ]
+    earn_sql = ""
+    if earns:
+        assert member is not None
+        pending, posted = (0, calc.total) if matured else (calc.total, 0)
+        earn_sql = _PURCHASE_EARN_CTE
+        params += [
+            member.pk,
+            calc.total,
+            pending,
+            posted,
+            explanation,
+            store.pk,
+            now,
+            member.pk,
+            calc.total,
+            calc.total,
+            available_at,
+            matured,
+            lot_expiry(available_at),
+            member.pk,
+            pending,
+            posted,
+            now,
+        ]
+    sql = _PURCHASE_CTE.format(
+        lines=", ".join([_PURCHASE_LINE_VALUES] * len(purchase_lines)), earn=earn_sql
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise _DuplicateReceipt()
+    purchase.pk = row[0]
+    for line in purchase_lines:
+        line.purchase = purchase
+    return purchase, purchase_lines
 
 
 def _purchase_earn(
@@ -1225,6 +1397,7 @@ def checkin_record(
 def catalogue_import_csv(*, rows: Iterable[dict[str, str]]) -> tuple[int, int]:
     """Create or update products (and categories) from CSV rows with columns
     ``sku, name, category_code, category_name``. Returns (created, updated)."""
+    products_cache_clear()
     created = updated = 0
     cleaned = []
     for number, row in enumerate(rows, 2):

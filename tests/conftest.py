@@ -13,6 +13,12 @@ from tests import factories
 def _clear_cache() -> None:
     """Rate-limit counters live in Redis; start each test with none."""
     cache.clear()
+    # rewards caches earning rules and products per process; each test has its own rows
+    from rewards.earning import rules_cache_clear
+    from rewards.services import products_cache_clear
+
+    rules_cache_clear()
+    products_cache_clear()
 
 
 @pytest.fixture
