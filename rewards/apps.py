@@ -24,3 +24,26 @@ class RewardsConfig(AppConfig):
             ],
             handler=consumers.event_points_from_activity,
         )
+        self._ready_loyalty()
+
+    def _ready_loyalty(self) -> None:
+        """Tiers, benefits, challenges, referrals and the member pages (docs/rewards.md)."""
+        from members.activity import Kind, consumer_register
+        from members.api.summary import summary_extender_register
+        from members.pages import panel_register
+        from rewards import challenges, loyalty_views, referrals, tiers
+        from rewards.earning import bonus_provider_register
+
+        bonus_provider_register(name="rewards.benefits", provider=tiers.benefit_bonus_rules)
+        summary_extender_register("rewards.benefits", tiers.member_summary_benefits)
+        panel_register(name="rewards.tier", order=12, render=loyalty_views.tier_panel)
+        consumer_register(
+            name="rewards.challenges",
+            kinds=challenges.CONSUMED_KINDS,
+            handler=challenges.challenges_from_activity,
+        )
+        consumer_register(
+            name="rewards.referrals",
+            kinds=[Kind.PURCHASED, Kind.PURCHASE_CLAIMED],
+            handler=referrals.referrals_from_activity,
+        )

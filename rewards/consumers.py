@@ -43,8 +43,12 @@ def event_points_from_activity(event: ActivityEvent) -> None:
                 idempotency_key=f"profile_completed:{member.pk}",
             )
     elif event.kind == Kind.REVIEW_APPROVED:
+        # A review earns the "review" rule; an approved social-media post "social share".
+        social = (event.data or {}).get("kind") == "social"
         services.event_points_award(
-            member=member, event=EventRule.Event.REVIEW, idempotency_key=f"activity:{event.pk}"
+            member=member,
+            event=EventRule.Event.SOCIAL_SHARE if social else EventRule.Event.REVIEW,
+            idempotency_key=f"activity:{event.pk}",
         )
     elif event.kind == Kind.REFERRAL_COMPLETED:
         # Recorded on the referred member after their first purchase, with the referrer's id.

@@ -71,9 +71,7 @@ class Tier(models.Model):
     # (settings.REWARDS_TIER_BASIS / REWARDS_TIER_WINDOW_DAYS). The lowest tier has 0.
     threshold_points = models.PositiveIntegerField(_("points earned to qualify"), default=0)
     threshold_spend_ore = models.BigIntegerField(_("spend to qualify (öre)"), default=0)
-    benefit_picks = models.PositiveSmallIntegerField(
-        _("benefits to choose per period"), default=0
-    )
+    benefit_picks = models.PositiveSmallIntegerField(_("benefits to choose per period"), default=0)
     description_sv = models.TextField(_("what the tier gives (Swedish)"), blank=True)
     description_en = models.TextField(_("what the tier gives (English)"), blank=True)
 

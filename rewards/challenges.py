@@ -1,0 +1,264 @@
+"""Challenges, badges and streaks, driven by the member timeline (docs/rewards.md).
+
+A timeline consumer (``rewards.challenges``, registered in ``RewardsConfig.ready``) measures
+each relevant active challenge again from the member's own rows whenever a purchase,
+check-in, approved review or profile change happens. Measuring from the rows (not adding
+one per event) makes a redelivered or reordered event harmless; completion is a conditional
+UPDATE on ``completed_at``, so points and the badge are given once.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from members.activity import Kind as ActivityKind
+from members.activity import activity_record
+from members.models import ActivityEvent, Member
+from rewards import services
+from rewards.models import (
+    Challenge,
+    ChallengeProgress,
+    CheckIn,
+    LedgerEntry,
+    MemberBadge,
+    Purchase,
+    PurchaseLine,
+    Review,
+)
+
+C = Challenge.Kind
+# Which timeline events move which kind of challenge.
+KINDS_FOR_EVENT: dict[str, set[str]] = {
+    ActivityKind.PURCHASED: {C.PURCHASES, C.NEW_CATEGORY, C.STORES},
+    ActivityKind.PURCHASE_CLAIMED: {C.PURCHASES, C.NEW_CATEGORY, C.STORES},
+    ActivityKind.CHECKED_IN: {C.STORES, C.WEEKEND_CHECKINS},
+    ActivityKind.REVIEW_APPROVED: {C.REVIEWS},
+    ActivityKind.PROFILE_UPDATED: {C.PROFILE},
+    ActivityKind.JOINED: {C.PROFILE},
+}
+CONSUMED_KINDS = list(KINDS_FOR_EVENT)
+
+
+def _since(challenge: Challenge, now: datetime.datetime) -> datetime.datetime:
+    if challenge.window_days:
+        return max(challenge.starts_at, now - datetime.timedelta(days=challenge.window_days))
+    return challenge.starts_at
+
+
+def _profile_complete(member: Member) -> bool:
+    return bool(member.first_name and member.last_name and member.phone and member.birth_date)
+
+
+def _longest_weekly_run(weeks: set[tuple[int, int]]) -> int:
+    """The longest run of consecutive ISO weeks in ``weeks``."""
+    mondays = sorted(datetime.date.fromisocalendar(y, w, 1) for y, w in weeks)
+    best = run = 0
+    previous: datetime.date | None = None
+    for monday in mondays:
+        run = run + 1 if previous and monday - previous == datetime.timedelta(days=7) else 1
+        best = max(best, run)
+        previous = monday
+    return best
+
+
+def challenge_measure(
+    challenge: Challenge, member: Member, now: datetime.datetime | None = None
+) -> int:
+    """The member's progress on ``challenge`` now, measured from their rows."""
+    now = now or timezone.now()
+    since = _since(challenge, now)
+    kind = challenge.kind
+    if kind == C.PURCHASES:
+        return Purchase.objects.filter(
+            member=member, purchased_at__gte=since, purchased_at__lte=now
+        ).count()
+    if kind == C.NEW_CATEGORY:
+        lines = PurchaseLine.objects.filter(purchase__member=member, category__isnull=False)
+        before = set(
+            lines.filter(purchase__purchased_at__lt=challenge.starts_at).values_list(
+                "category_id", flat=True
+            )
+        )
+        after = set(
+            lines.filter(purchase__purchased_at__gte=since).values_list("category_id", flat=True)
+        )
+        return len(after - before)
+    if kind == C.STORES:
+        stores = set(
+            Purchase.objects.filter(member=member, purchased_at__gte=since).values_list(
+                "store_id", flat=True
+            )
+        )
+        stores |= set(
+            CheckIn.objects.filter(member=member, created_at__gte=since).values_list(
+                "store_id", flat=True
+            )
+        )
+        return len(stores)
+    if kind == C.PROFILE:
+        return int(_profile_complete(member))
+    if kind == C.WEEKEND_CHECKINS:
+        weeks = set()
+        for created in CheckIn.objects.filter(member=member, created_at__gte=since).values_list(
+            "created_at", flat=True
+        ):
+            day = timezone.localtime(created).date()
+            if day.weekday() >= 5:
+                weeks.add(day.isocalendar()[:2])
+        return _longest_weekly_run(weeks)
+    if kind == C.REVIEWS:
+        return Review.objects.filter(
+            member=member, status=Review.Status.APPROVED, moderated_at__gte=since
+        ).count()
+    return 0  # pragma: no cover - every kind is measured above
+
+
+def challenges_active(now: datetime.datetime | None = None) -> list[Challenge]:
+    now = now or timezone.now()
+    return list(
+        Challenge.objects.filter(active=True, starts_at__lte=now)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .select_related("badge")
+        .order_by("starts_at", "code")
+    )
+
+
+def challenge_progress_update(
+    *, member: Member, challenge: Challenge, now: datetime.datetime | None = None
+) -> ChallengeProgress:
+    """Measure, store the progress, and complete the challenge when the target is reached:
+    points (a ledger entry keyed by challenge and member) and the badge, once."""
+    now = now or timezone.now()
+    value = min(challenge_measure(challenge, member, now), 32767)
+    with transaction.atomic():
+        ChallengeProgress.objects.bulk_create(
+            [ChallengeProgress(member=member, challenge=challenge)], ignore_conflicts=True
+        )
+        progress = ChallengeProgress.objects.select_for_update().get(
+            member=member, challenge=challenge
+        )
+        if progress.completed_at is not None:
+            return progress
+        if value != progress.progress:
+            ChallengeProgress.objects.filter(pk=progress.pk).update(progress=value, updated_at=now)
+            progress.progress = value
+        if value >= challenge.target:
+            completed = ChallengeProgress.objects.filter(
+                pk=progress.pk, completed_at__isnull=True
+            ).update(completed_at=now)
+            if completed:
+                progress.completed_at = now
+                _challenge_reward(member=member, challenge=challenge, now=now)
+    return progress
+
+
+def _challenge_reward(*, member: Member, challenge: Challenge, now: datetime.datetime) -> None:
+    if challenge.points:
+        services.points_earn(
+            member=member,
+            points=challenge.points,
+            cause=LedgerEntry.Cause.RULE,
+            idempotency_key=f"challenge:{challenge.pk}:member:{member.pk}",
+            explanation=[
+                {
+                    "rule": None,
+                    "challenge": challenge.pk,
+                    "sv": challenge.name_sv,
+                    "en": challenge.name_en,
+                    "points": challenge.points,
+                }
+            ],
+        )
+    if challenge.badge_id:
+        MemberBadge.objects.bulk_create(
+            [MemberBadge(member=member, badge_id=challenge.badge_id, awarded_at=now)],
+            ignore_conflicts=True,
+        )
+    activity_record(
+        member=member,
+        kind=ActivityKind.CHALLENGE_COMPLETED,
+        data={"challenge_id": challenge.pk, "points": challenge.points},
+    )
+
+
+def challenges_from_activity(event: ActivityEvent) -> None:
+    """Timeline consumer: move every active challenge this kind of event can move."""
+    member = event.member
+    if member.erased_at is not None:
+        return
+    kinds = KINDS_FOR_EVENT.get(event.kind, set())
+    for challenge in challenges_active():
+        if challenge.kind in kinds:
+            challenge_progress_update(member=member, challenge=challenge)
+
+
+# --- reads for the member page --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChallengeRow:
+    challenge: Challenge
+    progress: int
+    completed_at: datetime.datetime | None
+
+    @property
+    def percent(self) -> int:
+        return min(100, self.progress * 100 // max(1, self.challenge.target))
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.challenge.target - self.progress)
+
+
+def challenges_for_member(*, member: Member) -> list[ChallengeRow]:
+    """Active challenges with the member's stored progress (two queries), unfinished first,
+    closest to completion first."""
+    active = challenges_active()
+    stored = {
+        p.challenge_id: p
+        for p in ChallengeProgress.objects.filter(member=member, challenge__in=active)
+    }
+    rows = [
+        ChallengeRow(
+            challenge=c,
+            progress=stored[c.pk].progress if c.pk in stored else 0,
+            completed_at=stored[c.pk].completed_at if c.pk in stored else None,
+        )
+        for c in active
+    ]
+    return sorted(rows, key=lambda r: (r.completed_at is not None, -r.percent, r.challenge.code))
+
+
+def next_to_complete(rows: list[ChallengeRow]) -> ChallengeRow | None:
+    open_rows = [r for r in rows if r.completed_at is None]
+    return open_rows[0] if open_rows else None
+
+
+def purchase_week_streak(*, member: Member, now: datetime.datetime | None = None) -> int:
+    """Weeks in a row, up to this week (or last week, if none yet this week), with a purchase."""
+    now = now or timezone.now()
+    since = now - datetime.timedelta(weeks=104)
+    weeks = {
+        timezone.localtime(at).date().isocalendar()[:2]
+        for at in Purchase.objects.filter(member=member, purchased_at__gte=since).values_list(
+            "purchased_at", flat=True
+        )
+    }
+    monday = timezone.localtime(now).date()
+    monday -= datetime.timedelta(days=monday.weekday())
+    if monday.isocalendar()[:2] not in weeks:
+        monday -= datetime.timedelta(days=7)
+    streak = 0
+    while monday.isocalendar()[:2] in weeks:
+        streak += 1
+        monday -= datetime.timedelta(days=7)
+    return streak
+
+
+def badges_for_member(*, member: Member) -> list[MemberBadge]:
+    return list(MemberBadge.objects.filter(member=member).select_related("badge"))
