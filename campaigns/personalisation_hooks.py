@@ -9,7 +9,9 @@ Imported from ``campaigns.privacy`` (which consent autodiscovers at start-up):
 - (not registered yet) a "my data" section, :func:`page_rows`: what we recommend and why.
   It costs one query on a page whose query budget is tested by consent; the member already
   sees every recommendation with its reason on My pages and in the export;
-- My pages panel "Recommended for you" (``members.pages``).
+- My pages panel "Recommended for you" (``members.pages``);
+- the back-office pages of ``campaigns.admin_personalisation`` (imported here, so that
+  ``campaigns/admin.py`` needs no line for them).
 """
 
 from __future__ import annotations
@@ -73,3 +75,5 @@ export_section_register(
 erasure_step_register(name="campaigns.recommendations", run=_erase, order=55)
 retention_job_register(name="campaigns.recommendations", run=_purge_unconsented)
 panel_register(name="campaigns.recommended", order=30, render=recommended_panel)
+
+import campaigns.admin_personalisation  # noqa: E402, F401  (registers the admin pages)

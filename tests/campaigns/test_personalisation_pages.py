@@ -129,3 +129,66 @@ def test_recommended_panel_reads_in_swedish(client, anna):
     html = client.get("/mina-sidor/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
     assert "Rekommenderat för dig" in html
     assert "Varför?" in html
+
+
+# --- back-office ------------------------------------------------------------------------------
+
+
+def test_marketer_sees_affinities_strongest_first(client, anna):
+    client.force_login(factories.staff_user(role="Marketer"))
+
+    response = client.get("/admin/campaigns/productaffinity/?basis=basket")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Jeans 501" in html
+    assert "Flanellskjorta" in html
+    assert "/admin/campaigns/productaffinity/add/" not in html
+
+
+def test_marketer_maps_an_interest_to_a_category(client, store):
+    from campaigns.models import InterestCategory
+    from consent.models import Interest
+    from rewards.models import Category
+
+    shoes = Category.objects.create(code="loparskor", name="löparskor")
+    running = Interest.objects.get(code="running")
+    client.force_login(factories.staff_user(role="Marketer"))
+
+    response = client.post(
+        "/admin/campaigns/interestcategory/add/", {"interest": running.pk, "category": shoes.pk}
+    )
+
+    assert response.status_code == 302
+    assert InterestCategory.objects.filter(interest=running, category=shoes).exists()
+
+
+def test_run_now_button_queues_the_nightly_job(client, anna):
+    from campaigns.models import PersonalisationRun
+
+    client.force_login(factories.staff_user(role="Marketer"))
+    page = client.get("/admin/campaigns/personalisationrun/")
+    assert "Run personalisation now" in page.content.decode() or "Kör" in page.content.decode()
+
+    response = client.post("/admin/campaigns/personalisationrun/run/")
+
+    # Tasks run eagerly in tests: the run is recorded at once
+    assert response.status_code == 302
+    run = PersonalisationRun.objects.get()
+    assert run.finished_at is not None
+    assert run.members_scored == 1
+
+
+def test_run_now_needs_permission(client, anna):
+    client.force_login(factories.staff_user(role="Store staff"))
+    assert client.post("/admin/campaigns/personalisationrun/run/").status_code == 403
+
+
+def test_nightly_task_is_registered_for_beat():
+    from django.conf import settings
+
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["campaigns-personalisation-nightly"]
+    app.loader.import_default_modules()
+    assert entry["task"] in app.tasks
