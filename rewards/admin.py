@@ -408,3 +408,7 @@ class PointBalanceAdmin(ReadOnlyAdmin):
             "now": datetime.datetime.now(tz=datetime.UTC),
         }
         return render(request, "admin/rewards/member_points.html", context)
+
+
+# Tiers, the reward catalogue, vouchers, challenges, referrals and the moderation queue.
+from rewards import loyalty_admin  # noqa: E402, F401

@@ -601,6 +601,7 @@ class Review(models.Model):
         ordering = ["-submitted_at", "-id"]
         verbose_name = _("review or post")
         verbose_name_plural = _("reviews and posts")
+        permissions = [("moderate_submission", "Can approve or reject reviews and posts")]
         indexes = [
             models.Index(
                 fields=["submitted_at"], condition=Q(status="pending"), name="review_pending_idx"

@@ -137,3 +137,167 @@ NOT_PERSONAL = {
     "CheckIn.id",
     "CheckIn.idempotency_key",
 }
+
+# --- tiers, catalogue, vouchers, challenges, referrals, reviews (docs/rewards.md) ----------
+_MEMBERSHIP = ("membership", "membership")
+_BOOKS = ("membership", "bookkeeping")
+PERSONAL_DATA.update(
+    {
+        "MemberTier.below_since": _MEMBERSHIP,
+        **{
+            f"TierChange.{f}": _MEMBERSHIP
+            for f in (
+                "member",
+                "from_tier",
+                "to_tier",
+                "reason",
+                "qualifying_value",
+                "purchase_id",
+                "created_at",
+            )
+        },
+        **{f"BenefitChoice.{f}": _MEMBERSHIP for f in ("member", "benefit", "period_start")},
+        "BenefitChoice.created_at": _MEMBERSHIP,
+        # Vouchers are bought with points: kept with the ledger.
+        **{
+            f"Voucher.{f}": _BOOKS
+            for f in (
+                "reward",
+                "member",
+                "code",
+                "status",
+                "points_spent",
+                "claim_key",
+                "partner_code",
+                "issued_at",
+                "valid_until",
+                "used_at",
+                "used_store",
+                "used_reference",
+                "redeem_key",
+                "cancelled_at",
+            )
+        },
+        **{
+            f"WaitlistEntry.{f}": _MEMBERSHIP for f in ("reward", "member", "created_at", "voucher")
+        },
+        **{
+            f"ChallengeProgress.{f}": _MEMBERSHIP
+            for f in ("member", "challenge", "progress", "updated_at", "completed_at")
+        },
+        **{f"MemberBadge.{f}": _MEMBERSHIP for f in ("member", "badge", "awarded_at")},
+        **{f"ReferralCode.{f}": _MEMBERSHIP for f in ("member", "code", "created_at")},
+        # Referrals earned points on both sides: kept with the ledger.
+        **{
+            f"Referral.{f}": _BOOKS
+            for f in ("referrer", "referred", "status", "created_at", "completed_at", "purchase_id")
+        },
+        # Keyed hashes (HMAC with the site key) of a referred phone, email or payment identity:
+        # kept so that the same person cannot be referred again after leaving and rejoining.
+        **{f"ReferralIdentity.{f}": _BOOKS for f in ("kind", "digest", "referral", "created_at")},
+        # Reviews: text and link are blanked on erasure (rewards.reviews.reviews_erase).
+        **{
+            f"Review.{f}": _MEMBERSHIP
+            for f in (
+                "member",
+                "kind",
+                "text",
+                "url",
+                "product",
+                "status",
+                "submitted_at",
+                "moderated_at",
+                "moderated_by",
+                "reject_reason",
+            )
+        },
+    }
+)
+NOT_PERSONAL |= {
+    "Tier.threshold_points",
+    "Tier.threshold_spend_ore",
+    "Tier.benefit_picks",
+    "Tier.description_sv",
+    "Tier.description_en",
+    "TierChange.id",
+    "BenefitChoice.id",
+    "Voucher.id",
+    "WaitlistEntry.id",
+    "ChallengeProgress.id",
+    "MemberBadge.id",
+    "ReferralCode.id",
+    "Referral.id",
+    "ReferralIdentity.id",
+    "Review.id",
+    # the catalogue and configuration: no member in them
+    *{
+        f"Benefit.{f}"
+        for f in (
+            "id",
+            "code",
+            "kind",
+            "name_sv",
+            "name_en",
+            "description_sv",
+            "description_en",
+            "min_tier",
+            "category",
+            "multiplier",
+            "active",
+        )
+    },
+    *{
+        f"Reward.{f}"
+        for f in (
+            "id",
+            "code",
+            "kind",
+            "name_sv",
+            "name_en",
+            "description_sv",
+            "description_en",
+            "image",
+            "image_alt_sv",
+            "image_alt_en",
+            "points_cost",
+            "percent_off",
+            "amount_off_ore",
+            "min_basket_ore",
+            "product_sku",
+            "charity",
+            "event_starts_at",
+            "event_place",
+            "valid_days",
+            "min_tier",
+            "stock_total",
+            "stock_left",
+            "per_member_limit",
+            "starts_at",
+            "ends_at",
+            "active",
+            "created_at",
+        )
+    },
+    # a partner's pool; the code a member got is on their voucher
+    *{f"PartnerCode.{f}" for f in ("id", "reward", "code", "voucher", "batch", "uploaded_at")},
+    *{f"Badge.{f}" for f in ("id", "code", "name_sv", "name_en", "symbol")},
+    *{
+        f"Challenge.{f}"
+        for f in (
+            "id",
+            "code",
+            "kind",
+            "name_sv",
+            "name_en",
+            "description_sv",
+            "description_en",
+            "target",
+            "window_days",
+            "points",
+            "badge",
+            "starts_at",
+            "ends_at",
+            "active",
+        )
+    },
+}

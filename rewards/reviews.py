@@ -15,7 +15,7 @@ from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.errors import ConflictError, NotFoundError
 from members.models import Member, User
-from rewards.models import Review
+from rewards.models import Product, Review
 
 MAX_PENDING = 5
 MIN_TEXT = 20
@@ -38,7 +38,9 @@ class UnknownReviewError(NotFoundError):
     default_message = gettext_lazy("No such review.")
 
 
-def review_submit(*, member: Member, kind: str, text: str = "", url: str = "") -> Review:
+def review_submit(
+    *, member: Member, kind: str, text: str = "", url: str = "", product: Product | None = None
+) -> Review:
     """A review needs a text of some substance; a social post needs a link to it."""
     text, url = (text or "").strip(), (url or "").strip()
     if kind not in Review.Kind.values:
@@ -63,7 +65,9 @@ def review_submit(*, member: Member, kind: str, text: str = "", url: str = "") -
         pending = Review.objects.filter(member=member, status=Review.Status.PENDING).count()
         if pending >= MAX_PENDING:
             raise TooManyPendingReviewsError()
-        review = Review.objects.create(member=member, kind=kind, text=text, url=url)
+        review = Review.objects.create(
+            member=member, kind=kind, text=text, url=url, product=product
+        )
         activity_record(
             member=member,
             kind=ActivityKind.REVIEW_SUBMITTED,

@@ -130,6 +130,7 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
     card_token_rotate(member=member, actor=member.user)
     member_with_everything(member)
     staff = factories.staff_user()
+    rf.loyalty_referred(member)  # rewards: joined with a friend's code, before any purchase
     # Reference data without services yet (catalogue, tiers): plain rows.
     shoes = Category.objects.create(code="shoes", name="Skor")
     Product.objects.create(sku="SHOE-1", name="Löparsko", category=shoes)
@@ -170,6 +171,8 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
     from tests.factories.campaigns import campaign_data_with_every_field
 
     campaign_data_with_every_field(member)
+    # rewards: tiers, benefits, vouchers, waiting list, challenges, referrals, reviews.
+    rf.loyalty_data_with_every_field(member, store, staff)
     with capture(execute=True):
         export_requested(member)  # an earlier export, done: its file and expiry are data too
     return member

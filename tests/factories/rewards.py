@@ -157,3 +157,72 @@ def claim(member: Member, reward_obj: Any, key: str | None = None):
     from rewards.catalogue import reward_claim
 
     return reward_claim(member=member, reward=reward_obj, idempotency_key=key or str(uuid.uuid4()))
+
+
+def loyalty_referred(member: Member) -> None:
+    """Before the member's first purchase: they joined with a friend's code (and a card)."""
+    from rewards.referrals import referral_code_for, referral_register
+    from tests.factories.members import member_with_user
+
+    friend = member_with_user(email="referrer.export@example.se")
+    referral_register(
+        referred=member, code=referral_code_for(member=friend).code, payment_identity="tok-1"
+    )
+
+
+def loyalty_data_with_every_field(member: Member, store: Store, staff: Any) -> None:
+    """Tier history and grace, a chosen benefit, vouchers used, cancelled and from a partner
+    pool, a waiting-list place, a completed challenge and badge, referrals both ways and
+    moderated reviews: a value in every personal field of the loyalty models."""
+    from rewards import catalogue, challenges, referrals, reviews, tiers
+    from rewards.models import Badge, Benefit, Challenge, MemberTier, Product, Purchase, Reward
+    from tests.factories.members import member_with_user
+
+    top = tier(code="x-top", rank=9, threshold_points=0, benefit_picks=1)
+    purchase_id = Purchase.objects.filter(member=member).values_list("pk", flat=True).first()
+    tiers.tier_evaluate(member_id=member.pk, reason="purchase", purchase_id=purchase_id)
+    benefit = Benefit.objects.create(
+        code="x-frakt", kind="free_delivery", name_sv="Fri frakt", name_en="Free", min_tier=top
+    )
+    tiers.benefit_choose(member=member, benefit_ids=[benefit.pk])
+    type(top).objects.filter(pk=top.pk).update(threshold_points=10**9)
+    tiers.tier_evaluate(member_id=member.pk)  # below the threshold: the grace clock starts
+    assert MemberTier.objects.get(member=member).below_since is not None
+    earned(member, 100)
+    used = claim(member, reward(code="x-used", points_cost=10))
+    catalogue.voucher_redeem(
+        code=used.code, store=store, idempotency_key="x-r1", reference="basket-9"
+    )
+    catalogue.voucher_cancel(voucher_id=claim(member, reward(code="x-cancel", points_cost=10)).pk)
+    partner = reward(code="x-partner", kind=Reward.Kind.PARTNER, points_cost=10)
+    catalogue.partner_codes_upload(reward=partner, lines=["PARTNER-1"])
+    claim(member, Reward.objects.get(pk=partner.pk))
+    invitation = reward(code="x-event", kind=Reward.Kind.INVITATION, points_cost=0, stock=1)
+    other = member_with_user(email="other.export@example.se")
+    ticket = claim(other, invitation)
+    catalogue.waitlist_join(member=member, reward=invitation)
+    catalogue.voucher_cancel(voucher_id=ticket.pk)
+    catalogue.waitlist_promote(reward_id=invitation.pk)
+    badge = Badge.objects.create(code="x-badge", name_sv="Märke", name_en="Badge")
+    challenge = Challenge.objects.create(
+        code="x-buy",
+        kind="purchases",
+        name_sv="Köp",
+        name_en="Buy",
+        target=1,
+        badge=badge,
+        starts_at=timezone.now() - datetime.timedelta(days=365),
+    )
+    challenges.challenge_progress_update(member=member, challenge=challenge)
+    friend = member_with_user(email="friend.export@example.se")
+    referrals.referral_register(
+        referred=friend, code=referrals.referral_code_for(member=member).code
+    )
+    referrals.referral_complete(referred=friend, purchase_id=purchase_id or 0)
+    product = Product.objects.first()
+    approved = reviews.review_submit(
+        member=member, kind="review", text="Mycket bra löparskor, rekommenderas!", product=product
+    )
+    reviews.review_approve(review_id=approved.pk, actor=staff)
+    rejected = reviews.review_submit(member=member, kind="social", url="https://example.se/p/1")
+    reviews.review_reject(review_id=rejected.pk, actor=staff, reason="Not about us")
