@@ -42,7 +42,7 @@ from campaigns.models.personalisation import (
     ProductAffinity,
 )
 from consent.models import ConsentState, Interest, MemberInterest
-from members.models import Member
+from members.models import ActivityEvent, Member
 from rewards.models import Category, MemberTier, Product, Purchase, PurchaseLine
 
 PROFILING_PURPOSE = "profiling"
@@ -573,6 +573,16 @@ def personalisation_run() -> PersonalisationRun:
 def recommendations_erase(*, member: Member) -> int:
     """Delete the member's recommendations (erasure step; idempotent)."""
     return MemberRecommendation.objects.filter(member=member).delete()[0]
+
+
+def recommendations_on_withdrawal(event: ActivityEvent) -> None:
+    """Timeline consumer: when a member withdraws ``profiling``, delete their stored
+    recommendations (reads already hide them; this also stops anything that reads the table).
+    Re-checked here, since the member may have said yes again before this ran."""
+    if (event.data or {}).get("purpose") != PROFILING_PURPOSE:
+        return
+    if not _may_profile(event.member_id):
+        MemberRecommendation.objects.filter(member_id=event.member_id).delete()
 
 
 # --- reads --------------------------------------------------------------------------------

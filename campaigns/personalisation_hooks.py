@@ -10,6 +10,8 @@ Imported from ``campaigns.privacy`` (which consent autodiscovers at start-up):
   It costs one query on a page whose query budget is tested by consent; the member already
   sees every recommendation with its reason on My pages and in the export;
 - My pages panel "Recommended for you" (``members.pages``);
+- timeline consumer: a withdrawal of ``profiling`` deletes the member's recommendations
+  within seconds (after commit), not only at the next nightly run;
 - the back-office pages of ``campaigns.admin_personalisation`` (imported here, so that
   ``campaigns/admin.py`` needs no line for them).
 """
@@ -26,6 +28,7 @@ from campaigns.models import MemberRecommendation
 from campaigns.personalisation import (
     profiled_members,
     recommendations_erase,
+    recommendations_on_withdrawal,
     recommended_products,
 )
 from campaigns.personalisation_views import recommended_panel
@@ -35,6 +38,7 @@ from consent.registry import (
     model_row,
     retention_job_register,
 )
+from members.activity import Kind, consumer_register
 from members.models import Member
 from members.pages import panel_register
 
@@ -75,5 +79,10 @@ export_section_register(
 erasure_step_register(name="campaigns.recommendations", run=_erase, order=55)
 retention_job_register(name="campaigns.recommendations", run=_purge_unconsented)
 panel_register(name="campaigns.recommended", order=30, render=recommended_panel)
+consumer_register(
+    name="campaigns.recommendations_withdrawn",
+    kinds=[Kind.CONSENT_WITHDRAWN],
+    handler=recommendations_on_withdrawal,
+)
 
 import campaigns.admin_personalisation  # noqa: E402, F401  (registers the admin pages)

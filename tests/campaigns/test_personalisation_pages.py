@@ -192,3 +192,23 @@ def test_nightly_task_is_registered_for_beat():
     entry = settings.CELERY_BEAT_SCHEDULE["campaigns-personalisation-nightly"]
     app.loader.import_default_modules()
     assert entry["task"] in app.tasks
+
+
+def test_withdrawing_profiling_deletes_stored_recommendations_after_commit(
+    anna, django_capture_on_commit_callbacks
+):
+    # When Anna withdraws profiling (the timeline consumer runs after commit)
+    with django_capture_on_commit_callbacks(execute=True):
+        cf.withdrawn(anna, "profiling")
+
+    # Then her stored rows are gone at once, not only after the nightly run
+    assert not MemberRecommendation.objects.filter(member=anna).exists()
+
+
+def test_withdrawing_another_purpose_keeps_recommendations(
+    anna, django_capture_on_commit_callbacks
+):
+    cf.granted(anna, "marketing_email")
+    with django_capture_on_commit_callbacks(execute=True):
+        cf.withdrawn(anna, "marketing_email")
+    assert MemberRecommendation.objects.filter(member=anna).exists()
