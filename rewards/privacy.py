@@ -87,46 +87,17 @@ for order, (name, title, model, path) in enumerate(SECTIONS, start=1):
     )
 
 
-# --- tiers, vouchers, challenges, referrals, reviews (docs/rewards.md) ----------------------
-def _loyalty_sections() -> None:
-    from consent.registry import erasure_step_register
-    from rewards.models import (
-        BenefitChoice,
-        ChallengeProgress,
-        MemberBadge,
-        Referral,
-        ReferralCode,
-        ReferralIdentity,
-        Review,
-        TierChange,
-        Voucher,
-        WaitlistEntry,
+# Keyed hashes of the contact details a member was referred with (rewards.referrals).
+def _referral_identities() -> None:
+    from rewards.models import ReferralIdentity
+
+    export_section_register(
+        name="referral_identities",
+        title=_("Hashed contact details from your invitation"),
+        rows=_rows(ReferralIdentity, "referral__referred"),
+        model=ReferralIdentity,
+        order=200 + (len(SECTIONS) + 1) * 10,
     )
-    from rewards.reviews import reviews_erase
-
-    sections: list[tuple[str, Any, type[Model], str]] = [
-        ("tier_changes", _("Your tier changes"), TierChange, "member"),
-        ("benefit_choices", _("Benefits you chose"), BenefitChoice, "member"),
-        ("vouchers", _("Your vouchers and tickets"), Voucher, "member"),
-        ("waiting_lists", _("Waiting lists you joined"), WaitlistEntry, "member"),
-        ("challenges", _("Your challenges"), ChallengeProgress, "member"),
-        ("badges", _("Your badges"), MemberBadge, "member"),
-        ("referral_code", _("Your invitation code"), ReferralCode, "member"),
-        ("referrals_made", _("Friends you invited"), Referral, "referrer"),
-        ("referred_by", _("The invitation you joined with"), Referral, "referred"),
-        (
-            "referral_identities",
-            _("Hashed contact details from your invitation"),
-            ReferralIdentity,
-            "referral__referred",
-        ),
-        ("reviews", _("Your reviews and posts"), Review, "member"),
-    ]
-    for order, (name, title, model, path) in enumerate(sections, start=1):
-        export_section_register(
-            name=name, title=title, rows=_rows(model, path), model=model, order=400 + order * 10
-        )
-    erasure_step_register(name="rewards.reviews", run=reviews_erase, order=300)
 
 
-_loyalty_sections()
+_referral_identities()

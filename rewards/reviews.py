@@ -111,8 +111,3 @@ def review_approve(*, review_id: int, actor: User | None) -> Review:
 
 def review_reject(*, review_id: int, actor: User | None, reason: str = "") -> Review:
     return _moderate(review_id=review_id, actor=actor, status=Review.Status.REJECTED, reason=reason)
-
-
-def reviews_erase(member: Member) -> None:
-    """Erasure step: the member's own words and links go; the moderation record stays."""
-    Review.objects.filter(member=member).update(text="", url="")

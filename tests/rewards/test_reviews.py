@@ -84,9 +84,11 @@ def test_review_submit_validation(member):
     assert Review.objects.count() == reviews.MAX_PENDING
 
 
-def test_reviews_erase_blanks_the_members_words(member):
+def test_erasure_step_blanks_the_members_words(member):
+    from rewards.privacy import erase_reviews
+
     reviews.review_submit(member=member, kind="social", url="https://example.se/anna")
-    reviews.reviews_erase(member)
+    erase_reviews(member)
     review = Review.objects.get(member=member)
     assert (review.text, review.url) == ("", "")
 
