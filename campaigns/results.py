@@ -269,6 +269,12 @@ VERDICT_TEXT = {
             "en": "Too early to say: the difference is {signed} per member, but the 95 % "
             "confidence interval ({low} to {high}) still includes zero.",
         },
+        "none": {
+            "sv": "För tidigt att säga: ingen skillnad alls hittills mellan kontaktade och "
+            "kontrollgruppen.",
+            "en": "Too early to say: no difference at all so far between contacted members "
+            "and the control group.",
+        },
         "small": {
             "sv": "För tidigt att säga: bara {n_contacted} kontaktade och {n_control} "
             "medlemmar i kontrollgruppen hittills (minst {minimum} i varje grupp behövs).",
@@ -318,6 +324,8 @@ def verdict_text(
             text = VERDICT_TEXT[Verdict.TOO_EARLY]["small"][lang].format(
                 n_contacted=contacted.n, n_control=control.n, minimum=min_group_size
             )
+        elif interval.standard_error == 0 and interval.difference == 0:
+            text = VERDICT_TEXT[Verdict.TOO_EARLY]["none"][lang]
         else:
             sign = "+" if interval.difference > 0 else ""
             text = VERDICT_TEXT[Verdict.TOO_EARLY]["interval"][lang].format(

@@ -470,3 +470,10 @@ def test_results_page_reads_in_swedish(client, store):
     assert "Signifikant: kontaktade medlemmar handlade för" in html
     assert "Från leverans till inlösen" in html
     assert "95 % konfidensintervall" in html
+
+
+def test_uplift_compute_identical_groups_say_no_difference_so_far():
+    uplift = uplift_compute(metric="purchases", contacted=[1.0] * 25, control=[1.0] * 25)
+    assert uplift.verdict == Verdict.TOO_EARLY
+    assert uplift.text["en"].startswith("Too early to say: no difference at all so far")
+    assert uplift.text["sv"].startswith("För tidigt att säga: ingen skillnad alls hittills")
