@@ -513,6 +513,11 @@ def recommendations_compute(
             if ranked:
                 counts.members_scored += 1
         with transaction.atomic():
+            _recommendations_lock()
+            # Re-check under the lock: a withdrawal committed since the chunk was read must
+            # win (its consumer waits for this lock, then deletes what is left).
+            still = set(profiled_members().filter(pk__in=chunk).values_list("pk", flat=True))
+            rows = [row for row in rows if row[0] in still]
             MemberRecommendation.objects.filter(member_id__in=chunk).delete()
             _recommendations_insert(rows)
         counts.recommendations += len(rows)
@@ -570,9 +575,24 @@ def personalisation_run() -> PersonalisationRun:
     return run
 
 
+def _recommendations_lock() -> None:
+    """Serialise writers of recommendation rows (call inside a transaction).
+
+    Two runs writing the same chunk would otherwise both delete, then both insert, and the
+    second would fail on the unique (member, rank); a withdrawal's delete could slip between
+    a chunk's consent check and its insert. SHARE ROW EXCLUSIVE conflicts with itself and
+    with plain writes, never with readers. SQLite serialises writers anyway."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(MemberRecommendation._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+
+
 def recommendations_erase(*, member: Member) -> int:
     """Delete the member's recommendations (erasure step; idempotent)."""
-    return MemberRecommendation.objects.filter(member=member).delete()[0]
+    with transaction.atomic():
+        _recommendations_lock()
+        return MemberRecommendation.objects.filter(member=member).delete()[0]
 
 
 def recommendations_on_withdrawal(event: ActivityEvent) -> None:
@@ -581,8 +601,10 @@ def recommendations_on_withdrawal(event: ActivityEvent) -> None:
     Re-checked here, since the member may have said yes again before this ran."""
     if (event.data or {}).get("purpose") != PROFILING_PURPOSE:
         return
-    if not _may_profile(event.member_id):
-        MemberRecommendation.objects.filter(member_id=event.member_id).delete()
+    with transaction.atomic():
+        _recommendations_lock()
+        if not _may_profile(event.member_id):
+            MemberRecommendation.objects.filter(member_id=event.member_id).delete()
 
 
 # --- reads --------------------------------------------------------------------------------
