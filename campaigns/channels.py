@@ -3,8 +3,9 @@
 The engine renders a ``Message`` per delivery and hands it to the channel's ``send``, with
 the delivery id as the provider's idempotency key. ``TransientError`` means "try again
 later" (the engine retries with backoff); ``PermanentError`` means the message can never be
-sent (recorded as failed with its reason). Adapters whose work is a database write
-(``transactional = True``) run inside the transaction that marks the delivery sent.
+sent (recorded as failed with its reason). Adapters whose work is only a database write
+(``external = False``) run inside the transaction that takes the budget and marks the
+delivery sent.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ class Channel:
     # The consent channel whose purpose must be granted (consent.models.Channel).
     consent_channel: ClassVar[str]
     purpose: ClassVar[str]
-    transactional: ClassVar[bool] = False
+    # Calls something outside the database: each delivery is marked sent right after its
+    # call. Without it (no-op), a batch is marked in one statement.
+    external: ClassVar[bool] = True
     # Which member address the message needs ("email", "phone", or "" for none).
     address: ClassVar[str] = ""
 
@@ -133,7 +136,7 @@ class OnsiteChannel(Channel):
     name = "onsite"
     consent_channel = "onsite"
     purpose = "profiling"
-    transactional = True
+    external = False
 
     def send(self, message: Message) -> str:
         from campaigns.models import InboxMessage
@@ -183,6 +186,7 @@ class NoopChannel(Channel):
     name = "noop"
     consent_channel = "email"
     purpose = "marketing_email"
+    external = False
 
     def send(self, message: Message) -> str:
         return ""

@@ -21,13 +21,14 @@ from django.conf import settings
 from django.core import signing
 from django.db.models import Sum
 from django.template import Context, Engine, Template
+from django.template.base import render_value_in_context
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from campaigns.channels import Message
-from campaigns.models import Campaign, Delivery, Offer, Variant
+from campaigns.models import Campaign, Offer, Variant
 from consent.unsubscribe import unsubscribe_headers, unsubscribe_url
 from members.models import Member
 from rewards.models import MemberTier, PointBalance, PointLot
@@ -47,18 +48,77 @@ OPEN_SALT = "campaigns.open"
 EXPIRY_HORIZON_DAYS = 30
 URL_RE = re.compile(r"https?://[^\s\"'<>]+")
 
+@dataclass(frozen=True)
+class Person:
+    """What rendering and addressing need of a member: read once per batch."""
+
+    pk: int
+    first_name: str
+    language: str
+    phone: str
+    email: str
+
+
+def people(member_ids: Iterable[int]) -> dict[int, Person]:
+    return {
+        pk: Person(pk, first_name, language, phone, email or "")
+        for pk, first_name, language, phone, email in Member.objects.filter(
+            pk__in=list(member_ids)
+        ).values_list("pk", "first_name", "preferred_language", "phone", "user__email")
+    }
+
+
+def person_of(member: Member) -> Person:
+    user = member.user
+    return Person(
+        member.pk, member.first_name, member.preferred_language, member.phone,
+        user.email if user is not None else "",
+    )
+
+
 _engine = Engine(autoescape=True)
 _text_engine = Engine(autoescape=False)
 
 
+class _Plain:
+    """A text with only ``{{ field }}`` placeholders (no tags, no filters): rendered by
+    string joins, the same result as Django's engine at a fraction of the cost. Anything
+    else is compiled by the Django template engine."""
+
+    VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+    def __init__(self, parts: list[str], html: bool) -> None:
+        self.parts = parts
+        self.html = html
+
+    @classmethod
+    def compile(cls, source: str, html: bool) -> _Plain | None:
+        if "{%" in source or "{#" in source:
+            return None
+        parts = cls.VAR.split(source)
+        if any("{{" in literal or "}}" in literal for literal in parts[0::2]):
+            return None
+        return cls(parts, html)
+
+    def render(self, context: Context) -> str:
+        out = []
+        for index, part in enumerate(self.parts):
+            if index % 2 == 0:
+                out.append(part)
+                continue
+            # As the engine does: localized, then escaped when the context autoescapes.
+            out.append(render_value_in_context(context.get(part, ""), context))
+        return "".join(out)
+
+
 @lru_cache(maxsize=512)
-def _template(source: str, html: bool) -> Template:
-    return (_engine if html else _text_engine).from_string(source)
+def _template(source: str, html: bool) -> Template | _Plain:
+    return _Plain.compile(source, html) or (_engine if html else _text_engine).from_string(source)
 
 
 def template_check(source: str) -> None:
     """Raise ``TemplateSyntaxError`` when ``source`` does not compile."""
-    _template(source, True)
+    _engine.from_string(source)
 
 
 def fields_used(*sources: str) -> set[str]:
@@ -66,7 +126,7 @@ def fields_used(*sources: str) -> set[str]:
     return {name for name in MERGE_FIELDS if re.search(r"\{\{\s*" + name + r"\b", text)}
 
 
-def _sources(variant: Variant, channel: str, language: str) -> list[str]:
+def sources(variant: Variant, language: str) -> list[str]:
     offer = variant.offer
     texts = [
         getattr(variant, f"email_subject_{language}"),
@@ -80,14 +140,14 @@ def _sources(variant: Variant, channel: str, language: str) -> list[str]:
 
 
 def member_contexts(
-    members: Iterable[Member], *, fields: set[str], now: datetime.datetime | None = None
+    members: Iterable[Person], *, fields: set[str], now: datetime.datetime | None = None
 ) -> dict[int, dict[str, Any]]:
     """Merge-field values for many members, a query per field used (not per member)."""
     members = list(members)
     ids = [m.pk for m in members]
     now = now or timezone.now()
     contexts: dict[int, dict[str, Any]] = {
-        m.pk: {"first_name": m.first_name, "language": m.preferred_language} for m in members
+        m.pk: {"first_name": m.first_name, "language": m.language} for m in members
     }
     if "tier" in fields:
         for row in MemberTier.objects.filter(member_id__in=ids).select_related("tier"):
@@ -156,86 +216,113 @@ def open_pixel_url(delivery_id: int) -> str:
 
 @dataclass
 class Rendered:
-    subject: str
-    text: str
-    html: str
-    sms: str
-    title: str
-    body: str
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    sms: str = ""
+    title: str = ""
+    body: str = ""
+
+
+# Which texts each channel needs; the rest are not rendered.
+PARTS = {
+    "email": {"subject", "text", "html"},
+    "sms": {"sms"},
+    "onsite": {"title", "body"},
+    "test": {"subject", "text"},
+    "noop": {"subject", "text"},
+}
+ALL_PARTS = {"subject", "text", "html", "sms", "title", "body"}
 
 
 def render_variant(
-    *, variant: Variant, language: str, context: dict[str, Any]
+    *,
+    variant: Variant,
+    language: str,
+    context: dict[str, Any],
+    parts: set[str] | None = None,
 ) -> Rendered:
-    """The variant's texts for one member (no tracking, no unsubscribe: see ``message_for``)."""
+    """The variant's texts for one member (no tracking, no unsubscribe: see ``message_for``).
+    Empty texts fall back: email text -> offer text, SMS -> email text -> offer text."""
     language = language if language in ("sv", "en") else "sv"
+    parts = ALL_PARTS if parts is None else parts
     offer: Offer | None = variant.offer
     ctx = dict(context)
     if offer is not None:
         ctx["offer_title"] = offer.title_for(language)
 
+    text_context = Context(ctx, autoescape=False)
+
     def text(source: str) -> str:
-        return _template(source, False).render(Context(ctx)) if source else ""
+        return _template(source, False).render(text_context) if source else ""
 
-    def html(source: str) -> str:
-        return _template(source, True).render(Context(ctx)) if source else ""
+    def field(name: str) -> str:
+        return str(getattr(variant, f"{name}_{language}"))
 
-    subject = text(getattr(variant, f"email_subject_{language}"))
-    body_text = text(getattr(variant, f"email_text_{language}"))
-    title = text(offer.title_for(language)) if offer is not None else subject
-    body = text(offer.body_for(language)) if offer is not None else body_text
-    return Rendered(
-        subject=subject,
-        text=body_text or body,
-        html=html(getattr(variant, f"email_html_{language}")),
-        sms=text(getattr(variant, f"sms_text_{language}")) or body_text or body,
-        title=title,
-        body=body or body_text,
-    )
+    out = Rendered()
+    offer_body = text(offer.body_for(language)) if offer is not None and (
+        parts & {"body", "text", "sms"}
+    ) else ""
+    if parts & {"subject", "title"}:
+        out.subject = text(field("email_subject"))
+    if parts & {"text", "sms", "body"}:
+        out.text = text(field("email_text")) or offer_body
+    if "html" in parts:
+        source = field("email_html")
+        out.html = _template(source, True).render(Context(ctx, autoescape=True)) if source else ""
+    if "sms" in parts:
+        out.sms = text(field("sms_text")) or out.text
+    if "title" in parts:
+        out.title = text(offer.title_for(language)) if offer is not None else out.subject
+    if "body" in parts:
+        out.body = offer_body or out.text
+    return out
 
 
 def message_for(
     *,
-    delivery: Delivery,
-    member: Member,
-    email: str,
+    delivery_id: int,
+    person: Person,
+    variant: Variant,
     channel: str,
     purpose: str,
     consent_channel: str,
     context: dict[str, Any],
 ) -> Message:
     """The message one delivery sends: rendered, tracked, with its unsubscribe link."""
-    assert delivery.variant is not None
-    language = member.preferred_language
-    rendered = render_variant(variant=delivery.variant, language=language, context=context)
+    language = person.language
+    rendered = render_variant(
+        variant=variant, language=language, context=context, parts=PARTS.get(channel, ALL_PARTS)
+    )
     message = Message(
-        delivery_id=delivery.pk,
-        member_id=member.pk,
+        delivery_id=delivery_id,
+        member_id=person.pk,
         language=language,
         subject=rendered.subject,
         title=rendered.title,
         text=rendered.body if channel == "onsite" else rendered.text,
     )
+    if channel in ("email", "sms"):
+        # Only the id is read from the member to sign the link.
+        url = unsubscribe_url(member=Member(pk=person.pk), purpose=purpose, channel=consent_channel)
     if channel == "email":
-        url = unsubscribe_url(member=member, purpose=purpose, channel=consent_channel)
         with override(language):
             footer = _("Unsubscribe")
-        message.to = email
-        message.text = _track(rendered.text, delivery.pk, html=False) + f"\n\n{footer}: {url}\n"
-        html = _track(rendered.html, delivery.pk, html=True) if rendered.html else ""
+        message.to = person.email
+        message.text = _track(rendered.text, delivery_id, html=False) + f"\n\n{footer}: {url}\n"
+        html = _track(rendered.html, delivery_id, html=True) if rendered.html else ""
         if html:
             html += (
                 f'<p><a href="{url}">{footer}</a></p>'
-                f'<img src="{open_pixel_url(delivery.pk)}" width="1" height="1" alt="">'
+                f'<img src="{open_pixel_url(delivery_id)}" width="1" height="1" alt="">'
             )
         message.html = html
         message.headers = unsubscribe_headers(url)
     elif channel == "sms":
-        url = unsubscribe_url(member=member, purpose=purpose, channel=consent_channel)
         with override(language):
             footer = _("Stop")
-        message.to = member.phone
-        message.text = _track(rendered.sms, delivery.pk, html=False) + f"\n{footer}: {url}"
+        message.to = person.phone
+        message.text = _track(rendered.sms, delivery_id, html=False) + f"\n{footer}: {url}"
     return message
 
 
@@ -246,8 +333,8 @@ def preview(
     from campaigns.channels import sms_segments
 
     language = member.preferred_language
-    fields = fields_used(*_sources(variant, "", language))
-    context = member_contexts([member], fields=fields)[member.pk]
+    fields = fields_used(*sources(variant, language))
+    context = member_contexts([person_of(member)], fields=fields)[member.pk]
     rendered = render_variant(variant=variant, language=language, context=context)
     characters, segments, encoding = sms_segments(rendered.sms)
     return {

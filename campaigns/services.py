@@ -17,6 +17,7 @@ import io
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -479,7 +480,7 @@ def fanout_chunk_run(*, chunk_id: int, now: datetime.datetime | None = None) -> 
             forced_variant=chunk.variant,
             limit=chunk.limit,
         )
-        FanoutChunk.objects.filter(pk=chunk.pk).update(done_at=now)
+        FanoutChunk.objects.filter(pk=chunk.pk).update(done_at=timezone.now())
         pending = list(
             Delivery.objects.filter(
                 campaign=campaign,
@@ -554,7 +555,22 @@ def campaign_occurrence_start(*, campaign_id: int, now: datetime.datetime | None
 # --- sending ----------------------------------------------------------------------------------
 
 
-def _claim(delivery_ids: list[int], now: datetime.datetime) -> list[Delivery]:
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this task claimed: the columns the send path needs, nothing more."""
+
+    pk: int
+    member_id: int
+    campaign_id: int
+    variant_id: int | None
+    channel: str
+    occurrence: str
+    budget_taken: bool
+    attempts: int
+    claimed_at: datetime.datetime
+
+
+def _claim(delivery_ids: list[int], now: datetime.datetime) -> list[Claimed]:
     """Claim pending, due rows of sending campaigns: pending -> sending, one UPDATE. A row
     claimed by someone else (a duplicate task) is simply not returned."""
     table = Delivery._meta.db_table
@@ -565,23 +581,33 @@ def _claim(delivery_ids: list[int], now: datetime.datetime) -> list[Delivery]:
             "FROM campaigns_campaign AS c "
             "WHERE d.id = ANY(%s) AND d.status = 'pending' AND c.id = d.campaign_id "
             "AND c.status = 'sending' AND (d.not_before IS NULL OR d.not_before <= %s) "
-            "RETURNING d.id",
+            "RETURNING d.id, d.member_id, d.campaign_id, d.variant_id, d.channel, "
+            "d.occurrence, d.budget_taken, d.attempts",
             [now, delivery_ids, now],
         )
-        claimed = [row[0] for row in cursor.fetchall()]
-    return list(
-        Delivery.objects.filter(pk__in=claimed)
-        .select_related("campaign", "variant", "variant__offer", "member", "member__user")
-        .order_by("member_id")
+        rows = cursor.fetchall()
+    return sorted(
+        (Claimed(*row, claimed_at=now) for row in rows), key=lambda r: (r.member_id, r.pk)
     )
 
 
+# Columns the send path may set on a claimed row (fixed identifiers, never from input).
+_SETTABLE = frozenset({"status", "reason", "budget_taken", "not_before", "queued_at"})
+
+
 def _set_status(ids: list[int], claim: datetime.datetime, **values: Any) -> int:
+    """Update claimed rows, only where this task's claim still holds."""
     if not ids:
         return 0
-    return Delivery.objects.filter(
-        pk__in=ids, status=Delivery.Status.SENDING, claimed_at=claim
-    ).update(**values)
+    assert set(values) <= _SETTABLE
+    assignments = ", ".join(f"{name} = %s" for name in values)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Delivery._meta.db_table} SET {assignments} "  # noqa: S608 - fixed names
+            "WHERE id = ANY(%s) AND status = 'sending' AND claimed_at = %s",
+            [*values.values(), ids, claim],
+        )
+        return int(cursor.rowcount)
 
 
 def deliveries_send(*, delivery_ids: list[int], now: datetime.datetime | None = None) -> dict[str, int]:
@@ -589,162 +615,198 @@ def deliveries_send(*, delivery_ids: list[int], now: datetime.datetime | None = 
     now = now or timezone.now()
     rows = _claim(list(delivery_ids), now)
     counts: dict[str, int] = defaultdict(int)
-    groups: dict[tuple[int, str], list[Delivery]] = defaultdict(list)
+    if not rows:
+        return {}
+    campaigns = Campaign.objects.in_bulk({r.campaign_id for r in rows})
+    variants = Variant.objects.select_related("offer").in_bulk(
+        {r.variant_id for r in rows if r.variant_id is not None}
+    )
+    people = rendering.people([r.member_id for r in rows])
+    groups: dict[tuple[int, str], list[Claimed]] = defaultdict(list)
     for row in rows:
         groups[(row.campaign_id, row.channel)].append(row)
     for (campaign_id, channel_name), group in groups.items():
-        for outcome, n in _send_group(group, channel_name, now).items():
+        batch = _Batch(campaigns[campaign_id], channel_name, variants, people, now)
+        for outcome, n in batch.send(group).items():
             counts[outcome] += n
-    for campaign_id in {row.campaign_id for row in rows}:
+    for campaign_id in campaigns:
         campaign_finish_if_done(campaign_id=campaign_id)
     return dict(counts)
 
 
-def _address(row: Delivery, address: str) -> str:
-    if address == "email":
-        user = row.member.user
-        return user.email if user is not None else ""
-    if address == "phone":
-        return row.member.phone
-    return "-"
+class _Batch:
+    """One campaign's claimed deliveries on one channel, checked and sent together."""
 
+    def __init__(
+        self,
+        campaign: Campaign,
+        channel_name: str,
+        variants: dict[int, Variant],
+        people: dict[int, rendering.Person],
+        now: datetime.datetime,
+    ) -> None:
+        self.campaign = campaign
+        self.channel_name = channel_name
+        self.channel = channel_get(channel_name)
+        self.variants = variants
+        self.people = people
+        self.now = now
 
-def _send_group(group: list[Delivery], channel_name: str, now: datetime.datetime) -> dict[str, int]:
-    campaign = group[0].campaign
-    claim = group[0].claimed_at
-    assert claim is not None
-    channel = channel_get(channel_name)
-    counts: dict[str, int] = defaultdict(int)
-    decisions = permissions_for(
-        member_ids=[r.member_id for r in group],
-        purpose=channel.purpose,
-        channel=channel.consent_channel,
-        at=now,
-    )
-    suppressed: dict[str, list[Delivery]] = defaultdict(list)
-    allowed: list[Delivery] = []
-    for row in group:
-        decision = decisions[row.member_id]
-        if not decision.allowed:
-            suppressed[decision.reason].append(row)
-        elif channel.address and not _address(row, channel.address):
-            suppressed["no_address"].append(row)
-        else:
-            allowed.append(row)
-    to_send: list[Delivery] = []
-    with transaction.atomic():
-        needs_budget = [r for r in allowed if not r.budget_taken]
-        outcome = budget_take(
-            member_ids=[r.member_id for r in needs_budget],
-            rank=Rank(campaign_id=campaign.pk, priority=campaign.priority),
+    def _has_address(self, row: Claimed) -> bool:
+        person = self.people.get(row.member_id)
+        if person is None:
+            return False
+        if self.channel.address == "email":
+            return bool(person.email)
+        if self.channel.address == "phone":
+            return bool(person.phone)
+        return True
+
+    def send(self, group: list[Claimed]) -> dict[str, int]:
+        campaign, now, claim = self.campaign, self.now, group[0].claimed_at
+        counts: dict[str, int] = defaultdict(int)
+        decisions = permissions_for(
+            member_ids=[r.member_id for r in group],
+            purpose=self.channel.purpose,
+            channel=self.channel.consent_channel,
             at=now,
         )
-        taken = []
-        for row in allowed:
-            result = outcome.get(row.member_id, "ok") if not row.budget_taken else "ok"
-            if result == "ok":
-                to_send.append(row)
-                if not row.budget_taken:
-                    taken.append(row.pk)
+        suppressed: dict[str, list[Claimed]] = defaultdict(list)
+        allowed: list[Claimed] = []
+        for row in group:
+            decision = decisions[row.member_id]
+            if not decision.allowed:
+                suppressed[decision.reason].append(row)
+            elif not self._has_address(row):
+                suppressed["no_address"].append(row)
             else:
-                suppressed[result].append(row)
-        _set_status(taken, claim, budget_taken=True)
-        fallbacks: list[Delivery] = []
-        for reason, items in suppressed.items():
-            n = _set_status([r.pk for r in items], claim, status=Delivery.Status.SUPPRESSED, reason=reason)
-            counts[f"suppressed:{reason}"] += n
-            if reason in CHANNEL_REASONS:
-                fallbacks += _fallback_rows(campaign, channel_name, items, now)
-        if fallbacks:
-            Delivery.objects.bulk_create(fallbacks, ignore_conflicts=True)
-            next_ids = list(
-                Delivery.objects.filter(
-                    campaign=campaign,
-                    status=Delivery.Status.PENDING,
-                    member_id__in=[f.member_id for f in fallbacks],
-                    channel__in={f.channel for f in fallbacks},
-                ).values_list("pk", flat=True)
+                allowed.append(row)
+        to_send: list[Claimed] = []
+        with transaction.atomic():
+            outcome = budget_take(
+                member_ids=[r.member_id for r in allowed if not r.budget_taken],
+                rank=Rank(campaign_id=campaign.pk, priority=campaign.priority),
+                at=now,
             )
-            transaction.on_commit(lambda: _queue_sends(next_ids))
-    if to_send:
-        for outcome_name, n in _deliver(to_send, channel_name, claim, now).items():
-            counts[outcome_name] += n
-    return counts
+            taken = []
+            for row in allowed:
+                result = "ok" if row.budget_taken else outcome.get(row.member_id, "ok")
+                if result == "ok":
+                    to_send.append(row)
+                    if not row.budget_taken:
+                        taken.append(row.pk)
+                else:
+                    suppressed[result].append(row)
+            fallbacks: list[Delivery] = []
+            for reason, items in suppressed.items():
+                n = _set_status(
+                    [r.pk for r in items], claim, status=Delivery.Status.SUPPRESSED, reason=reason
+                )
+                counts[f"suppressed:{reason}"] += n
+                if reason in CHANNEL_REASONS:
+                    fallbacks += self._fallback_rows(items)
+            if fallbacks:
+                Delivery.objects.bulk_create(fallbacks, ignore_conflicts=True)
+                next_ids = list(
+                    Delivery.objects.filter(
+                        campaign=campaign,
+                        status=Delivery.Status.PENDING,
+                        member_id__in=[f.member_id for f in fallbacks],
+                        channel__in={f.channel for f in fallbacks},
+                    ).values_list("pk", flat=True)
+                )
+                transaction.on_commit(lambda: _queue_sends(next_ids))
+            if to_send and not self.channel.external:
+                # A channel that only writes to this database (the inbox, no-op) sends in
+                # the transaction that takes the budget: both commit, or neither.
+                for name, n in self._deliver(to_send, claim).items():
+                    counts[name] += n
+                to_send = []
+            else:
+                # The budget is taken now, for good: a re-send after a crash must not take
+                # it again.
+                _set_status(taken, claim, budget_taken=True)
+        if to_send:
+            for name, n in self._deliver(to_send, claim).items():
+                counts[name] += n
+        return counts
 
+    def _fallback_rows(self, items: list[Claimed]) -> list[Delivery]:
+        order = list(self.campaign.channels)
+        if self.channel_name not in order or order.index(self.channel_name) + 1 >= len(order):
+            return []
+        following = order[order.index(self.channel_name) + 1]
+        return [
+            Delivery(
+                campaign_id=row.campaign_id,
+                variant_id=row.variant_id,
+                member_id=row.member_id,
+                channel=following,
+                occurrence=row.occurrence,
+                status=Delivery.Status.PENDING,
+                created_at=self.now,
+                queued_at=self.now,
+            )
+            for row in items
+        ]
 
-def _fallback_rows(
-    campaign: Campaign, channel_name: str, items: list[Delivery], now: datetime.datetime
-) -> list[Delivery]:
-    order = list(campaign.channels)
-    if channel_name not in order or order.index(channel_name) + 1 >= len(order):
-        return []
-    following = order[order.index(channel_name) + 1]
-    return [
-        Delivery(
-            campaign=campaign,
-            variant_id=row.variant_id,
-            member_id=row.member_id,
-            channel=following,
-            occurrence=row.occurrence,
-            status=Delivery.Status.PENDING,
-            created_at=now,
-            queued_at=now,
+    def _deliver(self, rows: list[Claimed], claim: datetime.datetime) -> dict[str, int]:
+        channel, now = self.channel, self.now
+        counts: dict[str, int] = defaultdict(int)
+        used = {self.variants[r.variant_id] for r in rows if r.variant_id in self.variants}
+        sources: list[str] = []
+        for variant in used:
+            for language in ("sv", "en"):
+                sources += rendering.sources(variant, language)
+        contexts = rendering.member_contexts(
+            [self.people[r.member_id] for r in rows], fields=rendering.fields_used(*sources), now=now
         )
-        for row in items
-    ]
-
-
-def _deliver(
-    rows: list[Delivery], channel_name: str, claim: datetime.datetime, now: datetime.datetime
-) -> dict[str, int]:
-    channel = channel_get(channel_name)
-    counts: dict[str, int] = defaultdict(int)
-    sources: list[str] = []
-    for variant in {r.variant for r in rows if r.variant is not None}:
-        for language in ("sv", "en"):
-            sources += rendering._sources(variant, channel_name, language)
-    contexts = rendering.member_contexts(
-        [r.member for r in rows], fields=rendering.fields_used(*sources), now=now
-    )
-    bulk_sent: list[Delivery] = []
-    for row in rows:
-        message = rendering.message_for(
-            delivery=row,
-            member=row.member,
-            email=_address(row, "email") if channel_name == "email" else "",
-            channel=channel_name,
-            purpose=channel.purpose,
-            consent_channel=channel.consent_channel,
-            context=contexts[row.member_id],
-        )
-        if channel.transactional:
-            with transaction.atomic():
+        bulk: list[Claimed] = []
+        refs: dict[int, str] = {}
+        for row in rows:
+            variant = self.variants.get(row.variant_id or 0)
+            if variant is None:
+                counts["failed"] += _set_status(
+                    [row.pk], claim, status=Delivery.Status.FAILED, reason="no_variant"
+                )
+                continue
+            message = rendering.message_for(
+                delivery_id=row.pk,
+                person=self.people[row.member_id],
+                variant=variant,
+                channel=self.channel_name,
+                purpose=channel.purpose,
+                consent_channel=channel.consent_channel,
+                context=contexts[row.member_id],
+            )
+            if not channel.external:
+                refs[row.pk] = channel.send(message)
+                bulk.append(row)
+                continue
+            try:
                 ref = channel.send(message)
-                counts["sent"] += _mark_sent([row], claim, now, {row.pk: ref})
-            continue
-        if channel_name == "noop":
-            channel.send(message)
-            bulk_sent.append(row)
-            continue
-        try:
-            ref = channel.send(message)
-        except TransientError as error:
-            counts[_retry(row, claim, now, str(error))] += 1
-            continue
-        except PermanentError as error:
-            counts["failed"] += _set_status(
-                [row.pk], claim, status=Delivery.Status.FAILED, reason=error.reason[:30]
-            )
-            continue
-        with transaction.atomic():
-            counts["sent"] += _mark_sent([row], claim, now, {row.pk: ref})
-    if bulk_sent:
-        with transaction.atomic():
-            counts["sent"] += _mark_sent(bulk_sent, claim, now, {})
-    return counts
+            except TransientError as error:
+                counts[_retry(row, claim, now, str(error))] += 1
+                continue
+            except PermanentError as error:
+                counts["failed"] += _set_status(
+                    [row.pk], claim, status=Delivery.Status.FAILED, reason=error.reason[:30]
+                )
+                continue
+            # Marked one by one right after the provider took it: a worker killed between
+            # the two leaves one row for the sweeper, re-sent with the same idempotency key.
+            with transaction.atomic():
+                counts["sent"] += self._mark_sent([row], claim, {row.pk: ref})
+        if bulk:
+            with transaction.atomic():
+                counts["sent"] += self._mark_sent(bulk, claim, refs)
+        return counts
+
+    def _mark_sent(self, rows: list[Claimed], claim: datetime.datetime, refs: dict[int, str]) -> int:
+        return _mark_sent(rows, claim, self.now, refs, variants=self.variants)
 
 
-def _retry(row: Delivery, claim: datetime.datetime, now: datetime.datetime, error: str) -> str:
+def _retry(row: Claimed, claim: datetime.datetime, now: datetime.datetime, error: str) -> str:
     if row.attempts >= settings.CAMPAIGNS_MAX_ATTEMPTS:
         _set_status([row.pk], claim, status=Delivery.Status.FAILED, reason="provider_error")
         logger.warning("delivery %s failed for good: %s", row.pk, error)
@@ -762,70 +824,65 @@ def _retry(row: Delivery, claim: datetime.datetime, now: datetime.datetime, erro
 
 
 def _mark_sent(
-    rows: list[Delivery], claim: datetime.datetime, now: datetime.datetime, refs: dict[int, str]
+    rows: list[Claimed],
+    claim: datetime.datetime,
+    now: datetime.datetime,
+    refs: dict[int, str],
+    *,
+    variants: dict[int, Variant],
 ) -> int:
-    """Sending -> sent, only where the claim still holds; then the member's offers and the
-    "message received" timeline events for exactly those rows. Call inside a transaction."""
+    """Sending -> sent, only where the claim still holds, and in the same statement the
+    "message received" timeline events for exactly those rows; then the member's offers.
+    Call inside a transaction."""
     table = Delivery._meta.db_table
     ids = [r.pk for r in rows]
+    kind = str(Kind.MESSAGE_RECEIVED)
+    # Nobody reacts to "message received" on the timeline today, so its events are written
+    # in bulk with the update; with a consumer registered, activity_record dispatches them.
+    bulk_events = not consumers_for(kind)
+    events_sql = (
+        ", events AS (INSERT INTO members_activityevent (member_id, kind, data, source, created_at) "
+        "SELECT member_id, %s, jsonb_build_object('campaign_id', campaign_id, 'delivery_id', id, "
+        "'channel', channel), 'system', %s FROM sent) "
+        if bulk_events
+        else ""
+    )
+    params: list[Any] = [now, ids, [refs.get(i, "")[:100] for i in ids], claim]
+    if bulk_events:
+        params += [kind, now]
     with connection.cursor() as cursor:
-        if len(rows) == 1 and refs:
-            cursor.execute(
-                f"UPDATE {table} SET status = 'sent', sent_at = %s, reason = '', "  # noqa: S608
-                "provider_ref = %s WHERE id = %s AND status = 'sending' AND claimed_at = %s "
-                "RETURNING id",
-                [now, refs.get(ids[0], "")[:100], ids[0], claim],
-            )
-        else:
-            cursor.execute(
-                f"UPDATE {table} SET status = 'sent', sent_at = %s, reason = '' "  # noqa: S608
-                "WHERE id = ANY(%s) AND status = 'sending' AND claimed_at = %s RETURNING id",
-                [now, ids, claim],
-            )
+        cursor.execute(
+            f"WITH sent AS (UPDATE {table} AS d SET status = 'sent', sent_at = %s, "  # noqa: S608
+            "reason = '', provider_ref = r.ref "
+            "FROM unnest(%s::bigint[], %s::text[]) AS r(id, ref) "
+            "WHERE d.id = r.id AND d.status = 'sending' AND d.claimed_at = %s "
+            f"RETURNING d.id, d.member_id, d.campaign_id, d.channel) {events_sql}"
+            "SELECT id FROM sent",
+            params,
+        )
         sent = {row[0] for row in cursor.fetchall()}
     done = [r for r in rows if r.pk in sent]
+    if not bulk_events:
+        for row in done:
+            activity_record(
+                member=Member(pk=row.member_id),
+                kind=Kind.MESSAGE_RECEIVED,
+                data={"campaign_id": row.campaign_id, "delivery_id": row.pk, "channel": row.channel},
+            )
     offers = [
         MemberOffer(
             member_id=r.member_id,
-            offer_id=r.variant.offer_id,
+            offer_id=variants[r.variant_id].offer_id,
             campaign_id=r.campaign_id,
             delivery_id=r.pk,
             created_at=now,
         )
         for r in done
-        if r.variant is not None and r.variant.offer_id is not None
+        if r.variant_id in variants and variants[r.variant_id].offer_id is not None
     ]
     if offers:
         MemberOffer.objects.bulk_create(offers, ignore_conflicts=True)
-    _record_received(done, now)
     return len(done)
-
-
-def _record_received(rows: list[Delivery], now: datetime.datetime) -> None:
-    """One "message received" timeline event per sent delivery (ids only, no content)."""
-    if not rows:
-        return
-    kind = str(Kind.MESSAGE_RECEIVED)
-    if consumers_for(kind):
-        for row in rows:
-            activity_record(
-                member=row.member,
-                kind=Kind.MESSAGE_RECEIVED,
-                data={"campaign_id": row.campaign_id, "delivery_id": row.pk, "channel": row.channel},
-            )
-        return
-    # Nobody reacts to this kind: write the events in one statement.
-    ActivityEvent.objects.bulk_create(
-        [
-            ActivityEvent(
-                member_id=row.member_id,
-                kind=kind,
-                data={"campaign_id": row.campaign_id, "delivery_id": row.pk, "channel": row.channel},
-                created_at=now,
-            )
-            for row in rows
-        ]
-    )
 
 
 def deliveries_sweep(

@@ -289,11 +289,22 @@ class Delivery(models.Model):
 
     FINAL = ("control", "sent", "suppressed", "failed", "cancelled")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="deliveries")
-    variant = models.ForeignKey(
-        Variant, on_delete=models.PROTECT, null=True, blank=True, related_name="deliveries"
+    # No separate indexes on these keys: the unique (campaign, ...) and (member, status)
+    # indexes cover the lookups, and every index costs each of a delivery's three updates.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="deliveries", db_index=False
     )
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="deliveries")
+    variant = models.ForeignKey(
+        Variant,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        db_index=False,
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="deliveries", db_index=False
+    )
     channel = models.CharField(_("channel"), max_length=10)
     # "" for a one-off campaign; the date of a recurring run, or the trigger's event key.
     occurrence = models.CharField(_("occurrence"), max_length=40, default="", blank=True)

@@ -277,15 +277,23 @@ def test_deliveries_sweep_resends_stuck_rows_once_without_taking_budget_again(ru
 
 def test_mark_sent_after_a_lost_claim_does_not_mark(run):
     """A slow original whose row was re-claimed cannot mark it: the claim is the token."""
-    from campaigns.services import _mark_sent
+    from campaigns.services import Claimed, _mark_sent
 
     _members(1, "marketing_email")
     campaign = cf.campaign(channels=["test"])
     (delivery_id,) = _fan_out_without_sending(campaign, run)
     Delivery.objects.filter(pk=delivery_id).update(status="sending", claimed_at=NOON)
-    row = Delivery.objects.select_related("variant", "member").get(pk=delivery_id)
-    assert _mark_sent([row], NOON - datetime.timedelta(minutes=5), NOON, {}) == 0
+    d = Delivery.objects.get(pk=delivery_id)
+    old_claim = NOON - datetime.timedelta(minutes=5)
+    row = Claimed(d.pk, d.member_id, d.campaign_id, d.variant_id, d.channel, d.occurrence,
+                  d.budget_taken, d.attempts, old_claim)
+    assert _mark_sent([row], old_claim, NOON, {}, variants={}) == 0
     assert Delivery.objects.get(pk=delivery_id).status == "sending"
+    assert not d.member.events.filter(kind="message_received").exists()
+    current = Claimed(d.pk, d.member_id, d.campaign_id, d.variant_id, d.channel, d.occurrence,
+                      d.budget_taken, d.attempts, NOON)
+    assert _mark_sent([current], NOON, NOON, {}, variants={}) == 1
+    assert d.member.events.filter(kind="message_received").count() == 1
 
 
 def test_campaign_cancel_stops_what_has_not_been_sent(run):
