@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from members.errors import DomainError
+from members.models import User
 from rewards import catalogue, reviews
 from rewards.models import (
     Badge,
@@ -33,6 +35,11 @@ from rewards.models import (
     Voucher,
     WaitlistEntry,
 )
+
+
+def _actor(request: HttpRequest) -> User | None:
+    """The logged-in user, for the audit fields of what they do."""
+    return request.user if isinstance(request.user, User) else None
 
 
 class ReadOnly(admin.ModelAdmin):
@@ -83,7 +90,7 @@ class TicketInline(admin.TabularInline):
     """An invitation's tickets: who comes, and who was checked in at the door (used)."""
 
     model = Voucher
-    fields = ["member", "code", "status", "used_at", "used_store"]
+    fields = ("member", "code", "status", "used_at", "used_store")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -99,7 +106,7 @@ class TicketInline(admin.TabularInline):
 
 class WaitlistInline(admin.TabularInline):
     model = WaitlistEntry
-    fields = ["member", "created_at", "voucher"]
+    fields = ("member", "created_at", "voucher")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -259,7 +266,7 @@ class VoucherAdmin(ReadOnly):
         done = 0
         for voucher in queryset:
             try:
-                catalogue.voucher_cancel(voucher_id=voucher.pk, actor=request.user)
+                catalogue.voucher_cancel(voucher_id=voucher.pk, actor=_actor(request))
             except DomainError as exc:
                 self.message_user(request, f"{voucher.code}: {exc.message}", messages.WARNING)
             else:
@@ -386,7 +393,7 @@ class ReviewAdmin(ReadOnly):
         done = 0
         for review in queryset.order_by("pk"):
             try:
-                reviews.review_approve(review_id=review.pk, actor=request.user)
+                reviews.review_approve(review_id=review.pk, actor=_actor(request))
             except DomainError as exc:
                 self.message_user(request, f"#{review.pk}: {exc.message}", messages.WARNING)
             else:
@@ -406,7 +413,9 @@ class ReviewAdmin(ReadOnly):
             for review in queryset.order_by("pk"):
                 try:
                     reviews.review_reject(
-                        review_id=review.pk, actor=request.user, reason=form.cleaned_data["reason"]
+                        review_id=review.pk,
+                        actor=_actor(request),
+                        reason=form.cleaned_data["reason"],
                     )
                 except DomainError as exc:
                     self.message_user(request, f"#{review.pk}: {exc.message}", messages.WARNING)
@@ -427,6 +436,6 @@ class ReviewAdmin(ReadOnly):
                 "form": form,
                 "queryset": queryset,
                 "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
             },
         )

@@ -16,12 +16,17 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from members.errors import DomainError
-from members.models import Member
+from members.models import Member, User
 from members.views import member_required
 from rewards import catalogue, challenges, referrals, reviews, selectors, tiers
 from rewards.models import Review, Reward, Voucher
 
 REFERRAL_SESSION_KEY = "rewards_referral_code"
+
+
+def _actor(request: HttpRequest) -> User | None:
+    """The logged-in user, for the audit fields of what they do."""
+    return request.user if isinstance(request.user, User) else None
 
 
 def _member(request: HttpRequest) -> Member:
@@ -110,7 +115,7 @@ def tier_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             tiers.benefit_choose(
-                member=member, benefit_ids=form.cleaned_data["benefits"], actor=request.user
+                member=member, benefit_ids=form.cleaned_data["benefits"], actor=_actor(request)
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
@@ -174,7 +179,7 @@ def reward_page(request: HttpRequest, code: str) -> HttpResponse:
                 member=member,
                 reward=reward,
                 idempotency_key=f"web:{member.pk}:{form.cleaned_data['idempotency_key']}",
-                actor=request.user,
+                actor=_actor(request),
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
@@ -201,7 +206,7 @@ def waitlist_join(request: HttpRequest, code: str) -> HttpResponse:
     reward = _reward_for(member, code)
     if request.method == "POST":
         try:
-            catalogue.waitlist_join(member=member, reward=reward, actor=request.user)
+            catalogue.waitlist_join(member=member, reward=reward, actor=_actor(request))
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -218,13 +223,13 @@ def waitlist_join(request: HttpRequest, code: str) -> HttpResponse:
 def vouchers_page(request: HttpRequest) -> HttpResponse:
     member = _member(request)
     language = _language()
+    vouchers = list(catalogue.vouchers_usable(member=member))
     usable = [
-        {"voucher": v, "qr": catalogue.voucher_qr_svg(v, title=v.formatted_code)}
-        for v in catalogue.vouchers_usable(member=member)
+        {"voucher": v, "qr": catalogue.voucher_qr_svg(v, title=v.formatted_code)} for v in vouchers
     ]
     past = (
         Voucher.objects.filter(member=member)
-        .exclude(pk__in=[row["voucher"].pk for row in usable])
+        .exclude(pk__in=[v.pk for v in vouchers])
         .select_related("reward")
         .order_by("-issued_at")[:20]
     )
@@ -260,7 +265,7 @@ def voucher_cancel(request: HttpRequest, voucher_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             voucher = catalogue.voucher_cancel(
-                voucher_id=voucher_id, member=member, actor=request.user
+                voucher_id=voucher_id, member=member, actor=_actor(request)
             )
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -312,7 +317,7 @@ def referral_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             referrals.referral_register(
-                referred=member, code=form.cleaned_data["code"], actor=request.user
+                referred=member, code=form.cleaned_data["code"], actor=_actor(request)
             )
         except DomainError as exc:
             form.add_error("code", exc.message)

@@ -98,7 +98,7 @@ def normalise_phone(phone: str) -> str:
 def identity_digests(
     *, phone: str = "", email: str = "", payment_identity: str = ""
 ) -> dict[str, str]:
-    digests = {}
+    digests: dict[str, str] = {}
     if normalise_phone(phone):
         digests[ReferralIdentity.Kind.PHONE] = _digest("phone", normalise_phone(phone))
     if normalise_email(email):
