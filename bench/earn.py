@@ -47,8 +47,10 @@ DATABASE_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1")
 PORT = int(os.environ.get("BENCH_PORT", "8250"))
-WORKERS = int(os.environ.get("BENCH_WORKERS", "3"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
+WORKER_CONNECTIONS = int(os.environ.get("BENCH_WORKER_CONNECTIONS", str(THREADS)))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "4"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "12"))
@@ -201,9 +203,15 @@ def server_start() -> subprocess.Popen[bytes]:
         "--workers",
         str(WORKERS),
         "--worker-class",
-        "gthread",
+        WORKER_CLASS,
         "--threads",
         str(THREADS),
+        # A gthread worker would otherwise take every client's keep-alive connection and
+        # leave the other workers idle; with as many connections as threads, gunicorn
+        # closes each connection after its response and the kernel spreads them over the
+        # workers (clients reconnect on loopback, a few microseconds).
+        "--worker-connections",
+        str(WORKER_CONNECTIONS),
         "--keep-alive",
         "60",
         "--log-level",
@@ -470,8 +478,10 @@ def machine() -> str:
 
 def main() -> int:
     log(
-        f"bench.earn: {WORKERS} gunicorn gthread workers x {THREADS} threads, {CLIENTS} clients, "
-        f"warm-up {WARMUP:.0f} s, window {SECONDS:.0f} s, port {PORT}"
+        f"bench.earn: {WORKERS} gunicorn {WORKER_CLASS} workers x {THREADS} threads "
+        f"(at most {WORKER_CONNECTIONS} connections each), {CLIENTS} clients, "
+        f"warm-up {WARMUP:.0f} s, window {SECONDS:.0f} s, port {PORT}, "
+        f"load average {os.getloadavg()[0]:.1f} before"
     )
     database_prepare()
     fx = fixture_create()
@@ -493,6 +503,7 @@ def main() -> int:
     products_load(fx)
     base_window = run_baseline(fx, seconds=SECONDS, warmup=WARMUP, prefix=f"b{run_id}")
     baseline_tps = describe("psycopg baseline", base_window, SECONDS)
+    log(f"load average {os.getloadavg()[0]:.1f} after (other processes share these CPUs)")
     p99_half = percentile(half_window.latencies, 99) * 1000
     log(
         f"earn_rps={earn_rps:.0f} baseline_tps={baseline_tps:.0f} "
