@@ -45,7 +45,11 @@ def a_member():
 
 def a_campaign(*codes: str, goal_days: int = 14, goal: str = "revenue") -> Campaign:
     campaign = Campaign.objects.create(
-        name="Vårkampanj", status=Campaign.Status.DONE, goal=goal, goal_days=goal_days
+        name="Vårkampanj",
+        status=Campaign.Status.DONE,
+        goal=goal,
+        goal_days=goal_days,
+        channels=["onsite"],
     )
     for code in codes or ("A",):
         Variant.objects.create(campaign=campaign, code=code, weight=100 // max(len(codes), 1))
