@@ -296,7 +296,7 @@ def test_ledger_state_machine(db):
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=40,
+            max_examples=30,
             stateful_step_count=30,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
