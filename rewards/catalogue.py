@@ -209,6 +209,12 @@ def reward_claim(
         # Lock first, in the ledger's order: the member's balance row. It serialises this
         # member's claims, so the per-member limit counted below cannot be passed twice.
         services._balance_lock(member.pk, create=True)
+        # Re-check under the lock: the same request (a double click) may have just committed.
+        existing = Voucher.objects.filter(claim_key=key).first()
+        if existing is not None:
+            if existing.member_id != member.pk or existing.reward_id != reward.pk:
+                raise IdempotencyConflictError()
+            return existing
         if reward.per_member_limit is not None:
             claimed = Voucher.objects.filter(member=member, reward=reward).exclude(
                 status=Voucher.Status.CANCELLED

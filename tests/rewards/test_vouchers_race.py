@@ -181,3 +181,43 @@ def test_partner_reward_claims_draw_distinct_codes():
     assert sorted(v.partner_code for v in won) == [f"P-{n}" for n in range(5)]
     assert sum(isinstance(o, catalogue.SoldOutError) for o in outcomes) == 7
     assert_invariants([m.pk for m in members])
+
+
+def test_reward_claim_same_key_from_many_threads_issues_one_voucher():
+    # given a member double-clicking "claim" (the same key, ten times at once)
+    member = factories.member_with_user()
+    rf.earned(member, 1000)
+    reward = rf.reward(points_cost=300, stock=5)
+
+    outcomes = _all_at_once(
+        [
+            (lambda: catalogue.reward_claim(member=member, reward=reward, idempotency_key="dbl"))
+            for _ in range(10)
+        ]
+    )
+
+    # then every answer is the same voucher and the points were spent once
+    assert all(isinstance(o, Voucher) for o in outcomes), outcomes
+    assert len({o.pk for o in outcomes}) == 1
+    assert PointBalance.objects.get(member=member).available == 700
+    assert Reward.objects.get(pk=reward.pk).stock_left == 4
+    assert_invariants([member.pk])
+
+
+def test_voucher_cancel_concurrently_refunds_once():
+    # given a voucher cancelled from two tabs and the back-office at the same moment
+    member = factories.member_with_user()
+    rf.earned(member, 500)
+    reward = rf.reward(points_cost=300, stock=3)
+    voucher = rf.claim(member, reward)
+
+    outcomes = _all_at_once(
+        [(lambda: catalogue.voucher_cancel(voucher_id=voucher.pk)) for _ in range(10)]
+    )
+
+    # then one cancellation, nine clear refusals, the points and the unit back once
+    assert sum(isinstance(o, Voucher) for o in outcomes) == 1
+    assert sum(isinstance(o, catalogue.VoucherNotCancellableError) for o in outcomes) == 9
+    assert PointBalance.objects.get(member=member).available == 500
+    assert Reward.objects.get(pk=reward.pk).stock_left == 3
+    assert_invariants([member.pk])
