@@ -95,8 +95,11 @@ def seed_members(cursor: Any, *, count: int, prefix: str = "B", consent_every: i
     )
 
 
-def worker_start(env: dict[str, str], concurrency: int) -> subprocess.Popen[bytes]:
+def worker_start(
+    env: dict[str, str], concurrency: int, log_path: Path | None = None
+) -> subprocess.Popen[bytes]:
     """A Celery worker in its own process group (so it can be killed as a whole)."""
+    log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(  # noqa: S603 - fixed arguments
         [
             str(Path(sys.executable).parent / "celery"),
@@ -108,7 +111,7 @@ def worker_start(env: dict[str, str], concurrency: int) -> subprocess.Popen[byte
             "-c",
             str(concurrency),
             "-l",
-            "WARNING",
+            os.environ.get("BENCH_FANOUT_WORKER_LOG_LEVEL", "WARNING"),
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
@@ -118,8 +121,8 @@ def worker_start(env: dict[str, str], concurrency: int) -> subprocess.Popen[byte
         cwd=ROOT,
         env=env,
         start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=log_file,
     )
 
 
@@ -198,7 +201,10 @@ def main() -> None:
     campaign = make("Fan-out benchmark")
     baseline_campaign = make("Baseline")
     app.control.purge()
-    worker = worker_start(env, CONCURRENCY)
+    log_path = ROOT / "var" / "bench-fanout-worker.log"
+    log_path.parent.mkdir(exist_ok=True)
+    log_path.unlink(missing_ok=True)
+    worker = worker_start(env, CONCURRENCY, log_path)
     try:
         worker_wait_ready(app)
         launched_at = timezone.now()

@@ -571,24 +571,38 @@ class Claimed:
 
 
 def _claim(delivery_ids: list[int], now: datetime.datetime) -> list[Claimed]:
-    """Claim pending, due rows of sending campaigns: pending -> sending, one UPDATE. A row
-    claimed by someone else (a duplicate task) is simply not returned."""
+    """Claim pending, due rows: pending -> sending, one UPDATE. A row claimed by someone
+    else (a duplicate task) is simply not returned; rows of a campaign no longer sending are
+    handed back (cancelled with it, or pending again)."""
     table = Delivery._meta.db_table
     with connection.cursor() as cursor:
+        # "(status = 'pending') IS TRUE" keeps the planner on the primary key: while a
+        # campaign sends, statistics on status are stale, and a plan through the status
+        # indexes would scan every pending row of the campaign for each batch.
         cursor.execute(
             f"UPDATE {table} AS d SET status = 'sending', claimed_at = %s, "  # noqa: S608
             "attempts = d.attempts + 1 "
-            "FROM campaigns_campaign AS c "
-            "WHERE d.id = ANY(%s) AND d.status = 'pending' AND c.id = d.campaign_id "
-            "AND c.status = 'sending' AND (d.not_before IS NULL OR d.not_before <= %s) "
+            "WHERE d.id = ANY(%s::bigint[]) AND (d.status = 'pending') IS TRUE "
+            "AND (d.not_before IS NULL OR d.not_before <= %s) "
             "RETURNING d.id, d.member_id, d.campaign_id, d.variant_id, d.channel, "
             "d.occurrence, d.budget_taken, d.attempts",
             [now, delivery_ids, now],
         )
-        rows = cursor.fetchall()
-    return sorted(
-        (Claimed(*row, claimed_at=now) for row in rows), key=lambda r: (r.member_id, r.pk)
+        rows = [Claimed(*row, claimed_at=now) for row in cursor.fetchall()]
+    if not rows:
+        return []
+    states = dict(
+        Campaign.objects.filter(pk__in={r.campaign_id for r in rows}).values_list("pk", "status")
     )
+    stopped = [r for r in rows if states.get(r.campaign_id) != Campaign.Status.SENDING]
+    if stopped:
+        cancelled = [r.pk for r in stopped if states.get(r.campaign_id) == Campaign.Status.CANCELLED]
+        _set_status(cancelled, now, status=Delivery.Status.CANCELLED, reason="campaign_cancelled")
+        _set_status(
+            [r.pk for r in stopped if r.pk not in set(cancelled)], now, status=Delivery.Status.PENDING
+        )
+        rows = [r for r in rows if states.get(r.campaign_id) == Campaign.Status.SENDING]
+    return sorted(rows, key=lambda r: (r.member_id, r.pk))
 
 
 # Columns the send path may set on a claimed row (fixed identifiers, never from input).
