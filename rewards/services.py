@@ -309,6 +309,42 @@ def points_earn(
     now = timezone.now()
     available_at = now + datetime.timedelta(days=pending_days)
     matured = pending_days <= 0
+    try:
+        return _points_earn_new(
+            member=member,
+            points=points,
+            cause=cause,
+            idempotency_key=idempotency_key,
+            explanation=explanation,
+            reason=reason,
+            actor=actor,
+            store=store,
+            event_rule=event_rule,
+            available_at=available_at,
+            matured=matured,
+        )
+    except IntegrityError:
+        # A concurrent call with the same key committed first: answer with its entry.
+        existing = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return existing
+
+
+def _points_earn_new(
+    *,
+    member: Member,
+    points: int,
+    cause: str,
+    idempotency_key: str,
+    explanation: list[dict[str, Any]] | None,
+    reason: str,
+    actor: User | None,
+    store: Store | None,
+    event_rule: EventRule | None,
+    available_at: datetime.datetime,
+    matured: bool,
+) -> LedgerEntry:
     with transaction.atomic():
         entry = _entry(
             member_id=member.pk,

@@ -194,3 +194,19 @@ def test_points_expire_due_twice_concurrently_equals_once():
     assert LedgerEntry.objects.filter(kind="expire").count() == 40
     assert PointBalance.objects.filter(posted__gt=0).count() == 0
     assert_invariants([m.pk for m in members])
+
+
+def test_points_earn_same_key_concurrently_credits_once():
+    member = factories.member_with_user()
+    from rewards.models import LedgerEntry as Entry
+
+    def earn() -> int:
+        return services.points_earn(
+            member=member, points=70, cause="campaign", idempotency_key="campaign-7:member"
+        ).pk
+
+    entry_ids = _run_all([earn] * 12, threads=12)
+    assert len(set(entry_ids)) == 1
+    assert Entry.objects.filter(member=member).count() == 1
+    assert PointBalance.objects.get(member=member).posted == 70
+    assert_invariants([member.pk])
