@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from campaigns import results_charts as charts
-from campaigns.models import Campaign, Variant
+from campaigns.models import Campaign, Delivery, Variant
 from campaigns.results import CampaignResults, campaign_promote_winner, campaign_results
 from members.errors import DomainError
 
@@ -100,14 +100,23 @@ def campaign_results_page(request: HttpRequest, campaign_id: int) -> HttpRespons
     if not request.user.has_perm("campaigns.view_campaign"):
         raise PermissionDenied
     campaign = get_object_or_404(Campaign, pk=campaign_id)
+    # A recurring or triggered campaign sends in occurrences: all together, or one of them.
+    occurrences = sorted(
+        set(Delivery.objects.filter(campaign=campaign).values_list("occurrence", flat=True))
+    )
+    occurrence = request.GET.get("occurrence")
+    if occurrence not in occurrences:
+        occurrence = None
     context = {
         **admin.site.each_context(request),
         "title": _("Results: %(name)s") % {"name": campaign.name},
         "campaign": campaign,
         "opts": Campaign._meta,
+        "occurrences": occurrences if len(occurrences) > 1 else [],
+        "occurrence": occurrence,
         "can_promote": request.user.has_perm("campaigns.change_campaign")
         and campaign.status == Campaign.Status.DONE,
-        **results_context(campaign_results(campaign=campaign)),
+        **results_context(campaign_results(campaign=campaign, occurrence=occurrence)),
     }
     return TemplateResponse(request, "campaigns/results.html", context)
 

@@ -481,3 +481,25 @@ def test_uplift_compute_identical_groups_say_no_difference_so_far():
     assert uplift.verdict == Verdict.TOO_EARLY
     assert uplift.text["en"].startswith("Too early to say: no difference at all so far")
     assert uplift.text["sv"].startswith("För tidigt att säga: ingen skillnad alls hittills")
+
+
+def test_results_page_filters_one_occurrence_of_a_recurring_campaign(client, store):
+    # Given a recurring campaign sent in two occurrences
+    rf.base_rule()
+    campaign = a_campaign("A")
+    first, second = a_member(), a_member()
+    contacted(campaign, first)
+    Delivery.objects.filter(member=first).update(occurrence="2026-03-02")
+    contacted(campaign, second)
+    Delivery.objects.filter(member=second).update(occurrence="2026-03-09")
+    client.force_login(factories.staff_user(role="Marketer"))
+    url = f"/admin/campaigns/results/{campaign.pk}/"
+
+    # When all are shown, then both count; when one is chosen, only its member
+    everything = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert everything.context["results"].funnel[-1].delivered == 2
+    assert 'name="occurrence"' in everything.content.decode()
+    one = client.get(url, {"occurrence": "2026-03-09"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert one.context["results"].funnel[-1].delivered == 1
+    unknown = client.get(url, {"occurrence": "nope"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert unknown.context["results"].funnel[-1].delivered == 2
