@@ -392,6 +392,12 @@ def voucher_redeem(
             source="api",
             store=store,
         )
+        if voucher.reward.kind == Reward.Kind.INVITATION:
+            # A ticket scanned at the door is a check-in: attendance, staff's arrivals list
+            # and the check-in rules' points, as for any visit.
+            services.checkin_record(
+                member=voucher.member, store=store, idempotency_key=f"ticket:{voucher.pk}"
+            )
     voucher.refresh_from_db()
     return voucher_body(voucher, basket_total_ore)
 

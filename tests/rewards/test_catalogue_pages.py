@@ -145,3 +145,21 @@ def test_anonymous_visitor_is_sent_to_login(db):
     response = Client().get("/mina-sidor/beloningar/")
     assert response.status_code == 302
     assert "/konto/login/" in response["Location"]
+
+
+def test_catalogue_and_voucher_pages_in_fixed_queries(
+    client_for, member, django_assert_max_num_queries
+):
+    # given many rewards and vouchers, the pages cost the same number of queries as with few
+    rf.earned(member, 10_000)
+    ladder = rf.ladder()
+    MemberTier.objects.create(member=member, tier=ladder["silver"])
+    for n in range(8):
+        reward = rf.reward(points_cost=100, min_tier=ladder["bas"] if n % 2 else None)
+        rf.claim(member, reward)
+    client = client_for("sv")
+    client.get("/mina-sidor/beloningar/")  # warm the session and caches
+    with django_assert_max_num_queries(7):
+        assert client.get("/mina-sidor/beloningar/").status_code == 200
+    with django_assert_max_num_queries(7):
+        assert client.get("/mina-sidor/vouchers/").status_code == 200

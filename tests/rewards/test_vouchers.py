@@ -210,3 +210,20 @@ def test_api_voucher_list_usable_only_in_fixed_queries(member, store):
     assert timezone.now() < datetime.datetime.fromisoformat(
         response.json()["vouchers"][0]["valid_until"]
     )
+
+
+def test_voucher_redeem_invitation_ticket_is_a_check_in(member, store):
+    # given a ticket to an exclusive sale
+    ticket = rf.claim(member, rf.reward(kind=Reward.Kind.INVITATION, points_cost=0, stock=20))
+
+    # when it is scanned at the door
+    catalogue.voucher_redeem(
+        code=f"{catalogue.QR_PREFIX}{ticket.code}", store=store, idempotency_key="door"
+    )
+
+    # then the member is checked in there (once, even if scanned again with the same key)
+    catalogue.voucher_redeem(code=ticket.code, store=store, idempotency_key="door")
+    from rewards.models import CheckIn
+
+    assert CheckIn.objects.filter(member=member, store=store).count() == 1
+    assert ActivityEvent.objects.filter(member=member, kind=Kind.CHECKED_IN).count() == 1
