@@ -38,6 +38,11 @@ def _store(request: Request, data: dict[str, Any]) -> Store:
     return api_client_store(request, data.get("store") or None)
 
 
+def _replay_header(replayed: bool) -> dict[str, str]:
+    """A replay gets the identical status and body; this header tells the till it was one."""
+    return {"Idempotent-Replayed": "true"} if replayed else {}
+
+
 def _scoped_key(store: Store, key: str) -> str:
     """Idempotency keys are per store: two stores may happen to pick the same key."""
     return f"s{store.pk}:{key}"
@@ -84,7 +89,6 @@ class PurchaseView(APIView):
         request=s.PurchaseInputSerializer,
         responses={
             201: s.PurchaseOutSerializer,
-            200: OpenApiResponse(s.PurchaseOutSerializer, description="A replay: the first answer"),
             **ERRORS,
         },
         examples=[
@@ -138,7 +142,7 @@ class PurchaseView(APIView):
             ],
         )
         body = s.PurchaseOutSerializer(purchase_body(result)).data
-        return Response(body, status=201 if result.created else 200)
+        return Response(body, status=201, headers=_replay_header(not result.created))
 
 
 class ReturnView(APIView):
@@ -149,7 +153,7 @@ class ReturnView(APIView):
 
     @extend_schema(
         request=s.ReturnInputSerializer,
-        responses={201: s.ReturnOutSerializer, 200: s.ReturnOutSerializer, **ERRORS},
+        responses={201: s.ReturnOutSerializer, **ERRORS},
         examples=[
             OpenApiExample(
                 "One of two socks back",
@@ -176,7 +180,9 @@ class ReturnView(APIView):
             "points_unrecovered": ret.points_unrecovered,
             "lines": ret.lines,
         }
-        return Response(s.ReturnOutSerializer(body).data, status=201 if created else 200)
+        return Response(
+            s.ReturnOutSerializer(body).data, status=201, headers=_replay_header(not created)
+        )
 
 
 class RedeemView(APIView):

@@ -60,7 +60,9 @@ def test_purchase_post_records_and_replays_identically(till, member, rules):
     }
     assert [line["points"] for line in body["lines"]] == [1199, 99]
     replay = client.post("/api/v1/purchases/", _purchase_body(member), format="json")
-    assert replay.status_code == 200
+    assert replay.status_code == 201
+    assert replay["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
     assert replay.json() == body
     conflict = client.post("/api/v1/purchases/", _purchase_body(member, total_ore=1), format="json")
     assert conflict.status_code == 409
@@ -171,7 +173,8 @@ def test_return_post_reverses_and_replays(till, member, rules):
     assert first.status_code == 201, first.json()
     assert first.json()["points_reversed"] == 49
     again = client.post(url, body, format="json")
-    assert (again.status_code, again.json()) == (200, first.json())
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again["Idempotent-Replayed"] == "true"
     other = client.post(url, {"return_id": "RET-1"}, format="json")
     assert other.json()["error"]["code"] == "duplicate_return_conflict"
     too_many = client.post(
