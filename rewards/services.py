@@ -877,6 +877,8 @@ def purchase_record(
         day=timezone.localtime(purchased_at).date(),
         total_ore=total_ore,
         rules=earning.rules_active(),
+        # The member's own multipliers (an activated campaign offer, a chosen tier benefit).
+        member_id=member.pk if member else None,
     )
     available_at = (
         max(purchased_at + datetime.timedelta(days=settings.REWARDS_PENDING_DAYS), now)

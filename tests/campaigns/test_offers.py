@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db.models import Sum
 
 from campaigns.models import Delivery, MemberOffer, Offer
 from campaigns.services import OfferNotActivatableError, campaign_launch, offer_activate
@@ -59,21 +60,41 @@ def test_offer_activate_applies_multiplier_when_the_ledger_earns(run, shoes):
     rf.base_rule()
     line = LineForEarning(product_id=None, category_id=shoes.pk, quantity=1, unit_price_ore=10000)
     day = NOON.date()
-    before = earning_calculate(lines=[line], store_id=1, tier_id=None, day=day, total_ore=10000,
-                               rules=rules_active(), member_id=anna.pk)
+    before = earning_calculate(
+        lines=[line],
+        store_id=1,
+        tier_id=None,
+        day=day,
+        total_ore=10000,
+        rules=rules_active(),
+        member_id=anna.pk,
+    )
     with time_machine.travel(NOON, tick=False):
         activated = offer_activate(member=anna, member_offer_id=item.pk)
-    after = earning_calculate(lines=[line], store_id=1, tier_id=None, day=day, total_ore=10000,
-                              rules=rules_active(), member_id=anna.pk)
+    after = earning_calculate(
+        lines=[line],
+        store_id=1,
+        tier_id=None,
+        day=day,
+        total_ore=10000,
+        rules=rules_active(),
+        member_id=anna.pk,
+    )
     assert (before.total, after.total) == (100, 300)
     assert after.explanation[-1]["en"] == "3x points on shoes"
     assert activated.active_until == NOON + datetime.timedelta(days=14)
     assert Delivery.objects.get().activated_at == NOON
     assert anna.events.filter(kind="offer_activated").count() == 1
     # After the bonus period the multiplier no longer applies.
-    late = earning_calculate(lines=[line], store_id=1, tier_id=None,
-                             day=day + datetime.timedelta(days=15), total_ore=10000,
-                             rules=rules_active(), member_id=anna.pk)
+    late = earning_calculate(
+        lines=[line],
+        store_id=1,
+        tier_id=None,
+        day=day + datetime.timedelta(days=15),
+        total_ore=10000,
+        rules=rules_active(),
+        member_id=anna.pk,
+    )
     assert late.total == 100
 
 
@@ -97,8 +118,13 @@ def test_purchase_in_the_bonus_category_marks_the_delivery_redeemed(run, shoes, 
     rf.base_rule()
     run(rf.purchase, store=store, member=anna, lines=[rf.line("SOCK", 1, 5000, category="socks")])
     assert Delivery.objects.get().redeemed_at is None
-    run(rf.purchase, store=store, member=anna, lines=[rf.line("RUN", 1, 90000, category="shoes")])
+    shoes_purchase = run(
+        rf.purchase, store=store, member=anna, lines=[rf.line("RUN", 1, 90000, category="shoes")]
+    )
     assert Delivery.objects.get().redeemed_at is not None
+    # The activated 3x offer applies at the till: 900 SEK earns 3 x 900 points.
+    earned = shoes_purchase.purchase.entries.filter(kind="earn").aggregate(p=Sum("points"))["p"]
+    assert earned == 2700
 
 
 def test_my_offers_page_lists_offers_and_activates_with_aktivera(run, shoes, client):
