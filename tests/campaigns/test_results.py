@@ -56,13 +56,13 @@ def a_campaign(*codes: str, goal_days: int = 14, goal: str = "revenue") -> Campa
     return campaign
 
 
-def contacted(campaign, member, *, code="A", at=SENT_AT, **stages):
+def contacted(campaign, member, *, code="A", at=SENT_AT, channel="email", **stages):
     variant = Variant.objects.get(campaign=campaign, code=code)
     return Delivery.objects.create(
         campaign=campaign,
         variant=variant,
         member=member,
-        channel="email",
+        channel=channel,
         status=Delivery.Status.SENT,
         sent_at=at,
         **stages,
@@ -503,3 +503,51 @@ def test_results_page_filters_one_occurrence_of_a_recurring_campaign(client, sto
     assert one.context["results"].funnel[-1].delivered == 1
     unknown = client.get(url, {"occurrence": "nope"}, HTTP_ACCEPT_LANGUAGE="en")
     assert unknown.context["results"].funnel[-1].delivered == 2
+
+
+def test_campaign_outcomes_in_the_database_match_the_member_by_member_rule(store):
+    # Given contacted and control members with purchases before, inside and after their own
+    # windows, a partly returned purchase, and one member who is in both groups
+    from campaigns.results import Outcome, campaign_groups, campaign_outcomes
+
+    rf.base_rule()
+    campaign = a_campaign("A")
+    later = SENT_AT + datetime.timedelta(days=3)
+    members = [a_member() for _ in range(4)]
+    contacted(campaign, members[0])
+    contacted(campaign, members[1], at=later)
+    held_out(campaign, members[2])
+    held_out(campaign, members[3], at=later)
+    # in both groups (as a data error would have it): counts as contacted, from the send
+    contacted(campaign, members[3], at=later + datetime.timedelta(hours=1), channel="sms")
+    for member in members:
+        spent(store, member, 100, days_after=-0.5)
+        spent(store, member, 200, days_after=2)
+        spent(store, member, 400, days_after=15)
+    returned = spent(
+        store,
+        members[1],
+        0,
+        days_after=10,
+        lines=[rf.line(sku="A", price_ore=30000), rf.line(sku="B", price_ore=5000)],
+    )
+    purchase_return(
+        store=store, receipt_id=returned.purchase.receipt_id, return_id="R-9", lines=[(1, 1)]
+    )
+    groups = campaign_groups(campaign=campaign)
+    anchors = dict(groups.control)
+    for per_variant in groups.contacted.values():
+        anchors.update(per_variant)
+
+    # When summed in the database and member by member
+    in_db = campaign_outcomes(campaign=campaign, occurrence=None, anchors=anchors)
+    by_member = member_outcomes(anchors=anchors, days=campaign.goal_days)
+
+    # Then they agree, and by hand (windows of 14 days from each member's own start):
+    # members 0 and 2 start at SENT_AT (the 200 kr purchase on day 2 counts, day 15 not);
+    # members 1 and 3 start 3 days later (day 2 is before, day 15 is their day 12)
+    assert in_db == by_member
+    assert in_db[members[0].pk] == Outcome(revenue_ore=20000, purchases=1)
+    assert in_db[members[1].pk] == Outcome(revenue_ore=40000 + 35000 - 30000, purchases=2)
+    assert in_db[members[2].pk] == Outcome(revenue_ore=20000, purchases=1)
+    assert in_db[members[3].pk] == Outcome(revenue_ore=40000, purchases=1)
