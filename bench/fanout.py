@@ -100,7 +100,7 @@ def worker_start(
 ) -> subprocess.Popen[bytes]:
     """A Celery worker in its own process group (so it can be killed as a whole)."""
     log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(  # noqa: S603 - fixed arguments
+    return subprocess.Popen(
         [
             str(Path(sys.executable).parent / "celery"),
             "-A",
@@ -148,9 +148,11 @@ def worker_wait_ready(app: Any, timeout: float = 60) -> None:
 
 
 def database_recreate() -> None:
-    info = psycopg.conninfo.conninfo_to_dict(DATABASE_URL.replace("postgres://", "postgresql://"))
-    name = info.pop("dbname")
-    with psycopg.connect(**{**info, "dbname": "postgres"}, autocommit=True) as conn:
+    url = DATABASE_URL.replace("postgres://", "postgresql://", 1)
+    name = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+    with psycopg.connect(
+        psycopg.conninfo.make_conninfo(url, dbname="postgres"), autocommit=True
+    ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
@@ -158,11 +160,15 @@ def database_recreate() -> None:
 def main() -> None:
     env = django_env()
     os.environ.update(env)
-    log(f"fan-out benchmark: {MEMBERS} members, {CONCURRENCY} worker processes, "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    log(
+        f"fan-out benchmark: {MEMBERS} members, {CONCURRENCY} worker processes, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    )
     database_recreate()
-    subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env,
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
         check=True,
     )
     import django
@@ -225,9 +231,10 @@ def main() -> None:
     assert last_chunk is not None
     rows_s = (last_chunk - launched_at).total_seconds()
     counts = dict(
-        Delivery.objects.filter(campaign=campaign).values_list("status").annotate(
-            n=__import__("django.db.models", fromlist=["Count"]).Count("pk")
-        ).values_list("status", "n")
+        Delivery.objects.filter(campaign=campaign)
+        .values_list("status")
+        .annotate(n=__import__("django.db.models", fromlist=["Count"]).Count("pk"))
+        .values_list("status", "n")
     )
     rows = sum(counts.values())
 
@@ -248,11 +255,15 @@ def main() -> None:
     ratio = (rows / rows_s) / (inserted / baseline_s) if rows_s > 0 and baseline_s > 0 else 0.0
     log(f"deliveries: {counts}")
     log(f"fan-out: {rows} deliveries in {fanout_s:.2f} s = {rows / fanout_s:.0f} deliveries/s")
-    log(f"delivery rows created in {rows_s:.2f} s = {rows / rows_s:.0f} rows/s "
+    log(
+        f"delivery rows created in {rows_s:.2f} s = {rows / rows_s:.0f} rows/s "
         f"(chunks of {settings.CAMPAIGNS_FANOUT_CHUNK}, send batches of "
-        f"{settings.CAMPAIGNS_SEND_BATCH})")
-    log(f"baseline: one INSERT ... SELECT of {inserted} rows in {baseline_s:.2f} s = "
-        f"{inserted / baseline_s:.0f} rows/s")
+        f"{settings.CAMPAIGNS_SEND_BATCH})"
+    )
+    log(
+        f"baseline: one INSERT ... SELECT of {inserted} rows in {baseline_s:.2f} s = "
+        f"{inserted / baseline_s:.0f} rows/s"
+    )
     log(f"fanout_s={fanout_s:.2f} rows_ratio={ratio:.2f}")
 
 

@@ -10,13 +10,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_POST
 
 from campaigns import rendering, selectors, services
 from campaigns.channels import CHANNELS, MARKETING_CHANNELS
@@ -93,7 +91,7 @@ class SegmentAdmin(admin.ModelAdmin):
     change_list_template = "admin/campaigns/segment/change_list.html"
     readonly_fields = ["import_report_display"]
 
-    def get_fields(self, request: HttpRequest, obj: Segment | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Segment | None = None) -> Any:
         if obj is not None and obj.kind == Segment.Kind.STATIC:
             return ["name", "description", "import_report_display"]
         return ["name", "description", "criteria"]
@@ -131,7 +129,13 @@ class SegmentAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
         extra = {
             **(extra_context or {}),
             "builder_fields": [
@@ -150,7 +154,9 @@ class SegmentAdmin(admin.ModelAdmin):
             count = selectors.segment_count(criteria)
             sample = selectors.segment_sample(criteria, size=5)
         except DomainError as error:
-            return JsonResponse({"error": {"code": error.code, "message": error.message}}, status=400)
+            return JsonResponse(
+                {"error": {"code": error.code, "message": error.message}}, status=400
+            )
         return JsonResponse(
             {
                 "count": count,
@@ -214,7 +220,6 @@ class OfferAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "title_sv", "multiplier", "category", "bonus_days"]
     list_filter = ["kind"]
     search_fields = ["name", "title_sv", "title_en"]
-    autocomplete_fields = ["category", "product"] if False else []
     raw_id_fields = ["category", "product"]
 
     def save_model(self, request: HttpRequest, obj: Offer, form: Any, change: bool) -> None:
@@ -274,7 +279,15 @@ class CampaignForm(forms.ModelForm):
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
     inlines = [VariantInline]
-    list_display = ["name", "status", "segment", "schedule_kind", "send_at", "priority", "progress_link"]
+    list_display = [
+        "name",
+        "status",
+        "segment",
+        "schedule_kind",
+        "send_at",
+        "priority",
+        "progress_link",
+    ]
     list_filter = ["status", "schedule_kind"]
     search_fields = ["name"]
     change_form_template = "admin/campaigns/campaign/change_form.html"
@@ -284,7 +297,9 @@ class CampaignAdmin(admin.ModelAdmin):
             return list(CampaignForm.Meta.fields)
         return []
 
-    def get_form(self, request: HttpRequest, obj: Campaign | None = None, change: bool = False, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Campaign | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         if obj is not None and obj.status != Campaign.Status.DRAFT:
             kwargs["form"] = forms.ModelForm
         return super().get_form(request, obj, change=change, **kwargs)
@@ -292,11 +307,10 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.display(description=_("Progress"))
     def progress_link(self, obj: Campaign) -> str:
         return format_html(
-            '<a href="{}">{}</a>', reverse("admin:campaigns_campaign_progress", args=[obj.pk]), _("Progress")
+            '<a href="{}">{}</a>',
+            reverse("admin:campaigns_campaign_progress", args=[obj.pk]),
+            _("Progress"),
         )
-
-    def has_change_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
-        return super().has_change_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
         if change and obj.status != Campaign.Status.DRAFT:
@@ -327,9 +341,7 @@ class CampaignAdmin(admin.ModelAdmin):
                     inline_form.instance.delete()
                 continue
             fields = {
-                k: v
-                for k, v in data.items()
-                if k not in ("id", "campaign", "DELETE", "code")
+                k: v for k, v in data.items() if k not in ("id", "campaign", "DELETE", "code")
             }
             services.variant_save(campaign=campaign, code=data.get("code") or "A", **fields)
 
@@ -337,11 +349,19 @@ class CampaignAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/preview/", view(self.preview_view), name="campaigns_campaign_preview"),
-            path("<int:pk>/simulate/", view(self.simulate_view), name="campaigns_campaign_simulate"),
-            path("<int:pk>/test-send/", view(self.test_send_view), name="campaigns_campaign_test_send"),
+            path(
+                "<int:pk>/simulate/", view(self.simulate_view), name="campaigns_campaign_simulate"
+            ),
+            path(
+                "<int:pk>/test-send/",
+                view(self.test_send_view),
+                name="campaigns_campaign_test_send",
+            ),
             path("<int:pk>/launch/", view(self.launch_view), name="campaigns_campaign_launch"),
             path("<int:pk>/cancel/", view(self.cancel_view), name="campaigns_campaign_cancel"),
-            path("<int:pk>/progress/", view(self.progress_view), name="campaigns_campaign_progress"),
+            path(
+                "<int:pk>/progress/", view(self.progress_view), name="campaigns_campaign_progress"
+            ),
             path(
                 "<int:pk>/progress.json",
                 view(self.progress_json_view),
@@ -352,12 +372,18 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def _campaign(self, request: HttpRequest, pk: int, *, change: bool = False) -> Campaign:
         campaign = get_object_or_404(Campaign.objects.select_related("segment"), pk=pk)
-        allowed = self.has_change_permission(request, campaign) if change else self.has_view_permission(request, campaign)
+        allowed = (
+            self.has_change_permission(request, campaign)
+            if change
+            else self.has_view_permission(request, campaign)
+        )
         if not allowed:
             raise PermissionDenied
         return campaign
 
-    def _render(self, request: HttpRequest, template: str, campaign: Campaign, **context: Any) -> HttpResponse:
+    def _render(
+        self, request: HttpRequest, template: str, campaign: Campaign, **context: Any
+    ) -> HttpResponse:
         return render(
             request,
             template,
@@ -374,7 +400,11 @@ class CampaignAdmin(admin.ModelAdmin):
         """Exactly what a member would get, in their language, for any sample member."""
         campaign = self._campaign(request, pk)
         variants = list(campaign.variants.select_related("offer").order_by("code"))
-        audience = selectors.segment_members(campaign.segment) if campaign.segment else Member.objects.filter(erased_at__isnull=True)
+        audience = (
+            selectors.segment_members(campaign.segment)
+            if campaign.segment
+            else Member.objects.filter(erased_at__isnull=True)
+        )
         number = (request.GET.get("member") or "").replace(" ", "")
         member = None
         if number:
@@ -385,7 +415,12 @@ class CampaignAdmin(admin.ModelAdmin):
         previews = []
         if member is not None:
             for variant in variants:
-                previews.append({"variant": variant, **rendering.preview(campaign=campaign, variant=variant, member=member)})
+                previews.append(
+                    {
+                        "variant": variant,
+                        **rendering.preview(campaign=campaign, variant=variant, member=member),
+                    }
+                )
         sample = list(audience.order_by("-pk")[:8])
         return self._render(
             request,
@@ -400,18 +435,27 @@ class CampaignAdmin(admin.ModelAdmin):
     def simulate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         campaign = self._campaign(request, pk)
         result = selectors.campaign_simulate(campaign)
-        return self._render(request, "admin/campaigns/campaign/simulate.html", campaign, result=result, title=_("Simulation"))
+        return self._render(
+            request,
+            "admin/campaigns/campaign/simulate.html",
+            campaign,
+            result=result,
+            title=_("Simulation"),
+        )
 
     def test_send_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         campaign = self._campaign(request, pk, change=True)
         if request.method == "POST":
             variant = campaign.variants.filter(code=request.POST.get("variant", "A")).first()
-            email = request.POST.get("email") or getattr(request.user, "email", "")
+            email = str(request.POST.get("email") or getattr(request.user, "email", ""))
             language = request.POST.get("language", "sv")
             if variant is not None and language in ("sv", "en"):
                 try:
                     services.campaign_test_send(
-                        campaign=campaign, variant=variant, email=email, language=language,
+                        campaign=campaign,
+                        variant=variant,
+                        email=email,
+                        language=language,
                         actor=request.user,  # type: ignore[arg-type]
                     )
                 except ValidationError as error:
@@ -440,7 +484,9 @@ class CampaignAdmin(admin.ModelAdmin):
             except DomainError as error:
                 messages.error(request, error.message)
             else:
-                messages.success(request, _("Cancelled; %(n)s messages will not be sent.") % {"n": n})
+                messages.success(
+                    request, _("Cancelled; %(n)s messages will not be sent.") % {"n": n}
+                )
         return redirect("admin:campaigns_campaign_progress", pk)
 
     def progress_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -488,6 +534,3 @@ class MemberOfferAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-_unused = (Count, QuerySet, HttpResponseRedirect, require_POST)

@@ -112,7 +112,11 @@ class SmsChannel(Channel):
         try:
             response = httpx.post(
                 settings.CAMPAIGNS_SMS_API_URL.rstrip("/") + "/a1/sms",
-                data={"from": settings.CAMPAIGNS_SMS_FROM, "to": message.to, "message": message.text},
+                data={
+                    "from": settings.CAMPAIGNS_SMS_FROM,
+                    "to": message.to,
+                    "message": message.text,
+                },
                 headers={
                     "Authorization": f"Basic {auth}",
                     # 46elks ignores it; kept so that logs and proxies can correlate retries.

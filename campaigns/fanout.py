@@ -20,8 +20,8 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import (
-    BooleanField,
     BigIntegerField,
+    BooleanField,
     Case,
     CharField,
     DateTimeField,
@@ -175,7 +175,7 @@ def insert_deliveries(
     table = Delivery._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({', '.join(COLUMNS)}) {sql} "  # noqa: S608 - ORM-compiled
+            f"INSERT INTO {table} ({', '.join(COLUMNS)}) {sql} "
             "ON CONFLICT (campaign_id, occurrence, member_id, channel) DO NOTHING",
             params,
         )

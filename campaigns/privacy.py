@@ -48,7 +48,7 @@ def _rows(model: type[Model], path: str) -> Any:
 def _segments_with_since(member: Member) -> list[tuple[Segment, datetime.datetime | None]]:
     """Segments the member is in now, with when they joined an uploaded list: one query for
     the lists and the criteria segments, plus one per criteria segment to evaluate it."""
-    from campaigns.segments import members_matching
+    from campaigns.segments import SegmentCriteriaError, members_matching
 
     since = SegmentMember.objects.filter(segment=OuterRef("pk"), member=member).values("added_at")
     candidates = (
@@ -60,17 +60,18 @@ def _segments_with_since(member: Member) -> list[tuple[Segment, datetime.datetim
         .distinct()
         .order_by("name")
     )
-    found = []
+    found: list[tuple[Segment, datetime.datetime | None]] = []
     for segment in candidates:
         if segment.kind == Segment.Kind.DYNAMIC:
             if not segment.criteria:
                 continue  # "everyone": not a group worth listing
             try:
-                if not members_matching(segment.criteria).filter(pk=member.pk).exists():
-                    continue
-            except Exception:  # noqa: BLE001 - a broken old segment must not break the page
+                matches = members_matching(segment.criteria).filter(pk=member.pk).exists()
+            except SegmentCriteriaError:
+                matches = False  # an old segment's broken criteria must not break the page
+            if not matches:
                 continue
-        found.append((segment, segment.since))  # type: ignore[attr-defined]
+        found.append((segment, getattr(segment, "since", None)))
     return found
 
 
@@ -80,7 +81,8 @@ def segments_of(member: Member) -> list[Segment]:
 
 def _segment_rows(member: Member) -> list[dict[str, str]]:
     return [
-        {"group": s.name, "since": _local(since) or "—"} for s, since in _segments_with_since(member)
+        {"group": s.name, "since": _local(since) or "—"}
+        for s, since in _segments_with_since(member)
     ]
 
 
@@ -121,9 +123,19 @@ for order, (name, title, rows, model) in enumerate(
         ("messages_received", _("Messages we sent you"), _rows(Delivery, "member"), Delivery),
         ("offers", _("Your offers"), _rows(MemberOffer, "member"), MemberOffer),
         ("inbox", _("Messages on your pages"), _rows(InboxMessage, "member"), InboxMessage),
-        ("segment_lists", _("Uploaded lists you are on"), _rows(SegmentMember, "member"), SegmentMember),
+        (
+            "segment_lists",
+            _("Uploaded lists you are on"),
+            _rows(SegmentMember, "member"),
+            SegmentMember,
+        ),
         ("segments", _("Groups (segments) you are in"), _segment_export, None),
-        ("contact_budget", _("Messages counted per week"), _rows(ContactBudget, "member"), ContactBudget),
+        (
+            "contact_budget",
+            _("Messages counted per week"),
+            _rows(ContactBudget, "member"),
+            ContactBudget,
+        ),
     ],
     start=1,
 ):

@@ -48,6 +48,7 @@ OPEN_SALT = "campaigns.open"
 EXPIRY_HORIZON_DAYS = 30
 URL_RE = re.compile(r"https?://[^\s\"'<>]+")
 
+
 @dataclass(frozen=True)
 class Person:
     """What rendering and addressing need of a member: read once per batch."""
@@ -71,7 +72,10 @@ def people(member_ids: Iterable[int]) -> dict[int, Person]:
 def person_of(member: Member) -> Person:
     user = member.user
     return Person(
-        member.pk, member.first_name, member.preferred_language, member.phone,
+        member.pk,
+        member.first_name,
+        member.preferred_language,
+        member.phone,
         user.email if user is not None else "",
     )
 
@@ -169,13 +173,11 @@ def member_contexts(
             .values("member_id")
             .annotate(points=Sum("remaining"))
         )
-        for row in rows:
-            contexts[row["member_id"]]["expiring_points"] = row["points"]
+        for lot_sum in rows:
+            contexts[lot_sum["member_id"]]["expiring_points"] = lot_sum["points"]
         for ctx in contexts.values():
             ctx.setdefault("expiring_points", 0)
-            ctx.setdefault(
-                "expiring_date", timezone.localtime(horizon).date().isoformat()
-            )
+            ctx.setdefault("expiring_date", timezone.localtime(horizon).date().isoformat())
     if "points_to_next_tier" in fields:
         # Tier thresholds arrive with the tier catalogue (docs/campaigns.md); until then the
         # field renders empty rather than a wrong number.
@@ -201,7 +203,7 @@ def _track(text: str, delivery_id: int, *, html: bool) -> str:
 
     def replace(match: re.Match[str]) -> str:
         url = match.group(0)
-        if url.startswith(base + "/avregistrera/") or url.startswith(base + "/k/"):
+        if url.startswith((base + "/avregistrera/", base + "/k/")):
             return url
         token = signing.dumps([delivery_id, url], salt=CLICK_SALT, compress=True)
         return base + reverse("campaigns:click", args=[token])
@@ -260,9 +262,11 @@ def render_variant(
         return str(getattr(variant, f"{name}_{language}"))
 
     out = Rendered()
-    offer_body = text(offer.body_for(language)) if offer is not None and (
-        parts & {"body", "text", "sms"}
-    ) else ""
+    offer_body = (
+        text(offer.body_for(language))
+        if offer is not None and (parts & {"body", "text", "sms"})
+        else ""
+    )
     if parts & {"subject", "title"}:
         out.subject = text(field("email_subject"))
     if parts & {"text", "sms", "body"}:
@@ -326,9 +330,7 @@ def message_for(
     return message
 
 
-def preview(
-    *, campaign: Campaign, variant: Variant, member: Member
-) -> dict[str, Any]:
+def preview(*, campaign: Campaign, variant: Variant, member: Member) -> dict[str, Any]:
     """What ``member`` would get from ``variant``, in their language, on each channel."""
     from campaigns.channels import sms_segments
 

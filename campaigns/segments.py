@@ -148,8 +148,8 @@ def _points_balance(node: dict[str, Any], now: datetime.datetime) -> Q:
     available = (
         PointBalance.objects.filter(member=OuterRef("pk"))
         .values("posted")
-        .annotate(available=F("posted") - F("reserved"))
-        .values("available")
+        .annotate(spendable=F("posted") - F("reserved"))
+        .values("spendable")
     )
     return _compare(Coalesce(Subquery(available, output_field=IntegerField()), Value(0)), node)
 
@@ -186,6 +186,7 @@ def _days_since(model: Any, field: str, node: dict[str, Any], now: datetime.date
     )
     cutoff = now - datetime.timedelta(days=days)
     none = ~Exists(model.objects.filter(member=OuterRef("pk")))
+    lookup: Any
     if cmp in ("gte", "gt"):
         lookup = LessThanOrEqual if cmp == "gte" else LessThan
         return Q(lookup(latest, Value(cutoff))) | Q(none)

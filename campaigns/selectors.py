@@ -62,8 +62,10 @@ def campaign_progress(campaign: Campaign) -> dict[str, Any]:
     contacted = sent + suppressed + failed + cancelled + remaining
     finished = sent + suppressed + failed + cancelled
     fanned = chunks["total"] == chunks["done"]
-    percent = 100 if campaign.status == Campaign.Status.DONE else (
-        int(finished * 100 / contacted) if contacted and fanned else 0
+    percent = (
+        100
+        if campaign.status == Campaign.Status.DONE
+        else (int(finished * 100 / contacted) if contacted and fanned else 0)
     )
     reasons = dict(
         Delivery.objects.filter(campaign=campaign, status=Delivery.Status.SUPPRESSED)
@@ -154,8 +156,11 @@ def campaign_simulate(
     total = members.count()
     if campaign.test_group_size is not None:
         total = min(total, campaign.test_group_size)
-    ids = list(members.order_by(fanout.HashBucket(fanout.salt(campaign.pk, "sample")).asc(), "pk")
-               .values_list("pk", flat=True)[: min(total, sample)])
+    ids = list(
+        members.order_by(
+            fanout.HashBucket(fanout.salt(campaign.pk, "sample")).asc(), "pk"
+        ).values_list("pk", flat=True)[: min(total, sample)]
+    )
     scale = total / len(ids) if ids else 1.0
     reached: Counter[tuple[str, str]] = Counter()
     suppressed: Counter[str] = Counter()
@@ -196,7 +201,12 @@ def campaign_simulate(
                     suppressed["contact_limit"] += 1
                 else:
                     reached[(by_variant.get(assignment[member_id], "?"), channel_name)] += 1
-            elif decision.reason in ("no_consent", "withdrawn", "quiet_hours", "channel_not_covered"):
+            elif decision.reason in (
+                "no_consent",
+                "withdrawn",
+                "quiet_hours",
+                "channel_not_covered",
+            ):
                 next_round.add(member_id)
                 last_reason[member_id] = decision.reason
             else:
@@ -242,7 +252,7 @@ def _cost(
     for code, n in reached_by_variant.items():
         variant = by_code.get(code)
         offer = variant.offer if variant else None
-        if offer is None:
+        if variant is None or offer is None:
             continue
         if offer.kind == Offer.Kind.REWARD:
             rewards += n

@@ -116,9 +116,7 @@ class Rank:
     priority: int
 
 
-def budget_take(
-    *, member_ids: list[int], rank: Rank, at: datetime.datetime
-) -> dict[int, str]:
+def budget_take(*, member_ids: list[int], rank: Rank, at: datetime.datetime) -> dict[int, str]:
     """Take one slot for each member; ``{member_id: "ok" | "contact_limit" | "lower_priority"}``.
 
     Call inside the transaction that records the outcome on the deliveries.

@@ -18,6 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -25,14 +26,14 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
-from django.db.models import Exists, F, Max, Min, OuterRef, Q
+from django.db.models import Exists, Max, Min, OuterRef
 from django.template import TemplateSyntaxError
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns import fanout, rendering
 from campaigns.channels import (
-    MARKETING_CHANNELS,
     CHANNELS,
     PermanentError,
     TransientError,
@@ -64,7 +65,7 @@ CHANNEL_REASONS = frozenset(
 
 class CampaignStateError(ConflictError):
     code = "campaign_state"
-    default_message = _("The campaign cannot do that in its current state.")
+    default_message = gettext_lazy("The campaign cannot do that in its current state.")
 
 
 class CampaignInvalidError(DomainError):
@@ -112,9 +113,7 @@ def segment_save(
 MAX_CSV_ROWS = 200_000
 
 
-def segment_import_csv(
-    *, name: str, content: bytes | str, actor: User | None = None
-) -> Segment:
+def segment_import_csv(*, name: str, content: bytes | str, actor: User | None = None) -> Segment:
     """A static segment from a CSV of membership numbers or email addresses (one per line,
     first column; a header line is allowed). The report lists every line not used and why."""
     text = content.decode("utf-8-sig", errors="replace") if isinstance(content, bytes) else content
@@ -231,7 +230,9 @@ def variant_save(*, campaign: Campaign, code: str = "A", **fields: Any) -> Varia
         try:
             rendering.template_check(getattr(variant, name))
         except TemplateSyntaxError as error:
-            raise ValidationError({name: _("The text does not compile: %(e)s") % {"e": error}}) from error
+            raise ValidationError(
+                {name: _("The text does not compile: %(e)s") % {"e": error}}
+            ) from error
     variant.full_clean()
     with transaction.atomic():
         variant.save()
@@ -335,9 +336,9 @@ def campaign_cancel(*, campaign: Campaign, actor: User | None) -> int:
         if not updated:
             raise CampaignStateError()
         FanoutChunk.objects.filter(campaign=campaign, done_at__isnull=True).update(done_at=now)
-        cancelled = Delivery.objects.filter(campaign=campaign, status=Delivery.Status.PENDING).update(
-            status=Delivery.Status.CANCELLED, reason="campaign_cancelled"
-        )
+        cancelled = Delivery.objects.filter(
+            campaign=campaign, status=Delivery.Status.PENDING
+        ).update(status=Delivery.Status.CANCELLED, reason="campaign_cancelled")
         from django_celery_beat.models import PeriodicTask
 
         PeriodicTask.objects.filter(name=f"campaign-{campaign.pk}").update(enabled=False)
@@ -588,7 +589,29 @@ def _claim(delivery_ids: list[int], now: datetime.datetime) -> list[Claimed]:
             "d.occurrence, d.budget_taken, d.attempts",
             [now, delivery_ids, now],
         )
-        rows = [Claimed(*row, claimed_at=now) for row in cursor.fetchall()]
+        rows = [
+            Claimed(
+                pk=pk,
+                member_id=member_id,
+                campaign_id=campaign_id,
+                variant_id=variant_id,
+                channel=channel,
+                occurrence=occurrence,
+                budget_taken=budget_taken,
+                attempts=attempts,
+                claimed_at=now,
+            )
+            for (
+                pk,
+                member_id,
+                campaign_id,
+                variant_id,
+                channel,
+                occurrence,
+                budget_taken,
+                attempts,
+            ) in cursor.fetchall()
+        ]
     if not rows:
         return []
     states = dict(
@@ -596,10 +619,14 @@ def _claim(delivery_ids: list[int], now: datetime.datetime) -> list[Claimed]:
     )
     stopped = [r for r in rows if states.get(r.campaign_id) != Campaign.Status.SENDING]
     if stopped:
-        cancelled = [r.pk for r in stopped if states.get(r.campaign_id) == Campaign.Status.CANCELLED]
+        cancelled = [
+            r.pk for r in stopped if states.get(r.campaign_id) == Campaign.Status.CANCELLED
+        ]
         _set_status(cancelled, now, status=Delivery.Status.CANCELLED, reason="campaign_cancelled")
         _set_status(
-            [r.pk for r in stopped if r.pk not in set(cancelled)], now, status=Delivery.Status.PENDING
+            [r.pk for r in stopped if r.pk not in set(cancelled)],
+            now,
+            status=Delivery.Status.PENDING,
         )
         rows = [r for r in rows if states.get(r.campaign_id) == Campaign.Status.SENDING]
     return sorted(rows, key=lambda r: (r.member_id, r.pk))
@@ -624,7 +651,9 @@ def _set_status(ids: list[int], claim: datetime.datetime, **values: Any) -> int:
         return int(cursor.rowcount)
 
 
-def deliveries_send(*, delivery_ids: list[int], now: datetime.datetime | None = None) -> dict[str, int]:
+def deliveries_send(
+    *, delivery_ids: list[int], now: datetime.datetime | None = None
+) -> dict[str, int]:
     """Claim, check, send and record a batch of deliveries. Returns counts by outcome."""
     now = now or timezone.now()
     rows = _claim(list(delivery_ids), now)
@@ -773,13 +802,15 @@ class _Batch:
             for language in ("sv", "en"):
                 sources += rendering.sources(variant, language)
         contexts = rendering.member_contexts(
-            [self.people[r.member_id] for r in rows], fields=rendering.fields_used(*sources), now=now
+            [self.people[r.member_id] for r in rows],
+            fields=rendering.fields_used(*sources),
+            now=now,
         )
         bulk: list[Claimed] = []
         refs: dict[int, str] = {}
         for row in rows:
-            variant = self.variants.get(row.variant_id or 0)
-            if variant is None:
+            row_variant = self.variants.get(row.variant_id or 0)
+            if row_variant is None:
                 counts["failed"] += _set_status(
                     [row.pk], claim, status=Delivery.Status.FAILED, reason="no_variant"
                 )
@@ -787,7 +818,7 @@ class _Batch:
             message = rendering.message_for(
                 delivery_id=row.pk,
                 person=self.people[row.member_id],
-                variant=variant,
+                variant=row_variant,
                 channel=self.channel_name,
                 purpose=channel.purpose,
                 consent_channel=channel.consent_channel,
@@ -816,7 +847,9 @@ class _Batch:
                 counts["sent"] += self._mark_sent(bulk, claim, refs)
         return counts
 
-    def _mark_sent(self, rows: list[Claimed], claim: datetime.datetime, refs: dict[int, str]) -> int:
+    def _mark_sent(
+        self, rows: list[Claimed], claim: datetime.datetime, refs: dict[int, str]
+    ) -> int:
         return _mark_sent(rows, claim, self.now, refs, variants=self.variants)
 
 
@@ -855,7 +888,8 @@ def _mark_sent(
     # in bulk with the update; with a consumer registered, activity_record dispatches them.
     bulk_events = not consumers_for(kind)
     events_sql = (
-        ", events AS (INSERT INTO members_activityevent (member_id, kind, data, source, created_at) "
+        ", events AS (INSERT INTO members_activityevent "
+        "(member_id, kind, data, source, created_at) "
         "SELECT member_id, %s, jsonb_build_object('campaign_id', campaign_id, 'delivery_id', id, "
         "'channel', channel), 'system', %s FROM sent) "
         if bulk_events
@@ -881,18 +915,23 @@ def _mark_sent(
             activity_record(
                 member=Member(pk=row.member_id),
                 kind=Kind.MESSAGE_RECEIVED,
-                data={"campaign_id": row.campaign_id, "delivery_id": row.pk, "channel": row.channel},
+                data={
+                    "campaign_id": row.campaign_id,
+                    "delivery_id": row.pk,
+                    "channel": row.channel,
+                },
             )
+    offer_of = {pk: v.offer_id for pk, v in variants.items() if v.offer_id is not None}
     offers = [
         MemberOffer(
             member_id=r.member_id,
-            offer_id=variants[r.variant_id].offer_id,
+            offer_id=offer_of[r.variant_id],
             campaign_id=r.campaign_id,
             delivery_id=r.pk,
             created_at=now,
         )
         for r in done
-        if r.variant_id in variants and variants[r.variant_id].offer_id is not None
+        if r.variant_id is not None and r.variant_id in offer_of
     ]
     if offers:
         MemberOffer.objects.bulk_create(offers, ignore_conflicts=True)
@@ -943,7 +982,12 @@ def deliveries_sweep(
         "pk", flat=True
     ):
         finished += campaign_finish_if_done(campaign_id=campaign_id)
-    return {"unstuck": len(unstuck), "requeued": len(lost), "chunks": len(chunks), "finished": finished}
+    return {
+        "unstuck": len(unstuck),
+        "requeued": len(lost),
+        "chunks": len(chunks),
+        "finished": finished,
+    }
 
 
 # --- tracking and member actions ---------------------------------------------------------------
@@ -972,8 +1016,10 @@ def delivery_clicked(*, token: str) -> str:
     return url
 
 
-def offer_activate(*, member: Member, member_offer_id: int, now: datetime.datetime | None = None) -> MemberOffer:
-    """"Aktivera": a bonus offer starts counting at the till and in the web shop."""
+def offer_activate(
+    *, member: Member, member_offer_id: int, now: datetime.datetime | None = None
+) -> MemberOffer:
+    """ "Aktivera": a bonus offer starts counting at the till and in the web shop."""
     now = now or timezone.now()
     with transaction.atomic():
         # Lock first: a double tap must not activate twice (or restart the period).
@@ -986,7 +1032,9 @@ def offer_activate(*, member: Member, member_offer_id: int, now: datetime.dateti
         if item is None:
             raise NotFoundError()
         if not item.offer.needs_activation or item.status != MemberOffer.Status.AVAILABLE:
-            raise OfferNotActivatableError(_("This offer is already active or needs no activation."))
+            raise OfferNotActivatableError(
+                _("This offer is already active or needs no activation.")
+            )
         item.status = MemberOffer.Status.ACTIVE
         item.activated_at = now
         item.active_until = now + datetime.timedelta(days=item.offer.bonus_days)
@@ -1023,15 +1071,20 @@ def offer_redemptions_record(event: ActivityEvent) -> None:
     if not active:
         return
     lines = list(
-        PurchaseLine.objects.filter(purchase_id=purchase_id).values_list("product_id", "category_id")
+        PurchaseLine.objects.filter(purchase_id=purchase_id).values_list(
+            "product_id", "category_id"
+        )
     )
     for item in active:
         offer = item.offer
-        if any(
-            (offer.product_id is None or offer.product_id == product)
-            and (offer.category_id is None or offer.category_id == category)
-            for product, category in lines
-        ) and item.delivery_id:
+        if (
+            any(
+                (offer.product_id is None or offer.product_id == product)
+                and (offer.category_id is None or offer.category_id == category)
+                for product, category in lines
+            )
+            and item.delivery_id
+        ):
             Delivery.objects.filter(pk=item.delivery_id, redeemed_at__isnull=True).update(
                 redeemed_at=event.created_at
             )
@@ -1046,7 +1099,9 @@ EVENT_TRIGGERS = {
 }
 
 
-def _trigger_insert(campaign: Campaign, members: Any, occurrence: str, now: datetime.datetime) -> list[int]:
+def _trigger_insert(
+    campaign: Campaign, members: Any, occurrence: str, now: datetime.datetime
+) -> list[int]:
     variants = list(campaign.variants.order_by("code"))
     if not variants or not campaign.channels:
         return []
@@ -1080,7 +1135,7 @@ def trigger_event_handle(event: ActivityEvent) -> None:
         members = fanout.audience(campaign).filter(pk=event.member_id)
         ids = _trigger_insert(campaign, members, f"event-{event.pk}", now)
         if ids:
-            transaction.on_commit(lambda ids=ids: _queue_sends(ids))
+            transaction.on_commit(partial(_queue_sends, ids))
 
 
 def triggers_daily(*, now: datetime.datetime | None = None) -> int:
@@ -1120,6 +1175,6 @@ def triggers_daily(*, now: datetime.datetime | None = None) -> int:
             continue
         with transaction.atomic():
             ids = _trigger_insert(campaign, members, occurrence, now)
-            transaction.on_commit(lambda ids=ids: _queue_sends(ids))
+            transaction.on_commit(partial(_queue_sends, ids))
         queued += len(ids)
     return queued

@@ -205,6 +205,8 @@ def bonus_rules_for(*, member_id: int, day: datetime.date) -> list[RuleSnapshot]
     rules: list[RuleSnapshot] = []
     for name in sorted(_bonus_providers):
         rules += [
-            r for r in _bonus_providers[name](member_id, day) if r.kind == EarningRule.Kind.MULTIPLIER
+            r
+            for r in _bonus_providers[name](member_id, day)
+            if r.kind == EarningRule.Kind.MULTIPLIER
         ]
     return rules

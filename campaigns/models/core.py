@@ -34,6 +34,7 @@ __all__ = [
     "Variant",
 ]
 
+
 class Segment(models.Model):
     """Who a campaign is for: criteria compiled to ORM queries, or a fixed uploaded list."""
 
@@ -81,6 +82,9 @@ class SegmentMember(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["segment", "member"], name="segment_member_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id}: {self.member_id}"
 
 
 class Offer(models.Model):
@@ -192,9 +196,7 @@ class Campaign(models.Model):
     holdout_percent = models.PositiveSmallIntegerField(_("control group (%)"), default=10)
     # "Test small": send to at most this many members of the segment (stable hash order).
     test_group_size = models.PositiveIntegerField(_("test group size"), null=True, blank=True)
-    goal = models.CharField(
-        _("goal"), max_length=12, choices=Goal.choices, default=Goal.REVENUE
-    )
+    goal = models.CharField(_("goal"), max_length=12, choices=Goal.choices, default=Goal.REVENUE)
     goal_days = models.PositiveSmallIntegerField(_("goal window (days)"), default=14)
     schedule_kind = models.CharField(
         _("schedule"), max_length=10, choices=ScheduleKind.choices, default=ScheduleKind.ONCE
@@ -377,6 +379,9 @@ class FanoutChunk(models.Model):
             models.Index(fields=["campaign", "occurrence"], name="fanout_chunk_campaign_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.campaign_id} [{self.low}, {self.high}]"
+
 
 class MemberOffer(models.Model):
     """An offer the member has, shown on "My offers"; bonus offers need activation."""
@@ -409,6 +414,9 @@ class MemberOffer(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.offer_id} ({self.status})"
+
 
 class InboxMessage(models.Model):
     """A message on the member's pages (the on-site channel), in the member's language."""
@@ -424,6 +432,9 @@ class InboxMessage(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("inbox message")
         verbose_name_plural = _("inbox messages")
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class ContactBudget(models.Model):
@@ -442,6 +453,9 @@ class ContactBudget(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["member", "week"], name="contact_budget_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.week}: {self.used}"
 
 
 class ProviderCall(models.Model):
@@ -466,3 +480,6 @@ class ProviderCall(models.Model):
                 name="provider_call_accepted_once",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} ({'accepted' if self.accepted else 'repeat'})"

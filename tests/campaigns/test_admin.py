@@ -28,12 +28,19 @@ def test_segment_count_endpoint_counts_and_rejects_bad_criteria(client, marketer
     en = factories.member_with_user(preferred_language="en")
     factories.member_with_user()
     url = "/admin/campaigns/segment/count/"
-    ok = client.post(url, json.dumps({"criteria": {"op": "and", "children": [
-        {"field": "language", "value": ["en"]}]}}), content_type="application/json")
+    ok = client.post(
+        url,
+        json.dumps(
+            {"criteria": {"op": "and", "children": [{"field": "language", "value": ["en"]}]}}
+        ),
+        content_type="application/json",
+    )
     assert ok.status_code == 200
     assert ok.json()["count"] == 1
     assert ok.json()["sample"][0]["name"] == en.first_name
-    bad = client.post(url, json.dumps({"criteria": {"field": "nope"}}), content_type="application/json")
+    bad = client.post(
+        url, json.dumps({"criteria": {"field": "nope"}}), content_type="application/json"
+    )
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == "invalid_segment_criteria"
     junk = client.post(url, "{not json", content_type="application/json")
@@ -50,29 +57,45 @@ def test_segment_admin_add_saves_through_the_service_and_validates(client, marke
     page = client.get("/admin/campaigns/segment/add/")
     assert page.status_code == 200
     assert b"segment_builder.js" in page.content
-    bad = client.post("/admin/campaigns/segment/add/", {"name": "X", "description": "", "criteria": '{"field": "nope"}'})
-    assert bad.status_code == 200 and Segment.objects.count() == 0
-    response = client.post("/admin/campaigns/segment/add/", {
-        "name": "English", "description": "", "criteria": '{"op": "and", "children": [{"field": "language", "value": ["en"]}]}'})
+    bad = client.post(
+        "/admin/campaigns/segment/add/",
+        {"name": "X", "description": "", "criteria": '{"field": "nope"}'},
+    )
+    assert bad.status_code == 200
+    assert Segment.objects.count() == 0
+    response = client.post(
+        "/admin/campaigns/segment/add/",
+        {
+            "name": "English",
+            "description": "",
+            "criteria": '{"op": "and", "children": [{"field": "language", "value": ["en"]}]}',
+        },
+    )
     assert response.status_code == 302
     assert Segment.objects.get().criteria["children"][0]["field"] == "language"
 
 
 def test_segment_csv_upload_reports_lines(client, marketer):
     anna = factories.member_with_user()
-    upload = SimpleUploadedFile("list.csv", f"{anna.membership_number}\nnobody@example.se\n".encode())
+    upload = SimpleUploadedFile(
+        "list.csv", f"{anna.membership_number}\nnobody@example.se\n".encode()
+    )
     response = client.post("/admin/campaigns/segment/import/", {"name": "VIP", "file": upload})
     assert response.status_code == 302
     segment = Segment.objects.get(name="VIP")
     assert (segment.import_report["matched"], segment.import_report["rejected"]) == (1, 1)
 
 
-def test_campaign_admin_preview_simulate_launch_progress(client, marketer, django_capture_on_commit_callbacks):
+def test_campaign_admin_preview_simulate_launch_progress(
+    client, marketer, django_capture_on_commit_callbacks
+):
     anna = factories.member_with_user(first_name="Anna")
     bo = factories.member_with_user(first_name="Bo", preferred_language="en")
     consent_f.granted(anna, "marketing_email")
     campaign = cf.campaign(segment_obj=cf.segment({}), channels=["email"])
-    preview = client.get(f"/admin/campaigns/campaign/{campaign.pk}/preview/?member={bo.membership_number}")
+    preview = client.get(
+        f"/admin/campaigns/campaign/{campaign.pk}/preview/?member={bo.membership_number}"
+    )
     assert preview.status_code == 200
     assert "Hello Bo (A)" in preview.content.decode()
     simulate = client.get(f"/admin/campaigns/campaign/{campaign.pk}/simulate/")
@@ -84,7 +107,12 @@ def test_campaign_admin_preview_simulate_launch_progress(client, marketer, djang
         launched = client.post(f"/admin/campaigns/campaign/{campaign.pk}/launch/")
     assert launched.status_code == 302
     progress = client.get(f"/admin/campaigns/campaign/{campaign.pk}/progress.json").json()
-    assert (progress["status"], progress["sent"], progress["suppressed"], progress["percent"]) == ("done", 1, 1, 100)
+    assert (progress["status"], progress["sent"], progress["suppressed"], progress["percent"]) == (
+        "done",
+        1,
+        1,
+        100,
+    )
     assert client.get(f"/admin/campaigns/campaign/{campaign.pk}/progress/").status_code == 200
     assert Delivery.objects.filter(member=anna, status="sent").exists()
 
@@ -92,16 +120,34 @@ def test_campaign_admin_preview_simulate_launch_progress(client, marketer, djang
 def test_campaign_admin_add_with_variant_inline(client, marketer):
     segment = cf.segment({})
     data = {
-        "name": "Spring", "segment": segment.pk, "channels": ["email", "onsite"], "priority": 0,
-        "holdout_percent": 10, "test_group_size": "", "goal": "revenue", "goal_days": 14,
-        "schedule_kind": "once", "send_at": "", "crontab": "", "trigger": "", "trigger_days": "",
-        "variants-TOTAL_FORMS": 1, "variants-INITIAL_FORMS": 0, "variants-MIN_NUM_FORMS": 1,
+        "name": "Spring",
+        "segment": segment.pk,
+        "channels": ["email", "onsite"],
+        "priority": 0,
+        "holdout_percent": 10,
+        "test_group_size": "",
+        "goal": "revenue",
+        "goal_days": 14,
+        "schedule_kind": "once",
+        "send_at": "",
+        "crontab": "",
+        "trigger": "",
+        "trigger_days": "",
+        "variants-TOTAL_FORMS": 1,
+        "variants-INITIAL_FORMS": 0,
+        "variants-MIN_NUM_FORMS": 1,
         "variants-MAX_NUM_FORMS": 1000,
-        "variants-0-code": "A", "variants-0-weight": 100, "variants-0-offer": "",
-        "variants-0-email_subject_sv": "Hej {{ first_name }}", "variants-0-email_subject_en": "Hi",
-        "variants-0-email_text_sv": "Text", "variants-0-email_text_en": "Text",
-        "variants-0-email_html_sv": "", "variants-0-email_html_en": "",
-        "variants-0-sms_text_sv": "", "variants-0-sms_text_en": "",
+        "variants-0-code": "A",
+        "variants-0-weight": 100,
+        "variants-0-offer": "",
+        "variants-0-email_subject_sv": "Hej {{ first_name }}",
+        "variants-0-email_subject_en": "Hi",
+        "variants-0-email_text_sv": "Text",
+        "variants-0-email_text_en": "Text",
+        "variants-0-email_html_sv": "",
+        "variants-0-email_html_en": "",
+        "variants-0-sms_text_sv": "",
+        "variants-0-sms_text_en": "",
     }
     response = client.post("/admin/campaigns/campaign/add/", data)
     assert response.status_code == 302, response.content.decode()[:2000]

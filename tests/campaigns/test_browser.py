@@ -26,7 +26,11 @@ def _page_as(new_page, live_server, user, *, language="sv", viewport=None):  # n
     page = new_page(locale="sv-SE" if language == "sv" else "en-GB", viewport=viewport)
     page.context.add_cookies(
         [
-            {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url},
+            {
+                "name": "sessionid",
+                "value": client.cookies["sessionid"].value,
+                "url": live_server.url,
+            },
             {"name": "django_language", "value": language, "url": live_server.url},
         ]
     )
@@ -36,7 +40,9 @@ def _page_as(new_page, live_server, user, *, language="sv", viewport=None):  # n
 def test_marketer_builds_previews_launches_and_member_activates(live_server, new_page):  # noqa: F811
     # given members: Sara and Erik run (Erik reads English), Olle does not
     sara = factories.member_with_user(first_name="Sara", email="sara@example.se")
-    erik = factories.member_with_user(first_name="Erik", email="erik@example.se", preferred_language="en")
+    erik = factories.member_with_user(
+        first_name="Erik", email="erik@example.se", preferred_language="en"
+    )
     olle = factories.member_with_user(first_name="Olle", email="olle@example.se")
     from consent.models import Interest
     from consent.services import interests_set
@@ -98,7 +104,9 @@ def test_marketer_builds_previews_launches_and_member_activates(live_server, new
     page.click(f"a[href='/admin/campaigns/campaign/{campaign.pk}/preview/']")
     page.fill("#preview-member", erik.membership_number)
     page.click("form.preview-member input[type=submit]")
-    assert page.locator("[data-testid=preview-title]").inner_text() == "Triple points on shoes, Erik"
+    assert (
+        page.locator("[data-testid=preview-title]").inner_text() == "Triple points on shoes, Erik"
+    )
 
     # launches it to the test group and watches the progress bar reach the end
     page.goto(base + f"/admin/campaigns/campaign/{campaign.pk}/change/")

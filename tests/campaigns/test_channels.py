@@ -47,7 +47,7 @@ class FakeElks:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
                 fake.requests.append(
@@ -94,12 +94,17 @@ def test_sms_channel_speaks_46elks_form_api_with_basic_auth(run, elks):
     with time_machine.travel(NOON, tick=False):
         run(campaign_launch, campaign=campaign, actor=None)
     assert {r["path"] for r in elks.requests} == {"/a1/sms"}
-    assert {r["auth"] for r in elks.requests} == {"Basic " + base64.b64encode(b"u123:secret").decode()}
+    assert {r["auth"] for r in elks.requests} == {
+        "Basic " + base64.b64encode(b"u123:secret").decode()
+    }
     texts = {r["form"]["message"].split("\n")[0] for r in elks.requests}
     assert texts == {"Hej Anna! Rea nu.", "Hi Bo! Sale now."}
     assert {r["form"]["to"] for r in elks.requests} == {anna.phone, bo.phone}
     assert {r["form"]["from"] for r in elks.requests} == {"Kundklubb"}
-    assert set(Delivery.objects.values_list("status", "provider_ref")) == {("sent", "s1"), ("sent", "s2")}
+    assert set(Delivery.objects.values_list("status", "provider_ref")) == {
+        ("sent", "s1"),
+        ("sent", "s2"),
+    }
 
 
 def test_sms_provider_error_retries_with_backoff_then_sends(run, elks):
@@ -162,7 +167,8 @@ def test_email_carries_unsubscribe_headers_tracked_links_and_the_members_languag
     assert "/avregistrera/" in message.extra_headers["List-Unsubscribe"]
     assert "https://example.com/sale" not in message.body
     html = message.alternatives[0][0]
-    assert "/avregistrera/" in html and "/o/" in html
+    assert "/avregistrera/" in html
+    assert "/o/" in html
     delivery = Delivery.objects.get()
     assert message.extra_headers["Message-ID"] == f"<kk-delivery-{delivery.pk}@kundklubb>"
     tracked = next(w for w in message.body.split() if "/k/" in w)
@@ -170,7 +176,8 @@ def test_email_carries_unsubscribe_headers_tracked_links_and_the_members_languag
     assert response.status_code == 302
     assert response["Location"] == "https://example.com/sale"
     delivery.refresh_from_db()
-    assert delivery.clicked_at is not None and delivery.opened_at is not None
+    assert delivery.clicked_at is not None
+    assert delivery.opened_at is not None
 
 
 def test_tracked_link_with_a_forged_token_is_404(client):

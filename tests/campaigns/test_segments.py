@@ -37,10 +37,15 @@ def two(db):
     return anna, bo
 
 
-def _buy(member, store, *, days_ago: int, sku: str = "SKU-1", category: str = "", price: int = 10000):
+def _buy(
+    member, store, *, days_ago: int, sku: str = "SKU-1", category: str = "", price: int = 10000
+):
     line = rf.line(sku, 1, price, category=category) if category else rf.line(sku, 1, price)
     return rf.purchase(
-        store=store, member=member, lines=[line], purchased_at=NOW - datetime.timedelta(days=days_ago)
+        store=store,
+        member=member,
+        lines=[line],
+        purchased_at=NOW - datetime.timedelta(days=days_ago),
     )
 
 
@@ -51,7 +56,7 @@ def test_criteria_compile_empty_matches_every_active_member(two):
 
 
 def test_criteria_compile_tier(two):
-    anna, bo = two
+    anna, _bo = two
     gold = Tier.objects.create(code="gold", name_sv="Guld", name_en="Gold", rank=2)
     # Tier assignment arrives with the tier issue; until then tests write the row directly.
     MemberTier.objects.create(member=anna, tier=gold)
@@ -135,19 +140,21 @@ def test_criteria_compile_age_range(two):
 
 
 def test_criteria_compile_language(two):
-    anna, bo = two
+    _anna, bo = two
     Member.objects.filter(pk=bo.pk).update(preferred_language="en")
     assert _ids({"field": "language", "value": "en"}) == {bo.pk}
 
 
 def test_criteria_compile_interest(two):
-    anna, bo = two
-    interests_set(member=anna, interest_ids=[Interest.objects.get(code="running").pk], actor=anna.user)
+    anna, _bo = two
+    interests_set(
+        member=anna, interest_ids=[Interest.objects.get(code="running").pk], actor=anna.user
+    )
     assert _ids({"field": "interest", "value": ["running"]}) == {anna.pk}
 
 
 def test_criteria_compile_consent_to_a_purpose(two):
-    anna, bo = two
+    _anna, bo = two
     consent_f.granted(bo, "marketing_sms")
     assert _ids({"field": "consent", "value": "marketing_sms"}) == {bo.pk}
 

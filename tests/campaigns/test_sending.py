@@ -102,7 +102,9 @@ def test_campaign_start_holdout_and_ab_split_are_stable_and_near_the_asked_share
         occurrence="",
         now=NOON,
     )
-    rows = list(Delivery.objects.filter(campaign=campaign).values_list("member_id", "variant_id", "status"))
+    rows = list(
+        Delivery.objects.filter(campaign=campaign).values_list("member_id", "variant_id", "status")
+    )
     assert len(rows) == len(ids)
     control = sum(1 for _m, _v, s in rows if s == "control")
     assert abs(control / len(ids) - 0.10) < 0.02
@@ -114,8 +116,12 @@ def test_campaign_start_holdout_and_ab_split_are_stable_and_near_the_asked_share
         assert fanout.assign(campaign, variants, member_id) == (variant_id, status == "control")
     # Running the chunk again inserts nothing.
     again = fanout.insert_deliveries(
-        campaign=campaign, members=Member.objects.all(), variants=variants, channel="noop",
-        occurrence="", now=NOON,
+        campaign=campaign,
+        members=Member.objects.all(),
+        variants=variants,
+        channel="noop",
+        occurrence="",
+        now=NOON,
     )
     assert again == 0
 
@@ -285,13 +291,31 @@ def test_mark_sent_after_a_lost_claim_does_not_mark(run):
     Delivery.objects.filter(pk=delivery_id).update(status="sending", claimed_at=NOON)
     d = Delivery.objects.get(pk=delivery_id)
     old_claim = NOON - datetime.timedelta(minutes=5)
-    row = Claimed(d.pk, d.member_id, d.campaign_id, d.variant_id, d.channel, d.occurrence,
-                  d.budget_taken, d.attempts, old_claim)
+    row = Claimed(
+        d.pk,
+        d.member_id,
+        d.campaign_id,
+        d.variant_id,
+        d.channel,
+        d.occurrence,
+        d.budget_taken,
+        d.attempts,
+        old_claim,
+    )
     assert _mark_sent([row], old_claim, NOON, {}, variants={}) == 0
     assert Delivery.objects.get(pk=delivery_id).status == "sending"
     assert not d.member.events.filter(kind="message_received").exists()
-    current = Claimed(d.pk, d.member_id, d.campaign_id, d.variant_id, d.channel, d.occurrence,
-                      d.budget_taken, d.attempts, NOON)
+    current = Claimed(
+        d.pk,
+        d.member_id,
+        d.campaign_id,
+        d.variant_id,
+        d.channel,
+        d.occurrence,
+        d.budget_taken,
+        d.attempts,
+        NOON,
+    )
     assert _mark_sent([current], NOON, NOON, {}, variants={}) == 1
     assert d.member.events.filter(kind="message_received").count() == 1
 
@@ -305,7 +329,11 @@ def test_campaign_cancel_stops_what_has_not_been_sent(run):
         cancelled = campaign_cancel(campaign=campaign, actor=None)
         run(deliveries_send, delivery_ids=ids)
     assert cancelled == 2
-    assert sorted(Delivery.objects.values_list("status", flat=True)) == ["cancelled", "cancelled", "sent"]
+    assert sorted(Delivery.objects.values_list("status", flat=True)) == [
+        "cancelled",
+        "cancelled",
+        "sent",
+    ]
     assert ProviderCall.objects.count() == 1
 
 

@@ -26,15 +26,18 @@ NOON = datetime.datetime(2026, 3, 11, 12, tzinfo=STOCKHOLM)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("purpose,channel", [
-    ("marketing_email", "email"),
-    ("marketing_sms", "sms"),
-    ("marketing_sms", "email"),
-    ("profiling", "onsite"),
-    ("membership", "email"),
-    ("no_such_purpose", "email"),
-    ("marketing_email", "pigeon"),
-])
+@pytest.mark.parametrize(
+    ("purpose", "channel"),
+    [
+        ("marketing_email", "email"),
+        ("marketing_sms", "sms"),
+        ("marketing_sms", "email"),
+        ("profiling", "onsite"),
+        ("membership", "email"),
+        ("no_such_purpose", "email"),
+        ("marketing_email", "pigeon"),
+    ],
+)
 @pytest.mark.parametrize("hour", [12, 22])
 def test_permissions_for_answers_exactly_as_contact_permission(purpose, channel, hour):
     members = {
@@ -51,12 +54,16 @@ def test_permissions_for_answers_exactly_as_contact_permission(purpose, channel,
         consent_f.granted(members[name], *everything)
     for code in everything:
         consent_f.withdrawn(members["withdrawn"], code)
-    consent_f.preferences(members["quiet"], per_week=None, quiet=(datetime.time(21), datetime.time(8)))
+    consent_f.preferences(
+        members["quiet"], per_week=None, quiet=(datetime.time(21), datetime.time(8))
+    )
     marketing_pause(member=members["paused"], actor=None)
     User.objects.filter(pk=members["blocked"].user_id).update(is_active=False)
     members["erased"].__class__.objects.filter(pk=members["erased"].pk).update(erased_at=NOON)
     at = NOON.replace(hour=hour)
-    batch = permissions_for(member_ids=[m.pk for m in members.values()], purpose=purpose, channel=channel, at=at)
+    batch = permissions_for(
+        member_ids=[m.pk for m in members.values()], purpose=purpose, channel=channel, at=at
+    )
     for name, member in members.items():
         one = contact_permission(member=member.pk, purpose=purpose, channel=channel, at=at)
         assert batch[member.pk] == one, name

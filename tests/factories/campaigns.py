@@ -46,7 +46,9 @@ def campaign(
     return obj
 
 
-def variant(campaign_obj: Campaign, *, code: str = "A", weight: int = 100, offer_obj: Offer | None = None) -> Variant:
+def variant(
+    campaign_obj: Campaign, *, code: str = "A", weight: int = 100, offer_obj: Offer | None = None
+) -> Variant:
     return variant_save(
         campaign=campaign_obj,
         code=code,
@@ -106,5 +108,7 @@ def campaign_data_with_every_field(member: Any) -> None:
         activated_at=now,
         active_until=now + datetime.timedelta(days=14),
     )
-    InboxMessage.objects.create(member=member, delivery=delivery, title="Hej", body="Text", read_at=now)
+    InboxMessage.objects.create(
+        member=member, delivery=delivery, title="Hej", body="Text", read_at=now
+    )
     ContactBudget.objects.create(member=member, week=now.date(), used=1)
