@@ -88,3 +88,25 @@ def test_roles_exist_after_migrate_and_sync_is_idempotent():
 
     after = {g.name: set(g.permissions.values_list("pk", flat=True)) for g in Group.objects.all()}
     assert after == before
+
+
+def test_role_patterns_each_match_an_existing_permission(db):
+    """A pattern naming a model or permission that does not exist is a typo that silently
+    grants nothing: every pattern must match at least one real permission."""
+    from fnmatch import fnmatch
+
+    from django.contrib.auth.models import Permission
+
+    from members.roles import ROLE_PERMISSIONS
+
+    names = [
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in Permission.objects.select_related("content_type")
+    ]
+    unmatched = [
+        (role, pattern)
+        for role, patterns in ROLE_PERMISSIONS.items()
+        for pattern in patterns
+        if not any(fnmatch(name, pattern) for name in names)
+    ]
+    assert unmatched == []
