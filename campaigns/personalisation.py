@@ -812,9 +812,10 @@ def offer_reasons(
 
     In order: the member bought the product ("Because you bought Jeans 501."); the product
     is one of their recommendations (its reason); they bought in the category ("Because you
-    bought running shoes."); an interest they chose maps to the category; else "An offer for
-    every member." Purchases and interests are used only with profiling consent. A fixed
-    number of queries, whatever the number of offers.
+    bought running shoes."); an interest they chose maps to the category; one of their
+    recommendations is in the category (its reason); else "An offer for every member."
+    Purchases and interests are used only with profiling consent. A fixed number of
+    queries, whatever the number of offers.
     """
     lang = _lang(language or member.preferred_language)
     offers = list(offers)
@@ -830,6 +831,11 @@ def offer_reasons(
         .values_list("product_id", flat=True)
     )
     recommended = {rec.product_id: rec for rec in _rows([member.pk], 10_000)}
+    # The best-ranked recommendation in each category, for offers on a whole category.
+    recommended_in_category: dict[int, MemberRecommendation] = {}
+    for rec in sorted(recommended.values(), key=lambda r: r.rank):
+        if rec.category_id is not None:
+            recommended_in_category.setdefault(rec.category_id, rec)
     category_of = {
         key: c or (products[p].category_id if p in products else None) for key, p, c in targeted
     }
@@ -858,6 +864,8 @@ def offer_reasons(
             out[key] = REASON_TEXT[Reason.INTEREST][lang].format(
                 interest=interest.name_sv if lang == "sv" else interest.name_en
             )
+        elif category_id in recommended_in_category:
+            out[key] = reason_text(recommended_in_category[category_id], lang)
     return out
 
 

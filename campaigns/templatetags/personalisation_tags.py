@@ -1,8 +1,9 @@
-"""Template tags for personalisation in the back-office."""
+"""Template tags for personalisation: the next best offer in the back-office, and "why you
+got this offer" on the member's pages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 from django import template
@@ -35,3 +36,28 @@ def offers_with_reasons(member: Member, member_offers: Iterable[Any]) -> list[tu
         language=get_language(),
     )
     return [(mo, reasons[mo.pk]) for mo in items]
+
+
+def _member_offer(item: Any) -> Any:
+    """A ``MemberOffer``, or a My offers card (a dict holding it under ``item``)."""
+    return item["item"] if isinstance(item, dict) else item
+
+
+@register.simple_tag
+def offer_reason_map(member: Member | None, items: Iterable[Any]) -> dict[Hashable, str]:
+    """``{% offer_reason_map current_member cards as reasons %}``: member offer id -> "why
+    you got this offer", in the active language, in a fixed number of queries. Use with
+    ``{{ reasons|reason_for:card.item }}``."""
+    if member is None:
+        return {}
+    offers = [_member_offer(item) for item in items]
+    return offer_reasons(
+        member=member,
+        offers=[(mo.pk, mo.offer.product_id, mo.offer.category_id) for mo in offers],
+        language=get_language(),
+    )
+
+
+@register.filter
+def reason_for(reasons: dict[Hashable, str], member_offer: Any) -> str:
+    return reasons.get(getattr(member_offer, "pk", None), "") if reasons else ""

@@ -212,3 +212,27 @@ def test_withdrawing_another_purpose_keeps_recommendations(
     with django_capture_on_commit_callbacks(execute=True):
         cf.withdrawn(anna, "marketing_email")
     assert MemberRecommendation.objects.filter(member=anna).exists()
+
+
+def test_my_offers_says_why_each_offer_was_given(client, anna, django_assert_max_num_queries):
+    # Given Anna has an offer on shirts (a category she never bought, recommended to her)
+    # and one on jeans (which she bought)
+    from campaigns.models import MemberOffer
+    from rewards.models import Category
+    from tests.factories import campaigns as campaign_factories
+
+    shirts = campaign_factories.offer(category=Category.objects.get(code="skjortor"))
+    jeans = campaign_factories.offer(category=Category.objects.get(code="byxor"))
+    for offer in (shirts, jeans):
+        campaign = campaign_factories.campaign(offer_obj=offer)
+        MemberOffer.objects.create(member=anna, offer=offer, campaign=campaign)
+    client.force_login(anna.user)
+
+    # When she opens My offers in English
+    with django_assert_max_num_queries(30):
+        html = client.get("/mina-sidor/erbjudanden/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    # Then each card says why in plain words
+    assert html.count('data-testid="offer-why"') == 2
+    assert "Because you bought byxor." in html
+    assert "Because you bought Jeans 501: they are often bought together." in html
