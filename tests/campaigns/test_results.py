@@ -551,3 +551,10 @@ def test_campaign_outcomes_in_the_database_match_the_member_by_member_rule(store
     assert in_db[members[1].pk] == Outcome(revenue_ore=40000 + 35000 - 30000, purchases=2)
     assert in_db[members[2].pk] == Outcome(revenue_ore=20000, purchases=1)
     assert in_db[members[3].pk] == Outcome(revenue_ore=40000, purchases=1)
+
+
+def test_campaign_page_links_to_its_results(client):
+    campaign = a_campaign("A")
+    client.force_login(factories.staff_user(role="Marketer"))
+    html = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/").content.decode()
+    assert f'href="/admin/campaigns/results/{campaign.pk}/"' in html
