@@ -11,8 +11,13 @@ class RewardsConfig(AppConfig):
         from members.api.summary import summary_extender_register
         from members.pages import panel_register
         from rewards import consumers, views
+        from rewards.api.serializers import BalanceSerializer
 
-        summary_extender_register("rewards", consumers.member_summary_points)
+        summary_extender_register(
+            "rewards",
+            consumers.member_summary_points,
+            fields={"points": BalanceSerializer},
+        )
         panel_register(name="rewards.points", order=10, render=views.points_panel)
         consumer_register(
             name="rewards.event_points",
@@ -28,6 +33,8 @@ class RewardsConfig(AppConfig):
 
     def _ready_loyalty(self) -> None:
         """Tiers, benefits, challenges, referrals and the member pages (docs/rewards.md)."""
+        from rest_framework import serializers
+
         from members.activity import Kind, consumer_register
         from members.api.summary import summary_extender_register
         from members.pages import panel_register
@@ -35,7 +42,16 @@ class RewardsConfig(AppConfig):
         from rewards.earning import bonus_provider_register
 
         bonus_provider_register(name="rewards.benefits", provider=tiers.benefit_bonus_rules)
-        summary_extender_register("rewards.benefits", tiers.member_summary_benefits)
+        summary_extender_register(
+            "rewards.benefits",
+            tiers.member_summary_benefits,
+            fields={
+                "benefits": lambda: serializers.ListField(
+                    child=serializers.CharField(),
+                    help_text="Codes of the tier benefits the member chose for this period.",
+                )
+            },
+        )
         panel_register(name="rewards.tier", order=12, render=loyalty_views.tier_panel)
         consumer_register(
             name="rewards.challenges",

@@ -41,6 +41,12 @@ class MemberSummarySerializer(serializers.Serializer):
     member_since = serializers.DateField()
     tier = TierSummarySerializer(allow_null=True)
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        from members.api.summary import summary_fields
+
+        # Points, benefits and the like come from higher apps (members.api.summary).
+        return {**super().get_fields(), **summary_fields()}
+
 
 class MeSerializer(MemberSummarySerializer):
     email = serializers.EmailField()

@@ -10,15 +10,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rest_framework import serializers
+
 from members.models import Member
 
 Extender = Callable[[Member], dict[str, Any]]
 
 _extenders: dict[str, Extender] = {}
+_fields: dict[str, Callable[[], serializers.Field]] = {}
 
 
-def summary_extender_register(name: str, extender: Extender) -> None:
+def summary_extender_register(
+    name: str,
+    extender: Extender,
+    *,
+    fields: dict[str, Callable[[], serializers.Field]] | None = None,
+) -> None:
+    """Add ``extender``'s keys to the summary. ``fields`` names the serializer field (a
+    factory, so each serializer gets its own instance) for every key it adds, so that the
+    response renders them and the OpenAPI schema documents them."""
     _extenders[name] = extender
+    _fields.update(fields or {})
+
+
+def summary_fields() -> dict[str, serializers.Field]:
+    """The serializer fields higher apps contributed to the summary."""
+    return {name: factory() for name, factory in _fields.items()}
 
 
 def member_summary(member: Member) -> dict[str, Any]:
