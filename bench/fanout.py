@@ -95,8 +95,12 @@ def seed_members(cursor: Any, *, count: int, prefix: str = "B", consent_every: i
     )
 
 
+def worker_name() -> str:
+    return f"fanout-{os.getpid()}-{time.monotonic_ns()}@{platform.node()}"
+
+
 def worker_start(
-    env: dict[str, str], concurrency: int, log_path: Path | None = None
+    env: dict[str, str], concurrency: int, log_path: Path | None = None, name: str = ""
 ) -> subprocess.Popen[bytes]:
     """A Celery worker in its own process group (so it can be killed as a whole)."""
     log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -116,7 +120,7 @@ def worker_start(
             "--without-mingle",
             "--without-heartbeat",
             "-n",
-            f"fanout-{os.getpid()}-{time.monotonic_ns()}@%h",
+            name or worker_name(),
         ],
         cwd=ROOT,
         env=env,
@@ -139,10 +143,11 @@ def worker_stop(worker: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> N
             worker.wait()
 
 
-def worker_wait_ready(app: Any, timeout: float = 60) -> None:
+def worker_wait_ready(app: Any, name: str | None = None, timeout: float = 60) -> None:
+    """Wait until the worker ``name`` (any worker when None) answers a ping."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if app.control.ping(timeout=0.5):
+        if app.control.ping(destination=[name] if name else None, timeout=0.5):
             return
     raise RuntimeError("the Celery worker did not start")
 
@@ -210,9 +215,10 @@ def main() -> None:
     log_path = ROOT / "var" / "bench-fanout-worker.log"
     log_path.parent.mkdir(exist_ok=True)
     log_path.unlink(missing_ok=True)
-    worker = worker_start(env, CONCURRENCY, log_path)
+    name = worker_name()
+    worker = worker_start(env, CONCURRENCY, log_path, name)
     try:
-        worker_wait_ready(app)
+        worker_wait_ready(app, name)
         launched_at = timezone.now()
         t0 = time.perf_counter()
         campaign_launch(campaign=campaign, actor=None)

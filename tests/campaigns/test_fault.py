@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import CharField, Count, Value
 from django.db.models.functions import Cast, Concat
 
-from bench.fanout import seed_members, worker_start, worker_stop, worker_wait_ready
+from bench.fanout import seed_members, worker_name, worker_start, worker_stop, worker_wait_ready
 from campaigns.models import Campaign, ContactBudget, Delivery, ProviderCall
 from campaigns.services import campaign_launch, deliveries_sweep
 from config.celery import app
@@ -73,10 +73,11 @@ def test_campaign_survives_worker_sigkill_three_times_without_loss_or_duplicates
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False  # queue to Redis: the worker does the work
     env = _worker_env()
-    worker = worker_start(env, 2)
+    name = worker_name()
+    worker = worker_start(env, 2, name=name)
     kills = 0
     try:
-        worker_wait_ready(app)
+        worker_wait_ready(app, name)
         # when the campaign is launched and the worker is SIGKILLed three times mid-way
         campaign_launch(campaign=campaign, actor=None)
         started = time.monotonic()
@@ -86,8 +87,9 @@ def test_campaign_survives_worker_sigkill_three_times_without_loss_or_duplicates
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait()
                 kills += 1
-                worker = worker_start(env, 2)
-                worker_wait_ready(app)
+                name = worker_name()
+                worker = worker_start(env, 2, name=name)
+                worker_wait_ready(app, name)
             if time.monotonic() - last_sweep > 2:
                 deliveries_sweep(stuck_seconds=STUCK_SECONDS)  # what beat does every minute
                 last_sweep = time.monotonic()
