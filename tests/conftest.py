@@ -8,6 +8,9 @@ from rest_framework.test import APIClient
 
 from tests import factories
 
+# Browser fixtures (one shared headless Chromium) for every test folder.
+pytest_plugins = ["tests.browser.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
@@ -64,16 +67,3 @@ def _consent_defaults(request: pytest.FixtureRequest) -> None:
     from consent.defaults import defaults_ensure
 
     defaults_ensure(apps)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    """Browser tests share one Chromium (tests/browser/conftest.py); close it where a test
-    module ends (after the test's own fixtures), so the next module may start Playwright
-    its own way."""
-    result = yield
-    if nextitem is None or getattr(nextitem, "module", None) is not getattr(item, "module", None):
-        from tests.browser.conftest import shared_browser_stop
-
-        shared_browser_stop()
-    return result

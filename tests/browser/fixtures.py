@@ -1,5 +1,7 @@
 """Browser journeys: Playwright (sync API) driving Debian's Chromium, headless.
 
+A pytest plugin (``tests/conftest.py`` loads it), so every test folder has these fixtures.
+
 One browser for the whole session; each test gets a fresh context (cookies, storage) with a
 phone-sized viewport. The site runs in-process (pytest-django's ``live_server``), so eager
 Celery and the locmem mailbox (``django.core.mail.outbox``) work as in any other test.
@@ -34,13 +36,8 @@ _shared: dict[str, Any] = {}
 
 
 def shared_browser() -> Any:
-    """Start Playwright and Chromium on first use; later browser tests reuse them.
-
-    Test modules elsewhere may import the ``browser`` fixture, which defines it again in
-    their module; both definitions hand out this one browser, because Playwright's sync API
-    cannot run twice in one thread. ``tests/conftest.py`` stops it where a test module ends,
-    so that a module that drives its own Playwright can start it.
-    """
+    """Start Playwright and Chromium on first use; every later browser test reuses them
+    (Playwright's sync API cannot run twice in one thread). Stopped when the run ends."""
     if "browser" not in _shared:
         if not Path(CHROMIUM).exists():
             pytest.fail(f"{CHROMIUM} is missing: install Debian's 'chromium' (make test does).")

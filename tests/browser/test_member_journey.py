@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 
 from members.models import Member
-from tests.browser.conftest import mail_link
+from tests.browser.fixtures import mail_link
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -13,14 +13,13 @@ from playwright.sync_api import expect
 from campaigns.models import Campaign, Delivery, MemberOffer
 from rewards.models import Category
 from tests import factories
-from tests.browser.conftest import browser, new_page  # noqa: F401 - shared fixtures
 from tests.factories import consent as consent_f
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 DESKTOP = {"width": 1280, "height": 900}
 
 
-def _page_as(new_page, live_server, user, *, language="sv", viewport=None):  # noqa: F811
+def _page_as(new_page, live_server, user, *, language="sv", viewport=None):
     client = Client()
     client.force_login(user)
     page = new_page(locale="sv-SE" if language == "sv" else "en-GB", viewport=viewport)
@@ -37,7 +36,7 @@ def _page_as(new_page, live_server, user, *, language="sv", viewport=None):  # n
     return page
 
 
-def test_marketer_builds_previews_launches_and_member_activates(live_server, new_page):  # noqa: F811
+def test_marketer_builds_previews_launches_and_member_activates(live_server, new_page):
     # given members: Sara and Erik run (Erik reads English), Olle does not
     sara = factories.member_with_user(first_name="Sara", email="sara@example.se")
     erik = factories.member_with_user(

@@ -12,7 +12,6 @@ from django.test import Client
 from campaigns.models import Campaign, FanoutChunk
 from campaigns.personalisation import affinities_compute, recommendations_compute
 from tests import factories
-from tests.browser.conftest import browser, new_page  # noqa: F401 - fixtures
 from tests.campaigns.test_results import _significant_campaign
 from tests.factories import consent as cf
 from tests.factories import rewards as rf
@@ -27,7 +26,7 @@ def _session_for(user: Any) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def _open(new_page: Any, live_server: Any, user: Any, language: str, **kwargs: Any) -> Any:  # noqa: F811
+def _open(new_page: Any, live_server: Any, user: Any, language: str, **kwargs: Any) -> Any:
     page = new_page(locale="sv-SE" if language == "sv" else "en-GB", **kwargs)
     page.context.add_cookies(
         [
@@ -42,7 +41,7 @@ def _open(new_page: Any, live_server: Any, user: Any, language: str, **kwargs: A
     return page
 
 
-def test_marketer_reads_the_verdict_and_promotes_the_winner(live_server, new_page):  # noqa: F811
+def test_marketer_reads_the_verdict_and_promotes_the_winner(live_server, new_page):
     # given a finished A/B test in which B clearly beat A, and a marketer
     from members.roles import roles_sync
 
@@ -86,7 +85,7 @@ def test_marketer_reads_the_verdict_and_promotes_the_winner(live_server, new_pag
 )
 def test_member_sees_recommendations_with_the_reason(
     live_server,
-    new_page,  # noqa: F811
+    new_page,
     language,
     heading,
     why,

@@ -16,7 +16,6 @@ from django.test import Client
 from consent.models import ConsentState, ContactPreferences, MemberInterest
 from consent.selectors import contact_permission
 from tests import factories
-from tests.browser.conftest import browser, new_page  # noqa: F401 - shared fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,7 +53,7 @@ TEXT = {
 }
 
 
-def _logged_in_page(new_page, live_server, member, language):  # noqa: F811
+def _logged_in_page(new_page, live_server, member, language):
     client = Client()
     client.force_login(member.user)
     page = new_page(locale="sv-SE" if language == "sv" else "en-GB")
@@ -69,7 +68,7 @@ def _logged_in_page(new_page, live_server, member, language):  # noqa: F811
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])
-def test_preference_centre_grant_withdraw_pause_and_interests(live_server, new_page, language):  # noqa: F811
+def test_preference_centre_grant_withdraw_pause_and_interests(live_server, new_page, language):
     text = TEXT[language]
     member = factories.member_with_user(
         email=f"pref.{language}@example.se", preferred_language=language
@@ -135,7 +134,7 @@ def test_preference_centre_grant_withdraw_pause_and_interests(live_server, new_p
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])
-def test_my_data_export_download(live_server, new_page, language):  # noqa: F811
+def test_my_data_export_download(live_server, new_page, language):
     text = TEXT[language]
     member = factories.member_with_user(
         email=f"export.{language}@example.se", first_name="Greta", preferred_language=language
