@@ -136,6 +136,7 @@ def test_my_offers_page_lists_offers_and_activates_with_aktivera(run, shoes, cli
     assert page.status_code == 200
     assert "3x poäng på skor" in page.content.decode()
     assert "Aktivera" in page.content.decode()
+    assert 'data-testid="offer-why"' in page.content.decode()
     response = client.post(f"/mina-sidor/erbjudanden/{item.pk}/aktivera/")
     assert response.status_code == 302
     item.refresh_from_db()
@@ -153,3 +154,22 @@ def test_my_offers_activate_someone_elses_offer_is_404(run, shoes, client):
     assert client.post(f"/mina-sidor/erbjudanden/{item.pk}/aktivera/").status_code == 404
     item.refresh_from_db()
     assert item.status == "available"
+
+
+def test_my_offers_query_count_does_not_grow_with_offers(
+    run, shoes, client, django_assert_max_num_queries, settings
+):
+    settings.CAMPAIGNS_MAX_MESSAGES_PER_WEEK = 10
+    anna = factories.member_with_user()
+    consent_f.granted(anna, "profiling")
+    _offer_to(anna, run, shoes)
+    client.force_login(anna.user)
+    with django_assert_max_num_queries(20) as one:
+        client.get("/mina-sidor/erbjudanden/")
+    for _ in range(4):
+        campaign = cf.campaign(channels=["onsite"], offer_obj=cf.offer())
+        with time_machine.travel(NOON, tick=False):
+            run(campaign_launch, campaign=campaign, actor=None)
+    assert MemberOffer.objects.filter(member=anna).count() == 5
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert client.get("/mina-sidor/erbjudanden/").status_code == 200
