@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
+import redis
+import time_machine
+from django.test import override_settings
 from django.urls import path
+from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.test import APIClient
@@ -112,6 +118,40 @@ def test_key_use_is_recorded(store, member):
     assert key.last_used_at is not None
 
 
+@pytest.mark.urls("tests.members.test_api_keys")
+def test_key_use_within_a_minute_writes_nothing(store, member, django_assert_num_queries):
+    # Given a key used a moment ago
+    key, secret = factories.api_key_with_secret(store_obj=store)
+    client = _client(secret)
+    client.get("/whoami/")
+    key.refresh_from_db()
+    first_use = key.last_used_at
+
+    # When it is used again within the minute, then only the key is read (no UPDATE)
+    with django_assert_num_queries(1):
+        assert client.get("/whoami/").status_code == 200
+
+    key.refresh_from_db()
+    assert key.last_used_at == first_use
+
+
+@pytest.mark.urls("tests.members.test_api_keys")
+def test_key_use_after_a_minute_is_recorded_again(store, member):
+    # Given a key used a minute and a half ago
+    key, secret = factories.api_key_with_secret(store_obj=store)
+    with time_machine.travel(timezone.now() - datetime.timedelta(seconds=90)):
+        _client(secret).get("/whoami/")
+    key.refresh_from_db()
+    earlier = key.last_used_at
+
+    # When it is used now
+    _client(secret).get("/whoami/")
+
+    # Then the new use is recorded
+    key.refresh_from_db()
+    assert key.last_used_at > earlier + datetime.timedelta(seconds=60)
+
+
 def test_throttling_returns_429_rate_limited_per_key(store, member, monkeypatch):
     # Given a limit of three calls a minute per key
     monkeypatch.setattr(ApiClientRateThrottle, "rate", "3/min", raising=False)
@@ -129,3 +169,53 @@ def test_throttling_returns_429_rate_limited_per_key(store, member, monkeypatch)
     assert limited.json()["error"]["code"] == "rate_limited"
     assert int(limited["Retry-After"]) > 0
     assert _client(other_secret).post(IDENTIFY, body, format="json").status_code == 200
+
+
+@pytest.mark.urls("tests.members.test_api_keys")
+def test_throttling_counts_a_request_in_one_redis_round_trip(store, member, monkeypatch):
+    # Given a key and a spy on the Redis client's round trips
+    _key, secret = factories.api_key_with_secret(store_obj=store)
+    client = _client(secret)
+    client.get("/whoami/")
+    trips: list[str] = []
+    single = redis.Redis.execute_command
+    batch = redis.client.Pipeline.execute
+
+    def spy_single(self, *args, **kwargs):
+        trips.append(str(args[0]))
+        return single(self, *args, **kwargs)
+
+    def spy_batch(self, *args, **kwargs):
+        trips.append("pipeline")
+        return batch(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", spy_single)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", spy_batch)
+
+    # When it calls once more
+    assert client.get("/whoami/").status_code == 200
+
+    # Then the throttle cost one pipelined round trip (INCR + EXPIRE), nothing else
+    assert trips == ["pipeline"]
+
+
+@pytest.mark.urls("tests.members.test_api_keys")
+def test_throttling_window_resets_and_falls_back_to_other_caches(store, member, monkeypatch):
+    # Given a limit of two calls a minute, counted in a local-memory cache (no Redis)
+    monkeypatch.setattr(ApiClientRateThrottle, "rate", "2/min", raising=False)
+    _key, secret = factories.api_key_with_secret(store_obj=store)
+    start = datetime.datetime(2026, 3, 2, 9, 0, 10, tzinfo=datetime.UTC)
+    locmem = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(CACHES=locmem), time_machine.travel(start, tick=False) as clock:
+        # When the key calls three times in one window
+        statuses = [_client(secret).get("/whoami/").status_code for _ in range(3)]
+        limited = _client(secret).get("/whoami/")
+
+        # Then the third call is refused until the next window starts (50 s later)
+        assert statuses == [200, 200, 429]
+        assert limited.json()["error"]["code"] == "rate_limited"
+        assert int(limited["Retry-After"]) == 50
+
+        # And once the next minute's window starts, the key may call again
+        clock.shift(datetime.timedelta(seconds=51))
+        assert _client(secret).get("/whoami/").status_code == 200
