@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.utils import timezone
 
 from campaigns import fanout
@@ -26,7 +26,7 @@ from campaigns.models import (
 from campaigns.segments import members_matching
 from campaigns.sendtime import caps_for, permissions_for, week_of
 from members.models import Member
-from rewards.earning import RuleSnapshot
+from rewards.earning import bonus_query
 
 
 def segment_members(segment: Segment) -> QuerySet[Member]:
@@ -106,35 +106,24 @@ def member_inbox(*, member: Member, limit: int = 20) -> list[InboxMessage]:
     return list(InboxMessage.objects.filter(member=member).order_by("-created_at", "-id")[:limit])
 
 
-def bonus_rules(member_id: int, day: datetime.date) -> list[RuleSnapshot]:
+@bonus_query
+def bonus_rules(member_id: int, day: datetime.date) -> QuerySet[MemberOffer]:
     """The member's activated bonus offers as earning multipliers (rewards' bonus provider).
     Ids are negative (minus the member offer's id) so they never collide with rules."""
-    rows = MemberOffer.objects.filter(
+    return MemberOffer.objects.filter(
         member_id=member_id,
         status=MemberOffer.Status.ACTIVE,
         offer__kind=Offer.Kind.BONUS_POINTS,
         activated_at__date__lte=day,
         active_until__date__gte=day,
-    ).select_related("offer")
-    return [
-        RuleSnapshot(
-            id=-row.pk,
-            kind="multiplier",
-            name_sv=row.offer.title_sv,
-            name_en=row.offer.title_en,
-            rate=Decimal("1"),
-            multiplier=row.offer.multiplier,
-            rounding="down",
-            min_purchase_ore=0,
-            category_id=row.offer.category_id,
-            product_id=row.offer.product_id,
-            store_id=None,
-            tier_id=None,
-            valid_from=None,
-            valid_until=None,
-        )
-        for row in rows
-    ]
+    ).annotate(
+        bonus_id=-F("pk"),
+        bonus_name_sv=F("offer__title_sv"),
+        bonus_name_en=F("offer__title_en"),
+        bonus_multiplier=F("offer__multiplier"),
+        bonus_category_id=F("offer__category_id"),
+        bonus_product_id=F("offer__product_id"),
+    )
 
 
 SIMULATION_SAMPLE = 20_000

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import BigIntegerField, F, Q, QuerySet, Sum, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -27,11 +26,10 @@ from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.errors import ConflictError, DomainError
 from members.models import Member, User
-from rewards.earning import RuleSnapshot
+from rewards.earning import bonus_query
 from rewards.models import (
     Benefit,
     BenefitChoice,
-    EarningRule,
     LedgerEntry,
     MemberTier,
     Purchase,
@@ -437,33 +435,22 @@ def benefit_choose(
     return choices
 
 
-def benefit_bonus_rules(member_id: int, day: datetime.date) -> list[RuleSnapshot]:
+@bonus_query
+def benefit_bonus_rules(member_id: int, day: datetime.date) -> QuerySet[BenefitChoice]:
     """Earning bonus provider: the member's chosen "extra points in a category" benefits."""
-    choices = BenefitChoice.objects.filter(
+    return BenefitChoice.objects.filter(
         member_id=member_id,
         period_start=day.replace(day=1),
         benefit__kind=Benefit.Kind.CATEGORY_MULTIPLIER,
         benefit__active=True,
-    ).select_related("benefit")
-    return [
-        RuleSnapshot(
-            id=BENEFIT_RULE_ID_BASE - choice.benefit_id,
-            kind=EarningRule.Kind.MULTIPLIER,
-            name_sv=choice.benefit.name_sv,
-            name_en=choice.benefit.name_en,
-            rate=Decimal("0"),
-            multiplier=choice.benefit.multiplier,
-            rounding=EarningRule.Rounding.DOWN,
-            min_purchase_ore=0,
-            category_id=choice.benefit.category_id,
-            product_id=None,
-            store_id=None,
-            tier_id=None,
-            valid_from=None,
-            valid_until=None,
-        )
-        for choice in choices
-    ]
+    ).annotate(
+        bonus_id=Value(BENEFIT_RULE_ID_BASE) - F("benefit_id"),
+        bonus_name_sv=F("benefit__name_sv"),
+        bonus_name_en=F("benefit__name_en"),
+        bonus_multiplier=F("benefit__multiplier"),
+        bonus_category_id=F("benefit__category_id"),
+        bonus_product_id=Value(None, output_field=BigIntegerField()),
+    )
 
 
 def member_summary_benefits(member: Member) -> dict[str, object]:
