@@ -23,30 +23,16 @@ PIXEL = (
 )
 
 
-def _cards(member: Member, *, with_reasons: bool = False) -> list[dict]:
-    from campaigns.personalisation import offer_reasons
-
+def _cards(member: Member) -> list[dict]:
     language = (get_language() or "sv")[:2]
-    items = selectors.member_offers(member=member)
-    # "Why you got this offer", in plain words (personalisation; a fixed number of queries).
-    reasons = (
-        offer_reasons(
-            member=member,
-            offers=[(i.pk, i.offer.product_id, i.offer.category_id) for i in items],
-            language=language,
-        )
-        if with_reasons
-        else {}
-    )
     return [
         {
             "item": item,
             "title": item.offer.title_for(language),
             "body": item.offer.body_for(language),
-            "why": reasons.get(item.pk, ""),
             "needs_activation": item.offer.needs_activation and item.status == "available",
         }
-        for item in items
+        for item in selectors.member_offers(member=member)
     ]
 
 
@@ -67,7 +53,7 @@ def my_offers(request: HttpRequest) -> HttpResponse:
         request,
         "campaigns/my_offers.html",
         {
-            "cards": _cards(member, with_reasons=True),
+            "cards": _cards(member),
             "inbox": selectors.member_inbox(member=member),
         },
     )
