@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from campaigns import rendering, selectors, services
-from campaigns.channels import CHANNELS, MARKETING_CHANNELS
+from campaigns.channels import MARKETING_CHANNELS
 from campaigns.models import Campaign, Delivery, MemberOffer, Offer, Segment, Variant
 from campaigns.segments import SegmentCriteriaError
 from members.errors import DomainError
@@ -246,7 +246,7 @@ class VariantInline(admin.StackedInline):
 class CampaignForm(forms.ModelForm):
     channels = forms.MultipleChoiceField(
         label=_("Channels"),
-        choices=[(c, c) for c in CHANNELS],
+        choices=[(c, c) for c in MARKETING_CHANNELS],
         widget=forms.CheckboxSelectMultiple,
         help_text=_("In priority order: email, then SMS, then the member page."),
     )
@@ -271,8 +271,7 @@ class CampaignForm(forms.ModelForm):
 
     def clean_channels(self) -> list[str]:
         chosen = self.cleaned_data.get("channels") or []
-        order = [*MARKETING_CHANNELS, *[c for c in CHANNELS if c not in MARKETING_CHANNELS]]
-        return [c for c in order if c in chosen]
+        return [c for c in MARKETING_CHANNELS if c in chosen]
 
 
 @admin.register(Campaign)

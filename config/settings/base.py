@@ -366,8 +366,9 @@ CAMPAIGNS_MAX_MESSAGES_PER_WEEK = env.int("CAMPAIGNS_MAX_MESSAGES_PER_WEEK", def
 CAMPAIGNS_FANOUT_CHUNK = env.int("CAMPAIGNS_FANOUT_CHUNK", default=10000)
 CAMPAIGNS_SEND_BATCH = env.int("CAMPAIGNS_SEND_BATCH", default=1000)
 # A delivery still "sending" (or a queued one still "pending") this long after its claim is
-# presumed lost with its worker and is re-queued by the sweeper.
-CAMPAIGNS_STUCK_SECONDS = env.int("CAMPAIGNS_STUCK_SECONDS", default=300)
+# presumed lost with its worker and is re-queued by the sweeper. Keep it above
+# CELERY_TASK_TIME_LIMIT: no live task holds a claim longer than that.
+CAMPAIGNS_STUCK_SECONDS = env.int("CAMPAIGNS_STUCK_SECONDS", default=360)
 CAMPAIGNS_MAX_ATTEMPTS = env.int("CAMPAIGNS_MAX_ATTEMPTS", default=6)
 # SMS: "console" (development: logged, not sent) or "46elks" (https://46elks.se/docs/send-sms).
 CAMPAIGNS_SMS_BACKEND = env.str("CAMPAIGNS_SMS_BACKEND", default="console")
