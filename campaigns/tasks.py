@@ -7,6 +7,7 @@ task whose worker was killed is delivered again (or re-queued by the sweeper) wi
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import OperationalError
 
 from campaigns import services
 
@@ -21,12 +22,30 @@ def campaign_occurrence_start(campaign_id: int) -> int:
     return services.campaign_occurrence_start(campaign_id=campaign_id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+# A lost database connection or a deadlock victim: try again soon (the sweeper would also
+# re-queue the rows, but only after CAMPAIGNS_STUCK_SECONDS).
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
 def fanout_chunk(chunk_id: int) -> int:
     return services.fanout_chunk_run(chunk_id=chunk_id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+# A lost database connection or a deadlock victim: try again soon (the sweeper would also
+# re-queue the rows, but only after CAMPAIGNS_STUCK_SECONDS).
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
 def deliveries_send(delivery_ids: list[int]) -> dict[str, int]:
     return services.deliveries_send(delivery_ids=delivery_ids)
 
