@@ -45,8 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/kundklubb_bench"
 )
-# Its own Redis database: the purchases' timeline events queue Celery tasks there that no
-# worker runs during the benchmark; they are dropped at the end.
+# Its own Redis database: the purchases' timeline events queue their ids (and a drain task)
+# there that no worker runs during the benchmark; they are dropped at the end.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 PORT = int(os.environ.get("BENCH_PORT", "8250"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
@@ -444,11 +444,14 @@ def run_baseline(fx: Fixture, *, seconds: float, warmup: float, prefix: str) -> 
 
 
 def broker_queue_drop() -> None:
-    """Drop the tasks the benchmark's purchases queued (no worker ran them)."""
+    """Drop the tasks and timeline event ids the benchmark's purchases queued (no worker
+    ran them)."""
     import redis
 
+    from members.activity import PENDING_KEY
+
     client = redis.Redis.from_url(REDIS_URL)
-    client.delete("celery")
+    client.delete("celery", PENDING_KEY)
     client.close()
 
 

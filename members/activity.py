@@ -3,8 +3,9 @@
 Lower apps never call higher ones. Instead every service that changes something a member
 did calls :func:`activity_record` inside its transaction. Higher apps register consumers
 (:func:`consumer_register`, from their ``AppConfig.ready``); each event is handed to each
-interested consumer once, after commit, by a Celery task, and a beat sweep re-dispatches
-any event whose task was lost. A consumer's work and its "done" mark commit together, so a
+interested consumer once, after commit, by a Celery task (event ids wait on a Redis list that
+one task drains in batches, see ``_dispatch_later``), and a beat sweep re-dispatches any
+event whose task was lost. A consumer's work and its "done" mark commit together, so a
 redelivered event never acts twice.
 """
 
@@ -17,6 +18,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -107,10 +109,62 @@ def activity_record(
     return event
 
 
-def _dispatch_later(event_id: int) -> None:
-    from members.tasks import activity_dispatch
+# --- dispatch: event ids on a Redis list, drained in batches ---------------------------------
+# Publishing one Celery task per event costs every request a kombu message (the largest CPU
+# item after the queries on a till's purchase). Instead the id goes on a list in the broker's
+# Redis (one LPUSH); the push that finds the list empty also queues one drain task, which
+# consumes ids in batches until the list is empty, so a busy till publishes almost no tasks
+# and no wake-up is lost (a push onto an empty list always queues a drain). A drain task
+# lost with its batch (worker killed) is covered by the beat sweep, like a lost task before.
+# With eager Celery (tests) or a broker other than Redis each event still gets its own task.
+PENDING_KEY = "members:activity:pending"
+DRAIN_BATCH = 200
+_pending_clients: dict[str, Any] = {}
 
-    activity_dispatch.delay(event_id)
+
+def _pending_client() -> Any | None:
+    """The broker's Redis client, or None where each event gets its own task."""
+    url = str(getattr(settings, "CELERY_BROKER_URL", "") or "")
+    if settings.CELERY_TASK_ALWAYS_EAGER or not url.startswith(("redis://", "rediss://")):
+        return None
+    client = _pending_clients.get(url)
+    if client is None:
+        import redis
+
+        client = _pending_clients[url] = redis.Redis.from_url(url)
+    return client
+
+
+def _dispatch_later(event_id: int) -> None:
+    from members.tasks import activity_dispatch, activity_drain
+
+    client = _pending_client()
+    if client is None:
+        activity_dispatch.delay(event_id)
+        return
+    if client.lpush(PENDING_KEY, event_id) == 1:
+        activity_drain.delay()
+
+
+def activity_drain(*, batch: int = DRAIN_BATCH) -> int:
+    """Consume the event ids waiting on the pending list, oldest first, until it is empty.
+
+    Returns how many events were handed over. A consumer that fails leaves its event to the
+    sweep (its claim was rolled back) and the drain goes on with the next one."""
+    client = _pending_client()
+    if client is None:
+        return 0
+    drained = 0
+    while True:
+        ids = client.rpop(PENDING_KEY, batch)
+        if not ids:
+            return drained
+        for raw in ids:
+            try:
+                activity_consume(event_id=int(raw))
+            except Exception:
+                logger.exception("activity consumer failed for event %s; the sweep retries", raw)
+            drained += 1
 
 
 def activity_consume(*, event_id: int) -> int:

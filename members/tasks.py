@@ -36,5 +36,10 @@ def activity_dispatch(event_id: int) -> int:
 
 
 @shared_task(acks_late=True)
+def activity_drain() -> int:
+    return activity.activity_drain()
+
+
+@shared_task(acks_late=True)
 def activity_sweep() -> int:
     return activity.activity_sweep()

@@ -162,3 +162,74 @@ def test_activity_sweep_leaves_old_events_alone(member, register):
 
     assert activity_sweep(within=timedelta(days=1)) == 0
     assert recorder.handled == []
+
+
+@pytest.fixture
+def pending_list(settings, monkeypatch):
+    """Tasks not eager, broker on the test Redis: ids go on the pending list; queued drain
+    tasks are recorded instead of published."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = settings.REDIS_URL
+    client = activity._pending_client()
+    assert client is not None
+    client.delete(activity.PENDING_KEY)
+    drains: list[str] = []
+    from members import tasks
+
+    monkeypatch.setattr(tasks.activity_drain, "delay", lambda: drains.append("drain"))
+    monkeypatch.setattr(
+        tasks.activity_dispatch, "delay", lambda event_id: pytest.fail("one task per event")
+    )
+    yield drains
+    client.delete(activity.PENDING_KEY)
+
+
+@pytest.mark.django_db
+def test_activity_record_queues_ids_and_one_drain_when_not_eager(
+    member, register, pending_list, django_capture_on_commit_callbacks
+):
+    # Given a consumer and a real broker (not eager)
+    recorder = register(Recorder())
+
+    # When three events commit
+    with django_capture_on_commit_callbacks(execute=True):
+        events = [_event(member) for _ in range(3)]
+
+    # Then nothing ran yet and only the first push (onto an empty list) queued a drain
+    assert recorder.handled == []
+    assert pending_list == ["drain"]
+
+    # And the drain hands every event over once, oldest first, and leaves the list empty
+    assert activity.activity_drain(batch=2) == 3
+    assert recorder.handled == [event.pk for event in events]
+    assert activity.activity_drain() == 0
+
+    # And the next event after the list ran empty queues a new drain (no lost wake-up)
+    with django_capture_on_commit_callbacks(execute=True):
+        _event(member)
+    assert pending_list == ["drain", "drain"]
+
+
+@pytest.mark.django_db
+def test_activity_drain_goes_on_after_a_failing_consumer(member, register, pending_list):
+    # Given two waiting events whose consumer fails on the first
+    recorder = register(Recorder())
+    first, second = _event(member), _event(member)
+    client = activity._pending_client()
+    client.lpush(activity.PENDING_KEY, first.pk, second.pk)
+    failed = {first.pk}
+
+    def flaky(event: ActivityEvent) -> None:
+        if event.pk in failed:
+            raise RuntimeError("consumer failed")
+        recorder(event)
+
+    activity.consumer_register(name=CONSUMER, kinds=(Kind.PROFILE_UPDATED,), handler=flaky)
+
+    # When the drain runs
+    drained = activity.activity_drain()
+
+    # Then the second event was handled and the first is left unclaimed for the sweep
+    assert drained == 2
+    assert recorder.handled == [second.pk]
+    assert not EventConsumption.objects.filter(event=first).exists()
