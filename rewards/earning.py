@@ -181,9 +181,12 @@ def rules_active() -> list[RuleSnapshot]:
 
 
 def rules_cache_clear() -> None:
-    """Forget the cached rules (tests; admin after an edit in this process)."""
+    """Forget the cached rules and tier ladder (tests; admin after an edit in this process)."""
     with _lock:
         _cache["until"] = 0.0
+    from rewards.tiers import ladder_cache_clear  # tiers imports this module
+
+    ladder_cache_clear()
 
 
 # --- personal bonus multipliers (extension point) -------------------------------------------

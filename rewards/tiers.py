@@ -13,6 +13,8 @@ nightly job (which takes only that row) can never deadlock with a till.
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +115,29 @@ def tier_threshold(tier: Tier) -> int:
 
 def ladder() -> list[Tier]:
     return list(Tier.objects.order_by("rank", "pk"))
+
+
+# The purchase path reads the ladder from a per-process snapshot, refreshed like the earning
+# rules every ``REWARDS_RULES_CACHE_SECONDS``: a tier added or re-ranked by staff applies to
+# purchases within that time, and the nightly re-evaluation (which reads it fresh) is exact.
+_ladder_lock = threading.Lock()
+_ladder_cache: dict[str, Any] = {"until": 0.0, "tiers": []}
+
+
+def ladder_cached() -> list[Tier]:
+    now = time.monotonic()
+    if _ladder_cache["until"] > now:
+        return list(_ladder_cache["tiers"])
+    with _ladder_lock:
+        if _ladder_cache["until"] <= now:
+            _ladder_cache["tiers"] = ladder()
+            _ladder_cache["until"] = now + settings.REWARDS_RULES_CACHE_SECONDS
+        return list(_ladder_cache["tiers"])
+
+
+def ladder_cache_clear() -> None:
+    with _ladder_lock:
+        _ladder_cache["until"] = 0.0
 
 
 def tier_for_value(value: int, tiers: list[Tier]) -> Tier | None:
@@ -269,6 +294,7 @@ def tier_upgrade_for_purchase(*, member_id: int, purchase_id: int) -> TierChange
         reason=TierChange.Reason.PURCHASE,
         allow_downgrade=False,
         purchase_id=purchase_id,
+        tiers=ladder_cached(),
     )
 
 

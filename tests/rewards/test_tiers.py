@@ -7,6 +7,7 @@ import datetime
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.test import override_settings
 
 from members.activity import Kind
@@ -52,6 +53,28 @@ def test_tier_upgrade_for_purchase_the_purchase_that_crosses_the_threshold(store
     assert ActivityEvent.objects.filter(
         member=member, kind=Kind.TIER_CHANGED, data__to_code="silver"
     ).exists()
+
+
+def test_tier_upgrade_for_purchase_reads_the_ladder_once_per_cache_time(
+    store, member, monkeypatch, django_assert_num_queries
+):
+    # given a clock for the per-process ladder snapshot, and purchases before any ladder
+    clock = [1000.0]
+    monkeypatch.setattr(tiers.time, "monotonic", lambda: clock[0])
+    rf.base_rule()
+    _buy(store, member, 2000)
+
+    # when staff add a ladder, purchases within the cache time still see none
+    rf.ladder()
+    with django_assert_num_queries(0):
+        assert tiers.tier_upgrade_for_purchase(member_id=member.pk, purchase_id=0) is None
+    _buy(store, member, 100)
+    assert _tier_code(member) is None
+
+    # then once the cache time has passed, the next purchase upgrades at once
+    clock[0] += settings.REWARDS_RULES_CACHE_SECONDS + 0.1
+    _buy(store, member, 100)
+    assert _tier_code(member) == "silver"
 
 
 def test_tier_upgrade_for_purchase_skips_tiers_and_never_downgrades(store, member):
