@@ -57,6 +57,8 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "4"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "12"))
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", "500"))
+# Production's opt-in DB_PREPARED_STATEMENTS (server-side binding, prepared statements).
+PREPARED = os.environ.get("BENCH_PREPARED_STATEMENTS", "false")
 SKUS = 300
 CATEGORIES = ["skor", "klader", "loparskor", "tillbehor", "tobak", "presentkort", "sport"]
 
@@ -79,6 +81,7 @@ def server_env() -> dict[str, str]:
             "EMAIL_URL": "consolemail://",
             "API_RATE_LIMIT": "100000000/min",
             "LOG_LEVEL": "WARNING",
+            "DB_PREPARED_STATEMENTS": PREPARED,
             "PYTHONPATH": str(ROOT),
         }
     )
@@ -494,6 +497,7 @@ def main() -> int:
     log(
         f"bench.earn: {WORKERS} gunicorn {WORKER_CLASS} workers x {THREADS} threads "
         f"(at most {WORKER_CONNECTIONS} connections each), {CLIENTS} clients, "
+        f"prepared statements {PREPARED}, "
         f"warm-up {WARMUP:.0f} s, window {SECONDS:.0f} s, port {PORT}, "
         f"load average {os.getloadavg()[0]:.1f} before"
     )
