@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from campaigns import fanout
@@ -26,7 +26,7 @@ from campaigns.models import (
 from campaigns.segments import members_matching
 from campaigns.sendtime import caps_for, permissions_for, week_of
 from members.models import Member
-from rewards.earning import bonus_query
+from rewards.earning import bonus_sql
 
 
 def segment_members(segment: Segment) -> QuerySet[Member]:
@@ -106,24 +106,19 @@ def member_inbox(*, member: Member, limit: int = 20) -> list[InboxMessage]:
     return list(InboxMessage.objects.filter(member=member).order_by("-created_at", "-id")[:limit])
 
 
-@bonus_query
-def bonus_rules(member_id: int, day: datetime.date) -> QuerySet[MemberOffer]:
-    """The member's activated bonus offers as earning multipliers (rewards' bonus provider).
-    Ids are negative (minus the member offer's id) so they never collide with rules."""
-    return MemberOffer.objects.filter(
-        member_id=member_id,
-        status=MemberOffer.Status.ACTIVE,
-        offer__kind=Offer.Kind.BONUS_POINTS,
-        activated_at__date__lte=day,
-        active_until__date__gte=day,
-    ).annotate(
-        bonus_id=-F("pk"),
-        bonus_name_sv=F("offer__title_sv"),
-        bonus_name_en=F("offer__title_en"),
-        bonus_multiplier=F("offer__multiplier"),
-        bonus_category_id=F("offer__category_id"),
-        bonus_product_id=F("offer__product_id"),
-    )
+@bonus_sql(
+    """SELECT -mo.id, o.title_sv, o.title_en, o.multiplier, o.category_id, o.product_id
+    FROM campaigns_memberoffer mo JOIN campaigns_offer o ON o.id = mo.offer_id
+    WHERE mo.member_id = %s AND mo.status = 'active' AND o.kind = 'bonus_points'
+        AND (mo.activated_at AT TIME ZONE %s)::date <= %s
+        AND (mo.active_until AT TIME ZONE %s)::date >= %s"""
+)
+def bonus_rules(member_id: int, day: datetime.date) -> list[Any]:
+    """The member's activated bonus offers as earning multipliers (rewards' bonus provider):
+    active on ``day`` in local time. Ids are negative (minus the member offer's id) so they
+    never collide with rules."""
+    zone = timezone.get_current_timezone_name()
+    return [member_id, zone, day, zone, day]
 
 
 SIMULATION_SAMPLE = 20_000

@@ -16,7 +16,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db import connection
 
 from rewards.models import EarningRule
 
@@ -198,18 +198,12 @@ def rules_cache_clear() -> None:
 BonusProvider = Callable[[int, datetime.date], list[RuleSnapshot]]
 _bonus_providers: dict[str, BonusProvider] = {}
 
-# A provider built with :func:`bonus_query` describes its rows as a queryset instead; every
-# such provider's rows for a purchase come back in one UNION ALL query (one round trip for
-# all of them, no model instances), so a new provider costs a purchase no extra query.
-BONUS_COLUMNS = (
-    "bonus_id",
-    "bonus_name_sv",
-    "bonus_name_en",
-    "bonus_multiplier",
-    "bonus_category_id",
-    "bonus_product_id",
-)
-BonusQuery = Callable[[int, datetime.date], "QuerySet[Any]"]
+# A provider built with :func:`bonus_sql` is one SELECT; every such provider's rows for a
+# purchase come back in one UNION ALL statement (one round trip for all of them, no queryset
+# to build and compile, no model instances), so a new provider costs a purchase no extra
+# query. Each SELECT returns, in this order: a negative rule id, name_sv, name_en, the
+# multiplier, category id, product id (NULL for "any").
+BonusParams = Callable[[int, datetime.date], list[Any]]
 
 
 def _bonus_snapshots(rows: Iterable[tuple[Any, ...]]) -> list[RuleSnapshot]:
@@ -234,19 +228,29 @@ def _bonus_snapshots(rows: Iterable[tuple[Any, ...]]) -> list[RuleSnapshot]:
     ]
 
 
-def bonus_query(build: BonusQuery) -> BonusProvider:
-    """Make a provider from ``build(member_id, day)``, a queryset annotated with every name
-    in :data:`BONUS_COLUMNS` (negative ``bonus_id``). Called alone it runs its own query;
-    :func:`bonus_rules_for` folds it into one query with the other such providers."""
+def _bonus_select(parts: list[tuple[str, list[Any]]]) -> list[RuleSnapshot]:
+    sql = " UNION ALL ".join(f"({part})" for part, _params in parts) + " ORDER BY 1"
+    params = [param for _part, part_params in parts for param in part_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return _bonus_snapshots(cursor.fetchall())
 
-    def provider(member_id: int, day: datetime.date) -> list[RuleSnapshot]:
-        rows = build(member_id, day).order_by("bonus_id").values_list(*BONUS_COLUMNS)
-        return _bonus_snapshots(rows)
 
-    provider.bonus_queryset = build  # type: ignore[attr-defined]
-    provider.__name__ = getattr(build, "__name__", "provider")
-    provider.__doc__ = build.__doc__
-    return provider
+def bonus_sql(sql: str) -> Callable[[BonusParams], BonusProvider]:
+    """Decorate ``params(member_id, day) -> [...]`` (the values for ``sql``'s ``%s``) to make
+    a provider. Called alone it runs its own SELECT; :func:`bonus_rules_for` folds it into
+    one statement with the other such providers. Rows come newest-first by id."""
+
+    def decorate(params: BonusParams) -> BonusProvider:
+        def provider(member_id: int, day: datetime.date) -> list[RuleSnapshot]:
+            return _bonus_select([(sql, params(member_id, day))])
+
+        provider.bonus_sql = (sql, params)  # type: ignore[attr-defined]
+        provider.__name__ = params.__name__
+        provider.__doc__ = params.__doc__
+        return provider
+
+    return decorate
 
 
 def bonus_provider_register(*, name: str, provider: BonusProvider) -> None:
@@ -257,17 +261,15 @@ def bonus_provider_register(*, name: str, provider: BonusProvider) -> None:
 def bonus_rules_for(*, member_id: int, day: datetime.date) -> list[RuleSnapshot]:
     """Every registered provider's multipliers for the member on ``day``."""
     rules: list[RuleSnapshot] = []
-    querysets: list[QuerySet[Any]] = []
+    parts: list[tuple[str, list[Any]]] = []
     for name in sorted(_bonus_providers):
         provider = _bonus_providers[name]
-        build = getattr(provider, "bonus_queryset", None)
-        if build is not None:
-            querysets.append(build(member_id, day).order_by().values_list(*BONUS_COLUMNS))
+        spec = getattr(provider, "bonus_sql", None)
+        if spec is not None:
+            sql, params = spec
+            parts.append((sql, params(member_id, day)))
             continue
         rules += [r for r in provider(member_id, day) if r.kind == EarningRule.Kind.MULTIPLIER]
-    if querysets:
-        first, *others = querysets
-        # Ordered by id (newest offer first, as each provider alone would list them).
-        rows = (first.union(*others, all=True) if others else first).order_by("bonus_id")
-        rules += _bonus_snapshots(rows)
+    if parts:
+        rules += _bonus_select(parts)
     return rules

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import BigIntegerField, F, Q, QuerySet, Sum, Value
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -28,7 +28,7 @@ from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.errors import ConflictError, DomainError
 from members.models import Member, User
-from rewards.earning import bonus_query
+from rewards.earning import bonus_sql
 from rewards.models import (
     Benefit,
     BenefitChoice,
@@ -461,22 +461,17 @@ def benefit_choose(
     return choices
 
 
-@bonus_query
-def benefit_bonus_rules(member_id: int, day: datetime.date) -> QuerySet[BenefitChoice]:
-    """Earning bonus provider: the member's chosen "extra points in a category" benefits."""
-    return BenefitChoice.objects.filter(
-        member_id=member_id,
-        period_start=day.replace(day=1),
-        benefit__kind=Benefit.Kind.CATEGORY_MULTIPLIER,
-        benefit__active=True,
-    ).annotate(
-        bonus_id=Value(BENEFIT_RULE_ID_BASE) - F("benefit_id"),
-        bonus_name_sv=F("benefit__name_sv"),
-        bonus_name_en=F("benefit__name_en"),
-        bonus_multiplier=F("benefit__multiplier"),
-        bonus_category_id=F("benefit__category_id"),
-        bonus_product_id=Value(None, output_field=BigIntegerField()),
-    )
+@bonus_sql(
+    """SELECT %s::bigint - c.benefit_id, b.name_sv, b.name_en, b.multiplier,
+        b.category_id, NULL::bigint
+    FROM rewards_benefitchoice c JOIN rewards_benefit b ON b.id = c.benefit_id
+    WHERE c.member_id = %s AND c.period_start = %s AND b.kind = 'category_multiplier'
+        AND b.active"""
+)
+def benefit_bonus_rules(member_id: int, day: datetime.date) -> list[Any]:
+    """Earning bonus provider: the member's chosen "extra points in a category" benefits for
+    the month of ``day``."""
+    return [BENEFIT_RULE_ID_BASE, member_id, day.replace(day=1)]
 
 
 def member_summary_benefits(member: Member) -> dict[str, object]:

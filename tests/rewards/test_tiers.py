@@ -4,6 +4,7 @@ transaction, nightly re-evaluation with a grace period before a downgrade, and b
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -295,3 +296,58 @@ def test_tier_evaluate_without_ladder_does_nothing(member):
     rf.earned(member, 5000)
     assert tiers.tier_evaluate(member_id=member.pk) is None
     assert not MemberTier.objects.filter(member=member).exists()
+
+
+def test_bonus_rules_for_reads_every_provider_in_one_query(
+    member, monkeypatch, django_assert_num_queries
+):
+    # given a Gold member who chose "double points on shoes" this month, and a second
+    # SQL provider (a stand-in for campaigns' offers) plus a plain Python provider
+    from rewards import earning
+    from rewards.models import Benefit, Category
+
+    ladder = rf.ladder()
+    MemberTier.objects.create(member=member, tier=ladder["guld"])
+    shoes = Category.objects.create(code="skor", name="Skor")
+    benefit = Benefit.objects.create(
+        code="skor2x",
+        kind="category_multiplier",
+        name_sv="2x skor",
+        name_en="2x shoes",
+        min_tier=ladder["guld"],
+        category=shoes,
+    )
+    with time_machine.travel(T0, tick=False):
+        tiers.benefit_choose(member=member, benefit_ids=[benefit.pk])
+
+    @earning.bonus_sql(
+        "SELECT -7::bigint, 'Sv', 'En', 3::numeric, NULL::bigint, 42::bigint WHERE %s > 0"
+    )
+    def other(member_id: int, day: datetime.date) -> list[object]:
+        return [member_id]
+
+    plain = earning.RuleSnapshot(
+        id=-3, kind="multiplier", name_sv="p", name_en="p", rate=Decimal("1"),
+        multiplier=Decimal("2"), rounding="down", min_purchase_ore=0, category_id=None,
+        product_id=None, store_id=None, tier_id=None, valid_from=None, valid_until=None,
+    )  # fmt: skip
+    monkeypatch.setattr(
+        earning,
+        "_bonus_providers",
+        {
+            "a.other": other,
+            "b.benefits": tiers.benefit_bonus_rules,
+            "c.plain": lambda m, d: [plain],
+        },
+    )
+
+    # when earning asks for the member's bonus rules
+    with django_assert_num_queries(1):
+        rules = earning.bonus_rules_for(member_id=member.pk, day=T0.date())
+
+    # then the plain provider's rules, then both SQL providers' rows from the one statement
+    assert [(r.id, r.multiplier, r.category_id, r.product_id) for r in rules] == [
+        (-3, Decimal("2"), None, None),
+        (tiers.BENEFIT_RULE_ID_BASE - benefit.pk, benefit.multiplier, shoes.pk, None),
+        (-7, Decimal("3"), None, 42),
+    ]
