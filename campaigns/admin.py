@@ -213,6 +213,17 @@ class OfferForm(forms.ModelForm):
             "reward_code",
         ]
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # The same check offer_save makes, shown as a form error next to the field.
+        try:
+            services.offer_reward_code_check(
+                kind=cleaned.get("kind") or "", reward_code=cleaned.get("reward_code") or ""
+            )
+        except ValidationError as error:
+            self.add_error(None, error)
+        return cleaned
+
 
 @admin.register(Offer)
 class OfferAdmin(admin.ModelAdmin):

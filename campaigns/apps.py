@@ -23,6 +23,11 @@ class CampaignsConfig(AppConfig):
             kinds=[Kind.PURCHASED],
             handler=services.offer_redemptions_record,
         )
+        consumer_register(
+            name="campaigns.reward_redemptions",
+            kinds=[Kind.VOUCHER_USED],
+            handler=services.offer_voucher_used_record,
+        )
         try:
             from campaigns import views
             from members.pages import panel_register

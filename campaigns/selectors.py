@@ -102,6 +102,24 @@ def member_offers(*, member: Member) -> list[MemberOffer]:
     )
 
 
+# The idempotency key of a reward offer's grant: it ties the voucher to the member offer
+# (rewards stores it as the voucher's claim key, "grant:offer:<member offer id>").
+REWARD_OFFER_KEY = "offer:{}"
+
+
+def offer_vouchers(*, member_offer_ids: list[int]) -> dict[int, Any]:
+    """The voucher each collected reward offer issued, by member offer id (one query)."""
+    from rewards.models import Voucher
+
+    keys = {f"grant:{REWARD_OFFER_KEY.format(pk)}": pk for pk in member_offer_ids}
+    if not keys:
+        return {}
+    return {
+        keys[v.claim_key]: v
+        for v in Voucher.objects.filter(claim_key__in=list(keys)).select_related("reward")
+    }
+
+
 def member_inbox(*, member: Member, limit: int = 20) -> list[InboxMessage]:
     return list(InboxMessage.objects.filter(member=member).order_by("-created_at", "-id")[:limit])
 
@@ -222,13 +240,20 @@ def _cost(
     assignment: dict[int, int],
 ) -> dict[str, Any]:
     """Estimated bonus points (last period's spend in the offer's category x the extra
-    multiplier x the base rate) and vouchers/invitations handed out."""
-    from rewards.models import EarningRule, PurchaseLine
+    multiplier x the base rate) and vouchers/invitations handed out: at most the reward's
+    stock left, each worth its points price (given as a gift, so counted at that value)."""
+    from rewards.models import EarningRule, PurchaseLine, Reward
 
     base = EarningRule.objects.filter(kind="base", active=True).order_by("-priority").first()
     rate = base.rate if base else Decimal("1")
     points = Decimal(0)
     rewards = 0
+    reward_points = 0
+    rewards_short = 0
+    codes = {v.offer.reward_code for v in variants if v.offer and v.offer.kind == Offer.Kind.REWARD}
+    catalogue = {r.code: r for r in Reward.objects.filter(code__in=codes)} if codes else {}
+    # The stock left is shared by every variant that offers the same reward.
+    stock_left = {code: r.stock_left for code, r in catalogue.items()}
     by_code = {v.code: v for v in variants}
     reached_by_variant: dict[str, int] = defaultdict(int)
     for (code, _channel), n in reached.items():
@@ -239,7 +264,15 @@ def _cost(
         if variant is None or offer is None:
             continue
         if offer.kind == Offer.Kind.REWARD:
-            rewards += n
+            reward = catalogue.get(offer.reward_code)
+            wanted = round(n * scale)
+            left = stock_left.get(offer.reward_code) if reward is not None else 0
+            issued = wanted if left is None else min(wanted, left)
+            if left is not None:
+                stock_left[offer.reward_code] = left - issued
+            rewards += issued
+            rewards_short += wanted - issued
+            reward_points += issued * (reward.points_cost if reward is not None else 0)
         elif offer.kind == Offer.Kind.BONUS_POINTS:
             members = [m for m, v in assignment.items() if v == variant.pk]
             since = timezone.now() - datetime.timedelta(days=offer.bonus_days)
@@ -257,5 +290,9 @@ def _cost(
     return {
         "cost_points": est_points,
         "cost_sek": round(est_points * point_value / 100, 2),
-        "cost_rewards": round(rewards * scale),
+        "cost_rewards": rewards,
+        "cost_reward_points": reward_points,
+        "cost_reward_sek": round(reward_points * point_value / 100, 2),
+        # Members who would be offered a reward that has no stock left for them.
+        "rewards_short": rewards_short,
     }

@@ -50,6 +50,7 @@ from campaigns.models import (
     Variant,
 )
 from campaigns.segments import criteria_validate
+from campaigns.selectors import REWARD_OFFER_KEY
 from campaigns.sendtime import Rank, budget_take, permissions_for
 from members.activity import Kind, activity_record, consumers_for
 from members.errors import ConflictError, DomainError, NotFoundError
@@ -183,11 +184,28 @@ def offer_save(*, offer: Offer | None = None, **fields: Any) -> Offer:
     obj.full_clean()
     if obj.kind == Offer.Kind.BONUS_POINTS and obj.category_id is None and obj.product_id is None:
         raise ValidationError({"category": _("A bonus offer needs a category or a product.")})
-    if obj.kind == Offer.Kind.REWARD and not obj.reward_code:
-        raise ValidationError({"reward_code": _("Name the reward by its code.")})
+    offer_reward_code_check(kind=obj.kind, reward_code=obj.reward_code)
     with transaction.atomic():
         obj.save()
     return obj
+
+
+def offer_reward_code_check(*, kind: str, reward_code: str) -> None:
+    """A reward offer must name a reward of the catalogue: raise ``ValidationError`` on
+    ``reward_code`` otherwise (the admin form shows it next to the field)."""
+    if kind != Offer.Kind.REWARD:
+        return
+    if not reward_code:
+        raise ValidationError({"reward_code": _("Name the reward by its code.")})
+    from rewards.models import Reward
+
+    if not Reward.objects.filter(code=reward_code).exists():
+        raise ValidationError(
+            {
+                "reward_code": _("No reward in the catalogue has the code “%(code)s”.")
+                % {"code": reward_code}
+            }
+        )
 
 
 def campaign_save(*, campaign: Campaign | None = None, **fields: Any) -> Campaign:
@@ -1019,10 +1037,15 @@ def delivery_clicked(*, token: str) -> str:
 def offer_activate(
     *, member: Member, member_offer_id: int, now: datetime.datetime | None = None
 ) -> MemberOffer:
-    """ "Aktivera": a bonus offer starts counting at the till and in the web shop."""
+    """ "Aktivera" / "Hämta": a bonus offer starts counting at the till and in the web shop;
+    a reward offer issues its voucher or invitation ticket as a gift (``reward_grant``: no
+    points, but stock, the per-member limit, validity and the tier rule apply).
+
+    A refusal (sold out, tier, limit, unknown reward) raises and changes nothing."""
     now = now or timezone.now()
     with transaction.atomic():
-        # Lock first: a double tap must not activate twice (or restart the period).
+        # Lock first: a double tap must not activate twice (or restart the period), nor
+        # issue a second voucher (the grant's idempotency key is a second guard).
         item = (
             MemberOffer.objects.select_for_update()
             .select_related("offer")
@@ -1035,9 +1058,15 @@ def offer_activate(
             raise OfferNotActivatableError(
                 _("This offer is already active or needs no activation.")
             )
+        data: dict[str, Any] = {"offer_id": item.offer_id, "campaign_id": item.campaign_id}
+        if item.offer.kind == Offer.Kind.REWARD:
+            voucher = _offer_reward_grant(member=member, item=item)
+            item.active_until = voucher.valid_until
+            data["voucher_id"] = voucher.pk
+        else:
+            item.active_until = now + datetime.timedelta(days=item.offer.bonus_days)
         item.status = MemberOffer.Status.ACTIVE
         item.activated_at = now
-        item.active_until = now + datetime.timedelta(days=item.offer.bonus_days)
         item.save(update_fields=["status", "activated_at", "active_until"])
         if item.delivery_id:
             Delivery.objects.filter(pk=item.delivery_id, activated_at__isnull=True).update(
@@ -1046,11 +1075,59 @@ def offer_activate(
         activity_record(
             member=member,
             kind=Kind.OFFER_ACTIVATED,
-            data={"offer_id": item.offer_id, "campaign_id": item.campaign_id},
+            data=data,
             source="web",
             actor=member.user,
         )
     return item
+
+
+def _offer_reward_grant(*, member: Member, item: MemberOffer) -> Any:
+    """Issue the reward offer's voucher; the key ties the voucher to this member offer."""
+    from rewards.catalogue import RewardNotAvailableError, reward_grant
+    from rewards.models import Reward
+
+    reward = Reward.objects.filter(code=item.offer.reward_code).first()
+    if reward is None:  # the reward was renamed or removed after the offer was saved
+        raise RewardNotAvailableError()
+    return reward_grant(
+        member=member,
+        reward=reward,
+        idempotency_key=REWARD_OFFER_KEY.format(item.pk),
+        source="campaign",
+        actor=member.user,
+    )
+
+
+def offer_voucher_used_record(event: ActivityEvent) -> None:
+    """Timeline consumer for used vouchers: a voucher issued by a reward offer marks that
+    offer used and its delivery redeemed (first time only; safe to run twice)."""
+    voucher_id = (event.data or {}).get("voucher_id")
+    if not voucher_id:
+        return
+    from rewards.models import Voucher
+
+    claim_key = (
+        Voucher.objects.filter(pk=voucher_id, member_id=event.member_id)
+        .values_list("claim_key", flat=True)
+        .first()
+    )
+    prefix = "grant:" + REWARD_OFFER_KEY.format("")
+    if not claim_key or not claim_key.startswith(prefix):
+        return
+    member_offer_id = claim_key.removeprefix(prefix)
+    if not member_offer_id.isdigit():
+        return
+    item = MemberOffer.objects.filter(pk=int(member_offer_id), member_id=event.member_id).first()
+    if item is None:
+        return
+    MemberOffer.objects.filter(pk=item.pk, status=MemberOffer.Status.ACTIVE).update(
+        status=MemberOffer.Status.USED
+    )
+    if item.delivery_id:
+        Delivery.objects.filter(pk=item.delivery_id, redeemed_at__isnull=True).update(
+            redeemed_at=event.created_at
+        )
 
 
 def offer_redemptions_record(event: ActivityEvent) -> None:
@@ -1066,6 +1143,8 @@ def offer_redemptions_record(event: ActivityEvent) -> None:
             member_id=event.member_id,
             status=MemberOffer.Status.ACTIVE,
             active_until__gt=event.created_at,
+            # Reward offers are redeemed when their voucher is used, not by a purchase.
+            offer__kind=Offer.Kind.BONUS_POINTS,
         ).select_related("offer")
     )
     if not active:

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns import selectors, services
+from campaigns.models import Offer
 from members.errors import DomainError, NotFoundError
 from members.models import Member
 from members.views import member_required
@@ -23,16 +24,28 @@ PIXEL = (
 )
 
 
-def _cards(member: Member) -> list[dict]:
+def _cards(member: Member, *, vouchers: bool = False) -> list[dict]:
+    """The member's offer cards; with ``vouchers``, each collected reward offer's voucher
+    (one more query)."""
     language = (get_language() or "sv")[:2]
+    items = selectors.member_offers(member=member)
+    issued = (
+        selectors.offer_vouchers(
+            member_offer_ids=[i.pk for i in items if i.offer.kind == Offer.Kind.REWARD]
+        )
+        if vouchers
+        else {}
+    )
     return [
         {
             "item": item,
             "title": item.offer.title_for(language),
             "body": item.offer.body_for(language),
             "needs_activation": item.offer.needs_activation and item.status == "available",
+            "is_reward": item.offer.kind == Offer.Kind.REWARD,
+            "voucher": issued.get(item.pk),
         }
-        for item in selectors.member_offers(member=member)
+        for item in items
     ]
 
 
@@ -53,7 +66,7 @@ def my_offers(request: HttpRequest) -> HttpResponse:
         request,
         "campaigns/my_offers.html",
         {
-            "cards": _cards(member),
+            "cards": _cards(member, vouchers=True),
             "inbox": selectors.member_inbox(member=member),
         },
     )
@@ -64,13 +77,18 @@ def my_offers(request: HttpRequest) -> HttpResponse:
 def offer_activate(request: HttpRequest, pk: int) -> HttpResponse:
     member: Member = request.member  # type: ignore[attr-defined]
     try:
-        services.offer_activate(member=member, member_offer_id=pk)
+        item = services.offer_activate(member=member, member_offer_id=pk)
     except NotFoundError as error:
         raise Http404 from error
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("The offer is active. It applies automatically when you shop."))
+        if item.offer.kind == Offer.Kind.REWARD:
+            messages.success(request, _("Done! Your voucher is ready under My offers."))
+        else:
+            messages.success(
+                request, _("The offer is active. It applies automatically when you shop.")
+            )
     return redirect("campaigns:my-offers")
 
 

@@ -195,11 +195,66 @@ def reward_claim(
     Replaying ``idempotency_key`` returns the first voucher. Raises ``SoldOutError``,
     ``InsufficientPointsError``, ``MemberLimitReachedError``, ``TierRequiredError`` or
     ``RewardNotAvailableError``; none of them changes anything."""
-    key = f"claim:{idempotency_key}"
+    return _voucher_issue(
+        member=member,
+        reward=reward,
+        key=f"claim:{idempotency_key}",
+        points=reward.points_cost,
+        actor=actor,
+        source=source,
+    )
+
+
+def reward_grant(
+    *,
+    member: Member,
+    reward: Reward,
+    idempotency_key: str,
+    source: str = "campaign",
+    actor: User | None = None,
+) -> Voucher:
+    """Give the member the reward as a gift (a campaign's reward offer): no points are
+    charged, but stock, the per-member limit, availability, validity and the tier rule apply
+    exactly as for ``reward_claim``, in the same transaction and lock order.
+
+    Replaying ``idempotency_key`` returns the first voucher (grants and claims have separate
+    key spaces). Raises ``SoldOutError``, ``MemberLimitReachedError``, ``TierRequiredError``
+    or ``RewardNotAvailableError``; none of them changes anything. May be called inside the
+    caller's transaction (it then runs in a savepoint)."""
+    return _voucher_issue(
+        member=member,
+        reward=reward,
+        key=f"grant:{idempotency_key}",
+        points=0,
+        actor=actor,
+        source=source,
+        gift=True,
+    )
+
+
+def _voucher_existing(key: str, member: Member, reward: Reward) -> Voucher | None:
     existing = Voucher.objects.filter(claim_key=key).first()
+    if existing is not None and (
+        existing.member_id != member.pk or existing.reward_id != reward.pk
+    ):
+        raise IdempotencyConflictError()
+    return existing
+
+
+def _voucher_issue(
+    *,
+    member: Member,
+    reward: Reward,
+    key: str,
+    points: int,
+    actor: User | None,
+    source: str,
+    gift: bool = False,
+) -> Voucher:
+    """Claim and grant: take one unit of stock and issue a voucher, charging ``points``
+    (0 for a gift)."""
+    existing = _voucher_existing(key, member, reward)
     if existing is not None:
-        if existing.member_id != member.pk or existing.reward_id != reward.pk:
-            raise IdempotencyConflictError()
         return existing
     now = timezone.now()
     reward_check_available(reward, tier_rank=member_tier_rank(member), now=now)
@@ -210,10 +265,8 @@ def reward_claim(
         # member's claims, so the per-member limit counted below cannot be passed twice.
         services._balance_lock(member.pk, create=True)
         # Re-check under the lock: the same request (a double click) may have just committed.
-        existing = Voucher.objects.filter(claim_key=key).first()
+        existing = _voucher_existing(key, member, reward)
         if existing is not None:
-            if existing.member_id != member.pk or existing.reward_id != reward.pk:
-                raise IdempotencyConflictError()
             return existing
         if reward.per_member_limit is not None:
             claimed = Voucher.objects.filter(member=member, reward=reward).exclude(
@@ -221,10 +274,10 @@ def reward_claim(
             )
             if claimed.count() >= reward.per_member_limit:
                 raise MemberLimitReachedError(limit=reward.per_member_limit)
-        if reward.points_cost > 0:
+        if points > 0:
             services.points_redeem(
                 member=member,
-                points=reward.points_cost,
+                points=points,
                 idempotency_key=key,
                 actor=actor,
                 reference=f"reward:{reward.code}"[:64],
@@ -250,7 +303,7 @@ def reward_claim(
             reward=reward,
             member=member,
             code=voucher_code_new(),
-            points_spent=reward.points_cost,
+            points_spent=points,
             claim_key=key,
             partner_code=pool_code.code if pool_code else "",
             issued_at=now,
@@ -262,15 +315,18 @@ def reward_claim(
             # A donation is given at once: the voucher is its receipt.
             Voucher.objects.filter(pk=voucher.pk).update(status=Voucher.Status.USED, used_at=now)
             voucher.status, voucher.used_at = Voucher.Status.USED, now
+        data: dict[str, Any] = {
+            "reward_id": reward.pk,
+            "voucher_id": voucher.pk,
+            "points": points,
+            "kind": reward.kind,
+        }
+        if gift:
+            data["gift"] = True
         activity_record(
             member=member,
             kind=ActivityKind.REWARD_CLAIMED,
-            data={
-                "reward_id": reward.pk,
-                "voucher_id": voucher.pk,
-                "points": reward.points_cost,
-                "kind": reward.kind,
-            },
+            data=data,
             source=source,
             actor=actor,
         )

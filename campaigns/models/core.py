@@ -93,8 +93,8 @@ class Offer(models.Model):
     class Kind(models.TextChoices):
         BONUS_POINTS = "bonus_points", _("Bonus points")
         MESSAGE = "message", _("Message")
-        # A voucher or an exclusive-sale invitation from the reward catalogue; the catalogue
-        # is built separately, so the offer names the reward by its code (docs/campaigns.md).
+        # A voucher or an exclusive-sale invitation from the reward catalogue, named by its
+        # code; collecting the offer issues it as a gift (docs/campaigns.md).
         REWARD = "reward", _("Reward (voucher or invitation)")
 
     name = models.CharField(_("internal name"), max_length=120)
@@ -143,7 +143,8 @@ class Offer(models.Model):
 
     @property
     def needs_activation(self) -> bool:
-        return self.kind == self.Kind.BONUS_POINTS
+        """Bonus offers are activated; reward offers are collected (a voucher is issued)."""
+        return self.kind in (self.Kind.BONUS_POINTS, self.Kind.REWARD)
 
     def title_for(self, language: str) -> str:
         return self.title_sv if language == "sv" else self.title_en
