@@ -24,8 +24,9 @@ from django.template import Context, Engine, Template
 from django.template.base import render_value_in_context
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import ngettext, override
 
 from campaigns.channels import Message
 from campaigns.models import Campaign, Offer, Variant
@@ -179,10 +180,11 @@ def member_contexts(
             ctx.setdefault("expiring_points", 0)
             ctx.setdefault("expiring_date", timezone.localtime(horizon).date().isoformat())
     if "points_to_next_tier" in fields:
-        # Tier thresholds arrive with the tier catalogue (docs/campaigns.md); until then the
-        # field renders empty rather than a wrong number.
-        for ctx in contexts.values():
-            ctx["points_to_next_tier"] = ""
+        from rewards.selectors import next_tiers_bulk
+
+        nexts = next_tiers_bulk(member_ids=ids, now=now)
+        for member_id, ctx in contexts.items():
+            ctx["points_to_next_tier"] = _to_next_tier(nexts.get(member_id), ctx["language"])
     if "recommended_products" in fields:
         from campaigns.models import MemberRecommendation
 
@@ -196,6 +198,24 @@ def member_contexts(
         for member_id, ctx in contexts.items():
             ctx["recommended_products"] = ", ".join(names.get(member_id, []))
     return contexts
+
+
+def _to_next_tier(next_tier: Any, language: str) -> str:
+    """ "1 250 poäng till Guld" / "1,250 points to Gold" in the member's language; empty at
+    the top of the ladder or when the member already qualifies (the upgrade is on its way)."""
+    if next_tier is None or next_tier.remaining <= 0:
+        return ""
+    language = language if language in ("sv", "en") else "sv"
+    with override(language):
+        name = next_tier.tier.name_for(language)
+        if next_tier.spend_basis:
+            amount = number_format(-(-next_tier.remaining // 100), force_grouping=True)
+            return _("%(amount)s SEK to %(tier)s") % {"amount": amount, "tier": name}
+        count = next_tier.remaining
+        return ngettext("%(points)s point to %(tier)s", "%(points)s points to %(tier)s", count) % {
+            "points": number_format(count, force_grouping=True),
+            "tier": name,
+        }
 
 
 def _track(text: str, delivery_id: int, *, html: bool) -> str:

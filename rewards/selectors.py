@@ -118,3 +118,55 @@ def liability() -> dict[str, int]:
         "pending": totals["pending"] or 0,
         "value_ore": points * settings.REWARDS_POINT_VALUE_ORE,
     }
+
+
+@dataclass(frozen=True)
+class NextTier:
+    """How far a member is from the next tier: ``remaining`` points earned (or öre spent,
+    when ``spend_basis``) in the qualifying window."""
+
+    tier: Any  # rewards.models.Tier
+    remaining: int
+    spend_basis: bool
+
+
+def next_tiers_bulk(
+    *, member_ids: list[int], now: datetime.datetime | None = None
+) -> dict[int, NextTier]:
+    """The next tier and what is left to reach it, for many members in three queries (the
+    ladder, their tiers, their qualifying values), with ``tiers``' own thresholds and window.
+    The next tier is the lowest one above the member's tier that their qualifying value has
+    not reached yet (a member who already qualifies for a tier is upgraded at the next
+    purchase or nightly run). Members with nothing left to reach are absent."""
+    from rewards import tiers as tier_rules
+
+    now = now or timezone.now()
+    ladder = tier_rules.ladder()
+    if not ladder or not member_ids:
+        return {}
+    current = dict(
+        MemberTier.objects.filter(member_id__in=member_ids).values_list("member_id", "tier_id")
+    )
+    rank = {tier.pk: tier.rank for tier in ladder}
+    values = tier_rules.qualifying_values(member_ids=list(member_ids), now=now)
+    spend_basis = tier_rules._spend_basis()
+    out: dict[int, NextTier] = {}
+    for member_id in member_ids:
+        tier_id = current.get(member_id)
+        value = values.get(member_id, 0)
+        target = next(
+            (
+                t
+                for t in ladder
+                if (tier_id is None or t.rank > rank.get(tier_id, -1))
+                and tier_rules.tier_threshold(t) > value
+            ),
+            None,
+        )
+        if target is not None:
+            out[member_id] = NextTier(
+                tier=target,
+                remaining=tier_rules.tier_threshold(target) - value,
+                spend_basis=spend_basis,
+            )
+    return out
