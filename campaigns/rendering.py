@@ -186,17 +186,19 @@ def member_contexts(
         for member_id, ctx in contexts.items():
             ctx["points_to_next_tier"] = _to_next_tier(nexts.get(member_id), ctx["language"])
     if "recommended_products" in fields:
-        from campaigns.models import MemberRecommendation
+        # Personalisation's selector, not the table: it checks the profiling consent at this
+        # moment, so a member who withdrew it a second ago gets no recommendations.
+        from campaigns.personalisation import recommended_products_bulk
 
-        names: dict[int, list[str]] = {}
-        for member_id, name, sku in (
-            MemberRecommendation.objects.filter(member_id__in=ids, rank__lte=3)
-            .order_by("member_id", "rank")
-            .values_list("member_id", "product__name", "product__sku")
-        ):
-            names.setdefault(member_id, []).append(name or sku)
+        recommended = recommended_products_bulk(
+            member_ids=ids,
+            limit=3,
+            languages={pk: ctx["language"] for pk, ctx in contexts.items()},
+        )
         for member_id, ctx in contexts.items():
-            ctx["recommended_products"] = ", ".join(names.get(member_id, []))
+            ctx["recommended_products"] = ", ".join(
+                rec.name or rec.sku for rec in recommended.get(member_id, [])
+            )
     return contexts
 
 

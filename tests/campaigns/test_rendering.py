@@ -12,6 +12,9 @@ from campaigns import rendering
 from campaigns.models import Variant
 from rewards.models import MemberTier
 from tests import factories
+from tests.factories import campaigns as cf
+from tests.factories import consent as consent_f
+from tests.factories import personalisation as pf
 from tests.factories import rewards as rf
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +89,41 @@ def test_render_variant_points_to_next_tier_in_the_message():
 
     # then the member reads how far Guld is
     assert rendered.sms == "Bara 3\xa0000 poäng kvar till Guld!"
+
+
+def test_preview_recommended_products_empty_right_after_profiling_is_withdrawn():
+    # given a member with a stored recommendation and profiling consent
+    anna = factories.member_with_user(preferred_language="sv")
+    consent_f.granted(anna, "profiling")
+    pf.recommendation_with_every_field(anna)
+    campaign = cf.campaign(channels=["sms"])
+    variant = campaign.variants.get()
+    variant.sms_text_sv = "Tips för dig: {{ recommended_products }}"
+    variant.save(update_fields=["sms_text_sv"])
+    assert rendering.preview(campaign=campaign, variant=variant, member=anna)["rendered"].sms == (
+        "Tips för dig: Regnjacka"
+    )
+
+    # when she withdraws profiling a moment before sending (the row is still stored: the
+    # consumer that deletes it runs after commit)
+    consent_f.withdrawn(anna, "profiling")
+
+    # then the message recommends nothing
+    rendered = rendering.preview(campaign=campaign, variant=variant, member=anna)["rendered"]
+    assert rendered.sms == "Tips för dig: "
+
+
+def test_member_contexts_recommended_products_one_query_for_a_batch():
+    # given three consenting members with recommendations
+    members = [factories.member_with_user() for _ in range(3)]
+    for member in members:
+        consent_f.granted(member, "profiling")
+        pf.recommendation_with_every_field(member)
+
+    # when the field is looked up for the batch
+    with CaptureQueriesContext(connection) as queries:
+        contexts = _contexts(members, "recommended_products")
+
+    # then every member gets theirs, in one query
+    assert {ctx["recommended_products"] for ctx in contexts.values()} == {"Regnjacka"}
+    assert len(queries) == 1
