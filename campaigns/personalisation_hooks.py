@@ -6,9 +6,8 @@ Imported from ``campaigns.privacy`` (which consent autodiscovers at start-up):
 - erasure step: delete the member's recommendations;
 - retention job: delete recommendations of members who may no longer be profiled (the
   nightly run does the same; this covers a paused personalisation job);
-- (not registered yet) a "my data" section, :func:`page_rows`: what we recommend and why.
-  It costs one query on a page whose query budget is tested by consent; the member already
-  sees every recommendation with its reason on My pages and in the export;
+- "my data" section "What we recommend and why" (:func:`page_rows`): one query, with the
+  profiling consent checked in it (empty after a withdrawal);
 - My pages panel "Recommended for you" (``members.pages``);
 - timeline consumer: a withdrawal of ``profiling`` deletes the member's recommendations
   within seconds (after commit), not only at the next nightly run;
@@ -36,6 +35,7 @@ from consent.registry import (
     erasure_step_register,
     export_section_register,
     model_row,
+    page_section_register,
     retention_job_register,
 )
 from members.activity import Kind, consumer_register
@@ -75,6 +75,18 @@ export_section_register(
     rows=_export_rows,
     model=MemberRecommendation,
     order=460,
+)
+page_section_register(
+    name="recommendations",
+    title=_("What we recommend and why"),
+    description=_(
+        "Products we think you will like, worked out from your purchases and interests "
+        "because you allowed profiling. Withdraw that consent and they are deleted."
+    ),
+    empty_text=_("We do not recommend anything to you right now."),
+    rows=page_rows,
+    columns=[_("Product"), _("Why")],
+    order=45,
 )
 erasure_step_register(name="campaigns.recommendations", run=_erase, order=55)
 retention_job_register(name="campaigns.recommendations", run=_purge_unconsented)

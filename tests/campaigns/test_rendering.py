@@ -127,3 +127,23 @@ def test_member_contexts_recommended_products_one_query_for_a_batch():
     # then every member gets theirs, in one query
     assert {ctx["recommended_products"] for ctx in contexts.values()} == {"Regnjacka"}
     assert len(queries) == 1
+
+
+def test_my_data_page_shows_what_we_recommend_and_why(client):
+    # given a member with a recommendation and profiling consent
+    anna = factories.member_with_user(preferred_language="sv")
+    consent_f.granted(anna, "profiling")
+    pf.recommendation_with_every_field(anna)
+    client.force_login(anna.user)
+
+    # when she opens "my data", then after withdrawing profiling
+    before = client.get("/mina-sidor/mina-data/").content.decode()
+    consent_f.withdrawn(anna, "profiling")
+    after = client.get("/mina-sidor/mina-data/").content.decode()
+
+    # then the section lists the product and why, and nothing once she withdrew
+    assert "Vad vi rekommenderar och varför" in before
+    assert "Regnjacka" in before
+    assert "Eftersom du köpte Stövlar" in before
+    assert "Regnjacka" not in after
+    assert "Vi rekommenderar inget till dig just nu." in after
