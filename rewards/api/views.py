@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework.fields import DateTimeField
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -79,6 +80,22 @@ def purchase_body(result: services.PurchaseResult) -> dict[str, Any]:
     }
 
 
+# The till's hot path renders the body PurchaseOutSerializer documents without running the
+# serializer's per-field machinery (about 0.15 ms a purchase): purchase_body already holds
+# ints and strings; only the two datetimes need DRF's rendering, through the same field
+# class. A test keeps the two identical.
+_DATETIME = DateTimeField()
+
+
+def purchase_out(result: services.PurchaseResult) -> dict[str, Any]:
+    body = purchase_body(result)
+    body["purchased_at"] = _DATETIME.to_representation(body["purchased_at"])
+    points = body["points"]
+    if points["available_at"] is not None:
+        points["available_at"] = _DATETIME.to_representation(points["available_at"])
+    return body
+
+
 class PurchaseView(APIView):
     """Record a purchase (till receipt or web-shop order) and earn its points."""
 
@@ -141,7 +158,7 @@ class PurchaseView(APIView):
                 for line in data["lines"]
             ],
         )
-        body = s.PurchaseOutSerializer(purchase_body(result)).data
+        body = purchase_out(result)
         return Response(body, status=201, headers=_replay_header(not result.created))
 
 
