@@ -323,13 +323,17 @@ class CampaignAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
-        if change and obj.status != Campaign.Status.DRAFT:
-            return
         fields = {f: form.cleaned_data.get(f) for f in CampaignForm.Meta.fields}
         fields["crontab"] = fields.get("crontab") or ""
         fields["trigger"] = fields.get("trigger") or ""
         existing = Campaign.objects.get(pk=obj.pk) if change else None
-        saved = services.campaign_save(campaign=existing, **fields)
+        try:
+            saved = services.campaign_save(campaign=existing, **fields)
+        except services.CampaignStateError as error:
+            # Launched (perhaps in another tab) since the form was opened: nothing is saved.
+            messages.error(request, error.message)
+            obj.status = existing.status if existing else obj.status
+            return
         obj.pk = saved.pk
         obj.status = saved.status
 
@@ -346,14 +350,20 @@ class CampaignAdmin(admin.ModelAdmin):
             data = inline_form.cleaned_data
             if not data:
                 continue
-            if data.get("DELETE"):
-                if inline_form.instance.pk:
-                    inline_form.instance.delete()
-                continue
             fields = {
                 k: v for k, v in data.items() if k not in ("id", "campaign", "DELETE", "code")
             }
-            services.variant_save(campaign=campaign, code=data.get("code") or "A", **fields)
+            try:
+                if data.get("DELETE"):
+                    if inline_form.instance.pk:
+                        services.variant_delete(
+                            campaign=campaign, variant_id=inline_form.instance.pk
+                        )
+                    continue
+                services.variant_save(campaign=campaign, code=data.get("code") or "A", **fields)
+            except services.CampaignStateError as error:
+                messages.error(request, error.message)
+                return
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view

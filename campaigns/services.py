@@ -208,6 +208,18 @@ def offer_reward_code_check(*, kind: str, reward_code: str) -> None:
         )
 
 
+def _draft_lock(campaign: Campaign) -> Campaign:
+    """Lock the campaign row and re-check it is still a draft. Call inside a transaction.
+
+    Lock first: a launch in another tab flips the status with a conditional UPDATE, and an
+    edit that checked a stale copy must neither proceed nor write ``draft`` back over it.
+    """
+    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if locked.status != Campaign.Status.DRAFT:
+        raise CampaignStateError(_("Only a draft can be changed."))
+    return locked
+
+
 def campaign_save(*, campaign: Campaign | None = None, **fields: Any) -> Campaign:
     """Create or update a draft campaign."""
     if campaign is not None and campaign.status != Campaign.Status.DRAFT:
@@ -222,7 +234,14 @@ def campaign_save(*, campaign: Campaign | None = None, **fields: Any) -> Campaig
         raise ValidationError({"channels": _("Unknown channel.")})
     obj.full_clean()
     with transaction.atomic():
-        obj.save()
+        if campaign is None:
+            obj.save()
+        else:
+            _draft_lock(campaign)
+            # Only the edited fields: never the status, which only launch and cancel change.
+            edited = [key for key in fields if key != "status"]
+            if edited:
+                obj.save(update_fields=edited)
     return obj
 
 
@@ -253,8 +272,16 @@ def variant_save(*, campaign: Campaign, code: str = "A", **fields: Any) -> Varia
             ) from error
     variant.full_clean()
     with transaction.atomic():
+        _draft_lock(campaign)
         variant.save()
     return variant
+
+
+def variant_delete(*, campaign: Campaign, variant_id: int) -> None:
+    """Remove a variant from a draft campaign (not once it has been launched)."""
+    with transaction.atomic():
+        _draft_lock(campaign)
+        Variant.objects.filter(pk=variant_id, campaign=campaign).delete()
 
 
 def _launch_check(campaign: Campaign) -> list[Variant]:
