@@ -1,4 +1,5 @@
-"""Schemathesis against the OpenAPI schema of the points API (bounded, part of the suite):
+"""Schemathesis against the OpenAPI schema of the integration API (tills and the web shop:
+identify, purchases, returns, points, check-ins, vouchers; bounded, part of the suite):
 generated requests, valid and not, never get a 500 and every answer matches the schema."""
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tests import factories
 from tests.factories import rewards as rf
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application).include(
-    path_regex=r"^/api/v1/(purchases|points|checkins)/"
+    path_regex=r"^/api/v1/(members/identify|purchases|points|checkins|vouchers)/"
 )
 
 
