@@ -24,7 +24,8 @@ from campaigns.models import (
     Segment,
 )
 from campaigns.segments import members_matching
-from campaigns.sendtime import caps_for, permissions_for, week_of
+from campaigns.sendtime import caps_for, week_of
+from consent.selectors import contact_permissions
 from members.models import Member
 from rewards.earning import bonus_sql
 
@@ -192,7 +193,7 @@ def campaign_simulate(
         if not waiting:
             break
         channel = channel_get(channel_name)
-        decisions = permissions_for(
+        decisions = contact_permissions(
             member_ids=waiting, purpose=channel.purpose, channel=channel.consent_channel, at=at
         )
         next_round = set()

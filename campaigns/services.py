@@ -51,7 +51,8 @@ from campaigns.models import (
 )
 from campaigns.segments import criteria_validate
 from campaigns.selectors import REWARD_OFFER_KEY
-from campaigns.sendtime import Rank, budget_take, permissions_for
+from campaigns.sendtime import Rank, budget_take
+from consent.selectors import contact_permissions
 from members.activity import Kind, activity_record, consumers_for
 from members.errors import ConflictError, DomainError, NotFoundError
 from members.models import ActivityEvent, Member, User
@@ -753,7 +754,7 @@ class _Batch:
     def send(self, group: list[Claimed]) -> dict[str, int]:
         campaign, now, claim = self.campaign, self.now, group[0].claimed_at
         counts: dict[str, int] = defaultdict(int)
-        decisions = permissions_for(
+        decisions = contact_permissions(
             member_ids=[r.member_id for r in group],
             purpose=self.channel.purpose,
             channel=self.channel.consent_channel,

@@ -219,7 +219,3 @@ def privacy_export_downloadable(*, member: Member, request_id: int) -> PrivacyRe
 def private_storage() -> Storage:
     """Where export archives are kept: the "private" storage, never served at any URL."""
     return storages["private"]
-
-
-# Kept for callers written against the first name.
-_quiet_end = quiet_hours_end

@@ -12,9 +12,9 @@ import time_machine
 from django.db import connection
 
 from campaigns.models import ContactBudget, Delivery, ProviderCall
-from campaigns.sendtime import Rank, budget_take, permissions_for
+from campaigns.sendtime import Rank, budget_take
 from campaigns.services import campaign_start, deliveries_send, fanout_chunk_run
-from consent.selectors import contact_permission
+from consent.selectors import contact_permission, contact_permissions
 from consent.services import marketing_pause
 from members.models import User
 from tests import factories
@@ -39,7 +39,7 @@ NOON = datetime.datetime(2026, 3, 11, 12, tzinfo=STOCKHOLM)
     ],
 )
 @pytest.mark.parametrize("hour", [12, 22])
-def test_permissions_for_answers_exactly_as_contact_permission(purpose, channel, hour):
+def test_contact_permissions_batch_answers_exactly_as_contact_permission(purpose, channel, hour):
     members = {
         "granted": factories.member_with_user(),
         "never": factories.member_with_user(),
@@ -61,7 +61,7 @@ def test_permissions_for_answers_exactly_as_contact_permission(purpose, channel,
     User.objects.filter(pk=members["blocked"].user_id).update(is_active=False)
     members["erased"].__class__.objects.filter(pk=members["erased"].pk).update(erased_at=NOON)
     at = NOON.replace(hour=hour)
-    batch = permissions_for(
+    batch = contact_permissions(
         member_ids=[m.pk for m in members.values()], purpose=purpose, channel=channel, at=at
     )
     for name, member in members.items():
