@@ -8,12 +8,15 @@
 2. Starts gunicorn (``BENCH_WORKERS`` gthread workers x ``BENCH_THREADS`` threads) with the
    production settings on ``127.0.0.1:BENCH_PORT``.
 3. ``BENCH_CLIENTS`` client threads post purchases over keep-alive HTTP connections with
-   API-key auth: a warm-up, then a timed window at full speed (peak requests/s, p50, p99),
-   then a window paced at half of that peak (p99 there, measured from each request's
-   scheduled start so a stall cannot hide itself).
+   API-key auth: a warm-up, then timed windows at full speed (peak requests/s, p50, p99).
 4. Baseline, same run, same concurrency: the same rows the API writes for a purchase
    (purchase, lines, ledger entry, lot, balance upsert, timeline event) written with
    psycopg directly, one transaction per purchase.
+5. Steps 3 and 4 alternate over ``BENCH_ROUNDS`` rounds of ``BENCH_SECONDS / BENCH_ROUNDS``
+   each, so both sides share whatever else the machine is doing at the time; each side's
+   rate is its requests over its total window time.
+6. A window paced at half of the API's peak (p99 there, measured from each request's
+   scheduled start so a stall cannot hide itself).
 
 The last line is exactly
 ``earn_rps=<n> baseline_tps=<n> earn_ratio=<api/baseline> p99_ms=<n>`` where ``p99_ms`` is
@@ -56,9 +59,10 @@ WORKER_CONNECTIONS = int(os.environ.get("BENCH_WORKER_CONNECTIONS", str(THREADS)
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "4"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "12"))
+ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", "500"))
-# Production's opt-in DB_PREPARED_STATEMENTS (server-side binding, prepared statements).
-PREPARED = os.environ.get("BENCH_PREPARED_STATEMENTS", "false")
+# Production's DB_PREPARED_STATEMENTS (server-side binding, prepared statements; on by default).
+PREPARED = os.environ.get("BENCH_PREPARED_STATEMENTS", "true")
 SKUS = 300
 CATEGORIES = ["skor", "klader", "loparskor", "tillbehor", "tobak", "presentkort", "sport"]
 
@@ -251,6 +255,12 @@ class Window:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+
+    def merge(self, other: Window) -> None:
+        self.latencies += other.latencies
+        self.errors += other.errors
+        for status, count in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + count
 
 
 def run_clients(
@@ -506,12 +516,28 @@ def main() -> int:
     log(f"machine: {machine()}")
     run_id = uuid.uuid4().hex[:8]
     proc = server_start()
+    peak, base = Window(), Window()
+    round_seconds = SECONDS / ROUNDS
     try:
-        peak_window, seconds = run_clients(fx, seconds=SECONDS, warmup=WARMUP, prefix=f"p{run_id}")
-        earn_rps = describe("api  (peak)", peak_window, seconds)
-        if peak_window.errors > len(peak_window.latencies) * 0.01 or not peak_window.latencies:
+        # Warm-up: worker processes import and connect; SKUs are created on first sight.
+        run_clients(fx, seconds=0.0, warmup=WARMUP, prefix=f"w{run_id}")
+        products_load(fx)
+        for n in range(ROUNDS):
+            api_window, _ = run_clients(
+                fx, seconds=round_seconds, warmup=1.0, prefix=f"p{run_id}{n}"
+            )
+            describe(f"api  (peak, round {n + 1})", api_window, round_seconds)
+            base_window = run_baseline(
+                fx, seconds=round_seconds, warmup=1.0, prefix=f"b{run_id}{n}"
+            )
+            describe(f"psycopg baseline (round {n + 1})", base_window, round_seconds)
+            peak.merge(api_window)
+            base.merge(base_window)
+        earn_rps = describe("api  (peak)", peak, SECONDS)
+        if peak.errors > len(peak.latencies) * 0.01 or not peak.latencies:
             log("too many errors; stopping")
             return 1
+        baseline_tps = describe("psycopg baseline", base, SECONDS)
         half_window, _ = run_clients(
             fx, seconds=SECONDS, warmup=1.0, prefix=f"h{run_id}", rate=earn_rps / 2
         )
@@ -519,9 +545,6 @@ def main() -> int:
     finally:
         server_stop(proc)
         broker_queue_drop()
-    products_load(fx)
-    base_window = run_baseline(fx, seconds=SECONDS, warmup=WARMUP, prefix=f"b{run_id}")
-    baseline_tps = describe("psycopg baseline", base_window, SECONDS)
     log(f"load average {os.getloadavg()[0]:.1f} after (other processes share these CPUs)")
     p99_half = percentile(half_window.latencies, 99) * 1000
     log(

@@ -128,16 +128,17 @@ def member_inbox(*, member: Member, limit: int = 20) -> list[InboxMessage]:
 @bonus_sql(
     """SELECT -mo.id, o.title_sv, o.title_en, o.multiplier, o.category_id, o.product_id
     FROM campaigns_memberoffer mo JOIN campaigns_offer o ON o.id = mo.offer_id
-    WHERE mo.member_id = %s AND mo.status = 'active' AND o.kind = 'bonus_points'
+    WHERE mo.member_id = (SELECT id FROM bonus_member) AND mo.status = 'active'
+        AND o.kind = 'bonus_points'
         AND (mo.activated_at AT TIME ZONE %s)::date <= %s
         AND (mo.active_until AT TIME ZONE %s)::date >= %s"""
 )
-def bonus_rules(member_id: int, day: datetime.date) -> list[Any]:
+def bonus_rules(day: datetime.date) -> list[Any]:
     """The member's activated bonus offers as earning multipliers (rewards' bonus provider):
     active on ``day`` in local time. Ids are negative (minus the member offer's id) so they
     never collide with rules."""
     zone = timezone.get_current_timezone_name()
-    return [member_id, zone, day, zone, day]
+    return [zone, day, zone, day]
 
 
 SIMULATION_SAMPLE = 20_000

@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from members.models import ActivityEvent, EventConsumption, Member, Store, User
+from members.rows import RowInserter
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,10 @@ def consumers_for(kind: str) -> list[Consumer]:
     return [c for c in _consumers.values() if kind in c.kinds]
 
 
+# Every purchase appends an event: one INSERT written once per process (members.rows).
+_EVENT_INSERT = RowInserter(ActivityEvent)
+
+
 def activity_record(
     *,
     member: Member,
@@ -95,18 +100,26 @@ def activity_record(
     store: Store | None = None,
 ) -> ActivityEvent:
     """Append one event to the member's timeline. Call inside the service's transaction."""
-    event = ActivityEvent.objects.create(
-        member=member,
-        kind=str(kind),
-        data=data or {},
-        source=source,
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        store=store,
+    event = _EVENT_INSERT.insert(
+        ActivityEvent(
+            member=member,
+            kind=str(kind),
+            data=data or {},
+            source=source,
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            store=store,
+        )
     )
-    if consumers_for(event.kind):
-        event_id = event.pk
-        transaction.on_commit(lambda: _dispatch_later(event_id))
+    activity_recorded(event_id=event.pk, kind=event.kind)
     return event
+
+
+def activity_recorded(*, event_id: int, kind: str) -> None:
+    """Hand an event to its consumers once the transaction commits. ``activity_record``
+    calls it; a service that inserts its event with its own SQL (a purchase's single
+    statement) calls it with the new id, inside the same transaction."""
+    if consumers_for(kind):
+        transaction.on_commit(lambda: _dispatch_later(event_id))
 
 
 # --- dispatch: event ids on a Redis list, drained in batches ---------------------------------

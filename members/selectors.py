@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from members.card import card_token_from_payload
 from members.errors import UnknownMemberError
-from members.models import ActivityEvent, Member
+from members.models import ActivityEvent, ApiKey, Member, Store
 from members.phone import phone_try_normalise
+from members.rows import RowReader, column, fetch_one, relation_cache, table
 
 
 def _active_members() -> QuerySet[Member]:
@@ -73,3 +75,27 @@ def member_search_q(term: str) -> Q:
 
 def member_timeline(*, member: Member, limit: int = 50) -> QuerySet[ActivityEvent]:
     return member.events.select_related("store", "actor").order_by("-created_at", "-id")[:limit]
+
+
+_KEY = RowReader(ApiKey, "k")
+_STORE = RowReader(Store, "s")
+
+
+def api_key_by_prefix(prefix: str) -> ApiKey | None:
+    """The API key with this prefix and its store (``key.store`` costs no query), revoked or
+    not: every integration request starts here, so it is one hand-joined SELECT rather than
+    a queryset compiled per call (members.rows); the same as
+    ``ApiKey.objects.select_related("store").filter(prefix=prefix).first()``."""
+    sql = (
+        f"SELECT {_KEY.layout(connection).select}, {_STORE.layout(connection).select} "  # noqa: S608
+        f"FROM {table(ApiKey, connection)} k JOIN {table(Store, connection)} s "
+        f"ON s.{column(Store, 'pk', connection)} = k.{column(ApiKey, 'store', connection)} "
+        f"WHERE k.{column(ApiKey, 'prefix', connection)} = %s"
+    )
+    row = fetch_one(sql, [prefix])
+    if row is None:
+        return None
+    key = _KEY.build(row, 0, connection)
+    assert key is not None
+    relation_cache(key, "store", _STORE.build(row, _KEY.width, connection))
+    return key

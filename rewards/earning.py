@@ -8,9 +8,10 @@ backs purchases, the admin "simulate" page and the tests.
 from __future__ import annotations
 
 import datetime
+import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -97,14 +98,19 @@ def earning_calculate(
     total_ore: int,
     rules: list[RuleSnapshot],
     member_id: int | None = None,
+    bonus: BonusPrefetch | None = None,
 ) -> Earning:
     """Points for a basket: the base rate on every eligible line, plus each matching
     multiplier's extra (``base x (multiplier - 1)``), rounded per line and rule.
 
     With ``member_id``, the member's personal multipliers from the registered bonus
-    providers (an activated campaign offer, for example) apply as well."""
+    providers (an activated campaign offer, for example) apply as well: from ``bonus`` when
+    it was read for ``day``, else from the providers now."""
     if member_id is not None:
-        rules = [*rules, *bonus_rules_for(member_id=member_id, day=day)]
+        if bonus is not None and bonus.day == day:
+            rules = [*rules, *bonus.rules(member_id)]
+        else:
+            rules = [*rules, *bonus_rules_for(member_id=member_id, day=day)]
     applicable = [
         r for r in rules if r.applies_to_purchase(store_id=store_id, tier_id=tier_id, day=day)
     ]
@@ -201,12 +207,16 @@ _bonus_providers: dict[str, BonusProvider] = {}
 # A provider built with :func:`bonus_sql` is one SELECT; every such provider's rows for a
 # purchase come back in one UNION ALL statement (one round trip for all of them, no queryset
 # to build and compile, no model instances), so a new provider costs a purchase no extra
-# query. Each SELECT returns, in this order: a negative rule id, name_sv, name_en, the
-# multiplier, category id, product id (NULL for "any").
-BonusParams = Callable[[int, datetime.date], list[Any]]
+# query, and the till's purchase folds that statement into its member lookup
+# (:func:`bonus_prefetch_sql`). Each SELECT names the member as the one-row relation
+# ``bonus_member`` (``... WHERE mo.member_id = (SELECT id FROM bonus_member)``); its ``%s``
+# take ``params(day)``. It returns, in this order: a negative rule id, name_sv, name_en,
+# the multiplier, category id, product id (NULL for "any").
+BonusParams = Callable[[datetime.date], list[Any]]
+_BONUS_COLUMNS = "id, name_sv, name_en, multiplier, category_id, product_id"
 
 
-def _bonus_snapshots(rows: Iterable[tuple[Any, ...]]) -> list[RuleSnapshot]:
+def _bonus_snapshots(rows: Iterable[Sequence[Any]]) -> list[RuleSnapshot]:
     return [
         RuleSnapshot(
             id=rule_id,
@@ -214,7 +224,7 @@ def _bonus_snapshots(rows: Iterable[tuple[Any, ...]]) -> list[RuleSnapshot]:
             name_sv=name_sv,
             name_en=name_en,
             rate=Decimal("1"),
-            multiplier=multiplier,
+            multiplier=Decimal(multiplier),
             rounding=EarningRule.Rounding.DOWN,
             min_purchase_ore=0,
             category_id=category_id,
@@ -228,22 +238,27 @@ def _bonus_snapshots(rows: Iterable[tuple[Any, ...]]) -> list[RuleSnapshot]:
     ]
 
 
-def _bonus_select(parts: list[tuple[str, list[Any]]]) -> list[RuleSnapshot]:
-    sql = " UNION ALL ".join(f"({part})" for part, _params in parts) + " ORDER BY 1"
-    params = [param for _part, part_params in parts for param in part_params]
+def _bonus_union(parts: list[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
+    sql = " UNION ALL ".join(f"({part})" for part, _params in parts)
+    return sql, [param for _part, part_params in parts for param in part_params]
+
+
+def _bonus_select(member_id: int, parts: list[tuple[str, list[Any]]]) -> list[RuleSnapshot]:
+    union, params = _bonus_union(parts)
+    sql = f"WITH bonus_member(id) AS (VALUES (%s::bigint)) {union} ORDER BY 1"
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [member_id, *params])
         return _bonus_snapshots(cursor.fetchall())
 
 
 def bonus_sql(sql: str) -> Callable[[BonusParams], BonusProvider]:
-    """Decorate ``params(member_id, day) -> [...]`` (the values for ``sql``'s ``%s``) to make
-    a provider. Called alone it runs its own SELECT; :func:`bonus_rules_for` folds it into
+    """Decorate ``params(day) -> [...]`` (the values for ``sql``'s ``%s``) to make a
+    provider. Called alone it runs its own SELECT; :func:`bonus_rules_for` folds it into
     one statement with the other such providers. Rows come newest-first by id."""
 
     def decorate(params: BonusParams) -> BonusProvider:
         def provider(member_id: int, day: datetime.date) -> list[RuleSnapshot]:
-            return _bonus_select([(sql, params(member_id, day))])
+            return _bonus_select(member_id, [(sql, params(day))])
 
         provider.bonus_sql = (sql, params)  # type: ignore[attr-defined]
         provider.__name__ = params.__name__
@@ -258,18 +273,71 @@ def bonus_provider_register(*, name: str, provider: BonusProvider) -> None:
     _bonus_providers[name] = provider
 
 
-def bonus_rules_for(*, member_id: int, day: datetime.date) -> list[RuleSnapshot]:
-    """Every registered provider's multipliers for the member on ``day``."""
-    rules: list[RuleSnapshot] = []
+def _bonus_parts(day: datetime.date) -> tuple[list[tuple[str, list[Any]]], list[BonusProvider]]:
+    """The SQL providers' SELECTs for ``day``, and the other providers."""
     parts: list[tuple[str, list[Any]]] = []
+    others: list[BonusProvider] = []
     for name in sorted(_bonus_providers):
         provider = _bonus_providers[name]
         spec = getattr(provider, "bonus_sql", None)
         if spec is not None:
             sql, params = spec
-            parts.append((sql, params(member_id, day)))
-            continue
-        rules += [r for r in provider(member_id, day) if r.kind == EarningRule.Kind.MULTIPLIER]
+            parts.append((sql, params(day)))
+        else:
+            others.append(provider)
+    return parts, others
+
+
+def _bonus_others(
+    others: list[BonusProvider], member_id: int, day: datetime.date
+) -> list[RuleSnapshot]:
+    return [
+        rule
+        for provider in others
+        for rule in provider(member_id, day)
+        if rule.kind == EarningRule.Kind.MULTIPLIER
+    ]
+
+
+def bonus_rules_for(*, member_id: int, day: datetime.date) -> list[RuleSnapshot]:
+    """Every registered provider's multipliers for the member on ``day``."""
+    parts, others = _bonus_parts(day)
+    rules = _bonus_others(others, member_id, day)
     if parts:
-        rules += _bonus_select(parts)
+        rules += _bonus_select(member_id, parts)
     return rules
+
+
+@dataclass(frozen=True)
+class BonusPrefetch:
+    """The SQL providers' rows for a member on ``day``, read by the member lookup
+    (:func:`bonus_prefetch_sql`); :func:`earning_calculate` uses them for that day."""
+
+    day: datetime.date
+    rows: list[Sequence[Any]]
+
+    def rules(self, member_id: int) -> list[RuleSnapshot]:
+        _parts, others = _bonus_parts(self.day)
+        return _bonus_others(others, member_id, self.day) + _bonus_snapshots(self.rows)
+
+
+def bonus_prefetch_sql(day: datetime.date) -> tuple[str, list[Any]]:
+    """A scalar subquery (SQL, params) for a SELECT list: the SQL providers' rows for
+    ``day`` as a JSON array of arrays, for a query that defines the one-row relation
+    ``bonus_member`` (the member). Read its value with :func:`bonus_prefetch`."""
+    parts, _others = _bonus_parts(day)
+    if not parts:
+        return "NULL", []
+    union, params = _bonus_union(parts)
+    sql = (
+        f"(SELECT json_agg(json_build_array({_BONUS_COLUMNS}) ORDER BY id) "  # noqa: S608
+        f"FROM ({union}) AS b({_BONUS_COLUMNS}))"
+    )
+    return sql, params
+
+
+def bonus_prefetch(day: datetime.date, value: Any) -> BonusPrefetch:
+    """The :func:`bonus_prefetch_sql` column's value (JSON text or already decoded)."""
+    if isinstance(value, str):
+        value = json.loads(value, parse_float=Decimal)
+    return BonusPrefetch(day=day, rows=[list(row) for row in value or []])

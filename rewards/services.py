@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.activity import Kind as ActivityKind
-from members.activity import activity_record
+from members.activity import activity_record, activity_recorded
 from members.models import Member, Store, User
 from rewards import earning
 from rewards.errors import (
@@ -834,6 +834,11 @@ def member_tier_id(member: Member) -> int | None:
     return member_tier.tier_id if member_tier is not None else None
 
 
+def purchase_day(purchased_at: datetime.datetime | None) -> datetime.date:
+    """The (Stockholm) day whose earning rules and multipliers a purchase earns by."""
+    return timezone.localtime(purchased_at or timezone.now()).date()
+
+
 def purchase_record(
     *,
     store: Store,
@@ -842,13 +847,16 @@ def purchase_record(
     total_ore: int,
     purchased_at: datetime.datetime | None,
     lines: list[LineInput],
+    bonus: earning.BonusPrefetch | None = None,
 ) -> PurchaseResult:
     """Record a purchase and earn its points, once per (store, receipt id).
 
     A replay with the same contents returns the first purchase (``created=False``); with
     other contents it raises ``DuplicateReceiptConflictError``. Points stay pending for the
     return window, counted from the time of purchase (``None``: now, and a replay without a
-    time matches whatever time the first request was recorded at)."""
+    time matches whatever time the first request was recorded at). ``bonus``: the member's
+    personal multipliers, when the caller read them with the member
+    (``selectors.member_for_purchase``); used if read for the purchase's day."""
     member_number = member.membership_number if member else None
     fingerprint = purchase_fingerprint(
         receipt_id=receipt_id,
@@ -874,11 +882,12 @@ def purchase_record(
         lines=line_inputs,
         store_id=store.pk,
         tier_id=member_tier_id(member) if member else None,
-        day=timezone.localtime(purchased_at).date(),
+        day=purchase_day(purchased_at),
         total_ore=total_ore,
         rules=earning.rules_active(),
         # The member's own multipliers (an activated campaign offer, a chosen tier benefit).
         member_id=member.pk if member else None,
+        bonus=bonus,
     )
     available_at = (
         max(purchased_at + datetime.timedelta(days=settings.REWARDS_PENDING_DAYS), now)
@@ -903,18 +912,6 @@ def purchase_record(
                 matured=matured,
             )
             if member is not None:
-                activity_record(
-                    member=member,
-                    kind=ActivityKind.PURCHASED,
-                    data={
-                        "purchase_id": purchase.pk,
-                        "total_ore": total_ore,
-                        "points": calc.total,
-                        "channel": store.kind,
-                    },
-                    source="api",
-                    store=store,
-                )
                 # The purchase that crosses a tier threshold upgrades the member at once.
                 from rewards.tiers import tier_upgrade_for_purchase
 
@@ -942,6 +939,9 @@ class _DuplicateReceipt(IntegrityError):
     """The (store, receipt id) already exists: the caller answers as a replay."""
 
 
+# One text for every purchase (the lines travel as arrays, unnested): the driver caches its
+# parsed form and the server can prepare it, whatever the number of lines. Values the
+# inserted purchase already holds are read back from it rather than sent again.
 _PURCHASE_CTE = """
 WITH p AS (
     INSERT INTO rewards_purchase (store_id, receipt_id, member_id, total_ore, purchased_at,
@@ -949,39 +949,54 @@ WITH p AS (
         explanation, claimed_at)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s::jsonb, NULL)
     ON CONFLICT (store_id, receipt_id) DO NOTHING
-    RETURNING id
+    RETURNING id, store_id, member_id, points_earned, points_available_at, explanation,
+        recorded_at
 ), l AS (
     INSERT INTO rewards_purchaseline (purchase_id, line_no, sku, product_id, category_id,
         quantity, unit_price_ore, discount_ore, points, returned_quantity, points_reversed)
     SELECT p.id, v.line_no, v.sku, v.product_id, v.category_id, v.quantity, v.unit_price_ore,
         v.discount_ore, v.points, 0, 0
-    FROM p, (VALUES {lines}) AS v(line_no, sku, product_id, category_id, quantity,
-        unit_price_ore, discount_ore, points)
-){earn}
-SELECT id FROM p
+    FROM p, unnest(%s::int[], %s::text[], %s::bigint[], %s::bigint[], %s::int[],
+        %s::bigint[], %s::bigint[], %s::bigint[]) AS v(line_no, sku, product_id, category_id,
+        quantity, unit_price_ore, discount_ore, points)
+){earn}{event}
+SELECT p.id, {event_id} FROM p
 """
-_PURCHASE_LINE_VALUES = (
-    "(%s::int, %s::text, %s::bigint, %s::bigint, %s::int, %s::bigint, %s::bigint, %s::bigint)"
-)
+# With a member and points: the earn entry, its lot and the balance. Parameters: whether the
+# points are matured (posted at once), the lot's expiry.
 _PURCHASE_EARN_CTE = """, e AS (
     INSERT INTO rewards_ledgerentry (member_id, kind, points, delta_pending, delta_posted,
         delta_reserved, cause, purchase_id, reservation_id, event_rule_id, explanation, reason,
         store_id, actor_id, idempotency_key, created_at)
-    SELECT %s, 'earn', %s, %s, %s, 0, 'purchase', p.id, NULL, NULL, %s::jsonb, '', %s, NULL,
-        'purchase:' || p.id || ':earn', %s
-    FROM p
-    RETURNING id, purchase_id
+    SELECT p.member_id, 'earn', p.points_earned, CASE WHEN m.matured THEN 0 ELSE p.points_earned
+        END, CASE WHEN m.matured THEN p.points_earned ELSE 0 END, 0, 'purchase', p.id, NULL,
+        NULL, p.explanation, '', p.store_id, NULL, 'purchase:' || p.id || ':earn',
+        p.recorded_at
+    FROM p, (SELECT %s::boolean AS matured) AS m
+    RETURNING id, member_id, purchase_id, points, delta_pending, delta_posted, created_at
 ), lot AS (
     INSERT INTO rewards_pointlot (member_id, entry_id, purchase_id, amount, remaining,
         available_at, matured, expires_at)
-    SELECT %s, e.id, e.purchase_id, %s, %s, %s, %s, %s FROM e
+    SELECT e.member_id, e.id, e.purchase_id, e.points, e.points, p.points_available_at,
+        e.delta_pending = 0, %s
+    FROM e, p
 ), b AS (
     INSERT INTO rewards_pointbalance (member_id, pending, posted, reserved, updated_at)
-    SELECT %s, %s, %s, 0, %s FROM e
+    SELECT e.member_id, e.delta_pending, e.delta_posted, 0, e.created_at FROM e
     ON CONFLICT (member_id) DO UPDATE SET
         pending = rewards_pointbalance.pending + excluded.pending,
         posted = rewards_pointbalance.posted + excluded.posted,
         updated_at = excluded.updated_at
+)"""
+# With a member: the "purchased" event on their timeline (members.activity), its facts
+# those of activity_record's ``data``: the purchase id added to the JSON sent.
+_PURCHASE_EVENT_CTE = """, ev AS (
+    INSERT INTO members_activityevent (member_id, kind, data, source, actor_id, store_id,
+        created_at)
+    SELECT p.member_id, %s, jsonb_build_object('purchase_id', p.id) || %s::jsonb, 'api', NULL,
+        p.store_id, p.recorded_at
+    FROM p
+    RETURNING id
 )"""
 
 
@@ -1000,9 +1015,9 @@ def _purchase_write(
     available_at: datetime.datetime,
     matured: bool,
 ) -> tuple[Purchase, list[PurchaseLine]]:
-    """Write the purchase, its lines and (with a member and points) the earn entry, its lot
-    and the balance. Raises ``_DuplicateReceipt`` when the receipt exists. Call in a
-    transaction.
+    """Write the purchase, its lines and, with a member, the "purchased" event on their
+    timeline and (with points) the earn entry, its lot and the balance. Raises
+    ``_DuplicateReceipt`` when the receipt exists. Call in a transaction.
 
     On PostgreSQL this is one statement (a chain of data-modifying CTEs): recording a
     purchase is the hottest write of the system and round trips dominate its cost
@@ -1010,6 +1025,8 @@ def _purchase_write(
     commits and then inserts nothing. Other databases take the ORM path, row by row."""
     earns = member is not None and calc.total > 0
     points_available_at = available_at if member is not None and calc.total else None
+    # The timeline event's facts, but the purchase id (known once it is inserted).
+    event_data = {"total_ore": total_ore, "points": calc.total, "channel": store.kind}
     purchase = Purchase(
         store=store,
         receipt_id=receipt_id,
@@ -1053,8 +1070,35 @@ def _purchase_write(
                 available_at=available_at,
                 matured=matured,
             )
+        if member is not None:
+            activity_record(
+                member=member,
+                kind=ActivityKind.PURCHASED,
+                data={"purchase_id": purchase.pk, **event_data},
+                source="api",
+                store=store,
+            )
         return purchase, purchase_lines
-    explanation = json.dumps(calc.explanation)
+    # One array per line column, in _PURCHASE_CTE's unnest order.
+    columns = [
+        list(column)
+        for column in zip(
+            *(
+                (
+                    line.line_no,
+                    line.sku,
+                    line.product_id,
+                    line.category_id,
+                    line.quantity,
+                    line.unit_price_ore,
+                    line.discount_ore,
+                    line.points,
+                )
+                for line in purchase_lines
+            ),
+            strict=True,
+        )
+    ]
     params: list[Any] = [
         store.pk,
         receipt_id,
@@ -1065,52 +1109,26 @@ def _purchase_write(
         fingerprint,
         calc.total,
         points_available_at,
-        explanation,
+        json.dumps(calc.explanation),
+        *columns,
     ]
-    for line in purchase_lines:
-        params += [
-            line.line_no,
-            line.sku,
-            line.product_id,
-            line.category_id,
-            line.quantity,
-            line.unit_price_ore,
-            line.discount_ore,
-            line.points,
-        ]
-    earn_sql = ""
     if earns:
-        assert member is not None
-        pending, posted = (0, calc.total) if matured else (calc.total, 0)
-        earn_sql = _PURCHASE_EARN_CTE
-        params += [
-            member.pk,
-            calc.total,
-            pending,
-            posted,
-            explanation,
-            store.pk,
-            now,
-            member.pk,
-            calc.total,
-            calc.total,
-            available_at,
-            matured,
-            lot_expiry(available_at),
-            member.pk,
-            pending,
-            posted,
-            now,
-        ]
+        params += [matured, lot_expiry(available_at)]
+    if member is not None:
+        params += [ActivityKind.PURCHASED.value, json.dumps(event_data)]
     sql = _PURCHASE_CTE.format(
-        lines=", ".join([_PURCHASE_LINE_VALUES] * len(purchase_lines)), earn=earn_sql
+        earn=_PURCHASE_EARN_CTE if earns else "",
+        event=_PURCHASE_EVENT_CTE if member is not None else "",
+        event_id="(SELECT id FROM ev)" if member is not None else "NULL",
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         raise _DuplicateReceipt()
-    purchase.pk = row[0]
+    purchase.pk, event_id = row
+    if event_id is not None:
+        activity_recorded(event_id=event_id, kind=ActivityKind.PURCHASED)
     for line in purchase_lines:
         line.purchase = purchase
     return purchase, purchase_lines

@@ -465,13 +465,13 @@ def benefit_choose(
     """SELECT %s::bigint - c.benefit_id, b.name_sv, b.name_en, b.multiplier,
         b.category_id, NULL::bigint
     FROM rewards_benefitchoice c JOIN rewards_benefit b ON b.id = c.benefit_id
-    WHERE c.member_id = %s AND c.period_start = %s AND b.kind = 'category_multiplier'
-        AND b.active"""
+    WHERE c.member_id = (SELECT id FROM bonus_member) AND c.period_start = %s
+        AND b.kind = 'category_multiplier' AND b.active"""
 )
-def benefit_bonus_rules(member_id: int, day: datetime.date) -> list[Any]:
+def benefit_bonus_rules(day: datetime.date) -> list[Any]:
     """Earning bonus provider: the member's chosen "extra points in a category" benefits for
     the month of ``day``."""
-    return [BENEFIT_RULE_ID_BASE, member_id, day.replace(day=1)]
+    return [BENEFIT_RULE_ID_BASE, day.replace(day=1)]
 
 
 def member_summary_benefits(member: Member) -> dict[str, object]:

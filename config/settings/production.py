@@ -5,7 +5,7 @@ CELERY_BROKER_URL), EMAIL_URL. There are no defaults for secrets: a missing one 
 """
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import database_tune, env
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
@@ -16,15 +16,7 @@ DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Opt-in prepared statements: psycopg binds parameters on the server and prepares a query
-# after its 5th run on a connection, so PostgreSQL stops re-planning the hot queries (about
-# 0.8 ms of its CPU per API purchase, docs/benchmarks.md "Earn"). Leave off behind a
-# transaction-mode pooler that cannot keep prepared statements, and for raw SQL that relies
-# on client-side binding (e.g. a tuple for ``IN %s``).
-if env.bool("DB_PREPARED_STATEMENTS", default=False):
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"server_side_binding": True, "prepare_threshold": 5}
-    )
+database_tune(DATABASES["default"])
 REDIS_URL = env.str("REDIS_URL")
 CACHES = {
     "default": {

@@ -1,7 +1,7 @@
 """Test settings: real PostgreSQL and Redis on loopback, overridable by environment."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import database_tune, env
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key-kundklubb-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105
@@ -10,6 +10,7 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+database_tune(DATABASES["default"])  # as in production: prepared statements
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/1")
 CACHES = {
     "default": {

@@ -18,6 +18,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from members.models import ApiKey
+from members.selectors import api_key_by_prefix
 from members.services import API_KEY_PREFIX, api_key_hash, api_key_touch
 
 KEYWORD = "Api-Key"
@@ -52,7 +53,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
             raise exceptions.AuthenticationFailed(_("Malformed API key."))
         _kk, prefix, secret = parts
-        key = ApiKey.objects.select_related("store").filter(prefix=prefix).first()
+        key = api_key_by_prefix(prefix)
         if key is None or not hmac.compare_digest(key.secret_hash, api_key_hash(secret)):
             raise exceptions.AuthenticationFailed(_("Invalid API key."))
         if key.revoked_at is not None:

@@ -12,6 +12,7 @@ not to meter them exactly. Other cache backends (tests without Redis) fall back 
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 from rest_framework.request import Request
@@ -19,14 +20,26 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from members.api.permissions import api_client
 
+# Django's Redis cache builds a new client object on every ``get_client`` call (its
+# response-callback table alone is ~170 dict writes); the throttle runs on every API
+# request, so it keeps the first one for as long as the cache backend lives (one per
+# thread, as Django keeps caches).
+_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _redis_client(backend: Any, key: str) -> Any:
+    client = _clients.get(backend)
+    if client is None:
+        client = _clients[backend] = backend.get_client(key, write=True)
+    return client
+
 
 def window_count(cache: Any, key: str, duration: int) -> int:
     """Add one to ``key``'s counter (which expires after ``duration`` seconds); the new count."""
     backend = getattr(cache, "_cache", None)
-    get_client = getattr(backend, "get_client", None)
-    if get_client is not None:  # django.core.cache.backends.redis.RedisCache
+    if hasattr(backend, "get_client"):  # django.core.cache.backends.redis.RedisCache
         full_key = cache.make_and_validate_key(key)
-        pipe = get_client(full_key, write=True).pipeline(transaction=False)
+        pipe = _redis_client(backend, full_key).pipeline(transaction=False)
         # The expiry is set on every increment; the key name carries the window, so
         # extending it never merges two windows.
         pipe.incr(full_key)

@@ -135,10 +135,13 @@ class PurchaseView(APIView):
     def post(self, request: Request) -> Response:
         data = s.purchase_input_fast(request.data) or _validated(s.PurchaseInputSerializer, request)
         store = _store(request, data)
-        member = (
-            selectors.member_for_points(s.member_identifiers(data["member"]))
+        member, bonus = (
+            selectors.member_for_purchase(
+                s.member_identifiers(data["member"]),
+                bonus_day=services.purchase_day(data.get("purchased_at")),
+            )
             if data.get("member")
-            else None
+            else (None, None)
         )
         result = services.purchase_record(
             store=store,
@@ -157,6 +160,7 @@ class PurchaseView(APIView):
                 )
                 for line in data["lines"]
             ],
+            bonus=bonus,
         )
         body = purchase_out(result)
         return Response(body, status=201, headers=_replay_header(not result.created))

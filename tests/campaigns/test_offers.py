@@ -127,6 +127,38 @@ def test_purchase_in_the_bonus_category_marks_the_delivery_redeemed(run, shoes, 
     assert earned == 2700
 
 
+def test_activated_offer_applies_to_a_purchase_the_till_posts(run, shoes, till):
+    # given Anna activated "3x points on shoes" (read with her at the till, in one query)
+    client, _key = till
+    anna = factories.member_with_user()
+    consent_f.granted(anna, "profiling")
+    offer_activate(member=anna, member_offer_id=_offer_to(anna, run, shoes).pk)
+    rf.base_rule()
+
+    # when the till posts a 900 SEK pair of shoes and 50 SEK of socks
+    response = client.post(
+        "/api/v1/purchases/",
+        {
+            "receipt_id": "K1-3X",
+            "member": {"membership_number": anna.membership_number},
+            "total_ore": 95000,
+            "lines": [
+                {"sku": "RUN", "category": "shoes", "quantity": 1, "unit_price_ore": 90000},
+                {"sku": "SOCK", "category": "socks", "quantity": 1, "unit_price_ore": 5000},
+            ],
+        },
+        format="json",
+    )
+
+    # then the shoes earn three times, explained in both languages
+    assert response.status_code == 201, response.content
+    points = response.json()["points"]
+    assert points["earned"] == 2700 + 50
+    assert {"points": 1800, "sv": "3x poäng på skor", "en": "3x points on shoes"} in points[
+        "explanation"
+    ]
+
+
 def test_my_offers_page_lists_offers_and_activates_with_aktivera(run, shoes, client):
     anna = factories.member_with_user(email="anna@example.se")
     consent_f.granted(anna, "profiling")

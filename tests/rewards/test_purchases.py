@@ -46,7 +46,15 @@ def test_purchase_record_earns_pending_points_with_explanation(member, store):
     assert entry.explanation[0]["points"] == 1298
     # unknown SKUs and categories were added to the catalogue on first sight
     assert Product.objects.get(sku="RUN-1").category == Category.objects.get(code="loparskor")
-    assert member.events.filter(kind="purchased").count() == 1
+    event = member.events.get(kind="purchased")
+    assert event.data == {
+        "purchase_id": result.purchase.pk,
+        "total_ore": result.purchase.total_ore,
+        "points": 1298,
+        "channel": store.kind,
+    }
+    assert (event.source, event.store_id, event.actor_id) == ("api", store.pk, None)
+    assert event.created_at == result.purchase.recorded_at
     assert_invariants([member.pk])
 
 

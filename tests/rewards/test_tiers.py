@@ -321,10 +321,11 @@ def test_bonus_rules_for_reads_every_provider_in_one_query(
         tiers.benefit_choose(member=member, benefit_ids=[benefit.pk])
 
     @earning.bonus_sql(
-        "SELECT -7::bigint, 'Sv', 'En', 3::numeric, NULL::bigint, 42::bigint WHERE %s > 0"
+        "SELECT -7::bigint, 'Sv', 'En', 3::numeric, NULL::bigint, 42::bigint "
+        "WHERE (SELECT id FROM bonus_member) = %s"
     )
-    def other(member_id: int, day: datetime.date) -> list[object]:
-        return [member_id]
+    def other(day: datetime.date) -> list[object]:
+        return [member.pk]
 
     plain = earning.RuleSnapshot(
         id=-3, kind="multiplier", name_sv="p", name_en="p", rate=Decimal("1"),
@@ -351,3 +352,25 @@ def test_bonus_rules_for_reads_every_provider_in_one_query(
         (tiers.BENEFIT_RULE_ID_BASE - benefit.pk, benefit.multiplier, shoes.pk, None),
         (-7, Decimal("3"), None, 42),
     ]
+
+    # and the till's member lookup reads the same rules in its own single query
+    from rewards.selectors import member_by_number_with_tier
+
+    with django_assert_num_queries(1):
+        found, bonus = member_by_number_with_tier(
+            member.membership_number, bonus_day=T0.date()
+        )
+    assert found is not None and bonus is not None
+    assert bonus.rules(member.pk) == rules
+    # which earning uses for that day only
+    other_day = T0.date() + datetime.timedelta(days=40)
+    with django_assert_num_queries(1):
+        earning.earning_calculate(
+            lines=[], store_id=1, tier_id=None, day=other_day, total_ore=0, rules=[],
+            member_id=member.pk, bonus=bonus,
+        )  # fmt: skip
+    with django_assert_num_queries(0):
+        earning.earning_calculate(
+            lines=[], store_id=1, tier_id=None, day=T0.date(), total_ore=0, rules=[],
+            member_id=member.pk, bonus=bonus,
+        )  # fmt: skip

@@ -1,0 +1,122 @@
+"""The till's hot-path statements (members.rows) build what the ORM builds."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
+
+from members.activity import activity_record
+from members.models import ActivityEvent, ApiKey, Member
+from members.rows import RowInserter
+from members.selectors import api_key_by_prefix
+from rewards.models import MemberTier
+from rewards.selectors import member_by_number_with_tier, member_for_points
+from tests import factories
+from tests.factories import rewards as rf
+
+pytestmark = pytest.mark.django_db
+
+
+def fields_of(instance: Model) -> dict[str, Any]:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def test_api_key_by_prefix_is_the_querysets_key_with_its_store(store) -> None:
+    # given a key whose JSON scopes, times and nullable columns are all set
+    key, _secret = factories.api_key_with_secret(store_obj=store, scopes=["purchases:write"])
+    ApiKey.objects.filter(pk=key.pk).update(
+        last_used_at=datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.UTC)
+    )
+    expected = ApiKey.objects.select_related("store").get(pk=key.pk)
+
+    # when it is read by prefix
+    with CaptureQueriesContext(connection) as queries:
+        got = api_key_by_prefix(key.prefix)
+        assert got is not None
+        store_code = got.store.code
+
+    # then the same field values, converted as the ORM converts them (scopes is a list),
+    # the store cached on the key, in one query; and an instance the ORM can save
+    assert len(queries) == 1
+    assert fields_of(got) == fields_of(expected)
+    assert got.scopes == ["purchases:write"]
+    assert fields_of(got.store) == fields_of(expected.store)
+    assert store_code == store.code
+    assert got._state.adding is False
+    assert got._state.db == "default"
+    got.name = "renamed"
+    got.save(update_fields=["name"])
+    assert ApiKey.objects.get(pk=key.pk).name == "renamed"
+    assert api_key_by_prefix("nosuchprefix") is None
+
+
+def test_member_by_number_with_tier_matches_select_related(member) -> None:
+    # given a member with a tier, and one without
+    ladder = rf.ladder()
+    MemberTier.objects.create(member=member, tier=ladder["guld"])
+    plain = factories.member_with_user(first_name="Utan", last_name="Niva")
+
+    for someone in (member, plain):
+        expected = (
+            Member.objects.filter(membership_number=someone.membership_number)
+            .select_related("member_tier")
+            .get()
+        )
+        # when read by membership number
+        with CaptureQueriesContext(connection) as queries:
+            got, bonus = member_by_number_with_tier(someone.membership_number)
+            assert got is not None
+            tier = getattr(got, "member_tier", None)
+
+        # then the same member and tier (or the absent tier) without a second query
+        assert len(queries) == 1
+        assert bonus is None
+        assert fields_of(got) == fields_of(expected)
+        expected_tier = getattr(expected, "member_tier", None)
+        assert (tier and fields_of(tier)) == (expected_tier and fields_of(expected_tier))
+    assert member.member_tier.member is not None
+
+
+def test_erased_and_unknown_members_are_not_found(member) -> None:
+    # given an erased member
+    Member.objects.filter(pk=member.pk).update(erased_at=datetime.datetime.now(datetime.UTC))
+
+    # then neither the number nor a made-up one finds anyone
+    assert member_by_number_with_tier(member.membership_number) == (None, None)
+    assert member_by_number_with_tier("0000000000") == (None, None)
+    from members.errors import UnknownMemberError
+
+    with pytest.raises(UnknownMemberError):
+        member_for_points({"membership_number": member.membership_number})
+
+
+def test_row_inserter_writes_what_create_writes(member, store) -> None:
+    # when one event is inserted by the ORM and one by the inserter
+    data = {"purchase_id": 7, "points": 120, "note": "åäö"}
+    by_orm = ActivityEvent.objects.create(
+        member=member, kind="purchased", data=data, source="api", store=store
+    )
+    by_rows = RowInserter(ActivityEvent).insert(
+        ActivityEvent(member=member, kind="purchased", data=data, source="api", store=store)
+    )
+
+    # then both rows read back alike (the default time set, the JSON intact, the id new)
+    assert by_rows.pk is not None and by_rows.pk != by_orm.pk
+    assert by_rows._state.adding is False
+    orm_row = fields_of(ActivityEvent.objects.get(pk=by_orm.pk))
+    rows_row = fields_of(ActivityEvent.objects.get(pk=by_rows.pk))
+    for row in (orm_row, rows_row):
+        del row["id"]
+        row.pop("created_at")
+    assert rows_row == orm_row
+    assert ActivityEvent.objects.get(pk=by_rows.pk).created_at == by_rows.created_at
+
+
+def test_activity_record_returns_a_saved_event(member) -> None:
+    event = activity_record(member=member, kind="profile_updated", data={"fields": ["phone"]})
+    assert ActivityEvent.objects.get(pk=event.pk).data == {"fields": ["phone"]}
