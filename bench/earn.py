@@ -52,8 +52,9 @@ DATABASE_URL = os.environ.get(
 # there that no worker runs during the benchmark; they are dropped at the end.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 PORT = int(os.environ.get("BENCH_PORT", "8250"))
-WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
-THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+# docs/deploy.md's recommendation: gthread workers, one more than the cores, three threads.
+WORKERS = int(os.environ.get("BENCH_WORKERS", str((os.cpu_count() or 1) + 1)))
+THREADS = int(os.environ.get("BENCH_THREADS", "3"))
 WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "gthread")
 WORKER_CONNECTIONS = int(os.environ.get("BENCH_WORKER_CONNECTIONS", str(THREADS)))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))

@@ -22,6 +22,10 @@ def _clear_cache() -> None:
 
     rules_cache_clear()
     products_cache_clear()
+    # the API throttle's per-process batches of integration-key counts
+    from members.api.throttling import shares_clear
+
+    shares_clear()
 
 
 @pytest.fixture

@@ -171,12 +171,8 @@ def test_throttling_returns_429_rate_limited_per_key(store, member, monkeypatch)
     assert _client(other_secret).post(IDENTIFY, body, format="json").status_code == 200
 
 
-@pytest.mark.urls("tests.members.test_api_keys")
-def test_throttling_counts_a_request_in_one_redis_round_trip(store, member, monkeypatch):
-    # Given a key and a spy on the Redis client's round trips
-    _key, secret = factories.api_key_with_secret(store_obj=store)
-    client = _client(secret)
-    client.get("/whoami/")
+def _redis_trips(monkeypatch) -> list[str]:
+    """A spy on the Redis client's round trips (single commands and pipelines)."""
     trips: list[str] = []
     single = redis.Redis.execute_command
     batch = redis.client.Pipeline.execute
@@ -191,12 +187,51 @@ def test_throttling_counts_a_request_in_one_redis_round_trip(store, member, monk
 
     monkeypatch.setattr(redis.Redis, "execute_command", spy_single)
     monkeypatch.setattr(redis.client.Pipeline, "execute", spy_batch)
+    return trips
+
+
+@pytest.mark.urls("tests.members.test_api_keys")
+def test_throttling_counts_a_request_in_one_redis_round_trip(store, member, monkeypatch):
+    # Given a key with a small limit (under 100 a window: every request is counted at once)
+    monkeypatch.setattr(ApiClientRateThrottle, "rate", "50/min", raising=False)
+    _key, secret = factories.api_key_with_secret(store_obj=store)
+    client = _client(secret)
+    client.get("/whoami/")
+    trips = _redis_trips(monkeypatch)
 
     # When it calls once more
     assert client.get("/whoami/").status_code == 200
 
-    # Then the throttle cost one pipelined round trip (INCR + EXPIRE), nothing else
+    # Then the throttle cost one pipelined round trip (INCRBY + EXPIRE), nothing else
     assert trips == ["pipeline"]
+
+
+@pytest.mark.urls("tests.members.test_api_keys")
+def test_throttling_sends_a_busy_keys_count_in_batches_and_is_exact_at_the_limit(
+    store, member, monkeypatch
+):
+    # Given a limit of 200 a minute, a clock standing still inside one window, and a spy
+    monkeypatch.setattr(ApiClientRateThrottle, "rate", "200/min", raising=False)
+    monkeypatch.setattr(ApiClientRateThrottle, "timer", lambda self: 1_800_000_010.0)
+    _key, secret = factories.api_key_with_secret(store_obj=store)
+    client = _client(secret)
+    trips = _redis_trips(monkeypatch)
+
+    # When the key calls 200 times, and once more
+    statuses = [client.get("/whoami/").status_code for _ in range(200)]
+    limited = client.get("/whoami/")
+
+    # Then all 200 pass and the 201st is refused: exact at the limit
+    assert statuses == [200] * 200
+    assert limited.status_code == 429
+    # far from the limit one round trip counts up to ten requests (the 1st, 11th, ...,
+    # 171st send); from 180 (90 %) on, every request is sent at once (180th to 201st)
+    assert trips == ["pipeline"] * (18 + 22)
+    # and the shared counter holds every request, the refused one included
+    from django.core.cache import cache
+
+    window = int(1_800_000_010.0 // 60)
+    assert int(cache.get(f"throttle_api_client_key:{_key.pk}:{window}")) == 201
 
 
 @pytest.mark.urls("tests.members.test_api_keys")
@@ -219,3 +254,28 @@ def test_throttling_window_resets_and_falls_back_to_other_caches(store, member, 
         # And once the next minute's window starts, the key may call again
         clock.shift(datetime.timedelta(seconds=51))
         assert _client(secret).get("/whoami/").status_code == 200
+
+
+@pytest.mark.urls("tests.members.test_api_keys")
+def test_throttling_sends_a_held_count_after_a_fifth_of_a_second(store, member, monkeypatch):
+    # Given a limit of 200 a minute and a clock the test moves
+    clock = [1_800_000_010.0]
+    monkeypatch.setattr(ApiClientRateThrottle, "rate", "200/min", raising=False)
+    monkeypatch.setattr(ApiClientRateThrottle, "timer", lambda self: clock[0])
+    _key, secret = factories.api_key_with_secret(store_obj=store)
+    client = _client(secret)
+    trips = _redis_trips(monkeypatch)
+
+    # When it calls twice at once (the second is held), then again 0.2 s later
+    client.get("/whoami/")
+    client.get("/whoami/")
+    assert trips == ["pipeline"]
+    clock[0] += 0.2
+    client.get("/whoami/")
+
+    # Then the held request went out with the third
+    from django.core.cache import cache
+
+    window = int(clock[0] // 60)
+    assert trips == ["pipeline", "pipeline"]
+    assert int(cache.get(f"throttle_api_client_key:{_key.pk}:{window}")) == 3

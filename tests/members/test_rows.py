@@ -106,7 +106,8 @@ def test_row_inserter_writes_what_create_writes(member, store) -> None:
     )
 
     # then both rows read back alike (the default time set, the JSON intact, the id new)
-    assert by_rows.pk is not None and by_rows.pk != by_orm.pk
+    assert by_rows.pk is not None
+    assert by_rows.pk != by_orm.pk
     assert by_rows._state.adding is False
     orm_row = fields_of(ActivityEvent.objects.get(pk=by_orm.pk))
     rows_row = fields_of(ActivityEvent.objects.get(pk=by_rows.pk))

@@ -357,10 +357,9 @@ def test_bonus_rules_for_reads_every_provider_in_one_query(
     from rewards.selectors import member_by_number_with_tier
 
     with django_assert_num_queries(1):
-        found, bonus = member_by_number_with_tier(
-            member.membership_number, bonus_day=T0.date()
-        )
-    assert found is not None and bonus is not None
+        found, bonus = member_by_number_with_tier(member.membership_number, bonus_day=T0.date())
+    assert found is not None
+    assert bonus is not None
     assert bonus.rules(member.pk) == rules
     # which earning uses for that day only
     other_day = T0.date() + datetime.timedelta(days=40)
