@@ -915,7 +915,11 @@ def purchase_record(
                 # The purchase that crosses a tier threshold upgrades the member at once.
                 from rewards.tiers import tier_upgrade_for_purchase
 
-                tier_upgrade_for_purchase(member_id=member.pk, purchase_id=purchase.pk)
+                tier_upgrade_for_purchase(
+                    member_id=member.pk,
+                    purchase_id=purchase.pk,
+                    held=getattr(member, "member_tier", None),
+                )
         return PurchaseResult(purchase, purchase_lines, True, member_number)
     except IntegrityError:
         existing = (

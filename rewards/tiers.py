@@ -286,15 +286,38 @@ def tier_evaluate(
         )
 
 
-def tier_upgrade_for_purchase(*, member_id: int, purchase_id: int) -> TierChange | None:
+_UNKNOWN: Any = object()
+
+
+def tier_upgrade_for_purchase(
+    *, member_id: int, purchase_id: int, held: MemberTier | None = _UNKNOWN
+) -> TierChange | None:
     """Called by ``purchase_record`` inside its transaction, after the earn entry: the
-    purchase that crosses the threshold upgrades the member at once (never downgrades)."""
+    purchase that crosses the threshold upgrades the member at once (never downgrades).
+
+    ``held``: the member's tier row as the purchase read it (None: no tier yet). Then a
+    member whose qualifying value reaches no tier above it, and who is not in a grace
+    period, costs one query and no lock: the top tier costs none. Only a purchase that may
+    upgrade takes the locked evaluation, which decides afresh. A tier changed by the
+    nightly job between that read and this check applies from the member's next purchase
+    or the next night."""
+    tiers = ladder_cached()
+    if not tiers:
+        return None
+    if held is not _UNKNOWN and (held is None or held.below_since is None):
+        current = next((t for t in tiers if held is not None and t.pk == held.tier_id), None)
+        rank = current.rank if current is not None else -1
+        if held is not None and current is not None and rank >= max(t.rank for t in tiers):
+            return None
+        target = tier_for_value(qualifying_value(member_id=member_id), tiers)
+        if target is None or target.rank <= rank:
+            return None
     return tier_evaluate(
         member_id=member_id,
         reason=TierChange.Reason.PURCHASE,
         allow_downgrade=False,
         purchase_id=purchase_id,
-        tiers=ladder_cached(),
+        tiers=tiers,
     )
 
 

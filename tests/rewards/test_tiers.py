@@ -92,6 +92,51 @@ def test_tier_upgrade_for_purchase_skips_tiers_and_never_downgrades(store, membe
     assert MemberTier.objects.get(member=member).below_since is None
 
 
+def test_tier_upgrade_for_purchase_takes_no_lock_unless_the_purchase_may_upgrade(
+    store, member, django_assert_num_queries
+):
+    # given the ladder, a Platinum member and a Silver one with 1,100 points this year
+    ladder = rf.ladder()
+    rf.base_rule()
+    platinum = MemberTier.objects.create(member=member, tier=ladder["platina"])
+    from tests import factories
+
+    other = factories.member_with_user()
+    _buy(store, other, 1100)
+    silver = MemberTier.objects.get(member=other)
+    assert silver.tier == ladder["silver"]
+
+    # when each buys: the top tier costs nothing, the Silver member one sum and no lock
+    with django_assert_num_queries(0):
+        tiers.tier_upgrade_for_purchase(member_id=member.pk, purchase_id=0, held=platinum)
+    with django_assert_num_queries(1) as captured:
+        tiers.tier_upgrade_for_purchase(member_id=other.pk, purchase_id=0, held=silver)
+    assert "FOR UPDATE" not in captured.captured_queries[0]["sql"]
+
+    # and once their points reach Gold, the purchase takes the locked evaluation and upgrades
+    rf.earned(other, 2000)
+    change = tiers.tier_upgrade_for_purchase(member_id=other.pk, purchase_id=0, held=silver)
+    assert change is not None
+    assert change.to_tier == ladder["guld"]
+
+
+def test_tier_upgrade_for_purchase_in_grace_requalifying_clears_the_clock(store, member):
+    # given a Silver member in their grace period (below the threshold since yesterday)
+    ladder = rf.ladder()
+    rf.base_rule()
+    MemberTier.objects.create(
+        member=member, tier=ladder["silver"], below_since=T0 - datetime.timedelta(days=1)
+    )
+
+    # when a purchase takes them back over 1,000 points
+    _buy(store, member, 1000)
+
+    # then they keep Silver and the grace clock is cleared
+    member_tier = MemberTier.objects.get(member=member)
+    assert member_tier.tier == ladder["silver"]
+    assert member_tier.below_since is None
+
+
 def test_tiers_reevaluate_no_downgrade_inside_grace_then_downgrade_after(store, member):
     # given a member who reached Silver with a purchase on T0
     rf.ladder()
