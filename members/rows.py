@@ -50,10 +50,6 @@ class RowReader(Generic[M]):
         self.alias = alias
         self._layouts: dict[str, _Layout] = {}
 
-    @property
-    def table(self) -> str:
-        return self.model._meta.db_table
-
     def layout(self, connection: BaseDatabaseWrapper) -> _Layout:
         layout = self._layouts.get(connection.alias)
         if layout is None:
