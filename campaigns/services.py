@@ -998,20 +998,24 @@ def deliveries_sweep(
     now = now or timezone.now()
     stale = now - datetime.timedelta(seconds=stuck_seconds or settings.CAMPAIGNS_STUCK_SECONDS)
     table = Delivery._meta.db_table
+    # Rows a worker holds right now are being handled, not lost: the sweep skips them
+    # (SKIP LOCKED) rather than wait, so it never waits on a worker that waits on it (a
+    # deadlock between two many-row UPDATEs taking rows in different orders).
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET status = 'pending', queued_at = %s WHERE id IN ("  # noqa: S608
-            f"SELECT id FROM {table} WHERE status = 'sending' AND claimed_at < %s LIMIT %s) "
-            "RETURNING id",
+            f"SELECT id FROM {table} WHERE status = 'sending' AND claimed_at < %s LIMIT %s "
+            "FOR UPDATE SKIP LOCKED) RETURNING id",
             [now, stale, limit],
         )
         unstuck = [row[0] for row in cursor.fetchall()]
         cursor.execute(
-            f"UPDATE {table} AS d SET queued_at = %s FROM campaigns_campaign AS c "  # noqa: S608
-            f"WHERE d.id IN (SELECT id FROM {table} WHERE status = 'pending' "
-            "AND (not_before IS NULL OR not_before <= %s) "
-            "AND (queued_at IS NULL OR queued_at < %s) LIMIT %s) "
-            "AND c.id = d.campaign_id AND c.status = 'sending' RETURNING d.id",
+            f"UPDATE {table} SET queued_at = %s WHERE id IN ("  # noqa: S608
+            f"SELECT d.id FROM {table} AS d JOIN campaigns_campaign AS c ON c.id = d.campaign_id "
+            "WHERE d.status = 'pending' AND c.status = 'sending' "
+            "AND (d.not_before IS NULL OR d.not_before <= %s) "
+            "AND (d.queued_at IS NULL OR d.queued_at < %s) LIMIT %s "
+            "FOR UPDATE OF d SKIP LOCKED) RETURNING id",
             [now, now, stale, limit],
         )
         lost = [row[0] for row in cursor.fetchall()]
