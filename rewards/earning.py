@@ -330,14 +330,14 @@ def bonus_prefetch_sql(day: datetime.date) -> tuple[str, list[Any]]:
         return "NULL", []
     union, params = _bonus_union(parts)
     sql = (
-        f"(SELECT json_agg(json_build_array({_BONUS_COLUMNS}) ORDER BY id) "  # noqa: S608
+        f"(SELECT json_agg(json_build_array({_BONUS_COLUMNS}) ORDER BY id)::text "  # noqa: S608
         f"FROM ({union}) AS b({_BONUS_COLUMNS}))"
     )
     return sql, params
 
 
-def bonus_prefetch(day: datetime.date, value: Any) -> BonusPrefetch:
-    """The :func:`bonus_prefetch_sql` column's value (JSON text or already decoded)."""
-    if isinstance(value, str):
-        value = json.loads(value, parse_float=Decimal)
-    return BonusPrefetch(day=day, rows=[list(row) for row in value or []])
+def bonus_prefetch(day: datetime.date, value: str | None) -> BonusPrefetch:
+    """The :func:`bonus_prefetch_sql` column's value: JSON sent as text, so multipliers are
+    read as exact decimals (the driver would decode ``json`` numbers as floats)."""
+    rows = json.loads(value, parse_float=Decimal) if value else []
+    return BonusPrefetch(day=day, rows=[list(row) for row in rows])

@@ -418,3 +418,41 @@ def test_bonus_rules_for_reads_every_provider_in_one_query(
             lines=[], store_id=1, tier_id=None, day=T0.date(), total_ore=0, rules=[],
             member_id=member.pk, bonus=bonus,
         )  # fmt: skip
+
+
+def test_prefetched_bonus_multipliers_are_exact_decimals(member, monkeypatch):
+    # given a provider whose multiplier has no exact binary fraction (1.15)
+    from rewards import earning
+    from rewards.selectors import member_by_number_with_tier
+
+    @earning.bonus_sql(
+        "SELECT -9::bigint, 'Sv', 'En', 1.15::numeric, NULL::bigint, NULL::bigint "
+        "WHERE (SELECT id FROM bonus_member) IS NOT NULL AND %s::date IS NOT NULL"
+    )
+    def fifteen(day: datetime.date) -> list[object]:
+        return [day]
+
+    monkeypatch.setattr(earning, "_bonus_providers", {"a.fifteen": fifteen})
+
+    # when the till's member lookup reads it, and when earning asks the provider itself
+    _found, bonus = member_by_number_with_tier(member.membership_number, bonus_day=T0.date())
+    assert bonus is not None
+    prefetched = bonus.rules(member.pk)
+    asked = earning.bonus_rules_for(member_id=member.pk, day=T0.date())
+
+    # then both give exactly 1.15, so 100 SEK earns 15 extra points, not 14
+    assert [r.multiplier for r in prefetched] == [Decimal("1.15")]
+    assert prefetched == asked
+    line = earning.LineForEarning(
+        product_id=None, category_id=None, quantity=1, unit_price_ore=10000
+    )
+    base = earning.RuleSnapshot(
+        id=1, kind="base", name_sv="b", name_en="b", rate=Decimal("1"), multiplier=Decimal("1"),
+        rounding="down", min_purchase_ore=0, category_id=None, product_id=None, store_id=None,
+        tier_id=None, valid_from=None, valid_until=None,
+    )  # fmt: skip
+    calc = earning.earning_calculate(
+        lines=[line], store_id=1, tier_id=None, day=T0.date(), total_ore=10000, rules=[base],
+        member_id=member.pk, bonus=bonus,
+    )  # fmt: skip
+    assert calc.total == 115
