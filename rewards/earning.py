@@ -273,36 +273,32 @@ def bonus_provider_register(*, name: str, provider: BonusProvider) -> None:
     _bonus_providers[name] = provider
 
 
-def _bonus_parts(day: datetime.date) -> tuple[list[tuple[str, list[Any]]], list[BonusProvider]]:
-    """The SQL providers' SELECTs for ``day``, and the other providers."""
-    parts: list[tuple[str, list[Any]]] = []
-    others: list[BonusProvider] = []
+def _bonus_parts(day: datetime.date) -> list[tuple[str, list[Any]]]:
+    """The SQL providers' SELECTs and their values for ``day``."""
+    parts = []
     for name in sorted(_bonus_providers):
-        provider = _bonus_providers[name]
-        spec = getattr(provider, "bonus_sql", None)
+        spec = getattr(_bonus_providers[name], "bonus_sql", None)
         if spec is not None:
             sql, params = spec
             parts.append((sql, params(day)))
-        else:
-            others.append(provider)
-    return parts, others
+    return parts
 
 
-def _bonus_others(
-    others: list[BonusProvider], member_id: int, day: datetime.date
-) -> list[RuleSnapshot]:
+def _bonus_plain_rules(member_id: int, day: datetime.date) -> list[RuleSnapshot]:
+    """The multipliers of the providers that are not SQL (each asked on its own)."""
     return [
         rule
-        for provider in others
-        for rule in provider(member_id, day)
+        for name in sorted(_bonus_providers)
+        if not hasattr(_bonus_providers[name], "bonus_sql")
+        for rule in _bonus_providers[name](member_id, day)
         if rule.kind == EarningRule.Kind.MULTIPLIER
     ]
 
 
 def bonus_rules_for(*, member_id: int, day: datetime.date) -> list[RuleSnapshot]:
     """Every registered provider's multipliers for the member on ``day``."""
-    parts, others = _bonus_parts(day)
-    rules = _bonus_others(others, member_id, day)
+    rules = _bonus_plain_rules(member_id, day)
+    parts = _bonus_parts(day)
     if parts:
         rules += _bonus_select(member_id, parts)
     return rules
@@ -317,15 +313,14 @@ class BonusPrefetch:
     rows: list[Sequence[Any]]
 
     def rules(self, member_id: int) -> list[RuleSnapshot]:
-        _parts, others = _bonus_parts(self.day)
-        return _bonus_others(others, member_id, self.day) + _bonus_snapshots(self.rows)
+        return _bonus_plain_rules(member_id, self.day) + _bonus_snapshots(self.rows)
 
 
 def bonus_prefetch_sql(day: datetime.date) -> tuple[str, list[Any]]:
     """A scalar subquery (SQL, params) for a SELECT list: the SQL providers' rows for
     ``day`` as a JSON array of arrays, for a query that defines the one-row relation
     ``bonus_member`` (the member). Read its value with :func:`bonus_prefetch`."""
-    parts, _others = _bonus_parts(day)
+    parts = _bonus_parts(day)
     if not parts:
         return "NULL", []
     union, params = _bonus_union(parts)
