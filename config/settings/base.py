@@ -14,10 +14,11 @@ from django.utils.translation import gettext_lazy as _
 from config.settings.environment import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = Env()
 Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Run-time files of `make run`: the embedded PostgreSQL, the filesystem broker, exports.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # SECRET_KEY: each environment sets it; production requires it from the environment.
@@ -91,13 +92,9 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------
-# Without DATABASE_URL the embedded default is SQLite under var/ (make run needs no server);
-# tests and production run on PostgreSQL.
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'kundklubb.sqlite3'}"),
-}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services own their transactions
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+# PostgreSQL everywhere, one engine: each environment module sets DATABASES (local: the
+# embedded server under var/ unless DATABASE_URL is set; test and production: DATABASE_URL).
+# Services own their transactions, so ATOMIC_REQUESTS stays off.
 
 
 def database_tune(database: dict[str, Any]) -> None:
@@ -113,7 +110,6 @@ def database_tune(database: dict[str, Any]) -> None:
     database.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 
 
-database_tune(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (allauth and API rate limits live here) -----------------------------------------

@@ -1,7 +1,20 @@
 """Development settings: `make run` on a laptop, no servers needed."""
 
+from config.embedded_db import settings_for
+
 from .base import *  # noqa: F403
-from .base import PRIVATE_ROOT, env
+from .base import PRIVATE_ROOT, VAR_DIR, database_tune, env
+
+# DATABASE_URL points at any PostgreSQL; without it, the embedded server under var/ that
+# `make run` starts (config/embedded_db.py).
+DATABASES = {
+    "default": env.db("DATABASE_URL") if "DATABASE_URL" in env.ENVIRON else settings_for(VAR_DIR)
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+database_tune(DATABASES["default"])
+# Links in mails: `make run` sets SITE_URL from the port it serves on (scripts/run.py).
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str(
