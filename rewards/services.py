@@ -1023,10 +1023,10 @@ def _purchase_write(
     timeline and (with points) the earn entry, its lot and the balance. Raises
     ``_DuplicateReceipt`` when the receipt exists. Call in a transaction.
 
-    On PostgreSQL this is one statement (a chain of data-modifying CTEs): recording a
-    purchase is the hottest write of the system and round trips dominate its cost
-    (docs/benchmarks.md). A concurrent duplicate waits in ``ON CONFLICT`` until the first
-    commits and then inserts nothing. Other databases take the ORM path, row by row."""
+    One statement (a chain of data-modifying CTEs): recording a purchase is the hottest
+    write of the system and round trips dominate its cost (docs/benchmarks.md). A
+    concurrent duplicate waits in ``ON CONFLICT`` until the first commits and then inserts
+    nothing."""
     earns = member is not None and calc.total > 0
     points_available_at = available_at if member is not None and calc.total else None
     # The timeline event's facts, but the purchase id (known once it is inserted).
@@ -1056,33 +1056,6 @@ def _purchase_write(
         )
         for index, (line, item) in enumerate(zip(lines, line_inputs, strict=True), 1)
     ]
-    if connection.vendor != "postgresql":
-        try:
-            with transaction.atomic():
-                purchase.save(force_insert=True)
-        except IntegrityError as exc:
-            raise _DuplicateReceipt() from exc
-        for line in purchase_lines:
-            line.purchase = purchase
-        PurchaseLine.objects.bulk_create(purchase_lines)
-        if earns:
-            assert member is not None
-            _purchase_earn(
-                purchase=purchase,
-                member_id=member.pk,
-                points=calc.total,
-                available_at=available_at,
-                matured=matured,
-            )
-        if member is not None:
-            activity_record(
-                member=member,
-                kind=ActivityKind.PURCHASED,
-                data={"purchase_id": purchase.pk, **event_data},
-                source="api",
-                store=store,
-            )
-        return purchase, purchase_lines
     # One array per line column, in _PURCHASE_CTE's unnest order.
     columns = [
         list(column)

@@ -1,6 +1,5 @@
 """Consent events are append-only, in the database too: a trigger refuses UPDATE and DELETE.
 
-PostgreSQL only (SQLite, used by `make run` without a server, relies on the services alone).
 The web proof that erasure must wipe lives in consent_consentproof, which stays mutable.
 """
 
@@ -25,17 +24,7 @@ DROP FUNCTION IF EXISTS consent_event_append_only();
 """
 
 
-def create_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
-
-
-def drop_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("consent", "0001_initial")]
 
-    operations = [migrations.RunPython(create_trigger, drop_trigger)]
+    operations = [migrations.RunSQL(CREATE, DROP)]

@@ -2,8 +2,6 @@
 
 A row trigger refuses UPDATE and DELETE on ``rewards_ledgerentry`` whoever connects (the
 application, a shell, an admin running SQL). Mistakes are corrected by reversing entries.
-SQLite (the no-server demo database) has no such trigger; the services never update
-entries anyway.
 """
 
 from django.db import migrations
@@ -28,17 +26,7 @@ DROP FUNCTION IF EXISTS rewards_ledgerentry_immutable();
 """
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("rewards", "0001_initial")]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [migrations.RunSQL(CREATE, DROP)]

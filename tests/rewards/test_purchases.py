@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from rewards import services
 from rewards.earning import LineForEarning, earning_calculate, rules_active
@@ -71,6 +72,38 @@ def test_purchase_record_replay_returns_first_and_conflict_on_other_body(member,
     # the same receipt id in another store is another purchase
     other = rf.purchase(store=factories.store(code="other"), member=member, receipt_id="R-1")
     assert other.created
+
+
+def test_purchase_record_each_shape_of_the_statement(member, store):
+    """The purchase statement adds the earn and the timeline parts only when due."""
+    rf.base_rule(min_purchase_ore=5000)
+    now = timezone.now()
+    # An old receipt: its points are available at once (a matured lot, posted).
+    old = rf.purchase(
+        store=store,
+        member=member,
+        purchased_at=now - datetime.timedelta(days=30),
+        lines=[rf.line("A", 1, 20000)],
+    )
+    assert old.purchase.points_earned == 200
+    lot = PointLot.objects.get(purchase=old.purchase)
+    assert (lot.matured, lot.remaining) == (True, 200)
+    assert _balance(member) == {"available": 200, "pending": 0, "reserved": 0, "posted": 200}
+    # A member's purchase that earns nothing: the timeline event, but no entry or lot.
+    small = rf.purchase(store=store, member=member, lines=[rf.line("B", 1, 4999)])
+    assert small.created and small.purchase.points_earned == 0
+    assert small.purchase.points_available_at is None
+    assert not LedgerEntry.objects.filter(purchase=small.purchase).exists()
+    assert not PointLot.objects.filter(purchase=small.purchase).exists()
+    event = member.events.get(kind="purchased", data__purchase_id=small.purchase.pk)
+    assert event.data["points"] == 0
+    # No member: the purchase and its lines only.
+    anonymous = rf.purchase(store=store, member=None, lines=[rf.line("C", 2, 10000)])
+    assert anonymous.created and anonymous.purchase.member_id is None
+    assert [line.line_no for line in anonymous.purchase.lines.order_by("line_no")] == [1]
+    assert not LedgerEntry.objects.filter(purchase=anonymous.purchase).exists()
+    assert member.events.filter(kind="purchased").count() == 2
+    assert_invariants([member.pk])
 
 
 def test_earning_rules_multipliers_exclusions_tier_and_minimum(member, store):
