@@ -176,7 +176,7 @@ def _affinity_insert(
         if item == "product"
         else ("category_a_id", "category_b_id")
     )
-    # Lift = n_ab * N / (n_a * n_b): computed in floating point (1.0 *) on both databases.
+    # Lift = n_ab * N / (n_a * n_b): in floating point (1.0 *), not integer division.
     sql = f"""
         WITH {cte},
         total AS (SELECT COUNT(DISTINCT t) AS n FROM tx),
@@ -202,9 +202,7 @@ def _affinity_insert(
     """  # noqa: S608 - table names from model meta, values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, s.min_pair_count, str(basis), now, s.min_support])
-        # rowcount after INSERT ... SELECT with a WITH clause is not reliable on SQLite.
-        cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE basis = %s", [str(basis)])  # noqa: S608
-        inserted = cursor.fetchone()[0]
+        inserted = cursor.rowcount
         cursor.execute(f"WITH {cte} SELECT COUNT(DISTINCT t) FROM tx", params)  # noqa: S608
         transactions = cursor.fetchone()[0]
     return inserted, transactions
@@ -223,21 +221,18 @@ def affinities_compute(*, settings_: PersonalisationSettings | None = None) -> A
 
     One transaction: the old rows are deleted and the new ones inserted, so readers see
     either the old or the new set, never a mix. Two concurrent runs serialise on a table
-    lock (PostgreSQL; SQLite serialises writers anyway) and the second one simply computes
-    the same answer again.
+    lock and the second one simply computes the same answer again.
     """
     s = settings_ or PersonalisationSettings.load()
     now = timezone.now()
     counts = AffinityCounts()
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            t = _tables()
-            with connection.cursor() as cursor:
-                # SHARE ROW EXCLUSIVE conflicts with itself, not with readers.
-                cursor.execute(
-                    f"LOCK TABLE {t['product_aff']}, {t['category_aff']} "
-                    "IN SHARE ROW EXCLUSIVE MODE"
-                )
+        t = _tables()
+        with connection.cursor() as cursor:
+            # SHARE ROW EXCLUSIVE conflicts with itself, not with readers.
+            cursor.execute(
+                f"LOCK TABLE {t['product_aff']}, {t['category_aff']} IN SHARE ROW EXCLUSIVE MODE"
+            )
         ProductAffinity.objects.all().delete()
         CategoryAffinity.objects.all().delete()
         for basis in (AffinityBasis.BASKET, AffinityBasis.MEMBER):
@@ -540,23 +535,17 @@ _ROW_FIELDS = (
 
 
 def _recommendations_insert(rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows in the caller's transaction: COPY on PostgreSQL (several times faster than
-    INSERT for a chunk of members), ``bulk_create`` elsewhere."""
+    """Insert rows in the caller's transaction with COPY (several times faster than INSERT
+    for a chunk of members)."""
     if not rows:
         return
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(MemberRecommendation._meta.db_table)
-        # The attribute names are the column names (no db_column on the model).
-        columns = ", ".join(connection.ops.quote_name(name) for name in _ROW_FIELDS)
-        copy_sql = f"COPY {table} ({columns}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    MemberRecommendation.objects.bulk_create(
-        [MemberRecommendation(**dict(zip(_ROW_FIELDS, row, strict=True))) for row in rows],
-        batch_size=2000,
-    )
+    table = connection.ops.quote_name(MemberRecommendation._meta.db_table)
+    # The attribute names are the column names (no db_column on the model).
+    columns = ", ".join(connection.ops.quote_name(name) for name in _ROW_FIELDS)
+    copy_sql = f"COPY {table} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def personalisation_run() -> PersonalisationRun:
@@ -581,11 +570,10 @@ def _recommendations_lock() -> None:
     Two runs writing the same chunk would otherwise both delete, then both insert, and the
     second would fail on the unique (member, rank); a withdrawal's delete could slip between
     a chunk's consent check and its insert. SHARE ROW EXCLUSIVE conflicts with itself and
-    with plain writes, never with readers. SQLite serialises writers anyway."""
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(MemberRecommendation._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+    with plain writes, never with readers."""
+    table = connection.ops.quote_name(MemberRecommendation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
 
 
 def recommendations_erase(*, member: Member) -> int:
