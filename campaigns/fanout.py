@@ -1,8 +1,10 @@
 """Audience selection in SQL: stable hash buckets and the chunked INSERT ... SELECT.
 
 Members are split by a stable hash of (campaign, member): ``md5`` of a salted string, its
-first 32 bits modulo 10 000. The same function exists in Python (``bucket``) for previews,
-triggers and tests, and a test holds the two to the same values. The holdout takes buckets
+first 32 bits modulo 10 000. The same function exists in Python (``bucket``, and ``assign``
+for the variant and control split) for the campaign simulation, which reads only and assigns
+its sample without writing rows; tests hold the twins to the SQL member by member
+(tests/campaigns/test_sending.py). The holdout takes buckets
 below ``holdout_percent x 100``; the variants share the rest of a second, independent hash
 by their weights, so a variant's share does not depend on the holdout.
 
@@ -47,7 +49,7 @@ def salt(campaign_id: int, purpose: str) -> str:
 
 
 def bucket(salt_value: str, member_id: int) -> int:
-    """The Python twin of ``HashBucket``."""
+    """The Python twin of ``HashBucket`` (the simulation's split; must stay equal to it)."""
     digest = hashlib.md5(f"{salt_value}{member_id}".encode(), usedforsecurity=False)
     return int(digest.hexdigest()[:8], 16) % BUCKETS
 
@@ -74,7 +76,8 @@ def variant_thresholds(variants: list[Variant]) -> list[tuple[int, int]]:
 
 
 def assign(campaign: Campaign, variants: list[Variant], member_id: int) -> tuple[int, bool]:
-    """(variant id, in control group) for one member: the Python twin of the SQL."""
+    """(variant id, in control group) for one member: the Python twin of the split that
+    ``insert_deliveries`` writes, for the simulation."""
     control = bucket(salt(campaign.pk, "holdout"), member_id) < campaign.holdout_percent * 100
     vb = bucket(salt(campaign.pk, "variant"), member_id)
     for variant_id, upper in variant_thresholds(variants):

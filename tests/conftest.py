@@ -12,6 +12,16 @@ from tests import factories
 pytest_plugins = ["tests.browser.fixtures"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse another engine: the code has one path, PostgreSQL's (COPY, data-modifying
+    CTEs, triggers, table locks), so a run elsewhere would only fail confusingly."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        engine = connection.settings_dict["ENGINE"]
+        raise pytest.UsageError(f"Tests run on PostgreSQL only; DATABASE_URL gives {engine}.")
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     """Rate-limit counters live in Redis; start each test with none."""

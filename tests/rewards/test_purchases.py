@@ -91,7 +91,8 @@ def test_purchase_record_each_shape_of_the_statement(member, store):
     assert _balance(member) == {"available": 200, "pending": 0, "reserved": 0, "posted": 200}
     # A member's purchase that earns nothing: the timeline event, but no entry or lot.
     small = rf.purchase(store=store, member=member, lines=[rf.line("B", 1, 4999)])
-    assert small.created and small.purchase.points_earned == 0
+    assert small.created
+    assert small.purchase.points_earned == 0
     assert small.purchase.points_available_at is None
     assert not LedgerEntry.objects.filter(purchase=small.purchase).exists()
     assert not PointLot.objects.filter(purchase=small.purchase).exists()
@@ -99,7 +100,8 @@ def test_purchase_record_each_shape_of_the_statement(member, store):
     assert event.data["points"] == 0
     # No member: the purchase and its lines only.
     anonymous = rf.purchase(store=store, member=None, lines=[rf.line("C", 2, 10000)])
-    assert anonymous.created and anonymous.purchase.member_id is None
+    assert anonymous.created
+    assert anonymous.purchase.member_id is None
     assert [line.line_no for line in anonymous.purchase.lines.order_by("line_no")] == [1]
     assert not LedgerEntry.objects.filter(purchase=anonymous.purchase).exists()
     assert member.events.filter(kind="purchased").count() == 2
