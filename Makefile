@@ -31,8 +31,11 @@ $(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
+# GNU gettext's msgfmt when the machine has it (it also checks the catalogs); else polib.
 messages: $(RUN_STAMP)
-	@$(PY) manage.py compilemessages --ignore=.venv --ignore=var -v 0
+	@if command -v msgfmt >/dev/null; then \
+		$(PY) manage.py compilemessages --ignore=.venv --ignore=var -v 0; \
+	else $(PY) scripts/compile_messages.py; fi
 
 # Refresh the Swedish catalogs after changing strings: each app's own, then the shared
 # templates' (root locale/). Fill in the new msgstr values, then `make messages`.

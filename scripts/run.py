@@ -34,9 +34,7 @@ def say(message: str) -> None:
 
 def banner(port: str, embedded: bool, var_dir: Path) -> str:
     database = (
-        f"embedded PostgreSQL in {embedded_db.data_dir(var_dir)}"
-        if embedded
-        else "DATABASE_URL"
+        f"embedded PostgreSQL in {embedded_db.data_dir(var_dir)}" if embedded else "DATABASE_URL"
     )
     return f"""
   Kundklubb is starting (web, Celery worker, Celery beat). Ctrl-C stops them all.

@@ -124,7 +124,9 @@ def club(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Club]:
             except requests.ConnectionError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"make run did not answer in {BOOT_TIMEOUT} s:\n{club.output()[-4000:]}")
+                pytest.fail(
+                    f"make run did not answer in {BOOT_TIMEOUT} s:\n{club.output()[-4000:]}"
+                )
             time.sleep(0.5)
         yield club
     finally:
@@ -241,7 +243,9 @@ def test_the_club_runs_as_the_readme_says(club: Club) -> None:
 
     # The member chooses a reward they can afford and gets a voucher.
     catalogue = member.get(club.url("/mina-sidor/beloningar/"), timeout=10)
-    codes = list(dict.fromkeys(re.findall(r'href="/mina-sidor/beloningar/([\w-]+)/"', catalogue.text)))
+    codes = list(
+        dict.fromkeys(re.findall(r'href="/mina-sidor/beloningar/([\w-]+)/"', catalogue.text))
+    )
     assert codes, "the demo has no rewards"
     for code in codes:
         page = member.get(club.url(f"/mina-sidor/beloningar/{code}/"), timeout=10)
