@@ -99,7 +99,7 @@ def main() -> int:
             "PYTHONUNBUFFERED": "1",
         }
     )
-    for folder in ("broker/out", "broker/processed"):
+    for folder in ("broker/out", "broker/processed", "broker/control"):
         (var_dir / folder).mkdir(parents=True, exist_ok=True)
 
     embedded = "DATABASE_URL" not in os.environ
