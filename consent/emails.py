@@ -12,6 +12,11 @@ from consent.models import PrivacyRequest
 from consent.services import erasure_confirm_token
 
 
+def _site_link(path: str) -> str:
+    """An absolute link for a mail: mails have no request, so the address is ``SITE_URL``."""
+    return settings.SITE_URL.rstrip("/") + path
+
+
 def _send(*, request: PrivacyRequest, template: str, context: dict[str, object]) -> None:
     from members.tasks import email_send
 
@@ -39,7 +44,7 @@ def export_ready_email(*, request_id: int) -> None:
         context={
             "member": request.member,
             "request": request,
-            "url": settings.SITE_URL + reverse("consent:my-data"),
+            "url": _site_link(reverse("consent:my-data")),
         },
     )
 
@@ -54,6 +59,6 @@ def erasure_confirm_email(*, request_id: int) -> None:
             "member": request.member,
             "request": request,
             "grace_days": settings.PRIVACY_ERASURE_GRACE_DAYS,
-            "url": settings.SITE_URL + reverse("consent:erasure-confirm", args=[token]),
+            "url": _site_link(reverse("consent:erasure-confirm", args=[token])),
         },
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core import mail
+from django.test import override_settings
 
 from campaigns.channels import sms_segments
 from campaigns.models import Delivery
@@ -178,6 +180,29 @@ def test_email_carries_unsubscribe_headers_tracked_links_and_the_members_languag
     delivery.refresh_from_db()
     assert delivery.clicked_at is not None
     assert delivery.opened_at is not None
+
+
+def test_email_links_follow_the_site_url(run):
+    # Given the club served on another address than the default
+    anna = factories.member_with_user(first_name="Anna")
+    consent_f.granted(anna, "marketing_email")
+    campaign = cf.campaign(channels=["email"])
+
+    # When the campaign's email goes out
+    with override_settings(SITE_URL="http://127.0.0.1:8123"), time_machine.travel(NOON, tick=False):
+        run(campaign_launch, campaign=campaign, actor=None)
+
+    # Then the unsubscribe link (body, HTML and header), the tracked links and the open
+    # pixel all point at that address
+    (message,) = mail.outbox
+    html = message.alternatives[0][0]
+    unsubscribe = message.extra_headers["List-Unsubscribe"].strip("<>")
+    assert unsubscribe.startswith("http://127.0.0.1:8123/avregistrera/")
+    assert f"{unsubscribe}\n" in message.body
+    assert f'href="{unsubscribe}"' in html
+    links = re.findall(r"https?://[^\s\"<>]+", message.body + html)
+    assert len(links) >= 4  # the tracked link in text and HTML, unsubscribe, the open pixel
+    assert all(link.startswith("http://127.0.0.1:8123/") for link in links), links
 
 
 def test_tracked_link_with_a_forged_token_is_404(client):

@@ -12,6 +12,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Sum
+from django.test import override_settings
 from django.utils import timezone
 
 from consent.models import ConsentEvent, ConsentProof, ConsentState, PrivacyRequest
@@ -207,6 +208,28 @@ def test_privacy_erasure_full_journey_confirm_grace_then_beat(
     request.refresh_from_db()
     assert member.erased_at is not None
     assert request.status == "done"
+
+
+def test_privacy_erasure_confirm_email_links_to_the_site_url(
+    client, member, django_capture_on_commit_callbacks
+):
+    # Given the club served on another address than the default
+    client.force_login(member.user)
+    mail.outbox.clear()
+
+    # When the member asks for erasure
+    with (
+        override_settings(SITE_URL="http://127.0.0.1:8123"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        client.post("/mina-sidor/mina-data/radera/", {"confirm": "yes"})
+
+    # Then the confirmation link points at that address, and it works
+    [message] = mail.outbox
+    [link] = re.findall(r"https?://\S+", message.body)
+    assert link.startswith("http://127.0.0.1:8123/radera/bekrafta/")
+    client.logout()
+    assert client.get(link.removeprefix("http://127.0.0.1:8123")).status_code == 200
 
 
 def test_privacy_erasure_confirm_rejects_a_tampered_link(client, member):

@@ -6,12 +6,14 @@ import csv
 import datetime
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 import time_machine
 from django.core import mail
+from django.test import override_settings
 
 from consent.models import PrivacyRequest
 from consent.register import register_entries
@@ -104,6 +106,25 @@ def test_privacy_export_emails_the_member_when_ready(
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["karin.export@example.se"]
     assert "/mina-sidor/mina-data/" in mail.outbox[0].body
+
+
+@pytest.mark.parametrize("site_url", ["http://127.0.0.1:8123", "http://127.0.0.1:8123/"])
+def test_privacy_export_email_links_to_the_site_url(
+    member, django_capture_on_commit_callbacks, site_url
+):
+    # Given the club served on another address than the default
+    mail.outbox.clear()
+
+    # When the export is ready
+    with override_settings(SITE_URL=site_url):
+        _build(member, django_capture_on_commit_callbacks)
+
+    # Then the mail links to that address
+    [message] = mail.outbox
+    assert "http://127.0.0.1:8123/mina-sidor/mina-data/" in message.body
+    assert re.findall(r"https?://\S+", message.body) == [
+        "http://127.0.0.1:8123/mina-sidor/mina-data/"
+    ]
 
 
 def test_privacy_export_build_is_idempotent(rich_member, django_capture_on_commit_callbacks):
