@@ -7,9 +7,14 @@ class MembersConfig(AppConfig):
     verbose_name = _("Members")
 
     def ready(self) -> None:
+        from django.contrib import admin
         from django.db.models.signals import post_migrate
 
         from members import roles
+        from members.admin_auth import RateLimitedAdminAuthenticationForm
+
+        # The back-office log-in counts failures like the members' (docs/security.md).
+        admin.site.login_form = RateLimitedAdminAuthenticationForm
 
         # Keep the staff role groups in step with permissions that later migrations add.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="members.roles.sync")

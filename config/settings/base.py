@@ -4,6 +4,7 @@ Every value that differs between machines comes from the environment through one
 ``environ.Env``; production differs from this file only through environment variables.
 """
 
+import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ THIRD_PARTY_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "csp",
+    "axes",
 ]
 # Order matters only for template overrides; dependencies run members <- consent <- rewards
 # <- campaigns (docs/architecture.md).
@@ -68,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last: turns a login refused by django-axes into the lockout page (docs/security.md).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -128,6 +132,8 @@ else:
 # --- Auth -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "members.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account+client before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -150,17 +156,47 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
-ACCOUNT_PREVENT_ENUMERATION = False  # sign-up must say "already registered" next to the field
+# Password reset and sign-up never tell whether an address is registered: both answer as for
+# a new address, and allauth mails the existing account instead (docs/security.md).
+ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_FORMS = {"signup": "consent.forms.ConsentSignupForm"}  # members form + consent choices
 ACCOUNT_ADAPTER = "members.adapters.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "Kundklubb: "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env.str("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")
+# Counted per client address (TRUSTED_PROXY_COUNT below, never the proxy's) and per account.
+# The tight lock is django-axes' (AXES_* below), per account+client; the per-account limit
+# here is the backstop against one account tried from many addresses. The back-office
+# login goes through the same limits (members.admin_auth).
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": "10/m/ip,5/5m/key",
+    "login_failed": "30/m/ip,20/h/key",
     "signup": "20/m/ip",
     "confirm_email": "1/3m/key",
     "reset_password": "20/m/ip,5/m/key",
 }
+
+# --- Login protection and the client address (docs/security.md) ---------------------------
+# How many proxies of ours stand in front of the web servers, each appending to
+# X-Forwarded-For: the client is the address that many entries from the right. 0 (no proxy):
+# REMOTE_ADDR. Or the header a trusted proxy puts the client address in (X-Real-IP,
+# CF-Connecting-IP), which wins. allauth's rate limits and django-axes read the same value.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_CLIENT_IP_HEADER = env.str("TRUSTED_CLIENT_IP_HEADER", default="") or None
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = TRUSTED_CLIENT_IP_HEADER
+# django-axes: LOGIN_FAILURE_LIMIT wrong passwords for one account from one client lock that
+# combination (admin and member log-in alike) for LOGIN_LOCKOUT_MINUTES, even with the right
+# password; the account still logs in from any other client, and a success resets the count.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "members.security.client_ip"
+AXES_USERNAME_CALLABLE = "members.security.login_username"
+AXES_LOCKOUT_TEMPLATE = "account/login_locked.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# Successful logins are not logged with their IP address (personal data with no purpose here);
+# failed attempts are kept per account+client until the cool-off ends.
+AXES_DISABLE_ACCESS_LOG = True
 MEMBER_MINIMUM_AGE = env.int("MEMBER_MINIMUM_AGE", default=16)
 
 # --- Consent and privacy (docs/privacy.md) ------------------------------------------------
