@@ -20,6 +20,7 @@ from campaigns import rendering, selectors, services
 from campaigns.channels import MARKETING_CHANNELS
 from campaigns.models import Campaign, Delivery, MemberOffer, Offer, Segment, Variant
 from campaigns.segments import SegmentCriteriaError
+from members.admin_guard import MemberListGuard
 from members.errors import DomainError
 from members.models import Member
 
@@ -525,7 +526,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(MemberListGuard, admin.ModelAdmin):
     list_display = ["id", "campaign", "member", "channel", "status", "reason", "sent_at"]
     list_filter = ["status", "channel", "reason"]
     raw_id_fields = ["campaign", "member", "variant"]
@@ -543,7 +544,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(MemberOffer)
-class MemberOfferAdmin(admin.ModelAdmin):
+class MemberOfferAdmin(MemberListGuard, admin.ModelAdmin):
     list_display = ["member", "offer", "campaign", "status", "activated_at", "active_until"]
     list_filter = ["status"]
     raw_id_fields = ["member", "offer", "campaign", "delivery"]

@@ -2,7 +2,8 @@
 proof, privacy requests with their legal deadline, and the log of who looked at whom.
 
 The member admin is re-registered with a subclass that logs every staff view of a member's
-record, and stops staff without ``consent.browse_members`` from paging through every member.
+record; staff without ``consent.browse_members`` find members one at a time
+(``members.admin_guard``).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ from consent.services import (
     privacy_request_process_now,
     privacy_request_refuse,
 )
-from members.admin import ActivityEventAdmin, MemberAdmin
-from members.models import ActivityEvent, Member
+from members.admin import MemberAdmin
+from members.admin_guard import MemberListGuard
+from members.models import Member
 
 
 @admin.register(Purpose)
@@ -97,7 +99,7 @@ class InterestAdmin(admin.ModelAdmin):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(admin.ModelAdmin):
+class ConsentEventAdmin(MemberListGuard, admin.ModelAdmin):
     """The proof, read-only: what was agreed, when, how, under which policy text."""
 
     list_display = [
@@ -143,7 +145,7 @@ class RefuseForm(forms.Form):
 
 
 @admin.register(PrivacyRequest)
-class PrivacyRequestAdmin(admin.ModelAdmin):
+class PrivacyRequestAdmin(MemberListGuard, admin.ModelAdmin):
     list_display = [
         "id",
         "member",
@@ -257,7 +259,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(AccessLog)
-class AccessLogAdmin(admin.ModelAdmin):
+class AccessLogAdmin(MemberListGuard, admin.ModelAdmin):
     list_display = ["viewed_at", "staff", "member", "view"]
     list_filter = ["view"]
     list_select_related = ["staff", "member"]
@@ -289,11 +291,9 @@ class StoreConsentForm(forms.Form):
 
 
 class LoggedMemberAdmin(MemberAdmin):
-    """The member admin, plus: every view of one member's record is logged, only roles with
-    ``consent.browse_members`` may list members without searching or filtering, and staff
-    can record consent given in store."""
-
-    list_max_show_all = 0  # no "show all": nobody pages the whole club into one screen
+    """The member admin, plus: every view of one member's record is logged, and staff can
+    record consent given in store. Listing is guarded as in ``MemberAdmin``
+    (``members.admin_guard``: only ``consent.browse_members`` lists without a search)."""
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_fields(request, obj))
@@ -377,34 +377,6 @@ class LoggedMemberAdmin(MemberAdmin):
         if object_id.isdigit() and Member.objects.filter(pk=int(object_id)).exists():
             access_log_record(staff=request.user, member_id=int(object_id), view=view)  # type: ignore[arg-type]
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Member], search_term: str
-    ) -> tuple[QuerySet[Member], bool]:
-        if not _may_list(request, search_term):
-            return queryset.none(), False
-        return super().get_search_results(request, queryset, search_term)
-
-
-class GuardedActivityEventAdmin(ActivityEventAdmin):
-    """The timeline list names members; like the member list, it is empty until staff
-    without ``consent.browse_members`` search for a member or filter."""
-
-    list_max_show_all = 0
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[ActivityEvent], search_term: str
-    ) -> tuple[QuerySet[ActivityEvent], bool]:
-        if not _may_list(request, search_term):
-            return queryset.none(), False
-        return super().get_search_results(request, queryset, search_term)
-
-
-def _may_list(request: HttpRequest, search_term: str) -> bool:
-    filtered = any(k not in ("p", "o", "q", "_changelist_filters") for k in request.GET)
-    return bool(search_term.strip()) or filtered or request.user.has_perm("consent.browse_members")
-
 
 admin.site.unregister(Member)
 admin.site.register(Member, LoggedMemberAdmin)
-admin.site.unregister(ActivityEvent)
-admin.site.register(ActivityEvent, GuardedActivityEventAdmin)

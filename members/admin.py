@@ -6,12 +6,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
+from members.admin_guard import MemberListGuard
 from members.api.scopes import SCOPES
 from members.models import ActivityEvent, ApiKey, Member, Store, User
 from members.phone import phone_display, phone_normalise
@@ -28,8 +32,57 @@ from members.services import (
 TIMELINE_LIMIT = 50
 
 
+def _beyond_own(request: HttpRequest, permissions: Any) -> list[str]:
+    """The permissions in ``permissions`` that the staff member does not hold themselves."""
+    own = request.user.get_all_permissions()
+    return sorted(
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in permissions.select_related("content_type")
+        if f"{p.content_type.app_label}.{p.codename}" not in own
+    )
+
+
+def _guard_grants(request: HttpRequest, form_class: Any, field: str) -> Any:
+    """The form with ``field`` (groups, or a group's permissions) refusing what is newly
+    granted beyond the editor's own permissions; a superuser may grant anything."""
+    if request.user.is_superuser or field not in form_class.base_fields:
+        return form_class
+
+    class GuardedForm(form_class):
+        def clean(self) -> dict[str, Any]:
+            cleaned: dict[str, Any] = super().clean()
+            chosen = cleaned.get(field)
+            if chosen is None:
+                return cleaned
+            before = set(getattr(self.instance, field).all()) if self.instance.pk else set()
+            added = [item for item in chosen if item not in before]
+            if field == "groups":
+                permissions = Permission.objects.filter(group__in=added).distinct()
+            else:
+                permissions = Permission.objects.filter(pk__in=[p.pk for p in added])
+            beyond = _beyond_own(request, permissions)
+            if beyond:
+                self.add_error(
+                    field,
+                    ValidationError(
+                        _(
+                            "Only a superuser can grant permissions you do not have "
+                            "yourself: %(perms)s"
+                        )
+                        % {"perms": ", ".join(beyond[:5])},
+                        code="beyond_own",
+                    ),
+                )
+            return cleaned
+
+    return GuardedForm
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """Logins. Least privilege (docs/security.md): only a superuser makes or edits a
+    superuser, and others grant only groups within their own permissions."""
+
     ordering = ["email"]
     list_display = ["email", "is_staff", "is_active", "date_joined", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
@@ -40,6 +93,43 @@ class UserAdmin(DjangoUserAdmin):
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly.append("is_superuser")
+        return readonly
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Changing a superuser's email or password would be taking over their account.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return _guard_grants(request, form, "groups")
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """Roles: a non-superuser adds to a group only permissions they hold themselves."""
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return _guard_grants(request, form, "permissions")
 
 
 class MemberAdminForm(forms.ModelForm):
@@ -66,7 +156,8 @@ class MemberAdminForm(forms.ModelForm):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(MemberListGuard, admin.ModelAdmin):
+    member_path = "pk"
     form = MemberAdminForm
     list_display = [
         "membership_number",
@@ -225,7 +316,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ActivityEvent)
-class ActivityEventAdmin(admin.ModelAdmin):
+class ActivityEventAdmin(MemberListGuard, admin.ModelAdmin):
     list_display = ["created_at", "member", "kind", "source", "store"]
     list_filter = ["kind", "source"]
     list_select_related = ["member", "store"]

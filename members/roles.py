@@ -62,6 +62,46 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
+# Models whose rows belong to one member (a record, a ledger, a delivery). A role listed here
+# gets none of their permissions, whatever its patterns say: the Marketer sees members only
+# through segment counts and samples and campaign results, never one member's rows.
+MEMBER_LEVEL_MODELS = [
+    "members.member",
+    "members.activityevent",
+    "consent.consentevent",
+    "consent.privacyrequest",
+    "consent.accesslog",
+    "rewards.ledgerentry",
+    "rewards.pointbalance",
+    "rewards.pointlot",
+    "rewards.purchase",
+    "rewards.purchaseline",
+    "rewards.reservation",
+    "rewards.checkin",
+    "rewards.membertier",
+    "rewards.tierchange",
+    "rewards.benefitchoice",
+    "rewards.voucher",
+    "rewards.waitlistentry",
+    "rewards.challengeprogress",
+    "rewards.memberbadge",
+    "rewards.referral",
+    "rewards.referralcode",
+    "rewards.review",
+    "campaigns.delivery",
+    "campaigns.memberoffer",
+    "campaigns.inboxmessage",
+    "campaigns.contactbudget",
+    "campaigns.memberrecommendation",
+    "campaigns.segmentmember",
+]
+ROLES_WITHOUT_MEMBER_LEVEL = {MARKETER}
+
+
+def _member_level(app_label: str, model: str) -> bool:
+    return f"{app_label}.{model}" in MEMBER_LEVEL_MODELS
+
+
 def roles_sync() -> None:
     """Create the role groups and give each exactly the permissions its patterns match."""
     from django.contrib.auth.models import Group, Permission
@@ -73,6 +113,10 @@ def roles_sync() -> None:
             p
             for p in permissions
             if any(fnmatch(f"{p.content_type.app_label}.{p.codename}", pat) for pat in patterns)
+            and not (
+                role in ROLES_WITHOUT_MEMBER_LEVEL
+                and _member_level(p.content_type.app_label, p.content_type.model)
+            )
         ]
         group.permissions.set(wanted)
 

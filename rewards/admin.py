@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from members.admin_guard import MemberListGuard
 from members.errors import DomainError
 from members.models import Member
 from rewards import earning, selectors, services
@@ -54,7 +55,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
+class LedgerEntryAdmin(MemberListGuard, ReadOnlyAdmin):
     list_display = ["created_at", "member", "kind", "points", "change", "cause", "store", "actor"]
     list_filter = ["kind", "cause", "store"]
     list_select_related = ["member", "store", "actor"]
@@ -90,7 +91,7 @@ class PurchaseLineInline(admin.TabularInline):
 
 
 @admin.register(Purchase)
-class PurchaseAdmin(ReadOnlyAdmin):
+class PurchaseAdmin(MemberListGuard, ReadOnlyAdmin):
     list_display = [
         "purchased_at",
         "store",
@@ -109,7 +110,7 @@ class PurchaseAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(ReadOnlyAdmin):
+class ReservationAdmin(MemberListGuard, ReadOnlyAdmin):
     list_display = ["created_at", "member", "store", "amount", "captured", "status", "expires_at"]
     list_filter = ["status", "store"]
     list_select_related = ["member", "store"]
@@ -318,7 +319,7 @@ class TierAdmin(admin.ModelAdmin):
 
 
 @admin.register(MemberTier)
-class MemberTierAdmin(admin.ModelAdmin):
+class MemberTierAdmin(MemberListGuard, admin.ModelAdmin):
     list_display = ["member", "tier", "since"]
     list_select_related = ["member", "tier"]
     raw_id_fields = ["member"]
@@ -326,7 +327,7 @@ class MemberTierAdmin(admin.ModelAdmin):
 
 
 @admin.register(PointBalance)
-class PointBalanceAdmin(ReadOnlyAdmin):
+class PointBalanceAdmin(MemberListGuard, ReadOnlyAdmin):
     """Balances, the liability summary, and each member's points page for staff."""
 
     list_display = ["member_link", "available", "pending", "reserved", "posted", "updated_at"]

@@ -15,9 +15,11 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from members.admin_guard import MemberListGuard, may_browse_members
 from members.errors import DomainError
 from members.models import User
 from rewards import catalogue, reviews
@@ -54,7 +56,7 @@ class ReadOnly(admin.ModelAdmin):
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnly):
+class TierChangeAdmin(MemberListGuard, ReadOnly):
     list_display = ["created_at", "member", "from_tier", "to_tier", "reason", "qualifying_value"]
     list_filter = ["reason", "to_tier"]
     list_select_related = ["member", "from_tier", "to_tier"]
@@ -69,7 +71,7 @@ class BenefitAdmin(admin.ModelAdmin):
 
 
 @admin.register(BenefitChoice)
-class BenefitChoiceAdmin(ReadOnly):
+class BenefitChoiceAdmin(MemberListGuard, ReadOnly):
     list_display = ["period_start", "member", "benefit"]
     list_filter = ["period_start", "benefit"]
     list_select_related = ["member", "benefit"]
@@ -118,6 +120,7 @@ class WaitlistInline(admin.TabularInline):
 @admin.register(Reward)
 class RewardAdmin(admin.ModelAdmin):
     list_display = [
+        "image_thumbnail",
         "code",
         "name_sv",
         "kind",
@@ -131,7 +134,7 @@ class RewardAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "active", "min_tier"]
     search_fields = ["code", "name_sv", "name_en"]
-    readonly_fields = ["stock_left"]
+    readonly_fields = ["stock_left", "image_preview"]
     fieldsets = [
         (None, {"fields": ["code", "kind", "active", "points_cost", "min_tier"]}),
         (
@@ -143,6 +146,7 @@ class RewardAdmin(admin.ModelAdmin):
                     "description_sv",
                     "description_en",
                     "image",
+                    "image_preview",
                     "image_alt_sv",
                     "image_alt_en",
                 ]
@@ -169,8 +173,27 @@ class RewardAdmin(admin.ModelAdmin):
         ),
     ]
 
+    @admin.display(description=_("Image as members see it"))
+    def image_preview(self, obj: Reward) -> str:
+        if not obj.image:
+            return "–"
+        return format_html(
+            '<img src="{}" alt="{}" width="320" loading="lazy">',
+            obj.image.url,
+            obj.image_alt_for("sv"),
+        )
+
+    @admin.display(description=_("image"))
+    def image_thumbnail(self, obj: Reward) -> str:
+        if not obj.image:
+            return ""
+        return format_html(
+            '<img src="{}" alt="" width="64" height="36" loading="lazy">', obj.image.url
+        )
+
     def get_inlines(self, request: HttpRequest, obj: Reward | None) -> list[Any]:
-        if obj is not None and obj.kind == Reward.Kind.INVITATION:
+        # The guest list names members: only for roles that may list members (admin_guard).
+        if obj is not None and obj.kind == Reward.Kind.INVITATION and may_browse_members(request):
             return [TicketInline, WaitlistInline]
         return []
 
@@ -233,7 +256,7 @@ class RewardAdmin(admin.ModelAdmin):
 
 
 @admin.register(Voucher)
-class VoucherAdmin(ReadOnly):
+class VoucherAdmin(MemberListGuard, ReadOnly):
     """Look a voucher up by its code; cancel an unused one (the points go back)."""
 
     list_display = ["code", "reward", "member", "status", "issued_at", "valid_until", "used_at"]
@@ -290,7 +313,7 @@ class VoucherAdmin(ReadOnly):
 
 
 @admin.register(WaitlistEntry)
-class WaitlistEntryAdmin(ReadOnly):
+class WaitlistEntryAdmin(MemberListGuard, ReadOnly):
     list_display = ["reward", "member", "created_at", "voucher"]
     list_filter = ["reward"]
     list_select_related = ["reward", "member"]
@@ -311,7 +334,7 @@ class ChallengeAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChallengeProgress)
-class ChallengeProgressAdmin(ReadOnly):
+class ChallengeProgressAdmin(MemberListGuard, ReadOnly):
     list_display = ["member", "challenge", "progress", "completed_at"]
     list_filter = ["challenge"]
     list_select_related = ["member", "challenge"]
@@ -319,14 +342,16 @@ class ChallengeProgressAdmin(ReadOnly):
 
 
 @admin.register(MemberBadge)
-class MemberBadgeAdmin(ReadOnly):
+class MemberBadgeAdmin(MemberListGuard, ReadOnly):
     list_display = ["member", "badge", "awarded_at"]
     list_select_related = ["member", "badge"]
     search_fields = ["member__membership_number"]
 
 
 @admin.register(Referral)
-class ReferralAdmin(ReadOnly):
+class ReferralAdmin(MemberListGuard, ReadOnly):
+    member_path = "referrer"
+
     list_display = ["created_at", "referrer", "referred", "status", "completed_at"]
     list_filter = ["status"]
     list_select_related = ["referrer", "referred"]
@@ -373,6 +398,15 @@ class ReviewAdmin(ReadOnly):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("rewards.view_review") or self._can_moderate(request)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        # Moderators judge the text, not who wrote it: the queue names members only to roles
+        # that may list members (members.admin_guard).
+        columns = list(super().get_list_display(request))
+        return columns if may_browse_members(request) else [c for c in columns if c != "member"]
+
+    def get_search_fields(self, request: HttpRequest) -> Any:
+        return super().get_search_fields(request) if may_browse_members(request) else []
 
     def _can_moderate(self, request: HttpRequest) -> bool:
         return request.user.has_perm("rewards.moderate_submission")
