@@ -75,6 +75,18 @@ class PurchaseNotClaimableError(DomainError):
     )
 
 
+class PurchaseClaimLimitedError(DomainError):
+    """Too many wrong claims by this member, or for this receipt: the total must not be
+    guessable (docs/security.md)."""
+
+    code = "purchase_claim_limited"
+    status = 429
+    default_message = _(
+        "Too many attempts to register a purchase. Try again in an hour, or ask the staff "
+        "in the store for help."
+    )
+
+
 class PurchaseAlreadyClaimedError(ConflictError):
     code = "purchase_already_claimed"
     default_message = _("This purchase already belongs to a member.")

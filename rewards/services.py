@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -39,6 +40,7 @@ from rewards.errors import (
     IdempotencyConflictError,
     InsufficientPointsError,
     PurchaseAlreadyClaimedError,
+    PurchaseClaimLimitedError,
     PurchaseNotClaimableError,
     ReservationExpiredError,
     ReservationResolvedError,
@@ -1268,9 +1270,42 @@ def _purchase_return_locked(
     return ret
 
 
+def _claim_failure_keys(*, member: Member, store: Store, receipt_id: str) -> list[str]:
+    receipt = hashlib.sha256(receipt_id.strip().lower().encode()).hexdigest()[:32]
+    return [
+        f"rewards:claim-failures:member:{member.pk}",
+        f"rewards:claim-failures:receipt:{store.pk}:{receipt}",
+    ]
+
+
 def purchase_claim(*, member: Member, store: Store, receipt_id: str, total_ore: int) -> Purchase:
     """The member forgot their card: attach a member-less purchase (matched by store,
-    receipt number and amount, within the claim period) and earn its points, exactly once."""
+    receipt number and amount, within the claim period) and earn its points, exactly once.
+
+    The amount is what proves the receipt is theirs, so it must not be guessable: after
+    ``REWARDS_CLAIM_MAX_FAILURES`` wrong claims by this member, or for this receipt by anyone,
+    within ``REWARDS_CLAIM_LOCK_MINUTES``, claims are refused (``PurchaseClaimLimitedError``)
+    even with the right amount. Counted in the cache (Redis), atomically per key."""
+    keys = _claim_failure_keys(member=member, store=store, receipt_id=receipt_id)
+    limit = settings.REWARDS_CLAIM_MAX_FAILURES
+    if any(count >= limit for count in cache.get_many(keys).values()):
+        raise PurchaseClaimLimitedError()
+    try:
+        return _purchase_claim(
+            member=member, store=store, receipt_id=receipt_id, total_ore=total_ore
+        )
+    except (PurchaseNotClaimableError, PurchaseAlreadyClaimedError):
+        timeout = settings.REWARDS_CLAIM_LOCK_MINUTES * 60
+        for key in keys:
+            cache.add(key, 0, timeout)  # the window starts at the first failure
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between the two calls: a new window
+                cache.set(key, 1, timeout)
+        raise
+
+
+def _purchase_claim(*, member: Member, store: Store, receipt_id: str, total_ore: int) -> Purchase:
     now = timezone.now()
     since = now - datetime.timedelta(days=settings.REWARDS_CLAIM_DAYS)
     with transaction.atomic():

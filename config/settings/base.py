@@ -395,6 +395,10 @@ REWARDS_EXPIRY_MODE = env.str("REWARDS_EXPIRY_MODE", default="months")
 REWARDS_EXPIRY_MONTHS = env.int("REWARDS_EXPIRY_MONTHS", default=24)
 REWARDS_RESERVATION_SECONDS = env.int("REWARDS_RESERVATION_SECONDS", default=900)
 REWARDS_CLAIM_DAYS = env.int("REWARDS_CLAIM_DAYS", default=30)
+# A forgot-card claim is proven by the receipt's amount: this many wrong claims by one member,
+# or for one receipt by anyone, pause claiming for the minutes below (docs/security.md).
+REWARDS_CLAIM_MAX_FAILURES = env.int("REWARDS_CLAIM_MAX_FAILURES", default=5)
+REWARDS_CLAIM_LOCK_MINUTES = env.int("REWARDS_CLAIM_LOCK_MINUTES", default=60)
 # What one point is worth to the member, in öre (for the liability on the summary page).
 REWARDS_POINT_VALUE_ORE = env.int("REWARDS_POINT_VALUE_ORE", default=1)
 # Earning rules are cached per process this many seconds (edits apply within that time).
