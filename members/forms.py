@@ -7,8 +7,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -83,14 +81,12 @@ class SignupForm(ProfileFieldsMixin, AllauthSignupForm):
                 return super().try_save(request)
         except IntegrityError:
             # Two sign-ups with one address at the same moment both passed the "already
-            # registered" check; the unique index let one win. The other gets the same
-            # answer as a late duplicate, next to the field, with nothing saved.
-            self.add_error("email", _("A member with this email address already exists."))
-            return None, render(
-                request,
-                "account/signup.html",
-                {"form": self, "login_url": reverse("account_login")},
-            )
+            # registered" check; the unique index let one win. The other, with nothing
+            # saved, gets the same answer as any sign-up with a registered address: "check
+            # your email", and the address's owner is told by mail. Never "already
+            # exists": sign-up does not reveal who is registered (docs/security.md).
+            self.account_already_exists = True
+            return super().try_save(request)
 
     def save(self, request: HttpRequest) -> User:
         # User, email address and member are created together or not at all.
