@@ -12,7 +12,9 @@ redelivered event never acts twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -114,12 +116,51 @@ def activity_record(
     return event
 
 
+class Dispatch(StrEnum):
+    """How recorded events reach their consumers (see :func:`activity_dispatch`)."""
+
+    CELERY = "celery"
+    INLINE = "inline"
+    OFF = "off"
+
+
+_dispatch_mode: ContextVar[Dispatch] = ContextVar("activity_dispatch", default=Dispatch.CELERY)
+
+
+@contextmanager
+def activity_dispatch(mode: Dispatch) -> Iterator[None]:
+    """Choose how the events recorded inside the block reach their consumers.
+
+    - ``CELERY`` (the default): after commit, through the broker; a worker consumes them.
+    - ``INLINE``: after commit, in this process, before the service call returns. For
+      loading data (the demo seed) that must not depend on a running worker, and whose
+      consumers must act at the moment the event happened (the clock may be travelled).
+    - ``OFF``: recorded on the timeline only; no consumer ever sees them (the beat sweep
+      looks back one day, so use it for history older than that). For loading old
+      history whose consumers' effects (challenge progress, a trigger) are not wanted.
+
+    The mode is read when an event is recorded, so a service called inside the block
+    decides for each of its events then, whenever its transaction commits."""
+    token = _dispatch_mode.set(mode)
+    try:
+        yield
+    finally:
+        _dispatch_mode.reset(token)
+
+
 def activity_recorded(*, event_id: int, kind: str) -> None:
     """Hand an event to its consumers once the transaction commits. ``activity_record``
     calls it; a service that inserts its event with its own SQL (a purchase's single
     statement) calls it with the new id, inside the same transaction."""
-    if consumers_for(kind):
-        transaction.on_commit(lambda: _dispatch_later(event_id))
+    if not consumers_for(kind):
+        return
+    mode = _dispatch_mode.get()
+    if mode == Dispatch.OFF:
+        return
+    if mode == Dispatch.INLINE:
+        transaction.on_commit(lambda: activity_consume(event_id=event_id))
+        return
+    transaction.on_commit(lambda: _dispatch_later(event_id))
 
 
 # --- dispatch: event ids on a Redis list, drained in batches ---------------------------------

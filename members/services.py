@@ -125,10 +125,13 @@ def member_create(
     join_channel: str = Member.JoinChannel.WEB,
     actor: User | None = None,
     source: str = "web",
+    membership_number: str | None = None,
 ) -> Member:
     """Create a member and its "joined" event.
 
-    Validates everything first, so invalid input saves nothing.
+    Validates everything first, so invalid input saves nothing. ``membership_number``: keep
+    a number the member already has (an import from an earlier club, the demo data); it
+    must be a valid, unused number. Without it a free random number is drawn.
     """
     cleaned = _clean_profile(
         {
@@ -141,13 +144,15 @@ def member_create(
     )
     if join_channel not in Member.JoinChannel:
         raise ValidationError({"join_channel": _("Unknown join channel.")})
+    if membership_number is not None and not membership_number_is_valid(membership_number):
+        raise ValidationError({"membership_number": _("Not a valid membership number.")})
     with transaction.atomic():
         for _attempt in range(5):
             try:
                 with transaction.atomic():
                     member = Member.objects.create(
                         user=user,
-                        membership_number=membership_number_generate(),
+                        membership_number=membership_number or membership_number_generate(),
                         card_token=card_token_generate(),
                         home_store=home_store,
                         join_channel=join_channel,
@@ -155,8 +160,10 @@ def member_create(
                     )
                 break
             except IntegrityError:
-                # A colliding random number (rare): draw again. A second member for the
-                # same user is a real error and fails again below.
+                # A colliding random number (rare): draw again. A given number that is
+                # taken, or a second member for the same user, is a real error.
+                if membership_number is not None:
+                    raise
                 if user is not None and Member.objects.filter(user=user).exists():
                     raise
         else:  # pragma: no cover - five collisions in a row

@@ -16,7 +16,7 @@ from members.rows import RowReader, column, fetch_one, relation_cache, table
 from members.selectors import member_identify
 from rewards import earning
 from rewards.earning import BonusPrefetch
-from rewards.models import LedgerEntry, MemberTier, PointBalance, PointLot, Purchase
+from rewards.models import LedgerEntry, MemberTier, PointBalance, PointLot, Purchase, Reward
 from rewards.services import balance_snapshot
 
 _MEMBER = RowReader(Member, "m")
@@ -146,6 +146,34 @@ def entry_text(entry: LedgerEntry, language: str) -> list[str]:
     for part in entry.explanation or []:
         lines.append(f"+{part.get('points', 0)} p: {part.get(key) or part.get('en', '')}")
     return lines
+
+
+# A claim spends points with this reference (rewards.catalogue): the reward, by code.
+REWARD_REFERENCE = "reward:"
+
+
+def entries_text(entries: list[LedgerEntry], language: str) -> list[list[str]]:
+    """:func:`entry_text` for a page of entries; points spent on a reward also say which
+    reward, by its name in the member's language (one query for the page)."""
+    codes = {
+        entry.reason.removeprefix(REWARD_REFERENCE)
+        for entry in entries
+        if entry.kind == LedgerEntry.Kind.REDEEM and entry.reason.startswith(REWARD_REFERENCE)
+    }
+    names = (
+        {r.code: r.name_for(language) for r in Reward.objects.filter(code__in=codes)}
+        if codes
+        else {}
+    )
+    texts = []
+    for entry in entries:
+        lines = entry_text(entry, language)
+        if entry.kind == LedgerEntry.Kind.REDEEM and entry.reason.startswith(REWARD_REFERENCE):
+            name = names.get(entry.reason.removeprefix(REWARD_REFERENCE))
+            if name:
+                lines.append(name)
+        texts.append(lines)
+    return texts
 
 
 def member_tier_summary(member: Member, language: str) -> dict[str, str] | None:

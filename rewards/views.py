@@ -23,9 +23,9 @@ def _history_rows(entries: list, language: str) -> list[dict]:
         {
             "entry": entry,
             "signed": entry.delta_pending + entry.delta_posted,
-            "lines": selectors.entry_text(entry, language),
+            "lines": lines,
         }
-        for entry in entries
+        for entry, lines in zip(entries, selectors.entries_text(entries, language), strict=True)
     ]
 
 
