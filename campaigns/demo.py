@@ -328,7 +328,7 @@ def _person_steps(
     rewards: dict[str, Reward],
     store_staff: User,
     password_hash: str,
-    consume: Callable[[datetime.datetime], bool],
+    consume: rewards_demo.Consume,
 ) -> list[Step]:
     row = person.row
     if person.is_demo_login:

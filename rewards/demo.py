@@ -498,7 +498,7 @@ def demo_rewards(*, anchor_day: datetime.date) -> list[DemoReward]:
 
 PARTNER_POOLS = {"biobiljett": ("SAGA", 40), "klatterpass": ("KLATTER", 30)}
 
-_KIND_COLOURS = {
+_KIND_COLOURS: dict[str, tuple[str, str]] = {
     Reward.Kind.DISCOUNT_AMOUNT: ("#0b6e4f", "#1fa37a"),
     Reward.Kind.DISCOUNT_PERCENT: ("#1d4e89", "#3f88c5"),
     Reward.Kind.FREE_PRODUCT: ("#b5451b", "#e9804d"),
@@ -506,7 +506,7 @@ _KIND_COLOURS = {
     Reward.Kind.INVITATION: ("#1c1c3c", "#4a4a8a"),
     Reward.Kind.DONATION: ("#a4133c", "#e05780"),
 }
-_KIND_ICONS = {
+_KIND_ICONS: dict[str, str] = {
     # a ticket, a tag, a gift, a star, an envelope, a heart (64 x 64, white)
     Reward.Kind.DISCOUNT_AMOUNT: "M4 16h56v10a6 6 0 0 0 0 12v10H4V38a6 6 0 0 0 0-12z",
     Reward.Kind.DISCOUNT_PERCENT: "M6 6h26l26 26-26 26L6 32zM18 18a5 5 0 1 0 0.1 0z",
