@@ -168,6 +168,14 @@ def submit(session: requests.Session, club: Club, page_url: str, field: str, **o
     )
 
 
+def notices(html: str) -> str:
+    """The page's messages and form errors, for a failure that says why."""
+    found = re.findall(
+        r'<(?:ul|p) class="(?:messagelist|errornote|errorlist)[^"]*">(.*?)</(?:ul|p)>', html, re.S
+    )
+    return " | ".join(re.sub(r"<[^>]+>|\s+", " ", f).strip() for f in found) or html[-1500:]
+
+
 def wait_for(what: str, check, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while True:
@@ -270,7 +278,7 @@ def test_the_club_runs_as_the_readme_says(club: Club) -> None:
         _continue="1",  # "Save and continue editing": stay on the campaign's page
         **{
             "variants-0-code": "A",
-            "variants-0-weight": "1",
+            "variants-0-weight": "100",
             "variants-0-email_subject_sv": "Hej {{ first_name }}",
             "variants-0-email_subject_en": "Hello {{ first_name }}",
             "variants-0-email_text_sv": "Välkommen in i butiken!",
@@ -278,7 +286,7 @@ def test_the_club_runs_as_the_readme_says(club: Club) -> None:
         },
     )
     found = re.search(r"/admin/campaigns/campaign/(\d+)/change/", saved.url)
-    assert found, f"campaign not saved:\n{saved.text[-3000:]}"
+    assert found, f"campaign not saved: {notices(saved.text)}"
     campaign = found.group(1)
     launch_page = marketer.get(club.url(f"/admin/campaigns/campaign/{campaign}/change/"))
     launch = next(
@@ -287,7 +295,7 @@ def test_the_club_runs_as_the_readme_says(club: Club) -> None:
     launched = marketer.post(
         club.url(launch.action), data=launch.data(), headers={"Referer": launch_page.url}
     )
-    assert launched.url.endswith(f"/{campaign}/progress/"), launched.text[-2000:]
+    assert launched.url.endswith(f"/{campaign}/progress/"), notices(launched.text)
 
     def progress() -> dict | None:
         answer = marketer.get(club.url(f"/admin/campaigns/campaign/{campaign}/progress.json"))
