@@ -62,7 +62,7 @@ AB_GOAL_DAYS = 30
 PERSONAL_SENT_DAYS = 4
 SCHEDULED_LAUNCHED_DAYS = 2
 SCHEDULED_SEND_IN_DAYS = 6
-CHALLENGES_FROM_DAYS = 21
+CHALLENGES_FROM_DAYS = 14
 
 # Names the seed finds its campaigns by (they are created once, with the history).
 AB_CAMPAIGN = "Friluftsliv i höst: A/B-test"
@@ -155,10 +155,9 @@ def demo_load(
 
     members_before = Member.objects.count()
     with seed_environment():
-        password_hash = members_demo.demo_password_hash()
         with transaction.atomic():
             stores = members_demo.stores_ensure()
-            staff = members_demo.staff_ensure(password_hash=password_hash)
+            staff = members_demo.staff_ensure()
         summary.stores = len(stores)
         anchor_day = timezone.localdate()
         rewards = rewards_demo.loyalty_ensure(anchor_day=anchor_day)
@@ -174,7 +173,6 @@ def demo_load(
                 stores=stores,
                 staff=staff,
                 rewards=rewards,
-                password_hash=password_hash,
             )
             summary.history_loaded = True
             summary.history_members = history
@@ -188,7 +186,6 @@ def demo_load(
             seed=seed,
             count=members,
             stores=stores,
-            password_hash=password_hash,
             batch_size=batch_size,
         )
         lap("bulk members")
@@ -234,7 +231,6 @@ def history_play(
     stores: dict[str, Store],
     staff: dict[str, User],
     rewards: dict[str, Reward],
-    password_hash: str,
 ) -> int:
     """Plan every member's year and the campaigns, then play it in time order. Returns the
     number of steps played."""
@@ -269,7 +265,6 @@ def history_play(
             stores=stores,
             rewards=rewards,
             store_staff=store_staff,
-            password_hash=password_hash,
             consume=consume,
         )
     first_day = min(p.joined_at for p in people).date()
@@ -327,7 +322,6 @@ def _person_steps(
     stores: dict[str, Store],
     rewards: dict[str, Reward],
     store_staff: User,
-    password_hash: str,
     consume: rewards_demo.Consume,
 ) -> list[Step]:
     row = person.row
@@ -346,7 +340,7 @@ def _person_steps(
     welcome_at = local_time(anchor_day - datetime.timedelta(days=WELCOME_LAUNCHED_DAYS), 9, 0)
     recent = person.index <= 1 or person.joined_at > welcome_at
     dispatch = Dispatch.INLINE if recent else Dispatch.OFF
-    join = _join_step(person, profile, referrer, stores, password_hash, dispatch)
+    join = _join_step(person, profile, referrer, stores, dispatch)
     steps = [Step(person.joined_at, join)]
     steps += consent_demo.consent_steps(person=person, profile=profile, end=end)
     rng = person.rng("profile")
@@ -369,6 +363,7 @@ def _person_steps(
             rewards=rewards,
             staff=store_staff,
             start=person.joined_at,
+            consume=consume,
         )
     else:
         steps += rewards_demo.shopper_steps(
@@ -390,7 +385,6 @@ def _join_step(
     profile: consent_demo.ConsentProfile,
     referrer: DemoPerson | None,
     stores: dict[str, Store],
-    password_hash: str,
     dispatch: Dispatch,
 ) -> Callable[[], list[Step]]:
     """Sign-up: the member, the boxes they ticked (one transaction, as the join page), the
@@ -398,9 +392,7 @@ def _join_step(
 
     def run() -> list[Step]:
         with activity_dispatch(dispatch), transaction.atomic():
-            member = members_demo.member_join(
-                person=person, stores=stores, password_hash=password_hash
-            )
+            member = members_demo.member_join(person=person, stores=stores)
             if profile.at_signup:
                 consent_demo.consents_give(
                     member=member, profile=profile, source=ConsentEvent.Source.SIGNUP

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from consent import services
 from consent.models import ConsentEvent, Interest
+from consent.selectors import policy_version_current
 from members.demo import DemoPerson, Step
 from members.models import Member
 
@@ -99,6 +100,8 @@ def consents_give(*, member: Member, profile: ConsentProfile, source: str) -> li
         choices=choices,
         source=source,
         actor=member.user,
+        # the page posts back the policy version it showed
+        policy_version=policy_version_current(),
         ip_address=profile.ip_address,
         user_agent=profile.user_agent,
     )

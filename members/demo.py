@@ -17,6 +17,7 @@ every app's part). This module holds what belongs to members:
 from __future__ import annotations
 
 import datetime
+import functools
 import heapq
 import itertools
 import random
@@ -143,24 +144,29 @@ def stores_ensure() -> dict[str, Store]:
     return {store.code: store for store in Store.objects.filter(code__in=codes)}
 
 
-def staff_ensure(*, password_hash: str) -> dict[str, User]:
+def staff_ensure() -> dict[str, User]:
     """The four staff logins, each in its role group (created once; never changed)."""
     roles_sync()
-    users = {}
+    users = {u.email: u for u in User.objects.filter(email__in=[e for e, *_rest in STAFF])}
     for email, role, superuser in STAFF:
-        user, created = User.objects.get_or_create(
+        if email in users:
+            continue
+        user = User.objects.create(
             email=email,
-            defaults={"is_staff": True, "is_superuser": superuser, "password": password_hash},
+            is_staff=True,
+            is_superuser=superuser,
+            password=demo_password_hash(),
         )
-        if created:
-            user.groups.add(Group.objects.get(name=role))
-            EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+        user.groups.add(Group.objects.get(name=role))
+        EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
         users[email] = user
     return users
 
 
+@functools.cache
 def demo_password_hash() -> str:
-    """One hash for every demo login: hashing is slow on purpose, and these are demo data."""
+    """One hash for every demo login, made once and only when a login is created: hashing
+    is slow on purpose, and these are demo data."""
     return make_password(DEMO_PASSWORD)
 
 
@@ -169,7 +175,6 @@ def members_bulk_ensure(
     seed: int,
     count: int,
     stores: dict[str, Store],
-    password_hash: str,
     batch_size: int = 5000,
 ) -> int:
     """Write the rows of ``demo_members`` that are not in the database yet, in bulk (users,
@@ -185,14 +190,15 @@ def members_bulk_ensure(
             continue
         rows.append(row)
         if len(rows) >= batch_size:
-            created += _bulk_write(rows, stores, password_hash)
+            created += _bulk_write(rows, stores)
             rows = []
     if rows:
-        created += _bulk_write(rows, stores, password_hash)
+        created += _bulk_write(rows, stores)
     return created
 
 
-def _bulk_write(rows: list[dict[str, Any]], stores: dict[str, Store], password_hash: str) -> int:
+def _bulk_write(rows: list[dict[str, Any]], stores: dict[str, Store]) -> int:
+    password_hash = demo_password_hash()
     with transaction.atomic():
         users = User.objects.bulk_create(
             [
@@ -265,7 +271,7 @@ class DemoPerson:
         return self.member
 
 
-def member_join(*, person: DemoPerson, stores: dict[str, Store], password_hash: str) -> Member:
+def member_join(*, person: DemoPerson, stores: dict[str, Store]) -> Member:
     """Sign the person up as the web does: a login with a verified address, then
     ``member_create`` (the "joined" event), with the mobile number if they have one. The
     birth date comes later, when the member completes their profile (``profile_complete``).
@@ -277,7 +283,7 @@ def member_join(*, person: DemoPerson, stores: dict[str, Store], password_hash: 
         return existing
     with transaction.atomic():
         user = User.objects.create(
-            email=row["email"], password=password_hash, date_joined=timezone.now()
+            email=row["email"], password=demo_password_hash(), date_joined=timezone.now()
         )
         EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
         member = member_create(

@@ -634,7 +634,7 @@ def challenges_ensure(*, anchor_day: datetime.date) -> None:
             "window_days": 30,
             "points": 300,
             "badge": badge["stammis"],
-            "starts_at": day(-21),
+            "starts_at": day(-14),
             "ends_at": day(40),
         },
         {
@@ -708,8 +708,8 @@ def shopper_draw(rng: random.Random, *, home: str | None) -> Shopper:
         if pick not in sports:
             sports.append(pick)
     per_year = rng.choices(
-        [2, 3, 4, 6, 8, 10, 12, 16, 20, 26],
-        weights=[8, 10, 12, 14, 14, 12, 10, 8, 7, 5],
+        [2, 3, 4, 5, 6, 8, 10, 12, 16, 24],
+        weights=[10, 13, 14, 13, 12, 11, 9, 8, 6, 4],
     )[0]
     return Shopper(
         sports=tuple(sports),
@@ -869,7 +869,7 @@ def shopper_steps(
         items = basket_draw(rng, shopper, timezone.localtime(at).date())
         store = _store_pick(rng, shopper, stores)
         receipt = f"D{number}-{n:03d}"
-        returns = rng.random() < 0.03
+        returns = rng.random() < 0.02
         return_after = datetime.timedelta(days=rng.randint(2, 10), hours=rng.randint(0, 3))
         steps.append(
             Step(
@@ -886,19 +886,18 @@ def shopper_steps(
         )
     extra = person.rng("extras")
     # Rewards chosen with points, once or twice a year for those who shop enough.
-    claim_times = _times(extra, start=start + datetime.timedelta(days=45), end=end, per_year=1.2)
+    claim_times = _times(extra, start=start + datetime.timedelta(days=45), end=end, per_year=0.9)
     for n, at in enumerate(claim_times[:2]):
-        steps.append(
-            Step(at, _treat_step(person, rewards, stores, shopper, n, end, extra.random()))
-        )
+        treat = _treat_step(person, rewards, stores, shopper, n, end, extra.random(), consume)
+        steps.append(Step(at, treat))
     if times and extra.random() < 0.1:
         at = times[-1] + datetime.timedelta(days=extra.randint(1, 5), hours=2)
         if at < end:
             sku = basket_draw(extra, shopper, timezone.localtime(at).date())[0][0]
             steps.append(Step(at, _review_step(person, sku, staff, end)))
-    if shopper.home and extra.random() < 0.1:
+    if shopper.home and extra.random() < 0.07:
         for n, at in enumerate(_times(extra, start=start, end=end, per_year=2)[:3]):
-            steps.append(Step(at, _checkin_step(person, stores[shopper.home], n)))
+            steps.append(Step(at, _checkin_step(person, stores[shopper.home], n, consume)))
     return ShopperHistory(steps=steps, first_purchase_at=times[0] if times else None)
 
 
@@ -945,6 +944,7 @@ def _treat_step(
     n: int,
     end: datetime.datetime,
     roll: float,
+    consume: Consume,
 ) -> Callable[[], list[Step]]:
     """The member looks at the catalogue and picks something they can afford."""
 
@@ -975,13 +975,13 @@ def _treat_step(
         if reward.kind in (Reward.Kind.PARTNER, Reward.Kind.INVITATION) or roll > 0.7:
             return []
         store = stores[shopper.home] if shopper.home else stores["webshop"]
-        return [Step(use_at, _voucher_use_step(person, voucher, store, n))]
+        return [Step(use_at, _voucher_use_step(person, voucher, store, n, consume))]
 
     return run
 
 
 def _voucher_use_step(
-    person: DemoPerson, voucher: Voucher, store: Store, n: int
+    person: DemoPerson, voucher: Voucher, store: Store, n: int, consume: Consume
 ) -> Callable[[], None]:
     """The member shops and hands over the voucher: the purchase, then the till redeems it."""
 
@@ -991,8 +991,13 @@ def _voucher_use_step(
         if reward.kind == Reward.Kind.FREE_PRODUCT and reward.product_sku:
             items = [(reward.product_sku, 1), ("NU-002", 1)]
         receipt = f"V{person.row['membership_number']}-{n}"
+        member = person.joined()
         purchase = demo_purchase(
-            member=person.joined(), store=store, items=items, receipt_id=receipt
+            member=member,
+            store=store,
+            items=items,
+            receipt_id=receipt,
+            consume=consume(member, timezone.now()),
         )
         catalogue.voucher_redeem(
             code=voucher.code,
@@ -1048,13 +1053,16 @@ def _moderate_step(review_id: int, staff: User, approve: bool) -> Callable[[], N
     return run
 
 
-def _checkin_step(person: DemoPerson, store: Store, n: int) -> Callable[[], None]:
+def _checkin_step(person: DemoPerson, store: Store, n: int, consume: Consume) -> Callable[[], None]:
     def run() -> None:
-        services.checkin_record(
-            member=person.joined(),
-            store=store,
-            idempotency_key=f"demo-{person.row['membership_number']}-checkin-{n}",
-        )
+        member = person.joined()
+        dispatch = Dispatch.INLINE if consume(member, timezone.now()) else Dispatch.OFF
+        with activity_dispatch(dispatch):
+            services.checkin_record(
+                member=member,
+                store=store,
+                idempotency_key=f"demo-{member.membership_number}-checkin-{n}",
+            )
 
     return run
 
@@ -1100,6 +1108,7 @@ def demo_login_steps(
     rewards: dict[str, Reward],
     staff: User,
     start: datetime.datetime,
+    consume: Consume,
 ) -> list[Step]:
     """The year of medlem@demo.kundklubb.se, written so that every member page has
     something to show: a regular shopper in running and outdoor gear, Silver and on the way
@@ -1129,7 +1138,7 @@ def demo_login_steps(
         steps.append(
             Step(
                 when,
-                _purchase_step(person, store, items, f"D{number}-{n:03d}", consume=consume_always),
+                _purchase_step(person, store, items, f"D{number}-{n:03d}", consume=consume),
             )
         )
     scripted: list[tuple[datetime.datetime, Store, list[tuple[str, int]]]] = [
@@ -1137,6 +1146,7 @@ def demo_login_steps(
         (at(19, 18, 5), webshop, [("RW-001", 1), ("NU-001", 2)]),
         (at(12, 16, 15), home, [("RS-001", 1), ("RW-004", 1)]),
         (at(9, 12, 30), soder, [("OD-003", 1), ("NU-002", 3)]),
+        (at(5, 18, 45), home, [("RW-004", 1), ("NU-004", 1)]),
         (at(1, 17, 50), home, [("RW-005", 1), ("NU-003", 1), ("TB-001", 1)]),
     ]
     for n, (when, store, items) in enumerate(scripted):
@@ -1150,7 +1160,7 @@ def demo_login_steps(
                     store,
                     items,
                     receipt,
-                    consume=consume_always,
+                    consume=consume,
                     return_after=return_after,
                 ),
             )
@@ -1176,6 +1186,7 @@ def demo_login_steps(
                     n,
                     used_at=at(used_days_ago, 16, 20) if used_days_ago else None,
                     store=home,
+                    consume=consume,
                 ),
             )
         )
@@ -1186,7 +1197,7 @@ def demo_login_steps(
     steps.append(Step(at(50, 21, 0), _demo_post_step(person, staff, at(49, 9, 40))))
     for n, days_ago in enumerate([70, 35, 2]):
         store = soder if days_ago == 35 else home
-        steps.append(Step(at(days_ago, 11, 15), _checkin_step(person, store, n)))
+        steps.append(Step(at(days_ago, 11, 15), _checkin_step(person, store, n, consume)))
     # The chosen benefit, the first day of each of the last three months (from Silver).
     month = (A - datetime.timedelta(days=1)).replace(day=1)
     for _ in range(3):
@@ -1204,6 +1215,7 @@ def _claim_step(
     *,
     used_at: datetime.datetime | None,
     store: Store,
+    consume: Consume,
 ) -> Callable[[], list[Step]]:
     def run() -> list[Step]:
         member = person.joined()
@@ -1215,7 +1227,7 @@ def _claim_step(
         )
         if used_at is None:
             return []
-        return [Step(used_at, _voucher_use_step(person, voucher, store, 100 + n))]
+        return [Step(used_at, _voucher_use_step(person, voucher, store, 100 + n, consume))]
 
     return run
 
