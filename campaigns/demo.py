@@ -245,6 +245,7 @@ def history_play(
             anchor_day - datetime.timedelta(days=days), rng.randint(8, 21), rng.randint(0, 59)
         )
         people.append(DemoPerson(index=index, row=row, joined_at=joined_at, seed=seed))
+    members_demo.members_existing(people)
     referrer_of = _referrals(people, rng)
 
     challenges_from = local_time(anchor_day - datetime.timedelta(days=CHALLENGES_FROM_DAYS), 0, 0)
@@ -256,6 +257,7 @@ def history_play(
         return at >= challenges_from or offers.active(member, at)
 
     steps: list[Step] = []
+    birthdays: set[tuple[int, int]] = set()  # of the members who tell us theirs
     for person in people:
         steps += _person_steps(
             person,
@@ -266,12 +268,9 @@ def history_play(
             rewards=rewards,
             store_staff=store_staff,
             consume=consume,
+            birthdays=birthdays,
         )
     first_day = min(p.joined_at for p in people).date()
-    birthdays = {
-        (p.row["birth_date"].month, p.row["birth_date"].day) for p in people if p.row["birth_date"]
-    }
-    birthdays.add((5, 14))  # the demo login's, when their row has none
     steps += rewards_demo.birthday_steps(
         first=first_day, last=anchor_day - datetime.timedelta(days=1), birthdays=birthdays
     )
@@ -323,6 +322,7 @@ def _person_steps(
     rewards: dict[str, Reward],
     store_staff: User,
     consume: rewards_demo.Consume,
+    birthdays: set[tuple[int, int]],
 ) -> list[Step]:
     row = person.row
     if person.is_demo_login:
@@ -340,8 +340,11 @@ def _person_steps(
     welcome_at = local_time(anchor_day - datetime.timedelta(days=WELCOME_LAUNCHED_DAYS), 9, 0)
     recent = person.index <= 1 or person.joined_at > welcome_at
     dispatch = Dispatch.INLINE if recent else Dispatch.OFF
-    join = _join_step(person, profile, referrer, stores, dispatch)
+    join = _join_step(person, profile, referrer, stores, dispatch, welcome=recent)
     steps = [Step(person.joined_at, join)]
+    if person.index == 1:  # the friend's review waits in the moderation queue
+        review_at = local_time(anchor_day - datetime.timedelta(days=1), 19, 30)
+        steps.append(Step(review_at, rewards_demo.review_step(person, "RW-002", store_staff, end)))
     steps += consent_demo.consent_steps(person=person, profile=profile, end=end)
     rng = person.rng("profile")
     birth_date = row["birth_date"]
@@ -354,6 +357,7 @@ def _person_steps(
         phone = row["phone"] or ("+46701234567" if person.is_demo_login else "")
         if at < end:
             steps.append(Step(at, _profile_step(person, birth_date, phone, dispatch)))
+            birthdays.add((birth_date.month, birth_date.day))
     start = max(person.joined_at + datetime.timedelta(hours=2), end - datetime.timedelta(days=365))
     if person.is_demo_login:
         steps += rewards_demo.demo_login_steps(
@@ -386,6 +390,8 @@ def _join_step(
     referrer: DemoPerson | None,
     stores: dict[str, Store],
     dispatch: Dispatch,
+    *,
+    welcome: bool,
 ) -> Callable[[], list[Step]]:
     """Sign-up: the member, the boxes they ticked (one transaction, as the join page), the
     friend's code if invited; the welcome campaign answers at once."""
@@ -399,7 +405,7 @@ def _join_step(
                 )
         if referrer is not None and referrer.member is not None:
             rewards_demo.referral_join(referred=member, referrer=referrer.member)
-        return _welcome_follow_ups(person)
+        return _welcome_follow_ups(person) if welcome else []
 
     return run
 

@@ -277,10 +277,8 @@ def member_join(*, person: DemoPerson, stores: dict[str, Store]) -> Member:
     birth date comes later, when the member completes their profile (``profile_complete``).
     Call at the joining time (the clock)."""
     row = person.row
-    existing = Member.objects.filter(user__email=row["email"]).first()
-    if existing is not None:  # loaded by an earlier version of the demo, without history
-        person.member = existing
-        return existing
+    if person.member is not None:  # loaded by an earlier version of the demo, without history
+        return person.member
     with transaction.atomic():
         user = User.objects.create(
             email=row["email"], password=demo_password_hash(), date_joined=timezone.now()
@@ -310,6 +308,19 @@ def profile_complete(*, person: DemoPerson, birth_date: datetime.date, phone: st
     if phone and not member.phone:
         fields["phone"] = phone
     person.member = member_update_profile(member=member, actor=member.user, **fields)
+
+
+def members_existing(people: list[DemoPerson]) -> None:
+    """Give each person who is a member already (a database loaded by an earlier version of
+    the demo, whose members had no history) that member: they are not signed up again."""
+    emails = [p.row["email"] for p in people]
+    by_email = {
+        member.user.email: member
+        for member in Member.objects.filter(user__email__in=emails).select_related("user")
+        if member.user is not None
+    }
+    for person in people:
+        person.member = by_email.get(person.row["email"])
 
 
 # --- the clock ------------------------------------------------------------------------------

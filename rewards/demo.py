@@ -886,7 +886,7 @@ def shopper_steps(
         )
     extra = person.rng("extras")
     # Rewards chosen with points, once or twice a year for those who shop enough.
-    claim_times = _times(extra, start=start + datetime.timedelta(days=45), end=end, per_year=0.9)
+    claim_times = _times(extra, start=start + datetime.timedelta(days=45), end=end, per_year=0.7)
     for n, at in enumerate(claim_times[:2]):
         treat = _treat_step(person, rewards, stores, shopper, n, end, extra.random(), consume)
         steps.append(Step(at, treat))
@@ -894,7 +894,7 @@ def shopper_steps(
         at = times[-1] + datetime.timedelta(days=extra.randint(1, 5), hours=2)
         if at < end:
             sku = basket_draw(extra, shopper, timezone.localtime(at).date())[0][0]
-            steps.append(Step(at, _review_step(person, sku, staff, end)))
+            steps.append(Step(at, review_step(person, sku, staff, end)))
     if shopper.home and extra.random() < 0.07:
         for n, at in enumerate(_times(extra, start=start, end=end, per_year=2)[:3]):
             steps.append(Step(at, _checkin_step(person, stores[shopper.home], n, consume)))
@@ -1019,7 +1019,7 @@ REVIEW_TEXTS = [
 ]
 
 
-def _review_step(
+def review_step(
     person: DemoPerson, sku: str, staff: User, end: datetime.datetime
 ) -> Callable[[], list[Step]]:
     """A member reviews something they bought; staff moderate it the next day (the last
@@ -1193,7 +1193,7 @@ def demo_login_steps(
 
     steps.append(Step(at(140, 14, 5), _adjust_step(person, staff)))
     review_sku = "RS-001"
-    steps.append(Step(at(30, 19, 30), _demo_review_step(person, review_sku, staff, at(29, 10, 15))))
+    steps.append(Step(at(30, 19, 30), _demoreview_step(person, review_sku, staff, at(29, 10, 15))))
     steps.append(Step(at(50, 21, 0), _demo_post_step(person, staff, at(49, 9, 40))))
     for n, days_ago in enumerate([70, 35, 2]):
         store = soder if days_ago == 35 else home
@@ -1245,7 +1245,7 @@ def _adjust_step(person: DemoPerson, staff: User) -> Callable[[], None]:
     return run
 
 
-def _demo_review_step(
+def _demoreview_step(
     person: DemoPerson, sku: str, staff: User, approve_at: datetime.datetime
 ) -> Callable[[], list[Step]]:
     def run() -> list[Step]:

@@ -35,11 +35,14 @@ from rewards.models import (
     EarningRule,
     EventRule,
     LedgerEntry,
+    MemberTier,
     PartnerCode,
     PointBalance,
     PointLot,
     Purchase,
     PurchaseLine,
+    Referral,
+    Review,
     Reward,
     Tier,
     Voucher,
@@ -239,6 +242,15 @@ def test_seed_demo_campaigns_ab_scheduled_welcome(demo):
     assert Campaign.objects.get(name=PERSONAL_CAMPAIGN).status == Campaign.Status.DONE
     assert ProductAffinity.objects.exists()
     assert MemberRecommendation.objects.exists()
+
+
+def test_seed_demo_other_members_shop_claim_review_and_refer(demo):
+    assert Voucher.objects.exclude(member__user__email=DEMO_MEMBER_EMAIL).exists()
+    assert Review.objects.filter(status=Review.Status.APPROVED).exists()
+    assert Review.objects.filter(status=Review.Status.PENDING).exists()  # the staff's queue
+    assert Referral.objects.filter(status=Referral.Status.COMPLETED).exists()
+    assert MemberTier.objects.values("tier").distinct().count() == 3
+    assert LedgerEntry.objects.filter(kind="reverse", cause="return").exists()
 
 
 def test_seed_demo_ledger_balances_equal_their_entries(demo):

@@ -43,8 +43,10 @@ class Command(BaseCommand):
                 f"({summary.purchases} purchases, "
                 f"{summary.marketing_consent_share:.0%} with marketing consent)"
             )
-        else:
+        elif options["history"] > 0 and options["members"] > 0:
             history = "history already loaded"
+        else:
+            history = "no history asked for"
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready in {summary.seconds:.1f} s: {summary.stores} stores, "
