@@ -102,16 +102,21 @@ TEMPLATES = [
 
 
 def database_tune(database: dict[str, Any]) -> None:
-    """PostgreSQL: server-side parameter binding, so psycopg prepares a query after its 5th
-    run on a connection and PostgreSQL stops parsing and planning the hot statements anew
-    (about 0.8 ms of its CPU per API purchase, docs/benchmarks.md "Earn"). Tests run with
-    it too. ``DB_PREPARED_STATEMENTS=false`` turns it off, e.g. behind a transaction-mode
-    pooler that cannot keep prepared statements (PgBouncer before 1.21)."""
-    if "postgresql" not in database["ENGINE"] or not env.bool(
-        "DB_PREPARED_STATEMENTS", default=True
-    ):
+    """PostgreSQL: the project's backend (``config.db.postgresql``: ``__in`` lists as one
+    array parameter, bulk batches within PostgreSQL's 65,535 parameters per statement) and
+    server-side parameter binding, so psycopg prepares a query after its 5th run on a
+    connection and PostgreSQL stops parsing and planning the hot statements anew (about
+    0.8 ms of its CPU per API purchase, docs/benchmarks.md "Earn"). Tests run with both.
+    ``DB_PREPARED_STATEMENTS=false`` turns binding off, e.g. behind a transaction-mode pooler
+    that cannot keep prepared statements (PgBouncer before 1.21); the backend stays."""
+    if "postgresql" not in database["ENGINE"]:
         return
-    database.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database["ENGINE"] = "config.db.postgresql"
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        database.setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": 5}
+        )
 
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

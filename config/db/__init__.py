@@ -1,0 +1,1 @@
+"""Project database backends (docs/architecture.md, "Decisions")."""
