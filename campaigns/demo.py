@@ -93,8 +93,8 @@ def seed_environment() -> Iterator[None]:
     """Run the seed on its own: Celery tasks in this process (the campaign engine's chain of
     tasks), the timeline's consumers inline, nothing sent outside (demo addresses are fake:
     emails to the dummy backend, SMS to the console backend, not logged), no SQL logging
-    even with DEBUG, and commits without waiting for the disk (a crash loses only demo
-    data, which the next run loads again)."""
+    even with DEBUG, and commits without waiting for the disk (thousands of small
+    transactions; a crash may lose the last moments of the load, never consistency)."""
     from celery import current_app
 
     conf = current_app.conf
@@ -340,7 +340,7 @@ def _person_steps(
     welcome_at = local_time(anchor_day - datetime.timedelta(days=WELCOME_LAUNCHED_DAYS), 9, 0)
     recent = person.index <= 1 or person.joined_at > welcome_at
     dispatch = Dispatch.INLINE if recent else Dispatch.OFF
-    join = _join_step(person, profile, referrer, stores, dispatch, welcome=recent)
+    join = _join_step(person, profile, referrer, stores, dispatch, welcome=recent, end=end)
     steps = [Step(person.joined_at, join)]
     if person.index == 1:  # the friend's review waits in the moderation queue
         review_at = local_time(anchor_day - datetime.timedelta(days=1), 19, 30)
@@ -380,7 +380,7 @@ def _person_steps(
             end=end,
             consume=consume,
             first_purchase_consumed=referrer is not None,
-        ).steps
+        )
     return steps
 
 
@@ -392,6 +392,7 @@ def _join_step(
     dispatch: Dispatch,
     *,
     welcome: bool,
+    end: datetime.datetime,
 ) -> Callable[[], list[Step]]:
     """Sign-up: the member, the boxes they ticked (one transaction, as the join page), the
     friend's code if invited; the welcome campaign answers at once."""
@@ -405,7 +406,7 @@ def _join_step(
                 )
         if referrer is not None and referrer.member is not None:
             rewards_demo.referral_join(referred=member, referrer=referrer.member)
-        return _welcome_follow_ups(person) if welcome else []
+        return _welcome_follow_ups(person, end) if welcome else []
 
     return run
 
@@ -502,7 +503,7 @@ def _welcome_launch(marketer: User) -> Callable[[], None]:
     return run
 
 
-def _welcome_follow_ups(person: DemoPerson) -> list[Step]:
+def _welcome_follow_ups(person: DemoPerson, end: datetime.datetime) -> list[Step]:
     """A new member who got the welcome gift collects it within days, and some use it."""
     member = person.joined()
     item = (
@@ -516,11 +517,13 @@ def _welcome_follow_ups(person: DemoPerson) -> list[Step]:
     if rng.random() > 0.6:
         return []
     at = timezone.now() + datetime.timedelta(days=rng.randint(0, 6), hours=rng.randint(1, 10))
-    return [Step(at, _collect_step(person, item.pk, use=rng.random() < 0.5))]
+    if at >= end:
+        return []
+    return [Step(at, _collect_step(person, item.pk, use=rng.random() < 0.5, end=end))]
 
 
 def _collect_step(
-    person: DemoPerson, member_offer_id: int, *, use: bool
+    person: DemoPerson, member_offer_id: int, *, use: bool, end: datetime.datetime
 ) -> Callable[[], list[Step]]:
     def run() -> list[Step]:
         member = person.joined()
@@ -538,7 +541,7 @@ def _collect_step(
         if voucher_id is None:
             return []
         at = timezone.now() + datetime.timedelta(days=person.rng("welcome-use").randint(2, 12))
-        return [Step(at, _gift_use_step(person, voucher_id))]
+        return [Step(at, _gift_use_step(person, voucher_id))] if at < end else []
 
     return run
 
@@ -869,8 +872,3 @@ def _scheduled_launch(marketer: User, anchor_day: datetime.date) -> Callable[[],
         services.campaign_launch(campaign=campaign, actor=marketer)
 
     return run
-
-
-def demo_campaign(name: str) -> Campaign | None:
-    """One of the demo's campaigns by name (docs/demo.md lists them)."""
-    return Campaign.objects.filter(name=name).first()

@@ -838,14 +838,6 @@ def _times(
     return sorted(times)
 
 
-@dataclass
-class ShopperHistory:
-    """The steps of one member's year, and what other apps need to know about it."""
-
-    steps: list[Step]
-    first_purchase_at: datetime.datetime | None
-
-
 def shopper_steps(
     *,
     person: DemoPerson,
@@ -857,7 +849,7 @@ def shopper_steps(
     end: datetime.datetime,
     consume: Consume,
     first_purchase_consumed: bool = False,
-) -> ShopperHistory:
+) -> list[Step]:
     """A member's purchases (and a few returns), now and then a reward claimed with points
     and its voucher used, a review, a check-in. ``first_purchase_consumed``: a referred
     member's first purchase completes the referral, so its consumers must see it."""
@@ -898,7 +890,7 @@ def shopper_steps(
     if shopper.home and extra.random() < 0.07:
         for n, at in enumerate(_times(extra, start=start, end=end, per_year=2)[:3]):
             steps.append(Step(at, _checkin_step(person, stores[shopper.home], n, consume)))
-    return ShopperHistory(steps=steps, first_purchase_at=times[0] if times else None)
+    return steps
 
 
 def _purchase_step(
@@ -988,6 +980,8 @@ def _voucher_use_step(
     def run() -> None:
         reward = voucher.reward
         items: list[tuple[str, int]] = [("RW-003", 1)]
+        if reward.min_basket_ore > PRICE["RW-003"] * 100:
+            items.append(("OD-001", 1))  # enough for the voucher's minimum basket
         if reward.kind == Reward.Kind.FREE_PRODUCT and reward.product_sku:
             items = [(reward.product_sku, 1), ("NU-002", 1)]
         receipt = f"V{person.row['membership_number']}-{n}"
