@@ -233,3 +233,49 @@ def test_activity_drain_goes_on_after_a_failing_consumer(member, register, pendi
     assert drained == 2
     assert recorder.handled == [second.pk]
     assert not EventConsumption.objects.filter(event=first).exists()
+
+
+@pytest.mark.django_db
+def test_activity_dispatch_inline_consumes_after_commit_without_celery(
+    member, register, monkeypatch, django_capture_on_commit_callbacks
+):
+    recorder = register(Recorder())
+    queued: list[int] = []
+    monkeypatch.setattr(activity, "_dispatch_later", queued.append)
+
+    with (
+        activity.activity_dispatch(activity.Dispatch.INLINE),
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+    ):
+        event = _event(member)
+    assert recorder.handled == []  # not before the commit
+
+    for callback in callbacks:
+        callback()
+    assert recorder.handled == [event.pk]
+    assert queued == []  # nothing went to the broker
+    assert EventConsumption.objects.filter(consumer=CONSUMER, event=event).exists()
+
+
+@pytest.mark.django_db
+def test_activity_dispatch_off_records_the_event_for_nobody(
+    member, register, monkeypatch, django_capture_on_commit_callbacks
+):
+    recorder = register(Recorder())
+    queued: list[int] = []
+    monkeypatch.setattr(activity, "_dispatch_later", queued.append)
+
+    with (
+        activity.activity_dispatch(activity.Dispatch.OFF),
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
+        event = _event(member)
+
+    assert callbacks == []
+    assert ActivityEvent.objects.filter(pk=event.pk).exists()
+    assert recorder.handled == []
+    assert queued == []
+    # outside the block the default is back: the next event goes through the broker
+    with django_capture_on_commit_callbacks(execute=True):
+        second = _event(member)
+    assert queued == [second.pk]

@@ -241,3 +241,21 @@ def test_signup_twice_at_once_with_one_email_creates_one_member(monkeypatch):
     assert User.objects.filter(email="twin@example.se").count() == 1
     assert Member.objects.count() == 1
     assert EmailAddress.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_member_create_keeps_a_given_membership_number():
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError
+
+    from members.services import member_create
+
+    member = member_create(first_name="Åsa", last_name="Jönsson", membership_number="7117325121")
+
+    assert member.membership_number == "7117325121"
+    with pytest.raises(ValidationError) as invalid:
+        member_create(first_name="Per", last_name="Ek", membership_number="7117325122")
+    assert "membership_number" in invalid.value.message_dict
+    with pytest.raises(IntegrityError):  # taken: never silently another number
+        member_create(first_name="Per", last_name="Ek", membership_number="7117325121")
+    assert Member.objects.count() == 1
