@@ -108,3 +108,18 @@ def test_claim_form_attaches_purchase_once(member, store):
         {"store": store.pk, "receipt_id": "K-55", "total": "249.50"},
     )
     assert "tillhör redan en medlem" in again.content.decode()
+
+
+def test_points_page_says_what_points_were_spent_on(shopper):
+    from rewards import catalogue
+
+    reward = rf.reward(
+        code="rabatt-50", points_cost=200, name_sv="50 kr rabatt", name_en="SEK 50 off"
+    )
+    catalogue.reward_claim(member=shopper, reward=reward, idempotency_key="spend-1")
+
+    swedish = _client(shopper, "sv").get(URL).content.decode()
+    english = _client(shopper, "en").get(URL).content.decode()
+
+    assert '<span class="muted explanation">50 kr rabatt</span>' in swedish
+    assert '<span class="muted explanation">SEK 50 off</span>' in english
