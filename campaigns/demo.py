@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SEED = 20261122
 DEFAULT_MEMBERS = 300
-DEFAULT_HISTORY = 200
+DEFAULT_HISTORY = 170
 
 # When things happen, in days before the day the demo is loaded.
 DEMO_LOGIN_JOINED_DAYS = 400

@@ -708,8 +708,8 @@ def shopper_draw(rng: random.Random, *, home: str | None) -> Shopper:
         if pick not in sports:
             sports.append(pick)
     per_year = rng.choices(
-        [2, 3, 4, 5, 6, 8, 10, 12, 16, 24],
-        weights=[10, 13, 14, 13, 12, 11, 9, 8, 6, 4],
+        [1, 2, 3, 4, 5, 6, 8, 10, 12, 18],
+        weights=[10, 13, 14, 14, 12, 10, 9, 7, 6, 5],
     )[0]
     return Shopper(
         sports=tuple(sports),
@@ -986,20 +986,20 @@ def _voucher_use_step(
             items = [(reward.product_sku, 1), ("NU-002", 1)]
         receipt = f"V{person.row['membership_number']}-{n}"
         member = person.joined()
+        consumed = consume(member, timezone.now())
         purchase = demo_purchase(
-            member=member,
-            store=store,
-            items=items,
-            receipt_id=receipt,
-            consume=consume(member, timezone.now()),
+            member=member, store=store, items=items, receipt_id=receipt, consume=consumed
         )
-        catalogue.voucher_redeem(
-            code=voucher.code,
-            store=store,
-            idempotency_key=f"demo-use-{voucher.code}",
-            basket_total_ore=purchase.total_ore,
-            reference=receipt,
-        )
+        # A voucher claimed with points redeems no campaign offer: its "used" event is only
+        # history, unless a running challenge or an active offer needs the timeline now.
+        with activity_dispatch(Dispatch.INLINE if consumed else Dispatch.OFF):
+            catalogue.voucher_redeem(
+                code=voucher.code,
+                store=store,
+                idempotency_key=f"demo-use-{voucher.code}",
+                basket_total_ore=purchase.total_ore,
+                reference=receipt,
+            )
 
     return run
 
