@@ -112,7 +112,8 @@ def main() -> int:
     try:
         manage(env, "migrate", "--no-input", "-v", "0")
         say(f"migrated ({time.monotonic() - started:.1f} s)")
-        manage(env, "seed_demo")
+        seed = ["--members", env["DEMO_MEMBERS"]] if env.get("DEMO_MEMBERS") else []
+        manage(env, "seed_demo", *seed)
         say(f"demo loaded ({time.monotonic() - started:.1f} s)")
         if args.setup_only:
             return 0

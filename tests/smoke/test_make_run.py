@@ -325,4 +325,9 @@ def test_the_club_runs_as_the_readme_says(club: Club) -> None:
     assert number.encode() in content
 
     # The mail that says the export is ready links to this address, not localhost:8000.
-    assert f"{club.base}/mina-sidor/mina-data/" in club.output()
+    # (the worker prints the mail just after it marks the export done)
+    wait_for(
+        "the export mail",
+        lambda: f"{club.base}/mina-sidor/mina-data/" in club.output(),
+        timeout=30,
+    )
