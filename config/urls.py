@@ -1,10 +1,11 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from members import views as member_views
+from members.api.views import api_not_found
 
 admin.site.site_header = _("Kundklubb back-office")
 admin.site.site_title = _("Kundklubb")
@@ -25,6 +26,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/v1/(?P<path>.*)$", api_not_found),  # after every API route: JSON 404
     path("manifest.webmanifest", member_views.manifest, name="manifest"),
     path("sw.js", member_views.service_worker, name="service-worker"),
     path("", include("rewards.urls")),

@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "members.middleware.RejectNulMiddleware",  # NUL in path, query or form: 400
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -285,7 +286,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["members.api.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "members.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["members.api.throttling.ApiClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
@@ -295,6 +296,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+API_MAX_JSON_DEPTH = 16  # no API body needs more than a few levels (members.api.parsers)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kundklubb API",
     "DESCRIPTION": (

@@ -13,9 +13,12 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from members.api.parsers import NulCharacter, TooDeeplyNested
 from members.errors import DomainError
 
 _DRF_CODES = {
+    TooDeeplyNested: "too_deeply_nested",
+    NulCharacter: "nul_character",
     exceptions.NotAuthenticated: "not_authenticated",
     exceptions.AuthenticationFailed: "authentication_failed",
     exceptions.PermissionDenied: "forbidden",

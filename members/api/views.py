@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.http import HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -57,3 +59,17 @@ class IdentifyView(APIView):
         serializer.is_valid(raise_exception=True)
         member = member_identify(**serializer.validated_data)
         return Response(MemberSummarySerializer(member_summary(member)).data)
+
+
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Any path under /api/v1/ that no route matches: the API's JSON error, not an HTML
+    page. Every endpoint ends in a slash; the message says so when that is what is missing."""
+    message = "No API endpoint at this address."
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            message += f" Did you mean {request.path}/ ?"
+    return JsonResponse({"error": {"code": "not_found", "message": message}}, status=404)
