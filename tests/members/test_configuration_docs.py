@@ -166,7 +166,11 @@ def test_a_wrong_default_in_the_docs_is_caught():
             names=["C"], cell="`0`; production: `1`", claims=_claims("`0`; production: `1`")
         ),
     ]
-    reads = {"A": {"base": 360}, "B": {"production": "x"}, "C": {"base": 0, "production": 2}}
+    reads: dict[str, dict[str, object]] = {
+        "A": {"base": 360},
+        "B": {"production": "x"},
+        "C": {"base": 0, "production": 2},
+    }
     wrong, compared = mismatches(rows, reads)
     assert compared == 4
     assert [line.split(" ")[0] for line in wrong] == ["A", "B", "C"]
