@@ -757,7 +757,9 @@ class PurchaseResult:
 
 # SKU -> (product id, category id, cached until): products are read on every purchase and
 # change rarely, so each process keeps them a minute (a category changed by an import in
-# another process applies within that time; an import in this process clears it).
+# another process applies within that time; an import in this process clears it). Only
+# committed rows enter it: rows are learned after the transaction that read or created them
+# commits (``transaction.on_commit``), so a rolled-back purchase never leaves an id behind.
 _products_cache: dict[str, tuple[int, int | None, float]] = {}
 PRODUCTS_CACHE_SECONDS = 60.0
 
@@ -766,9 +768,24 @@ def products_cache_clear() -> None:
     _products_cache.clear()
 
 
+def _products_cache_learn(rows: dict[str, tuple[int, int | None]], until: float) -> None:
+    def learn() -> None:
+        for sku, (pk, category_id) in rows.items():
+            _products_cache[sku] = (pk, category_id, until)
+
+    # Outside a transaction the rows are committed already and this runs at once.
+    transaction.on_commit(learn)
+
+
 def products_resolve(lines: Iterable[LineInput]) -> dict[str, tuple[int, int | None]]:
     """SKU -> (product id, category id); unknown SKUs (and categories) are created on first
-    sight. No query when every SKU was seen in the last minute, one when they are known."""
+    sight. No query when every SKU was seen in the last minute, one when they are known.
+
+    Call it inside the purchase's transaction: the products and categories it creates are
+    rolled back with a refused purchase. A concurrent purchase creating the same SKU waits
+    on the unique index (``ON CONFLICT DO NOTHING``) and then reads the row the other
+    committed; new rows are inserted in code and SKU order, so two purchases never wait on
+    each other's rows."""
     lines = list(lines)
     skus = {line.sku for line in lines}
     clock = time.monotonic()
@@ -779,33 +796,40 @@ def products_resolve(lines: Iterable[LineInput]) -> dict[str, tuple[int, int | N
             found[sku] = (cached[0], cached[1])
     if len(found) == len(skus):
         return found
-    rows = Product.objects.filter(sku__in=skus - set(found)).values_list("sku", "pk", "category_id")
-    for sku, pk, category_id in rows:
-        found[sku] = (pk, category_id)
-        _products_cache[sku] = (pk, category_id, clock + PRODUCTS_CACHE_SECONDS)
-    missing = [line for line in lines if line.sku not in found]
-    if not missing:
-        return found
-    codes = {line.category for line in missing if line.category}
-    Category.objects.bulk_create(
-        [Category(code=code, name=code) for code in sorted(codes)], ignore_conflicts=True
-    )
-    category_ids = dict(Category.objects.filter(code__in=codes).values_list("code", "pk"))
-    Product.objects.bulk_create(
-        [
-            Product(sku=line.sku, name=line.name[:200], category_id=category_ids.get(line.category))
-            for line in {line.sku: line for line in missing}.values()
-        ],
-        ignore_conflicts=True,  # a concurrent purchase may create the same SKU
-    )
-    found.update(
-        {
+    learned: dict[str, tuple[int, int | None]] = {
+        sku: (pk, category_id)
+        for sku, pk, category_id in Product.objects.filter(sku__in=skus - set(found)).values_list(
+            "sku", "pk", "category_id"
+        )
+    }
+    found.update(learned)
+    missing = {line.sku: line for line in lines if line.sku not in found}
+    if missing:
+        codes = {line.category for line in missing.values() if line.category}
+        Category.objects.bulk_create(
+            [Category(code=code, name=code) for code in sorted(codes)], ignore_conflicts=True
+        )
+        category_ids = dict(Category.objects.filter(code__in=codes).values_list("code", "pk"))
+        Product.objects.bulk_create(
+            [
+                Product(
+                    sku=sku,
+                    name=missing[sku].name[:200],
+                    category_id=category_ids.get(missing[sku].category),
+                )
+                for sku in sorted(missing)
+            ],
+            ignore_conflicts=True,  # a concurrent purchase may create the same SKU
+        )
+        created = {
             sku: (pk, category_id)
-            for sku, pk, category_id in Product.objects.filter(
-                sku__in={line.sku for line in missing}
-            ).values_list("sku", "pk", "category_id")
+            for sku, pk, category_id in Product.objects.filter(sku__in=set(missing)).values_list(
+                "sku", "pk", "category_id"
+            )
         }
-    )
+        found.update(created)
+        learned.update(created)
+    _products_cache_learn(learned, clock + PRODUCTS_CACHE_SECONDS)
     return found
 
 
@@ -869,36 +893,39 @@ def purchase_record(
     )
     now = timezone.now()
     purchased_at = purchased_at or now
-    products = products_resolve(lines)
-    line_inputs = [
-        earning.LineForEarning(
-            product_id=products[line.sku][0],
-            category_id=products[line.sku][1],
-            quantity=line.quantity,
-            unit_price_ore=line.unit_price_ore,
-            discount_ore=line.discount_ore,
-        )
-        for line in lines
-    ]
-    calc = earning.earning_calculate(
-        lines=line_inputs,
-        store_id=store.pk,
-        tier_id=member_tier_id(member) if member else None,
-        day=purchase_day(purchased_at),
-        total_ore=total_ore,
-        rules=earning.rules_active(),
-        # The member's own multipliers (an activated campaign offer, a chosen tier benefit).
-        member_id=member.pk if member else None,
-        bonus=bonus,
-    )
     available_at = (
         max(purchased_at + datetime.timedelta(days=settings.REWARDS_PENDING_DAYS), now)
         if settings.REWARDS_PENDING_DAYS > 0
         else now
     )
     matured = settings.REWARDS_PENDING_DAYS <= 0 or available_at <= now
+    rules = earning.rules_active()
     try:
         with transaction.atomic():
+            # Unknown SKUs and categories are created in this transaction: a refused purchase
+            # (a conflicting replay, a failing line) leaves no catalogue rows behind.
+            products = products_resolve(lines)
+            line_inputs = [
+                earning.LineForEarning(
+                    product_id=products[line.sku][0],
+                    category_id=products[line.sku][1],
+                    quantity=line.quantity,
+                    unit_price_ore=line.unit_price_ore,
+                    discount_ore=line.discount_ore,
+                )
+                for line in lines
+            ]
+            calc = earning.earning_calculate(
+                lines=line_inputs,
+                store_id=store.pk,
+                tier_id=member_tier_id(member) if member else None,
+                day=purchase_day(purchased_at),
+                total_ore=total_ore,
+                rules=rules,
+                # The member's own multipliers (an activated offer, a chosen tier benefit).
+                member_id=member.pk if member else None,
+                bonus=bonus,
+            )
             purchase, purchase_lines = _purchase_write(
                 store=store,
                 receipt_id=receipt_id,
@@ -1466,6 +1493,9 @@ def catalogue_import_csv(*, rows: Iterable[dict[str, str]]) -> tuple[int, int]:
     """Create or update products (and categories) from CSV rows with columns
     ``sku, name, category_code, category_name``. Returns (created, updated)."""
     products_cache_clear()
+    # and again once the import is committed: a purchase in this process meanwhile may
+    # have cached the rows as they were before
+    transaction.on_commit(products_cache_clear)
     created = updated = 0
     cleaned = []
     for number, row in enumerate(rows, 2):
