@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from members.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
+from members.errors import ConflictError, DomainError, NotFoundError
 
 
 class InsufficientPointsError(ConflictError):
@@ -60,11 +60,6 @@ class ReturnExceedsPurchaseError(DomainError):
 class UnknownLineError(DomainError):
     code = "unknown_line"
     default_message = _("The purchase has no such line.")
-
-
-class WrongStoreError(ForbiddenError):
-    code = "wrong_store"
-    default_message = _("This API key acts for another store.")
 
 
 class PurchaseNotClaimableError(DomainError):

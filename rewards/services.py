@@ -48,7 +48,6 @@ from rewards.errors import (
     UnknownLineError,
     UnknownReceiptError,
     UnknownReservationError,
-    WrongStoreError,
 )
 from rewards.models import (
     Category,
@@ -497,16 +496,17 @@ def _reservation_resolve(
     actor: User | None = None,
     allow_expired: bool = False,
 ) -> dict[str, Any]:
-    """Capture, release or time out a reservation: exactly once (I4). Call in a transaction."""
-    member_id = (
-        Reservation.objects.filter(pk=reservation_id).values_list("member_id", flat=True).first()
-    )
+    """Capture, release or time out a reservation: exactly once (I4). Call in a transaction.
+
+    Another store's reservation is not found, exactly like an unknown id (docs/security.md)."""
+    found = Reservation.objects.filter(pk=reservation_id)
+    if store is not None:
+        found = found.filter(store_id=store.pk)
+    member_id = found.values_list("member_id", flat=True).first()
     if member_id is None:
         raise UnknownReservationError()
     balance = _balance_lock(member_id)
     reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
-    if store is not None and reservation.store_id != store.pk:
-        raise WrongStoreError()
     if reservation.status != Reservation.Status.ACTIVE:
         raise ReservationResolvedError(status=reservation.status)
     now = timezone.now()

@@ -21,9 +21,14 @@ ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input (`invalid_input`, ...)"),
     401: OpenApiResponse(ErrorSerializer, description="Missing or invalid API key"),
     403: OpenApiResponse(
-        ErrorSerializer, description="Missing scope, or another store (`wrong_store`)"
+        ErrorSerializer,
+        description="Missing scope, or the body names a store not the key's own (`wrong_store`)",
     ),
-    404: OpenApiResponse(ErrorSerializer, description="`unknown_member`, `unknown_receipt`, ..."),
+    404: OpenApiResponse(
+        ErrorSerializer,
+        description="`unknown_member`, `unknown_receipt`, `unknown_reservation`, ...; another "
+        "store's receipt or reservation is not found either, exactly like an unknown id",
+    ),
     409: OpenApiResponse(ErrorSerializer, description="`insufficient_points`, `*_conflict`, ..."),
 }
 MEMBER_EXAMPLE = {"membership_number": "4711000011"}

@@ -340,7 +340,7 @@ def test_reservation_expired_code(till, member, store):
     assert (late.status_code, late.json()["error"]["code"]) == (409, "reservation_expired")
 
 
-def test_capture_with_another_stores_key_is_403(till, member):
+def test_capture_with_another_stores_key_is_404_like_an_unknown_id(till, member):
     client, _key = till
     rf.earned(member, 100)
     ref = {"membership_number": member.membership_number}
@@ -355,7 +355,13 @@ def test_capture_with_another_stores_key_is_403(till, member):
         {"points": 50, "idempotency_key": "b"},
         format="json",
     )
-    assert (response.status_code, response.json()["error"]["code"]) == (403, "wrong_store")
+    unknown = other.post(
+        "/api/v1/points/reservations/987654321/capture/",
+        {"points": 50, "idempotency_key": "c"},
+        format="json",
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "unknown_reservation")
+    assert response.json() == unknown.json()
 
 
 def test_checkin_post_awards_rule_points(till, member):

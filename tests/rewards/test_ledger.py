@@ -17,7 +17,7 @@ from rewards.errors import (
     InsufficientPointsError,
     ReservationExpiredError,
     ReservationResolvedError,
-    WrongStoreError,
+    UnknownReservationError,
 )
 from rewards.models import LedgerEntry, PointBalance, PointLot, Reservation
 from tests import factories
@@ -147,14 +147,16 @@ def test_reservation_capture_more_than_reserved_refused(member, store):
         )
 
 
-def test_reservation_of_another_store_refused(member, store):
+def test_reservation_of_another_store_is_not_found(member, store):
+    # Like an unknown id (a 404): another store cannot tell reservation ids apart.
     other = factories.store(code="other")
     rf.earned(member, 100)
     r = services.points_reserve(member=member, points=50, idempotency_key="r1", store=store)
-    with pytest.raises(WrongStoreError):
+    with pytest.raises(UnknownReservationError):
         services.reservation_capture(
             reservation_id=r["reservation_id"], points=50, idempotency_key="c", store=other
         )
+    assert Reservation.objects.get(pk=r["reservation_id"]).status == Reservation.Status.ACTIVE
 
 
 def test_reservations_timeout_releases_and_capture_is_expired(member, store):
