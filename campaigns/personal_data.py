@@ -54,6 +54,9 @@ NOT_PERSONAL = {
     "Segment.description",
     "Segment.kind",
     "Segment.criteria",
+    # Counts, line numbers and reasons of an upload, never the uploaded values (a rejected
+    # line is often someone's phone or email; campaigns migration 0004 removed old ones).
+    # Names, descriptions and reports are still searched on erasure (free_text_register).
     "Segment.import_report",
     "Segment.created_by",
     "Segment.created_at",

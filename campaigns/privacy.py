@@ -27,6 +27,7 @@ from campaigns.models import (
 from consent.registry import (
     erasure_step_register,
     export_section_register,
+    free_text_register,
     model_row,
     page_section_register,
     retention_job_register,
@@ -160,6 +161,8 @@ page_section_register(
     order=50,
 )
 erasure_step_register(name="campaigns", run=erase_campaign_data, order=50)
+# Marketers' names, descriptions and upload reports of segments: searched in every segment.
+free_text_register(model=Segment, fields=["name", "description", "import_report"])
 retention_job_register(name="campaigns.messages", run=purge_old_messages)
 
 # Personalisation's parts (recommendations: export, erasure, retention, "my data", panel).

@@ -117,7 +117,8 @@ MAX_CSV_ROWS = 200_000
 
 def segment_import_csv(*, name: str, content: bytes | str, actor: User | None = None) -> Segment:
     """A static segment from a CSV of membership numbers or email addresses (one per line,
-    first column; a header line is allowed). The report lists every line not used and why."""
+    first column; a header line is allowed). The report lists every line not used and why
+    (its number and reason, never its value)."""
     text = content.decode("utf-8-sig", errors="replace") if isinstance(content, bytes) else content
     rows = list(csv.reader(io.StringIO(text)))
     if len(rows) > MAX_CSV_ROWS:
@@ -142,12 +143,14 @@ def segment_import_csv(*, name: str, content: bytes | str, actor: User | None = 
     duplicates = 0
     for line, value in values:
         if not value:
-            rejected.append({"line": line, "value": "", "reason": "empty"})
+            rejected.append({"line": line, "reason": "empty"})
             continue
         member_id = by_number.get(value) if value.isdigit() else by_email.get(value.lower())
         if member_id is None:
             reason = "unknown" if value.isdigit() or "@" in value else "not_an_identifier"
-            rejected.append({"line": line, "value": value[:80], "reason": reason})
+            # Not the value: a rejected line is often someone's phone, email or name, and
+            # the report outlives the upload (docs/privacy.md, "Erasure").
+            rejected.append({"line": line, "reason": reason})
         elif member_id in found:
             duplicates += 1
         else:

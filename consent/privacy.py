@@ -13,7 +13,9 @@ from allauth.account.models import EmailAddress
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
+from django.db import connection, models
 from django.db.models import Q
+from django.db.models.functions import Cast
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,6 +31,7 @@ from consent.models import (
     PrivacyRequest,
     UsedUnsubscribeToken,
 )
+from consent.scrub import ERASED, Identifiers, identifier_regex, scrub
 from members.models import ActivityEvent, Member, User
 from members.phone import phone_display
 
@@ -197,11 +200,88 @@ def erase_member_core(member: Member) -> None:
         )
         user.groups.clear()
         _sessions_delete(user.pk)
+        if user.email:
+            _login_attempts_delete(user.email)
     for value in identifiers:
         log_filter |= Q(object_repr__icontains=value) | Q(change_message__icontains=value)
     LogEntry.objects.filter(log_filter).update(
         object_repr=f"[erased #{member.pk}]", change_message=""
     )
+
+
+def member_identifiers(member: Member) -> Identifiers:
+    user = member.user
+    return Identifiers(
+        email=user.email if user else "",
+        phone=member.phone,
+        membership_number=member.membership_number,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        birth_date=member.birth_date,
+    )
+
+
+def erase_free_text(member: Member) -> None:
+    """Replace the member's identifiers in every registered free-text field
+    (``registry.free_text_register``): references, staff notes, uploads, admin log lines.
+
+    Runs before the member row is blanked (its identifiers are still known); on a second run
+    the member is a tombstone and there is nothing left to look for. The rows stay (books,
+    audit trail); only the matching text changes."""
+    if member.erased_at is not None:
+        return
+    ids = member_identifiers(member)
+    strong = identifier_regex(ids)
+    with_names = identifier_regex(ids, names=True)
+    if not with_names:
+        return
+    # The ledger's trigger lets exactly this transaction change a ledger entry's reason.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('kundklubb.erasure', 'on', true)")
+    for entry in registry.free_texts():
+        _free_text_scrub(entry, member, strong=strong, with_names=with_names)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('kundklubb.erasure', '', true)")
+
+
+def _free_text_scrub(
+    entry: registry.FreeText, member: Member, *, strong: str, with_names: str
+) -> None:
+    model = entry.model
+    queryset = model._default_manager.all()
+    regex = strong
+    if entry.member_path is not None:
+        queryset = queryset.filter(**{entry.member_path: member})
+        regex = with_names
+    if not regex:
+        return
+    found = Q()
+    for name in entry.fields:
+        field = model._meta.get_field(name)
+        if isinstance(field, models.JSONField):
+            alias = f"_erasure_{name}"
+            queryset = queryset.annotate(**{alias: Cast(name, models.TextField())})
+            found |= Q(**{f"{alias}__iregex": regex})
+        else:
+            found |= Q(**{f"{name}__iregex": regex})
+    for obj in queryset.filter(found).only("pk", *entry.fields).order_by("pk"):
+        replacement = f"{ERASED}{obj.pk}" if entry.unique else ERASED
+        changes = {}
+        for name in entry.fields:
+            old = getattr(obj, name)
+            new = scrub(old, with_names, replacement)
+            if new != old:
+                changes[name] = new
+        if changes:
+            model._default_manager.filter(pk=obj.pk).update(**changes)
+
+
+def _login_attempts_delete(email: str) -> None:
+    """django-axes keeps failed log-ins under the typed account name (the email)."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    for model in (AccessAttempt, AccessFailureLog, AccessLog):
+        model.objects.filter(username__iexact=email.strip()).delete()
 
 
 def _sessions_delete(user_id: int) -> None:
@@ -298,9 +378,21 @@ def _register_page_sections() -> None:
     )
 
 
+def _register_free_texts() -> None:
+    # The member's timeline: small facts, but a till's or staff's text may name them.
+    registry.free_text_register(model=ActivityEvent, fields=["data"], member_path="member")
+    # Admin log lines about any object (a purchase, a review, a segment) may name the member
+    # (entries about the member, their login and email addresses: erase_member_core).
+    registry.free_text_register(model=LogEntry, fields=["object_repr", "change_message"])
+    registry.free_text_register(model=PartnerShare, fields=["reference"], member_path="member")
+    registry.free_text_register(model=PrivacyRequest, fields=["refusal_reason"])
+
+
 def register() -> None:
     _register_exports()
+    _register_free_texts()
     registry.erasure_step_register(name="consent", run=erase_consent_data, order=10)
+    registry.erasure_step_register(name="free_text", run=erase_free_text, order=900)
     registry.erasure_step_register(name="members", run=erase_member_core, order=1000)
     _register_page_sections()
 

@@ -10,6 +10,8 @@ every app's ``privacy`` module once, from ``ConsentConfig.ready``
   Runs inside the erasure transaction with the member row locked; must be idempotent.
 - ``page_section_register``: a group of facts on the "my data" page (segments, messages).
 - ``retention_job_register``: purge the app's data past its retention; nightly, idempotent.
+- ``free_text_register``: text and JSON fields that may hold a member's identifiers
+  (references, notes, import reports); erasure replaces the identifiers in them.
 """
 
 from __future__ import annotations
@@ -63,7 +65,28 @@ class RetentionJob:
     run: Callable[[datetime.datetime], int]  # (now) -> rows purged
 
 
+@dataclass(frozen=True)
+class FreeText:
+    """Text or JSON fields of ``model`` in which erasure replaces a member's identifiers.
+
+    ``member_path``: the lookup from ``model`` to the member; only that member's rows are
+    searched, and their first and last names are replaced too. None: every row is searched
+    (small tables: uploads, staff notes), for the member's strong identifiers (email, phone,
+    membership number, full name). ``unique``: the fields are unique keys, so a replaced
+    value gets the row's id to stay unique."""
+
+    model: type[models.Model]
+    fields: tuple[str, ...]
+    member_path: str | None = None
+    unique: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.model._meta.label}.{'/'.join(self.fields)}"
+
+
 _export: dict[str, ExportSection] = {}
+_free_text: dict[str, FreeText] = {}
 _erasure: dict[str, ErasureStep] = {}
 _page: dict[str, PageSection] = {}
 _retention: dict[str, RetentionJob] = {}
@@ -107,6 +130,21 @@ def page_section_register(
 
 def retention_job_register(*, name: str, run: Callable[[datetime.datetime], int]) -> None:
     _retention[name] = RetentionJob(name=name, run=run)
+
+
+def free_text_register(
+    *,
+    model: type[models.Model],
+    fields: Iterable[str],
+    member_path: str | None = None,
+    unique: bool = False,
+) -> None:
+    entry = FreeText(model=model, fields=tuple(fields), member_path=member_path, unique=unique)
+    _free_text[entry.name] = entry
+
+
+def free_texts() -> list[FreeText]:
+    return sorted(_free_text.values(), key=lambda f: f.name)
 
 
 def export_sections() -> list[ExportSection]:

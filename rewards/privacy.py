@@ -81,6 +81,30 @@ def erase_reviews(member: Member) -> None:
 
 erasure_step_register(name="rewards_reviews", run=erase_reviews, order=50)
 
+
+def _register_free_texts() -> None:
+    """Text a till, web shop or staff typed about the member: erasure replaces the member's
+    identifiers in it and keeps the row (the books). Receipt and return ids and ledger keys
+    are unique, so a replaced one gets the row's id. The ledger's trigger allows exactly
+    this change (rewards migration 0006)."""
+    from consent.registry import free_text_register
+    from rewards.models import LedgerEntry, Purchase, Reservation, Return
+
+    free_text_register(model=LedgerEntry, fields=["reason"], member_path="member")
+    # "return:<store>:<return id>": the till's return id may carry an identifier
+    free_text_register(
+        model=LedgerEntry, fields=["idempotency_key"], member_path="member", unique=True
+    )
+    free_text_register(model=Reservation, fields=["reference"], member_path="member")
+    free_text_register(model=Voucher, fields=["used_reference"], member_path="member")
+    free_text_register(model=Purchase, fields=["receipt_id"], member_path="member", unique=True)
+    free_text_register(
+        model=Return, fields=["return_id"], member_path="purchase__member", unique=True
+    )
+
+
+_register_free_texts()
+
 for order, (name, title, model, path) in enumerate(SECTIONS, start=1):
     export_section_register(
         name=name, title=title, rows=_rows(model, path), model=model, order=200 + order * 10
