@@ -262,6 +262,9 @@ def voucher_page(request: HttpRequest, voucher_id: int) -> HttpResponse:
 @member_required
 def voucher_cancel(request: HttpRequest, voucher_id: int) -> HttpResponse:
     member = _member(request)
+    # Another member's voucher is not found, exactly like an unknown id (docs/security.md).
+    if not Voucher.objects.filter(pk=voucher_id, member=member).exists():
+        raise Http404
     if request.method == "POST":
         try:
             voucher = catalogue.voucher_cancel(
