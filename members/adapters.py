@@ -8,14 +8,31 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.db import transaction
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
 from members.models import Member
 from members.services import member_email_verified
+from members.validators import email_length_validate
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def clean_email(self, email: str) -> str:
+        # allauth's email fields have no length limit and its user_field() cuts a longer
+        # address to the column's 254 characters without a word: a 300-character address
+        # became 254 "x" with no "@". Every allauth form that takes a new address (sign-up,
+        # add email, password reset) asks this hook first: refuse it there, next to the field.
+        email_length_validate(email)
+        return super().clean_email(email)
+
+    def save_user(
+        self, request: HttpRequest, user: Any, form: BaseForm, commit: bool = True
+    ) -> Any:
+        # Backstop for any form that skipped clean_email: never save a cut-off address.
+        email_length_validate(form.cleaned_data.get("email") or "")
+        return super().save_user(request, user, form, commit)
+
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         # Render now, in the member's request language; send from a worker once the sign-up
         # (or reset) has committed, so a rolled-back sign-up never sends anything.

@@ -23,10 +23,10 @@ from members.selectors import member_search_q, member_timeline
 from members.services import (
     api_key_create,
     api_key_revoke,
-    birth_date_validate,
     member_create,
     member_update_profile,
 )
+from members.validators import birth_date_validate
 
 # The member page shows the latest events; the full history is under "Activity events".
 TIMELINE_LIMIT = 50

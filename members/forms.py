@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from members.models import Member, Store, User
 from members.phone import phone_normalise
-from members.services import birth_date_validate, member_create
+from members.services import member_create
+from members.validators import birth_date_validate, name_validate
 
 
 class DateInput(forms.DateInput):
@@ -25,11 +26,13 @@ class ProfileFieldsMixin(forms.Form):
     first_name = forms.CharField(
         label=_("First name"),
         max_length=100,
+        validators=[name_validate],
         widget=forms.TextInput({"autocomplete": "given-name"}),
     )
     last_name = forms.CharField(
         label=_("Last name"),
         max_length=100,
+        validators=[name_validate],
         widget=forms.TextInput({"autocomplete": "family-name"}),
     )
     phone = forms.CharField(

@@ -15,6 +15,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from members.validators import birth_date_validate, name_validate
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -112,10 +114,12 @@ class Member(models.Model):
         blank=True,
     )
     membership_number = models.CharField(_("membership number"), max_length=10, unique=True)
-    first_name = models.CharField(_("first name"), max_length=100)
-    last_name = models.CharField(_("last name"), max_length=100)
+    first_name = models.CharField(_("first name"), max_length=100, validators=[name_validate])
+    last_name = models.CharField(_("last name"), max_length=100, validators=[name_validate])
     phone = models.CharField(_("mobile number"), max_length=20, blank=True, db_index=True)
-    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    birth_date = models.DateField(
+        _("birth date"), null=True, blank=True, validators=[birth_date_validate]
+    )
     preferred_language = models.CharField(
         _("preferred language"), max_length=2, choices=Language.choices, default=Language.SWEDISH
     )

@@ -7,7 +7,6 @@ import hashlib
 import secrets
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -17,6 +16,7 @@ from django.utils.translation import gettext as _
 from members.activity import Kind, activity_record
 from members.models import ApiKey, Member, Store, User
 from members.phone import phone_normalise
+from members.validators import birth_date_validate, name_validate
 
 PROFILE_FIELDS = (
     "first_name",
@@ -31,25 +31,6 @@ PROFILE_FIELDS = (
 # --- validation shared by sign-up, profile, admin and API ----------------------------------
 
 
-def birth_date_validate(value: datetime.date | None, *, today: datetime.date | None = None) -> None:
-    """Raise ``ValidationError`` for a birth date in the future or under the minimum age."""
-    if value is None:
-        return
-    today = today or timezone.localdate()
-    if value > today:
-        raise ValidationError(_("The birth date cannot be in the future."), code="future")
-    minimum = settings.MEMBER_MINIMUM_AGE
-    try:
-        latest_allowed = today.replace(year=today.year - minimum)
-    except ValueError:  # 29 February
-        latest_allowed = today.replace(year=today.year - minimum, day=28)
-    if value > latest_allowed:
-        raise ValidationError(
-            _("You must be at least %(age)d years old to join.") % {"age": minimum},
-            code="too_young",
-        )
-
-
 def _clean_profile(fields: dict[str, Any]) -> dict[str, Any]:
     """Normalise and validate profile fields; collect every error before raising."""
     errors: dict[str, list[ValidationError]] = {}
@@ -61,6 +42,11 @@ def _clean_profile(fields: dict[str, Any]) -> dict[str, Any]:
                 errors.setdefault(name, []).append(
                     ValidationError(_("This field is required."), code="required")
                 )
+            else:
+                try:
+                    name_validate(cleaned[name])
+                except ValidationError as exc:
+                    errors.setdefault(name, []).append(exc)
     if "phone" in cleaned:
         try:
             cleaned["phone"] = phone_normalise(cleaned["phone"] or "")
