@@ -193,7 +193,11 @@ def contact_preferences(request: HttpRequest) -> HttpResponse:
 @require_POST
 @domain_errors_shown("consent:preferences")
 def pause(request: HttpRequest) -> HttpResponse:
-    if request.POST.get("action") == "resume":
+    action = request.POST.get("action")
+    if action not in ("pause", "resume"):  # the page's two buttons; anything else is refused
+        messages.error(request, _("That choice could not be found. Please try again."))
+        return redirect(reverse("consent:preferences") + "#pause")
+    if action == "resume":
         marketing_resume(member=_member(request), actor=request.user)  # type: ignore[arg-type]
         messages.success(request, _("Welcome back. We may contact you again as you chose."))
     else:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from members.api.serializers import NOT_BLANK_REGEX, InputSerializer
+
 
 class ConsentStateSerializer(serializers.Serializer):
     purpose = serializers.CharField(help_text="Purpose code, e.g. marketing_email.")
@@ -17,8 +19,11 @@ class ConsentListSerializer(serializers.Serializer):
     consents = ConsentStateSerializer(many=True)
 
 
-class ConsentSetInputSerializer(serializers.Serializer):
+class ConsentSetInputSerializer(InputSerializer):
     granted = serializers.BooleanField()
-    policy_version = serializers.CharField(
-        required=False, help_text="The policy version shown to the member (default: current)."
+    policy_version = serializers.RegexField(
+        NOT_BLANK_REGEX,
+        required=False,
+        max_length=20,
+        help_text="The policy version shown to the member (default: current).",
     )

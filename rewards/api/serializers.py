@@ -13,50 +13,86 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from members.api.serializers import IDENTIFIERS, IdentifyInputSerializer
+from members.api.errors import named_validation_code
+from members.api.serializers import (
+    IDENTIFIERS,
+    MEMBERSHIP_NUMBER_REGEX,
+    NOT_BLANK_REGEX,
+    WHITESPACE,
+    IdentifyInputSerializer,
+    InputSerializer,
+)
 
 MAX_POINTS = 10_000_000
 MAX_ORE = 10**11  # one billion kronor
-ID_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$"
-KEY_REGEX = r"^[A-Za-z0-9._:-]{1,100}$"
-SKU_REGEX = r"^[^\s\x00][^\x00]{0,63}$"
+# ``\Z``, not ``$`` (which lets a trailing newline through in Python); the schema shows ``$``.
+# Ids and keys are taken as sent (no trimming), so that the server and the schema agree.
+ID_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}\Z"
+KEY_REGEX = r"^[A-Za-z0-9._:-]{1,100}\Z"
+# A SKU starts with neither whitespace nor a control character and ends in no whitespace;
+# taken as sent (trimming would make the server accept what the schema refuses).
+SKU_REGEX = rf"^[^{WHITESPACE}\x00-\x1f\x7f-\x9f](?:[^\x00]{{0,62}}[^{WHITESPACE}\x00])?\Z"
+
+# Rules a JSON schema cannot state: the 400 names them (members.api.errors) and the purchase
+# operation's description lists them.
+DISCOUNT_EXCEEDS_LINE = named_validation_code("discount_exceeds_line")
+LINE_AMOUNT_TOO_LARGE = named_validation_code("line_amount_too_large")
+LINES_TOTAL_TOO_LARGE = named_validation_code("lines_total_too_large")
+PURCHASED_AT_OUT_OF_RANGE = named_validation_code("purchased_at_out_of_range")
 
 
 class MemberRefSerializer(IdentifyInputSerializer):
     """Exactly one of card, membership_number, phone, email."""
 
 
-class StoreCodeMixin(serializers.Serializer):
-    store = serializers.CharField(
+class StoreCodeMixin(InputSerializer):
+    store = serializers.RegexField(
+        NOT_BLANK_REGEX,
         required=False,
         max_length=20,
         help_text="Optional: the store code. It must be the API key's own store (else 403).",
     )
 
 
-class LineInputSerializer(serializers.Serializer):
-    sku = serializers.RegexField(SKU_REGEX, max_length=64)
+class LineInputSerializer(InputSerializer):
+    sku = serializers.RegexField(SKU_REGEX, max_length=64, trim_whitespace=False)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     category = serializers.SlugField(required=False, allow_blank=True, max_length=60, default="")
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
-    unit_price_ore = serializers.IntegerField(min_value=0, max_value=MAX_ORE)
-    discount_ore = serializers.IntegerField(min_value=0, max_value=MAX_ORE, default=0)
+    unit_price_ore = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_ORE,
+        help_text="In öre. quantity × unit_price_ore may not exceed 100 000 000 000 "
+        "(else 400 `line_amount_too_large`).",
+    )
+    discount_ore = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_ORE,
+        default=0,
+        help_text="In öre; a discount cannot exceed its line: at most quantity × "
+        "unit_price_ore (else 400 `discount_exceeds_line`).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["quantity"] * attrs["unit_price_ore"] > MAX_ORE:
             raise serializers.ValidationError(
-                {"unit_price_ore": _("The line amount is larger than any real purchase.")}
+                {"unit_price_ore": _("The line amount is larger than any real purchase.")},
+                code=LINE_AMOUNT_TOO_LARGE,
             )
         if attrs["discount_ore"] > attrs["quantity"] * attrs["unit_price_ore"]:
             raise serializers.ValidationError(
-                {"discount_ore": _("The discount is larger than the line amount.")}
+                {"discount_ore": _("The discount is larger than the line amount.")},
+                code=DISCOUNT_EXCEEDS_LINE,
             )
         return attrs
 
 
 class PurchaseInputSerializer(StoreCodeMixin):
     receipt_id = serializers.RegexField(
-        ID_REGEX, max_length=64, help_text="The till's receipt id or the web shop's order id."
+        ID_REGEX,
+        max_length=64,
+        trim_whitespace=False,
+        help_text="The till's receipt id or the web shop's order id.",
     )
     member = MemberRefSerializer(
         required=False, allow_null=True, help_text="Who bought; null when no card was shown."
@@ -65,19 +101,23 @@ class PurchaseInputSerializer(StoreCodeMixin):
         min_value=0, max_value=MAX_ORE, help_text="The total paid, in öre (SEK x 100)."
     )
     purchased_at = serializers.DateTimeField(
-        required=False, help_text="When the purchase was made (ISO 8601); defaults to now."
+        required=False,
+        help_text="When the purchase was made (ISO 8601); defaults to now. Not more than an "
+        "hour ahead, not before 2000 (else 400 `purchased_at_out_of_range`).",
     )
     lines = LineInputSerializer(many=True, allow_empty=False, max_length=500)  # type: ignore[call-arg]
 
     def validate_lines(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if sum(line["quantity"] * line["unit_price_ore"] for line in lines) > MAX_ORE:
-            raise serializers.ValidationError(_("The lines add up to more than any real purchase."))
+            raise serializers.ValidationError(
+                _("The lines add up to more than any real purchase."), code=LINES_TOTAL_TOO_LARGE
+            )
         return lines
 
     def validate_purchased_at(self, value: datetime.datetime) -> datetime.datetime:
         problem = purchased_at_problem(value)
         if problem is not None:
-            raise serializers.ValidationError(problem)
+            raise serializers.ValidationError(problem, code=PURCHASED_AT_OUT_OF_RANGE)
         return value
 
 
@@ -100,7 +140,7 @@ def purchased_at_problem(value: datetime.datetime) -> Any:
 _SKU_RE = re.compile(SKU_REGEX)
 _ID_RE = re.compile(ID_REGEX)
 _SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+$")
-_NUMBER_RE = re.compile(r"^[0-9 ]{10,14}$")
+_NUMBER_RE = re.compile(MEMBERSHIP_NUMBER_REGEX)
 # CharField refuses NUL and surrogate characters; leading/trailing whitespace it would trim.
 _UNSAFE_RE = re.compile("[\x00\ud800-\udfff]")
 _PURCHASE_KEYS = frozenset({"receipt_id", "member", "total_ore", "purchased_at", "lines", "store"})
@@ -203,13 +243,13 @@ def purchase_input_fast(data: Any) -> dict[str, Any] | None:
     return validated
 
 
-class ReturnLineSerializer(serializers.Serializer):
+class ReturnLineSerializer(InputSerializer):
     line_no = serializers.IntegerField(min_value=1, max_value=500)
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
 
 
 class ReturnInputSerializer(StoreCodeMixin):
-    return_id = serializers.RegexField(ID_REGEX, max_length=64)
+    return_id = serializers.RegexField(ID_REGEX, max_length=64, trim_whitespace=False)
     lines = ReturnLineSerializer(  # type: ignore[call-arg]
         many=True,
         required=False,
@@ -223,6 +263,7 @@ class IdempotentSerializer(StoreCodeMixin):
     idempotency_key = serializers.RegexField(
         KEY_REGEX,
         max_length=100,
+        trim_whitespace=False,
         help_text="Unique per operation; a retry with the same key and body gets the same answer.",
     )
 
@@ -249,7 +290,7 @@ class ReleaseInputSerializer(IdempotentSerializer):
     pass
 
 
-class BalanceInputSerializer(serializers.Serializer):
+class BalanceInputSerializer(InputSerializer):
     member = MemberRefSerializer()
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=10)
 

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from members.api.permissions import HasScope, api_client_store
-from members.api.serializers import ErrorSerializer
+from members.api.serializers import NOT_BLANK_REGEX, ErrorSerializer, InputSerializer
 from rewards import catalogue, selectors
 from rewards.api.serializers import (
     KEY_REGEX,
@@ -38,8 +38,10 @@ CODE_EXAMPLE = "7KQM-4XTA-9BHC-2WRN"
 
 
 class VoucherCodeSerializer(StoreCodeMixin):
-    code = serializers.CharField(
-        max_length=60, help_text="The code as typed (dashes allowed) or the scanned QR payload."
+    code = serializers.RegexField(
+        NOT_BLANK_REGEX,
+        max_length=60,
+        help_text="The code as typed (dashes allowed) or the scanned QR payload.",
     )
     basket_total_ore = serializers.IntegerField(
         required=False,
@@ -51,14 +53,17 @@ class VoucherCodeSerializer(StoreCodeMixin):
 
 class VoucherRedeemSerializer(VoucherCodeSerializer):
     idempotency_key = serializers.RegexField(
-        KEY_REGEX, help_text="Unique per redemption attempt; a retry sends the same key."
+        KEY_REGEX,
+        max_length=100,
+        trim_whitespace=False,
+        help_text="Unique per redemption attempt; a retry sends the same key.",
     )
     reference = serializers.CharField(
         required=False, allow_blank=True, max_length=64, default="", help_text="Receipt/order."
     )
 
 
-class VoucherListInputSerializer(serializers.Serializer):
+class VoucherListInputSerializer(InputSerializer):
     member = MemberRefSerializer()
 
 
