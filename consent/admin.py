@@ -347,9 +347,9 @@ class LoggedMemberAdmin(MemberAdmin):
                 actor=request.user,  # type: ignore[arg-type]
             )
             messages.success(request, _("%(n)d change(s) recorded.") % {"n": len(events)})
-            return redirect("admin:members_member_change", object_id)
-        self._log(request, str(object_id), "consent")
-        return TemplateResponse(
+            response: HttpResponse = redirect("admin:members_member_change", object_id)
+            return self._log(request, str(object_id), "consent", response)
+        response = TemplateResponse(
             request,
             "admin/consent/store_consent.html",
             {
@@ -360,22 +360,38 @@ class LoggedMemberAdmin(MemberAdmin):
                 "opts": self.model._meta,
             },
         )
+        return self._log(request, str(object_id), "consent", response)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
-        self._log(request, object_id, "change" if request.method == "POST" else "view")
-        return super().change_view(request, object_id, form_url, extra_context)
+        response = super().change_view(request, object_id, form_url, extra_context)
+        return self._log(
+            request, object_id, "change" if request.method == "POST" else "view", response
+        )
 
     def history_view(
         self, request: HttpRequest, object_id: str, extra_context: Any = None
     ) -> HttpResponse:
-        self._log(request, object_id, "history")
-        return super().history_view(request, object_id, extra_context)
+        response = super().history_view(request, object_id, extra_context)
+        return self._log(request, object_id, "history", response)
 
-    def _log(self, request: HttpRequest, object_id: str, view: str) -> None:
-        if object_id.isdigit() and Member.objects.filter(pk=int(object_id)).exists():
+    def _log(
+        self, request: HttpRequest, object_id: str, view: str, response: HttpResponse
+    ) -> HttpResponse:
+        """Log the view once it has been answered: a page shown (2xx), or a change saved (a
+        POST answered with a redirect). A refused view (403, 404, a redirect to the login or
+        away from a missing member) showed nothing and is not logged. A refusal raised as
+        ``PermissionDenied`` never gets here at all."""
+        shown = 200 <= response.status_code < 300
+        saved = request.method == "POST" and 300 <= response.status_code < 400
+        if (
+            (shown or saved)
+            and object_id.isdigit()
+            and Member.objects.filter(pk=int(object_id)).exists()
+        ):
             access_log_record(staff=request.user, member_id=int(object_id), view=view)  # type: ignore[arg-type]
+        return response
 
 
 admin.site.unregister(Member)

@@ -9,7 +9,7 @@ import pytest
 from consent.models import AccessLog, ConsentEvent, ContactPreferences, Interest, MemberInterest
 from consent.selectors import contact_permission, policy_version_current
 from members.models import Member
-from members.roles import DATA_PROTECTION_OFFICER, STORE_STAFF
+from members.roles import DATA_PROTECTION_OFFICER, MARKETER, STORE_STAFF
 from tests import factories
 from tests.factories import consent as cf
 
@@ -171,6 +171,42 @@ def test_staff_viewing_a_member_is_logged(client, member):
     assert response.status_code == 200
     log = AccessLog.objects.get()
     assert (log.staff, log.member, log.view) == (staff, member, "view")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/members/member/{pk}/change/",
+        "/admin/members/member/{pk}/history/",
+        "/admin/members/member/{pk}/consent/",
+    ],
+)
+def test_a_refused_view_of_a_member_is_not_logged(client, member, path):
+    # Issue 11: a Marketer (no permission on members) was refused with 403, yet the access
+    # log said they had viewed the member.
+    url = path.format(pk=member.pk)
+    marketer = factories.staff_user(role=MARKETER)
+    client.force_login(marketer)
+
+    assert client.get(url).status_code == 403
+    assert client.post(url, {}).status_code == 403
+    assert not AccessLog.objects.exists()
+
+    # With permission the same page is answered and logged.
+    staff = factories.staff_user(role=STORE_STAFF)
+    client.force_login(staff)
+    assert client.get(url).status_code == 200
+    assert list(AccessLog.objects.values_list("staff", "member")) == [(staff.pk, member.pk)]
+
+
+def test_a_missing_member_is_not_logged(client, member):
+    client.force_login(factories.staff_user(role=STORE_STAFF))
+    erased = factories.member_with_user()
+    Member.objects.filter(pk=erased.pk).update(erased_at=datetime.datetime.now(datetime.UTC))
+
+    assert client.get(f"/admin/members/member/{erased.pk}/consent/").status_code == 403
+    assert client.get(f"/admin/members/member/{member.pk + 10_000}/change/").status_code == 302
+    assert not AccessLog.objects.exists()
 
 
 def test_dpo_reads_the_access_log_store_staff_cannot(client, member):
