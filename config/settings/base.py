@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "members.middleware.NoStoreMiddleware",  # member pages and API answers: no-store
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -255,6 +256,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Security defaults (production tightens through env) ----------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Sessions live in the database (erasure deletes a member's sessions there: consent.privacy);
+# the cookie holds only their key. Flash messages are kept there too, not in Django's default
+# signed-but-readable cookie: allauth's "Confirmation email sent to <address>" put the address
+# in base64 in a cookie (docs/configuration.md "Caching and cookies").
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
