@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -395,6 +396,8 @@ class ReviewAdmin(ReadOnly):
     ordering = ["submitted_at"]
     actions = ["approve", "reject"]
     search_fields = ["member__membership_number"]
+    # Links members post are https unless they say otherwise (Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("rewards.view_review") or self._can_moderate(request)
