@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.db.models import Model, OuterRef, Q, Subquery
+from django.db.models import Exists, Model, OuterRef, Q, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -48,7 +48,8 @@ def _rows(model: type[Model], path: str) -> Any:
 
 def _segments_with_since(member: Member) -> list[tuple[Segment, datetime.datetime | None]]:
     """Segments the member is in now, with when they joined an uploaded list: one query for
-    the lists and the criteria segments, plus one per criteria segment to evaluate it."""
+    the lists and the criteria segments, and one evaluating every criteria segment for the
+    member (an EXISTS per segment)."""
     from campaigns.segments import SegmentCriteriaError, members_matching
 
     since = SegmentMember.objects.filter(segment=OuterRef("pk"), member=member).values("added_at")
@@ -61,17 +62,25 @@ def _segments_with_since(member: Member) -> list[tuple[Segment, datetime.datetim
         .distinct()
         .order_by("name")
     )
-    found: list[tuple[Segment, datetime.datetime | None]] = []
-    for segment in candidates:
-        if segment.kind == Segment.Kind.DYNAMIC:
-            if not segment.criteria:
-                continue  # "everyone": not a group worth listing
+    segments = list(candidates)
+    # Every criteria segment's test for this member as one EXISTS each, in one query.
+    tests: dict[str, Exists] = {}
+    for segment in segments:
+        if segment.kind == Segment.Kind.DYNAMIC and segment.criteria:
             try:
-                matches = members_matching(segment.criteria).filter(pk=member.pk).exists()
+                matching = members_matching(segment.criteria)
             except SegmentCriteriaError:
-                matches = False  # an old segment's broken criteria must not break the page
-            if not matches:
-                continue
+                continue  # an old segment's broken criteria must not break the page
+            tests[f"in_{segment.pk}"] = Exists(matching.filter(pk=OuterRef("pk")))
+    matched = (
+        Member.objects.filter(pk=member.pk).annotate(**tests).values(*tests).first() or {}
+        if tests
+        else {}
+    )
+    found: list[tuple[Segment, datetime.datetime | None]] = []
+    for segment in segments:
+        if segment.kind == Segment.Kind.DYNAMIC and not matched.get(f"in_{segment.pk}"):
+            continue  # "everyone" (no criteria) is not a group worth listing
         found.append((segment, getattr(segment, "since", None)))
     return found
 

@@ -12,11 +12,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -239,7 +241,13 @@ def interests(request: HttpRequest) -> HttpResponse:
 
 
 def retention_overview() -> list[dict[str, Any]]:
-    """Kinds of data grouped by how long they are kept, from the processing register."""
+    """Kinds of data grouped by how long they are kept, from the processing register (the
+    same for every member: built once per process and language)."""
+    return _retention_overview(get_language() or settings.LANGUAGE_CODE)
+
+
+@functools.lru_cache(maxsize=8)
+def _retention_overview(language: str) -> list[dict[str, Any]]:
     groups: OrderedDict[str, set[str]] = OrderedDict((code, set()) for code in Retention.values)
     for entry in register_entries():
         groups[entry.retention].add(str(entry.model._meta.verbose_name_plural).capitalize())

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
+from members.card import QR_MASK  # the same fixed mask as the membership card
 from members.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from members.models import Member, Store, User
 from rewards import services
@@ -127,7 +128,7 @@ def voucher_code_normalise(text: str) -> str:
 
 def voucher_qr_svg(voucher: Voucher, *, title: str = "") -> str:
     """The voucher's QR code as inline SVG, drawn on the server."""
-    qr = segno.make(QR_PREFIX + voucher.code, error="m")
+    qr = segno.make(QR_PREFIX + voucher.code, error="m", mask=QR_MASK)
     return qr.svg_inline(scale=6, border=2, dark="#111111", light="#ffffff", title=title or None)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import QuerySet, Sum
+from django.db.models import Prefetch, QuerySet, Sum
 from django.utils import timezone
 
 from members.models import Member
@@ -16,7 +16,15 @@ from members.rows import RowReader, column, fetch_one, relation_cache, table
 from members.selectors import member_identify
 from rewards import earning
 from rewards.earning import BonusPrefetch
-from rewards.models import LedgerEntry, MemberTier, PointBalance, PointLot, Purchase, Reward
+from rewards.models import (
+    LedgerEntry,
+    MemberTier,
+    PointBalance,
+    PointLot,
+    Purchase,
+    PurchaseLine,
+    Reward,
+)
 from rewards.services import balance_snapshot
 
 _MEMBER = RowReader(Member, "m")
@@ -112,6 +120,80 @@ def upcoming_expiries(*, member: Member, limit: int = 5) -> list[DatedPoints]:
     return [DatedPoints(day, points) for day, points in list(rows.items())[:limit]]
 
 
+@dataclass(frozen=True)
+class PointsSummary:
+    balance: dict[str, int]
+    pending: list[DatedPoints]
+    expiries: list[DatedPoints]
+
+
+_SUMMARY_SQL: dict[str, str] = {}
+
+
+def _summary_sql() -> str:
+    """Balance, pending points per day and the next expiries, one statement (written once
+    per process from the models' metadata)."""
+    vendor = connection.vendor
+    if vendor not in _SUMMARY_SQL:
+        lot, bal = table(PointLot, connection), table(PointBalance, connection)
+
+        def lc(name: str) -> str:
+            return column(PointLot, name, connection)
+
+        def bc(name: str) -> str:
+            return column(PointBalance, name, connection)
+
+        _SUMMARY_SQL[vendor] = (
+            f"SELECT 'b', NULL::date, {bc('pending')}, {bc('posted')}, {bc('reserved')} "  # noqa: S608
+            f"FROM {bal} WHERE {bc('member')} = %s "
+            f"UNION ALL (SELECT 'p', ({lc('available_at')} AT TIME ZONE %s)::date AS day, "
+            f"SUM({lc('remaining')})::bigint, 0, 0 FROM {lot} WHERE {lc('member')} = %s "
+            f"AND NOT {lc('matured')} AND {lc('remaining')} > 0 GROUP BY day ORDER BY day "
+            f"LIMIT %s) "
+            f"UNION ALL (SELECT 'e', ({lc('expires_at')} AT TIME ZONE %s)::date - 1 AS day, "
+            f"SUM({lc('remaining')})::bigint, 0, 0 FROM {lot} WHERE {lc('member')} = %s "
+            f"AND {lc('remaining')} > 0 AND {lc('expires_at')} > %s GROUP BY day ORDER BY day "
+            f"LIMIT %s)"
+        )
+    return _SUMMARY_SQL[vendor]
+
+
+def points_summary(
+    *, member: Member, pending_limit: int = 1000, expiry_limit: int = 5
+) -> PointsSummary:
+    """What :func:`balance_get`, :func:`pending_by_date` and :func:`upcoming_expiries` say,
+    summed by PostgreSQL in one query (the points page and its panel on "My pages")."""
+    zone = timezone.get_current_timezone_name()
+    params: list[Any] = [
+        member.pk,
+        zone,
+        member.pk,
+        pending_limit,
+        zone,
+        member.pk,
+        timezone.now(),
+        expiry_limit,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_summary_sql(), params)
+        rows = cursor.fetchall()
+    balance = balance_snapshot(None)
+    pending, expiries = [], []
+    for part, day, first, posted, reserved in rows:
+        if part == "b":
+            balance = {
+                "available": posted - reserved,
+                "pending": first,
+                "reserved": reserved,
+                "posted": posted,
+            }
+        elif part == "p":
+            pending.append(DatedPoints(day, int(first)))
+        else:
+            expiries.append(DatedPoints(day, int(first)))
+    return PointsSummary(balance=balance, pending=pending, expiries=expiries)
+
+
 def ledger_history(*, member: Member) -> QuerySet[LedgerEntry]:
     """Entries a member reads: everything but internal moves (maturing)."""
     return (
@@ -134,7 +216,9 @@ def purchases_for_member(*, member: Member) -> QuerySet[Purchase]:
     return (
         Purchase.objects.filter(member=member)
         .select_related("store")
-        .prefetch_related("lines__product")
+        .prefetch_related(
+            Prefetch("lines", queryset=PurchaseLine.objects.select_related("product"))
+        )
         .order_by("-purchased_at", "-id")
     )
 

@@ -377,8 +377,10 @@ class TierProgress:
 
 
 def tier_progress(*, member: Member, now: datetime.datetime | None = None) -> TierProgress:
+    """Where the member stands on the ladder. The ladder is the per-process snapshot the
+    purchase path uses (configuration, refreshed every ``REWARDS_RULES_CACHE_SECONDS``)."""
     now = now or timezone.now()
-    tiers = ladder()
+    tiers = ladder_cached()
     member_tier = MemberTier.objects.filter(member=member).first()
     current = next((t for t in tiers if member_tier and t.pk == member_tier.tier_id), None)
     value = qualifying_value(member_id=member.pk, now=now)

@@ -1,0 +1,69 @@
+"""Query budgets of the member pages (issue 12), with a member who has a year of history:
+about 80 purchases, a tier, vouchers, offers and inbox messages, consent choices and
+interests. A page that starts reading per row, or a selector that gains a query, fails here.
+
+Every page pays three queries before its own: the session, the user and the member
+(database sessions, docs/configuration.md). docs/benchmarks.md, "Member pages", has the
+figures before and after.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from rewards import tiers
+from tests.factories import campaigns as cf
+from tests.factories import consent as consent_factories
+from tests.factories import rewards as rf
+
+pytestmark = pytest.mark.django_db
+
+# page -> at most this many queries (the three of every logged-in request included)
+BUDGETS = {
+    "/mina-sidor/": 8,
+    "/mina-sidor/poang/": 8,  # 7, and the names of rewards the page spent points on
+    "/mina-sidor/kort/": 3,
+    "/mina-sidor/erbjudanden/": 10,
+    "/mina-sidor/beloningar/": 6,
+    "/mina-sidor/vouchers/": 5,
+    "/mina-sidor/utmaningar/": 7,
+    "/mina-sidor/mina-data/": 13,
+    "/mina-sidor/installningar/": 10,
+}
+
+
+@pytest.fixture
+def year_member(member, store):
+    rf.base_rule(name_sv="1 poäng per krona", name_en="1 point per krona")
+    rf.ladder()
+    now = timezone.now()
+    for n in range(80):
+        rf.purchase(
+            store=store,
+            member=member,
+            purchased_at=now - datetime.timedelta(days=360 - n * 4, hours=n % 7),
+            lines=[rf.line(f"SKU-{n % 9}", 1 + n % 2, 4900 + 100 * n), rf.line("SOCK", 1, 5000)],
+        )
+    tiers.tier_evaluate(member_id=member.pk)
+    rf.earned(member, 500)
+    rf.claim(member, rf.reward(code="kaffe", points_cost=100))
+    rf.claim(member, rf.reward(code="rabatt", points_cost=200))
+    consent_factories.member_with_everything(member)
+    cf.campaign_data_with_every_field(member)
+    cf.segment({"field": "language", "value": ["sv"]}, name="Svensktalande")
+    cf.segment({"field": "language", "value": ["en"]}, name="Engelsktalande")
+    return member
+
+
+@pytest.mark.parametrize("path", list(BUDGETS))
+def test_member_page_query_budget(year_member, path, django_assert_max_num_queries):
+    client = Client(HTTP_ACCEPT_LANGUAGE="sv")
+    client.force_login(year_member.user)
+    assert client.get(path).status_code == 200  # templates compiled, caches warm
+    with django_assert_max_num_queries(BUDGETS[path]):
+        response = client.get(path)
+    assert response.status_code == 200
