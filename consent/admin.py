@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from consent.errors import PrivacyRequestStateError
+from consent.errors import PrivacyRequestBusyError, PrivacyRequestStateError
 from consent.models import (
     AccessLog,
     ConsentEvent,
@@ -214,6 +214,12 @@ class PrivacyRequestAdmin(MemberListGuard, admin.ModelAdmin):
             try:
                 privacy_request_process_now(request=privacy_request, staff=request.user)  # type: ignore[arg-type]
                 done += 1
+            except PrivacyRequestBusyError:
+                messages.warning(
+                    request,
+                    _("Request %(id)s is being carried out by a worker right now.")
+                    % {"id": privacy_request.pk},
+                )
             except PrivacyRequestStateError:
                 messages.warning(
                     request, _("Request %(id)s is not open.") % {"id": privacy_request.pk}

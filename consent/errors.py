@@ -47,3 +47,8 @@ class InvalidConfirmationLinkError(DomainError):
 class PrivacyRequestStateError(ConflictError):
     code = "privacy_request_state"
     default_message = _("The request cannot be changed in its current state.")
+
+
+class PrivacyRequestBusyError(PrivacyRequestStateError):
+    code = "privacy_request_busy"
+    default_message = _("A worker is carrying out this request right now.")

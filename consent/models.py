@@ -406,6 +406,10 @@ class PrivacyRequest(models.Model):
     file_name = models.CharField(_("file"), max_length=200, blank=True)
     expires_at = models.DateTimeField(_("download expires"), null=True, blank=True)
     refusal_reason = models.TextField(_("reason for refusal"), blank=True)
+    # Export builds: each claim counts an attempt and holds a lease that the building worker
+    # renews while it runs; a lease that ran out means the worker died (docs/privacy.md).
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    lease_until = models.DateTimeField(_("worker lease until"), null=True, blank=True)
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("handled by"),

@@ -91,5 +91,7 @@ NOT_PERSONAL = {
     "UsedUnsubscribeToken.digest",
     "PrivacyRequest.id",
     "PrivacyRequest.progress",
+    "PrivacyRequest.attempts",
+    "PrivacyRequest.lease_until",
     "AccessLog.id",
 }

@@ -296,8 +296,17 @@ def _sessions_delete(user_id: int) -> None:
 def erase_consent_data(member: Member) -> None:
     """Consent events stay (they hold no personal data); their web proof goes, every granted
     consent is withdrawn on the record, and preferences, interests and exports are removed."""
-    from consent.services import Proof, _consent_set_locked, _export_file_delete
+    from consent.services import (
+        Proof,
+        _consent_set_locked,
+        _export_file_delete,
+        export_leftovers_clean,
+    )
 
+    # The member's requests are locked first, so an export that finishes while the erasure
+    # runs either finished before (its file is deleted below) or waits and finds itself
+    # cancelled (and deletes its file).
+    requests = list(PrivacyRequest.objects.select_for_update().filter(member=member))
     for state in ConsentState.objects.filter(member=member, granted=True).select_related("purpose"):
         _consent_set_locked(
             member=member,
@@ -312,6 +321,11 @@ def erase_consent_data(member: Member) -> None:
     PartnerShare.objects.filter(member=member).exclude(reference="").update(reference="")
     for request in PrivacyRequest.objects.filter(member=member).exclude(file_name=""):
         _export_file_delete(request)
+    # What killed builds left: half-made archives in the scratch folder, unfinished files.
+    export_leftovers_clean(
+        request_ids=[r.pk for r in requests if r.kind == PrivacyRequest.Kind.EXPORT],
+        include_live=True,
+    )
     PrivacyRequest.objects.filter(member=member).exclude(file_name="").update(file_name="")
     PrivacyRequest.objects.filter(member=member).exclude(refusal_reason="").update(
         refusal_reason=""

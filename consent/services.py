@@ -11,8 +11,10 @@ import calendar
 import datetime
 import hashlib
 import logging
+import re
 import secrets
-import tempfile
+import shutil
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.core.files import File
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Max, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -36,6 +38,7 @@ from consent.errors import (
     InvalidUnsubscribeTokenError,
     MemberErasedError,
     NoPolicyVersionError,
+    PrivacyRequestBusyError,
     PrivacyRequestStateError,
     UnknownPurposeError,
 )
@@ -491,6 +494,12 @@ def privacy_export_request(
             member=locked, kind=PrivacyRequest.Kind.EXPORT, status__in=PrivacyRequest.OPEN_STATUSES
         ).first()
         if running is not None:
+            # Never blocked by its own earlier attempt: a build whose worker died is started
+            # again, and a queued one is sent again (a duplicate task finds it claimed).
+            if _export_resume(running.pk):
+                running_id = running.pk
+                transaction.on_commit(lambda: _export_build_later(running_id))
+            running.refresh_from_db()
             return running
         now = timezone.now()
         request = PrivacyRequest.objects.create(
@@ -514,52 +523,158 @@ def _export_build_later(request_id: int) -> None:
     privacy_export_build_task.delay(request_id)
 
 
+# The build task's hard time limit (consent.tasks); a build never runs longer than this.
+EXPORT_TIME_LIMIT_SECONDS = 900
+# Builds of one request started this many times without finishing (each worker died, say
+# killed for memory) end as failed instead of killing workers forever.
+EXPORT_MAX_ATTEMPTS = 5
+_SCRATCH_NAME = re.compile(r"export-(\d+)-(\d+)")
+_ARCHIVE_NAME = re.compile(r"export-(\d+)-(?:(\d+)-)?[A-Za-z0-9_-]{32}\.zip")
+
+
+def _export_lease() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.PRIVACY_EXPORT_LEASE_SECONDS)
+
+
+def export_scratch_root() -> Path:
+    """Where builds write their half-made archive: ``<PRIVATE_ROOT>/scratch``, one folder per
+    attempt (``export-<request id>-<attempt>``), never served, removed by the build itself, by
+    the next attempt, by the sweep, at worker start-up and by the member's erasure."""
+    return Path(settings.PRIVATE_ROOT) / "scratch"
+
+
+def _export_stuck() -> Q:
+    """A build whose lease ran out: its worker died. Rows without a lease were claimed by a
+    release before leases; they count as stuck once the task's time limit is over."""
+    now = timezone.now()
+    return Q(status=PrivacyRequest.Status.PROCESSING) & (
+        Q(lease_until__lt=now)
+        | Q(
+            lease_until__isnull=True,
+            scheduled_for__lt=now - datetime.timedelta(seconds=EXPORT_TIME_LIMIT_SECONDS + 60),
+        )
+    )
+
+
+def _export_resume(request_id: int) -> bool:
+    """Queue again an export that is queued or whose build died. True when a task should be
+    sent (the caller sends it); False while a live worker builds it or it is closed."""
+    return bool(
+        PrivacyRequest.objects.filter(pk=request_id, kind=PrivacyRequest.Kind.EXPORT)
+        .filter(Q(status=PrivacyRequest.Status.QUEUED) | _export_stuck())
+        .update(status=PrivacyRequest.Status.QUEUED, progress=0, lease_until=None)
+    )
+
+
+class _LeaseKeeper:
+    """Renews a build's lease from a thread while the build runs (every quarter of the
+    lease, on its own database connection). It dies with the process: when a worker is
+    killed, the lease runs out and the sweep builds again."""
+
+    def __init__(self, request_id: int, attempt: int) -> None:
+        self._owned = PrivacyRequest.objects.filter(
+            pk=request_id, status=PrivacyRequest.Status.PROCESSING, attempts=attempt
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"export-lease-{request_id}", daemon=True
+        )
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(settings.PRIVACY_EXPORT_LEASE_SECONDS / 4):
+                try:
+                    if not self._owned.update(lease_until=timezone.now() + _export_lease()):
+                        return  # no longer ours (cancelled, or taken over): stop renewing
+                except Exception:
+                    logger.exception("Could not renew an export lease")
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def privacy_export_build(*, request_id: int) -> PrivacyRequest | None:
     """Build the ZIP for a queued export. Idempotent: only a queued request is claimed.
 
-    The file is written outside any transaction (slow I/O); progress is committed as each
-    section is done, so the member's page can show it.
+    Each claim is an attempt with a lease (``lease_until``) that a thread renews while the
+    build runs; every write after the claim is conditional on that attempt, so a build that
+    was taken over (its worker presumed dead) changes nothing. The file is written outside
+    any transaction (slow I/O) into a scratch folder under ``PRIVATE_ROOT``; progress is
+    committed as each section is done, so the member's page can show it.
     """
     from consent.export import export_build
 
+    now = timezone.now()
     claimed = PrivacyRequest.objects.filter(
         pk=request_id, kind=PrivacyRequest.Kind.EXPORT, status=PrivacyRequest.Status.QUEUED
-    ).update(status=PrivacyRequest.Status.PROCESSING, progress=0, scheduled_for=timezone.now())
+    ).update(
+        status=PrivacyRequest.Status.PROCESSING,
+        progress=0,
+        scheduled_for=now,
+        attempts=F("attempts") + 1,
+        lease_until=now + _export_lease(),
+    )
     if not claimed:
         return None
     request = PrivacyRequest.objects.select_related("member__user").get(pk=request_id)
+    attempt = request.attempts
+    owned = PrivacyRequest.objects.filter(
+        pk=request_id, status=PrivacyRequest.Status.PROCESSING, attempts=attempt
+    )
     storage = private_storage()
 
     def progress(percent: int) -> None:
-        PrivacyRequest.objects.filter(pk=request_id).update(progress=min(percent, 99))
+        owned.update(progress=min(percent, 99), lease_until=timezone.now() + _export_lease())
 
-    # Built in a local scratch folder, then handed to the private storage, which every web
-    # and worker machine shares; the stored name is random and never served at any URL.
-    with tempfile.TemporaryDirectory(prefix="kk-export-") as scratch:
-        local = Path(scratch) / "export.zip"
-        try:
+    # Earlier attempts' leftovers go first; this attempt's folder goes when it ends, and if
+    # its worker is killed before that, the next attempt or the sweep removes it.
+    _export_scratch_remove(request_id=request_id)
+    root = export_scratch_root()
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    scratch = root / f"export-{request_id}-{attempt}"
+    scratch.mkdir(mode=0o700)
+    try:
+        with _LeaseKeeper(request_id, attempt):
+            local = scratch / "export.zip"
             export_build(member=request.member, path=local, progress=progress)
+            # Handed to the private storage, which every web and worker machine shares; the
+            # stored name is random and never served at any URL, and only a finished
+            # request's file can be downloaded.
             with local.open("rb") as fh:
                 stored_name = storage.save(
-                    f"exports/export-{request.pk}-{secrets.token_urlsafe(24)}.zip", File(fh)
+                    f"exports/export-{request_id}-{attempt}-{secrets.token_urlsafe(24)}.zip",
+                    File(fh),
                 )
-        except Exception:
-            logger.exception("Export %s failed", request_id)
-            PrivacyRequest.objects.filter(pk=request_id).update(status=PrivacyRequest.Status.FAILED)
-            raise
+    except Exception:
+        if not owned.update(status=PrivacyRequest.Status.FAILED, lease_until=None):
+            # No longer ours: cancelled by the member's erasure (which removed the scratch
+            # folder under this build) or taken over by another attempt. Nothing failed.
+            logger.info("Export %s attempt %s stopped: no longer current", request_id, attempt)
+            return None
+        logger.exception("Export %s failed", request_id)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     now = timezone.now()
     with transaction.atomic():
-        finished = PrivacyRequest.objects.filter(
-            pk=request_id, status=PrivacyRequest.Status.PROCESSING
-        ).update(
+        finished = owned.update(
             status=PrivacyRequest.Status.DONE,
             progress=100,
             file_name=stored_name,
             completed_at=now,
+            lease_until=None,
             expires_at=now + datetime.timedelta(days=settings.PRIVACY_EXPORT_TTL_DAYS),
         )
         if not finished:
-            # Cancelled meanwhile (the member was erased): the file must not survive them.
+            # Cancelled meanwhile (the member was erased), or taken over by another attempt:
+            # this file must not survive.
             storage.delete(stored_name)
             return None
         activity_record(
@@ -573,6 +688,77 @@ def privacy_export_build(*, request_id: int) -> PrivacyRequest | None:
         transaction.on_commit(lambda: export_ready_email(request_id=request_id))
     request.refresh_from_db()
     return request
+
+
+def _export_scratch_remove(*, request_id: int) -> None:
+    root = export_scratch_root()
+    if root.is_dir():
+        for entry in root.glob(f"export-{request_id}-*"):
+            if _SCRATCH_NAME.fullmatch(entry.name):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def export_leftovers_clean(
+    *, request_ids: Iterable[int] | None = None, include_live: bool = False
+) -> int:
+    """Delete what a killed build left: scratch folders and stored archives that no live
+    build and no finished export owns (all of them, or only those of ``request_ids``).
+    ``include_live`` (erasure) deletes a running build's files too: that build fails, and
+    its request is cancelled by the erasure anyway.
+
+    A folder or file is listed before the database is read, so one made by a build that
+    claims later is never taken for a leftover. Returns how many were deleted."""
+    root = export_scratch_root()
+    folders = list(root.iterdir()) if root.is_dir() else []
+    storage = private_storage()
+    try:
+        archives = storage.listdir("exports")[1]
+    except FileNotFoundError:
+        archives = []
+    wanted = None if request_ids is None else set(request_ids)
+    now = timezone.now()
+    live = (
+        set()
+        if include_live
+        else set(
+            PrivacyRequest.objects.filter(
+                kind=PrivacyRequest.Kind.EXPORT,
+                status=PrivacyRequest.Status.PROCESSING,
+                lease_until__gte=now,
+            ).values_list("pk", "attempts")
+        )
+    )
+    live_ids = {pk for pk, _attempt in live}
+    kept = set(
+        PrivacyRequest.objects.filter(kind=PrivacyRequest.Kind.EXPORT)
+        .exclude(file_name="")
+        .values_list("file_name", flat=True)
+    )
+    deleted = 0
+    for folder in folders:
+        match = _SCRATCH_NAME.fullmatch(folder.name)
+        if match is None:
+            continue
+        request_id, attempt = int(match[1]), int(match[2])
+        if (wanted is not None and request_id not in wanted) or (request_id, attempt) in live:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        deleted += 1
+    for archive in archives:
+        match = _ARCHIVE_NAME.fullmatch(archive)
+        name = f"exports/{archive}"
+        if match is None or name in kept:
+            continue
+        request_id = int(match[1])
+        if wanted is not None and request_id not in wanted:
+            continue
+        if match[2] is None and request_id in live_ids:
+            continue
+        if match[2] is not None and (request_id, int(match[2])) in live:
+            continue
+        storage.delete(name)
+        deleted += 1
+    return deleted
 
 
 def privacy_export_open(request: PrivacyRequest) -> File:
@@ -740,7 +926,12 @@ def privacy_request_refuse(*, request: PrivacyRequest, reason: str, staff: User)
 def privacy_request_process_now(*, request: PrivacyRequest, staff: User) -> PrivacyRequest:
     """Staff carry out a request now instead of waiting for the grace period or the queue."""
     if request.kind == PrivacyRequest.Kind.EXPORT:
-        if request.status != PrivacyRequest.Status.QUEUED:
+        # Queued, or processing on a worker that died (its lease ran out): built now.
+        if not _export_resume(request.pk):
+            if PrivacyRequest.objects.filter(
+                pk=request.pk, status=PrivacyRequest.Status.PROCESSING
+            ).exists():
+                raise PrivacyRequestBusyError()
             raise PrivacyRequestStateError()
         PrivacyRequest.objects.filter(pk=request.pk).update(handled_by=staff)
         privacy_export_build(request_id=request.pk)
@@ -750,6 +941,7 @@ def privacy_request_process_now(*, request: PrivacyRequest, staff: User) -> Priv
             status__in=[
                 PrivacyRequest.Status.AWAITING_CONFIRMATION,
                 PrivacyRequest.Status.SCHEDULED,
+                PrivacyRequest.Status.PROCESSING,  # left by an older release: resumed
             ],
         ).update(
             status=PrivacyRequest.Status.SCHEDULED,
@@ -759,31 +951,45 @@ def privacy_request_process_now(*, request: PrivacyRequest, staff: User) -> Priv
         )
         if not updated:
             raise PrivacyRequestStateError()
-        privacy_erasure_execute(request_id=request.pk)
+        privacy_erasure_execute(request_id=request.pk, wait=True)
     request.refresh_from_db()
     return request
 
 
-def privacy_erasure_execute(*, request_id: int) -> bool:
-    """Anonymise the member of a due, scheduled erasure. Claimed first, so runs once."""
-    claimed = PrivacyRequest.objects.filter(
+# Erasures are claimed and carried out in one transaction, so they are never left half done:
+# a worker killed mid-way rolls back and the request stays scheduled. ``processing`` is
+# what releases before that committed first; such a request is resumed like a scheduled one.
+_ERASURE_RUNNABLE = (PrivacyRequest.Status.SCHEDULED, PrivacyRequest.Status.PROCESSING)
+
+
+def privacy_erasure_execute(*, request_id: int, wait: bool = False) -> bool:
+    """Anonymise the member of a due erasure and mark it done, in one transaction with the
+    member row and the request row locked. A member being erased by another worker (or
+    locked by another write) is skipped, unless ``wait``: the next beat run takes it.
+    Returns True when this call carried it out."""
+    due = PrivacyRequest.objects.filter(
         pk=request_id,
         kind=PrivacyRequest.Kind.ERASURE,
-        status=PrivacyRequest.Status.SCHEDULED,
+        status__in=_ERASURE_RUNNABLE,
         scheduled_for__lte=timezone.now(),
-    ).update(status=PrivacyRequest.Status.PROCESSING)
-    if not claimed:
-        return False
-    request = PrivacyRequest.objects.get(pk=request_id)
-    try:
-        member_anonymise(member_id=request.member_id)
-    except Exception:
-        # Back to scheduled: the next beat run tries again.
-        PrivacyRequest.objects.filter(pk=request_id).update(status=PrivacyRequest.Status.SCHEDULED)
-        raise
-    PrivacyRequest.objects.filter(pk=request_id).update(
-        status=PrivacyRequest.Status.DONE, completed_at=timezone.now()
     )
+    member_id = due.values_list("member_id", flat=True).first()
+    if member_id is None:
+        return False
+    with transaction.atomic():
+        # The member first, as every other writer locks it (no deadlock with a cancel).
+        locked = (
+            Member.objects.select_for_update(of=("self",), skip_locked=not wait)
+            .filter(pk=member_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if locked is None or not list(due.select_for_update().values_list("pk", flat=True)):
+            return False
+        member_anonymise(member_id=member_id)
+        PrivacyRequest.objects.filter(pk=request_id).update(
+            status=PrivacyRequest.Status.DONE, completed_at=timezone.now()
+        )
     return True
 
 
@@ -792,32 +998,47 @@ def privacy_erasures_run_due(*, now: datetime.datetime | None = None) -> int:
     now = now or timezone.now()
     due = PrivacyRequest.objects.filter(
         kind=PrivacyRequest.Kind.ERASURE,
-        status=PrivacyRequest.Status.SCHEDULED,
+        status__in=_ERASURE_RUNNABLE,
         scheduled_for__lte=now,
     ).values_list("pk", flat=True)
     return sum(1 for request_id in list(due) if privacy_erasure_execute(request_id=request_id))
 
 
 def privacy_exports_sweep(*, now: datetime.datetime | None = None) -> int:
-    """Re-send exports whose task was lost: queued for 10 minutes, or stuck in processing
-    for longer than the task's time limit (its worker died). Building is claimed by a
-    conditional update, so a duplicate task does nothing."""
+    """Beat: build again exports whose worker died (their lease ran out), send again those
+    queued for 10 minutes (the task was lost), and delete what dead builds left (scratch
+    folders, unfinished archives). Building is claimed per attempt, so a duplicate task
+    does nothing. Returns how many tasks were sent."""
     now = now or timezone.now()
-    PrivacyRequest.objects.filter(
-        kind=PrivacyRequest.Kind.EXPORT,
-        status=PrivacyRequest.Status.PROCESSING,
-        scheduled_for__lt=now - datetime.timedelta(hours=1),  # when the build started
-    ).update(status=PrivacyRequest.Status.QUEUED, progress=0)
-    queued = list(
-        PrivacyRequest.objects.filter(
+    stuck = list(
+        PrivacyRequest.objects.filter(kind=PrivacyRequest.Kind.EXPORT)
+        .filter(_export_stuck())
+        .values_list("pk", "attempts")
+    )
+    resend = []
+    for request_id, attempts in stuck:
+        if attempts >= EXPORT_MAX_ATTEMPTS:
+            if (
+                PrivacyRequest.objects.filter(pk=request_id)
+                .filter(_export_stuck())
+                .update(status=PrivacyRequest.Status.FAILED, lease_until=None)
+            ):
+                logger.error("Export %s gave up after %s attempts", request_id, attempts)
+        elif _export_resume(request_id):
+            resend.append(request_id)
+    resend += [
+        request_id
+        for request_id in PrivacyRequest.objects.filter(
             kind=PrivacyRequest.Kind.EXPORT,
             status=PrivacyRequest.Status.QUEUED,
             requested_at__lt=now - datetime.timedelta(minutes=10),
         ).values_list("pk", flat=True)
-    )
-    for request_id in queued:
+        if request_id not in resend
+    ]
+    for request_id in resend:
         _export_build_later(request_id)
-    return len(queued)
+    export_leftovers_clean()
+    return len(resend)
 
 
 def privacy_requests_run_due(*, now: datetime.datetime | None = None) -> dict[str, int]:

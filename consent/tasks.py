@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from celery import shared_task
+from celery.signals import worker_ready
+from django.db import connection
 
 from consent import services
 
+logger = logging.getLogger(__name__)
 
-@shared_task(acks_late=True, time_limit=900, soft_time_limit=840)
+
+@shared_task(
+    acks_late=True,
+    time_limit=services.EXPORT_TIME_LIMIT_SECONDS,
+    soft_time_limit=services.EXPORT_TIME_LIMIT_SECONDS - 60,
+)
 def privacy_export_build_task(request_id: int) -> bool:
     return services.privacy_export_build(request_id=request_id) is not None
 
 
 @shared_task(acks_late=True)
 def privacy_erasures_run_due() -> dict[str, int]:
-    """Due erasures, and re-sending exports whose task was lost (beat, every 15 minutes)."""
+    """Due erasures, and exports whose worker died or whose task was lost (beat, every
+    minute)."""
     return services.privacy_requests_run_due()
 
 
 @shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
 def privacy_retention_run() -> dict[str, int]:
     return services.privacy_retention_run()
+
+
+@worker_ready.connect
+def export_leftovers_clean_at_start(**kwargs: Any) -> None:
+    """A worker that starts after being killed removes what its dead builds left (other
+    workers' live builds keep theirs: they hold a lease)."""
+    try:
+        deleted = services.export_leftovers_clean()
+        if deleted:
+            logger.info("Removed %s export leftovers at start-up", deleted)
+    except Exception:
+        logger.exception("Could not remove export leftovers at start-up")
+    finally:
+        connection.close()

@@ -213,6 +213,9 @@ PRIVACY_ERASURE_GRACE_DAYS = env.int("PRIVACY_ERASURE_GRACE_DAYS", default=14)
 PRIVACY_EXPORT_TTL_DAYS = env.int("PRIVACY_EXPORT_TTL_DAYS", default=7)
 PRIVACY_INACTIVITY_MONTHS = env.int("PRIVACY_INACTIVITY_MONTHS", default=36)
 PRIVACY_ACCESS_LOG_RETENTION_DAYS = env.int("PRIVACY_ACCESS_LOG_RETENTION_DAYS", default=730)
+# An export build holds a lease the worker renews every quarter of it; once it runs out the
+# worker is presumed dead and the sweep (beat, every minute) builds again.
+PRIVACY_EXPORT_LEASE_SECONDS = env.int("PRIVACY_EXPORT_LEASE_SECONDS", default=120)
 # Export archives go to the "private" storage (STORAGES below): never under MEDIA_ROOT or any
 # served URL; downloads stream through a view that checks login and ownership. With several
 # web and worker machines, PRIVATE_ROOT must be a volume they share (or swap the backend for
@@ -354,7 +357,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "consent-erasures-due": {
         "task": "consent.tasks.privacy_erasures_run_due",
-        "schedule": crontab(minute="*/15"),
+        "schedule": crontab(minute="*"),
     },
     "consent-retention-nightly": {
         "task": "consent.tasks.privacy_retention_run",
