@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from campaigns import fanout, rendering
+from campaigns import broker, fanout, rendering
 from campaigns.channels import (
     CHANNELS,
     PermanentError,
@@ -342,7 +342,9 @@ def campaign_launch(
             seconds=5
         ):
             campaign_id = campaign.pk
-            transaction.on_commit(lambda: _task("campaign_start").delay(campaign_id))
+            # Broker away: the campaign is scheduled and due, and beat's campaigns_start_due
+            # starts it (docs/campaigns.md, "After a broker restart").
+            transaction.on_commit(lambda: broker.publish(_task("campaign_start"), campaign_id))
     campaign.refresh_from_db()
     return campaign
 
@@ -485,10 +487,22 @@ def campaign_start(
     return len(ids)
 
 
+# A fan-out chunk whose task could not be queued is dated back to this: the next sweep
+# queues it (the column has no "not queued" value).
+NOT_QUEUED = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+
+
 def _queue_chunks(chunk_ids: Iterable[int]) -> None:
+    """Queue a fan-out task per chunk. With the broker away, the rest are marked not queued
+    (the next sweep queues them) instead of raising."""
     task = _task("fanout_chunk")
-    for chunk_id in chunk_ids:
-        task.delay(chunk_id)
+    ids = list(chunk_ids)
+    for n, chunk_id in enumerate(ids):
+        if not broker.publish(task, chunk_id):
+            FanoutChunk.objects.filter(pk__in=ids[n:], done_at__isnull=True).update(
+                queued_at=NOT_QUEUED
+            )
+            return
 
 
 def campaign_promote_start(*, campaign: Campaign, variant: Variant) -> int:
@@ -551,10 +565,16 @@ def fanout_chunk_run(*, chunk_id: int, now: datetime.datetime | None = None) -> 
 
 
 def _queue_sends(delivery_ids: list[int]) -> None:
+    """Queue send batches. With the broker away, the rest of the rows are marked not queued
+    (``queued_at`` NULL: the next sweep queues them) instead of raising."""
     size = settings.CAMPAIGNS_SEND_BATCH
     task = _task("deliveries_send")
     for start in range(0, len(delivery_ids), size):
-        task.delay(delivery_ids[start : start + size])
+        if not broker.publish(task, delivery_ids[start : start + size]):
+            Delivery.objects.filter(
+                pk__in=delivery_ids[start:], status=Delivery.Status.PENDING
+            ).update(queued_at=None)
+            return
 
 
 def campaign_finish_if_done(*, campaign_id: int) -> bool:
@@ -990,16 +1010,25 @@ def _mark_sent(
 def deliveries_sweep(
     *, now: datetime.datetime | None = None, stuck_seconds: int | None = None, limit: int = 50_000
 ) -> dict[str, int]:
-    """Beat: re-queue what a killed worker left behind.
+    """Beat: re-queue what a broker restart lost or a killed worker left behind.
 
-    - "sending" rows whose claim is older than ``stuck_seconds`` go back to pending (their
-      budget stays taken) and are queued again; a late original finds its claim gone and
-      does not mark them;
-    - pending rows whose task was lost (queued long ago) or whose retry time has come;
-    - fan-out chunks whose task was lost; and campaigns with nothing left are finished.
+    - pending rows and fan-out chunks queued before the broker's current epoch
+      (``broker.epoch_start``: the broker restarted since, so their tasks are gone), never
+      queued (the broker was away), queued long ago, or whose retry time has come;
+    - "sending" rows whose claim is older than ``stuck_seconds`` (their worker died) go back
+      to pending (their budget stays taken) and are queued again; a late original finds its
+      claim gone and does not mark them;
+    - and campaigns with nothing left are finished.
     """
     now = now or timezone.now()
     stale = now - datetime.timedelta(seconds=stuck_seconds or settings.CAMPAIGNS_STUCK_SECONDS)
+    epoch = broker.epoch_start(now)
+    # Queued before this, a task is presumed lost: the broker's epoch start once it restarted
+    # (a restart loses every queued task at once), else the stuck limit.
+    lost_before = max(stale, epoch) if epoch is not None else stale
+    # What this sweep queues is dated no earlier than the epoch's start, so that the next
+    # sweep does not count it lost again.
+    stamp = max(now, epoch) if epoch is not None else now
     table = Delivery._meta.db_table
     # Rows a worker holds right now are being handled, not lost: the sweep skips them
     # (SKIP LOCKED) rather than wait, so it never waits on a worker that waits on it (a
@@ -1009,7 +1038,7 @@ def deliveries_sweep(
             f"UPDATE {table} SET status = 'pending', queued_at = %s WHERE id IN ("  # noqa: S608
             f"SELECT id FROM {table} WHERE status = 'sending' AND claimed_at < %s LIMIT %s "
             "FOR UPDATE SKIP LOCKED) RETURNING id",
-            [now, stale, limit],
+            [stamp, stale, limit],
         )
         unstuck = [row[0] for row in cursor.fetchall()]
         cursor.execute(
@@ -1019,15 +1048,17 @@ def deliveries_sweep(
             "AND (d.not_before IS NULL OR d.not_before <= %s) "
             "AND (d.queued_at IS NULL OR d.queued_at < %s) LIMIT %s "
             "FOR UPDATE OF d SKIP LOCKED) RETURNING id",
-            [now, now, stale, limit],
+            [stamp, now, lost_before, limit],
         )
         lost = [row[0] for row in cursor.fetchall()]
     chunks = list(
         FanoutChunk.objects.filter(
-            done_at__isnull=True, queued_at__lt=stale, campaign__status=Campaign.Status.SENDING
+            done_at__isnull=True,
+            queued_at__lt=lost_before,
+            campaign__status=Campaign.Status.SENDING,
         ).values_list("pk", flat=True)
     )
-    FanoutChunk.objects.filter(pk__in=chunks).update(queued_at=now)
+    FanoutChunk.objects.filter(pk__in=chunks).update(queued_at=stamp)
     _queue_chunks(chunks)
     _queue_sends(sorted(unstuck + lost))
     finished = 0
@@ -1040,6 +1071,7 @@ def deliveries_sweep(
         "requeued": len(lost),
         "chunks": len(chunks),
         "finished": finished,
+        "broker_restarted": int(epoch is not None and epoch > stale),
     }
 
 

@@ -346,6 +346,14 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Broker away (a Redis restart): workers and beat keep retrying, forever, also at start-up.
+# Running tasks are not cancelled when the connection drops: they finish and mark their rows
+# (cancelling one would leave its claimed rows to the 360 s stuck limit); what the restart
+# lost is queued again by the sweeper (docs/campaigns.md, "After a broker restart").
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The default beat entries; django-celery-beat copies them into the database where staff
@@ -388,15 +396,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.personalisation_tasks.personalisation_nightly",
         "schedule": crontab(hour=2, minute=40),
     },
-    # Campaigns (docs/campaigns.md): start due campaigns, re-queue lost or stuck deliveries,
+    # Campaigns (docs/campaigns.md): start due campaigns, re-queue lost or stuck deliveries
+    # (every CAMPAIGNS_SWEEP_SECONDS: work a broker restart lost is queued again that soon),
     # and fire the daily triggers (birthday, lapsed, points about to expire).
     "campaigns-due": {
         "task": "campaigns.tasks.campaigns_start_due",
-        "schedule": crontab(minute="*"),
+        "schedule": datetime.timedelta(seconds=env.int("CAMPAIGNS_SWEEP_SECONDS", default=15)),
     },
     "campaigns-sweep": {
         "task": "campaigns.tasks.deliveries_sweep",
-        "schedule": crontab(minute="*"),
+        "schedule": datetime.timedelta(seconds=env.int("CAMPAIGNS_SWEEP_SECONDS", default=15)),
     },
     "campaigns-daily-triggers": {
         "task": "campaigns.tasks.triggers_daily",
