@@ -19,17 +19,31 @@ help:
 	@echo "make lint   - ruff, mypy and makemigrations --check"
 	@echo "make bench  - every benchmark (results in docs/benchmarks.md)"
 	@echo "make makemessages - refresh the Swedish catalogs (then fill them in, make messages)"
+	@echo "make lock   - re-pin requirements/run.txt and dev.txt from pyproject.toml"
 
-# `make run` installs only what the club needs; `make test`/`make lint` add the dev tools.
-$(RUN_STAMP): pyproject.toml
+# Every install comes from the lock files (exact versions, compiled from pyproject.toml by
+# `make lock`): `make run` installs only what the club needs (requirements/run.txt),
+# `make test`/`make lint` the dev tools too (requirements/dev.txt); then the club itself,
+# without letting pip pick any other version.
+$(RUN_STAMP): pyproject.toml requirements/run.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -r requirements/run.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(RUN_STAMP)
 
-$(STAMP): $(RUN_STAMP)
-	$(PY) -m pip install --quiet -e ".[dev]"
+$(STAMP): $(RUN_STAMP) requirements/dev.txt
+	$(PY) -m pip install --quiet -r requirements/dev.txt
 	@touch $(STAMP)
+
+# Re-pin after changing pyproject.toml's dependencies (a test fails until you do): keeps
+# every version already pinned that still fits; `make lock UPGRADE=1` takes the newest.
+.PHONY: lock
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+lock: $(STAMP)
+	$(UV_COMPILE) --quiet -o requirements/run.txt
+	$(UV_COMPILE) --quiet --extra dev -o requirements/dev.txt
 
 # GNU gettext's msgfmt when the machine has it (it also checks the catalogs); else polib.
 messages: $(RUN_STAMP)
