@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from members.models import Member
@@ -194,13 +194,23 @@ def points_summary(
     return PointsSummary(balance=balance, pending=pending, expiries=expiries)
 
 
-def ledger_history(*, member: Member) -> QuerySet[LedgerEntry]:
-    """Entries a member reads: everything but internal moves (maturing)."""
+def ledger_history_rows(*, member: Member) -> QuerySet[LedgerEntry, Any]:
+    """The entries a member reads (everything but internal moves: maturing), latest first, as
+    the columns the points page shows: dicts, no model instances."""
     return (
         LedgerEntry.objects.filter(member=member)
         .exclude(kind=LedgerEntry.Kind.MATURE)
-        .select_related("store", "purchase")
         .order_by("-created_at", "-id")
+        .values(
+            "created_at",
+            "kind",
+            "points",
+            "delta_pending",
+            "delta_posted",
+            "explanation",
+            "reason",
+            "store__name",
+        )
     )
 
 
@@ -212,23 +222,36 @@ def ledger_recent(*, member: Member, limit: int = 10) -> list[LedgerEntry]:
     )
 
 
-def purchases_for_member(*, member: Member) -> QuerySet[Purchase]:
+def purchases_for_member_rows(*, member: Member) -> QuerySet[Purchase, Any]:
+    """A member's purchases, latest first, as the columns the points page shows; their lines
+    come from :func:`purchase_lines_rows`."""
     return (
         Purchase.objects.filter(member=member)
-        .select_related("store")
-        .prefetch_related(
-            Prefetch("lines", queryset=PurchaseLine.objects.select_related("product"))
-        )
         .order_by("-purchased_at", "-id")
+        .values("id", "purchased_at", "total_ore", "points_earned", "store__name")
     )
 
 
-def entry_text(entry: LedgerEntry, language: str) -> list[str]:
-    """Explanation lines in the member's language: "+120 p: 2x på löparskor"."""
-    key = "sv" if language == "sv" else "en"
-    lines = []
-    for part in entry.explanation or []:
-        lines.append(f"+{part.get('points', 0)} p: {part.get(key) or part.get('en', '')}")
+def purchase_lines_rows(purchase_ids: list[int]) -> dict[int, list[Any]]:
+    """The lines of these purchases, in line order, with their product's name (one query)."""
+    lines: dict[int, list[Any]] = {}
+    if not purchase_ids:
+        return lines
+    for line in (
+        PurchaseLine.objects.filter(purchase_id__in=purchase_ids)
+        .order_by("purchase_id", "line_no")
+        .values(
+            "purchase_id",
+            "sku",
+            "quantity",
+            "unit_price_ore",
+            "discount_ore",
+            "points",
+            "returned_quantity",
+            "product__name",
+        )
+    ):
+        lines.setdefault(line["purchase_id"], []).append(line)
     return lines
 
 
@@ -236,24 +259,30 @@ def entry_text(entry: LedgerEntry, language: str) -> list[str]:
 REWARD_REFERENCE = "reward:"
 
 
-def entries_text(entries: list[LedgerEntry], language: str) -> list[list[str]]:
-    """:func:`entry_text` for a page of entries; points spent on a reward also say which
-    reward, by its name in the member's language (one query for the page)."""
+def entries_text_rows(entries: list[dict[str, Any]], language: str) -> list[list[str]]:
+    """Explanation lines of rows of :func:`ledger_history_rows` in the member's language
+    ("+120 p: 2x på löparskor"); points spent on a reward also say which reward, by its name
+    in the member's language (one query for the page)."""
+    redeem = LedgerEntry.Kind.REDEEM
     codes = {
-        entry.reason.removeprefix(REWARD_REFERENCE)
+        entry["reason"].removeprefix(REWARD_REFERENCE)
         for entry in entries
-        if entry.kind == LedgerEntry.Kind.REDEEM and entry.reason.startswith(REWARD_REFERENCE)
+        if entry["kind"] == redeem and entry["reason"].startswith(REWARD_REFERENCE)
     }
     names = (
         {r.code: r.name_for(language) for r in Reward.objects.filter(code__in=codes)}
         if codes
         else {}
     )
+    key = "sv" if language == "sv" else "en"
     texts = []
     for entry in entries:
-        lines = entry_text(entry, language)
-        if entry.kind == LedgerEntry.Kind.REDEEM and entry.reason.startswith(REWARD_REFERENCE):
-            name = names.get(entry.reason.removeprefix(REWARD_REFERENCE))
+        lines = [
+            f"+{part.get('points', 0)} p: {part.get(key) or part.get('en', '')}"
+            for part in entry["explanation"] or []
+        ]
+        if entry["kind"] == redeem and entry["reason"].startswith(REWARD_REFERENCE):
+            name = names.get(entry["reason"].removeprefix(REWARD_REFERENCE))
             if name:
                 lines.append(name)
         texts.append(lines)

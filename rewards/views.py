@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -9,8 +11,11 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, QuerySet, Window
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import floatformat
 from django.template.loader import render_to_string
-from django.utils.translation import get_language
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from members.errors import DomainError
@@ -18,18 +23,78 @@ from members.models import Member
 from members.views import member_required
 from rewards import selectors
 from rewards.forms import ClaimPurchaseForm
+from rewards.models import LedgerEntry
 from rewards.services import purchase_claim
 
 
-def _history_rows(entries: list, language: str) -> list[dict]:
-    return [
-        {
-            "entry": entry,
-            "signed": entry.delta_pending + entry.delta_posted,
-            "lines": lines,
-        }
-        for entry, lines in zip(entries, selectors.entries_text(entries, language), strict=True)
-    ]
+def _short_date(value: datetime.datetime, months: list[str]) -> str:
+    """``value|date:"j M Y"`` in the current time zone (``months``: ``_months_short()``)."""
+    local = timezone.localtime(value)
+    return f"{local.day} {months[local.month]} {local.year}"
+
+
+def _months_short() -> list[str]:
+    """The ``M`` of Django's date format ("Jan", "Maj") in the current language, index 1-12."""
+    return ["", *(str(MONTHS_3[n]).title() for n in range(1, 13))]
+
+
+def _history_rows(entries: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+    """The ledger page as plain rows, every text ready: the template only prints them."""
+    months = _months_short()
+    kinds = {value: str(label) for value, label in LedgerEntry.Kind.choices}
+    rows = []
+    for entry, lines in zip(entries, selectors.entries_text_rows(entries, language), strict=True):
+        kind = entry["kind"]
+        if kind in (LedgerEntry.Kind.RESERVE, LedgerEntry.Kind.RELEASE):
+            points = f"({entry['points']})"
+        else:
+            signed = entry["delta_pending"] + entry["delta_posted"]
+            points = f"+{signed}" if signed > 0 else str(signed)
+        rows.append(
+            {
+                "date": _short_date(entry["created_at"], months),
+                "what": kinds.get(kind, kind),
+                "store": entry["store__name"] or "",
+                "lines": lines,
+                "reason": entry["reason"] if kind == LedgerEntry.Kind.ADJUST else "",
+                "points": points,
+            }
+        )
+    return rows
+
+
+def _purchase_rows(purchases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A page of purchases with their lines, every text ready (one query for the lines)."""
+    months = _months_short()
+    lines_by_purchase = selectors.purchase_lines_rows([p["id"] for p in purchases])
+    rows = []
+    for purchase in purchases:
+        lines = []
+        for line in lines_by_purchase.get(purchase["id"], []):
+            returned = line["returned_quantity"]
+            net_ore = line["quantity"] * line["unit_price_ore"] - line["discount_ore"]
+            lines.append(
+                {
+                    "name": line["product__name"] or line["sku"],
+                    "quantity": line["quantity"],
+                    "returned": (_("%(n)s returned") % {"n": returned} if returned else ""),
+                    # {% widthratio net_ore 100 1 %}: whole kronor, rounded
+                    "price": str(round(net_ore / 100)),
+                    "points": line["points"],
+                }
+            )
+        earned = purchase["points_earned"]
+        rows.append(
+            {
+                "date": _short_date(purchase["purchased_at"], months),
+                "store": purchase["store__name"],
+                "total": floatformat(Decimal(purchase["total_ore"]) / 100, 2),
+                "points": ngettext("%(counter)s point", "%(counter)s points", earned)
+                % {"counter": earned},
+                "lines": lines,
+            }
+        )
+    return rows
 
 
 def page_counted(queryset: QuerySet[Any], per_page: int, number: Any) -> Page:
@@ -45,7 +110,12 @@ def page_counted(queryset: QuerySet[Any], per_page: int, number: Any) -> Page:
     if not rows and wanted > 1:
         return Paginator(queryset, per_page).get_page(wanted)
     paginator = Paginator(rows, per_page)
-    paginator.count = rows[0]._page_total if rows else 0
+    if not rows:
+        paginator.count = 0
+    elif isinstance(rows[0], dict):  # a .values() queryset
+        paginator.count = rows[0]["_page_total"]
+    else:
+        paginator.count = rows[0]._page_total
     return Page(rows, wanted, paginator)
 
 
@@ -63,9 +133,12 @@ def points_panel(request: HttpRequest, member: Member) -> str:
 def points(request: HttpRequest) -> HttpResponse:
     member: Member = request.member  # type: ignore[attr-defined]
     language = get_language() or "sv"
-    page = page_counted(selectors.ledger_history(member=member), 20, request.GET.get("page"))
+    # Rows as dicts of the columns shown, their texts made here: the template prints them
+    # (model instances, |date and {% blocktranslate %} per row cost most of the page's time,
+    # docs/benchmarks.md "Member pages").
+    page = page_counted(selectors.ledger_history_rows(member=member), 20, request.GET.get("page"))
     purchases = page_counted(
-        selectors.purchases_for_member(member=member), 10, request.GET.get("kop")
+        selectors.purchases_for_member_rows(member=member), 10, request.GET.get("kop")
     )
     summary = selectors.points_summary(member=member)
     return render(
@@ -79,7 +152,7 @@ def points(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": _history_rows(list(page.object_list), language),
             "purchases": purchases,
-            "claim_form": ClaimPurchaseForm(),
+            "purchase_rows": _purchase_rows(list(purchases.object_list)),
         },
     )
 

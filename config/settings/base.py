@@ -67,7 +67,8 @@ MIDDLEWARE = [
     "members.middleware.RejectNulMiddleware",  # NUL in path, query or form: 400
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the member loaded alongside the user (members.auth).
+    "members.auth.AuthenticationMiddleware",
     "members.middleware.NoStoreMiddleware",  # member pages and API answers: no-store
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -141,8 +142,9 @@ AUTH_USER_MODEL = "members.User"
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out account+client before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    # Django's and allauth's, loading a session's user with its member in one query.
+    "members.auth.ModelBackend",
+    "members.auth.AuthenticationBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -262,8 +264,10 @@ SESSION_COOKIE_HTTPONLY = True
 # Sessions live in the database (erasure deletes a member's sessions there: consent.privacy);
 # the cookie holds only their key. Flash messages are kept there too, not in Django's default
 # signed-but-readable cookie: allauth's "Confirmation email sent to <address>" put the address
-# in base64 in a cookie (docs/configuration.md "Caching and cookies").
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# in base64 in a cookie (docs/configuration.md "Caching and cookies"). members.sessions is
+# Django's database backend reading a session with one plain statement instead of the ORM
+# (docs/benchmarks.md "Member pages"); not cached_db: PostgreSQL stays the only copy.
+SESSION_ENGINE = "members.sessions"
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

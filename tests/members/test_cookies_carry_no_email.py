@@ -150,5 +150,12 @@ def test_the_decoder_finds_an_email_in_a_django_signed_cookie():
 
 
 def test_sessions_are_server_side():
-    assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
+    from importlib import import_module
+
+    from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
+
+    # Django's database backend (members.sessions reads with a plain statement), not cached
+    engine = import_module(settings.SESSION_ENGINE).SessionStore
+    assert issubclass(engine, DatabaseStore)
+    assert "cache" not in settings.SESSION_ENGINE
     assert settings.MESSAGE_STORAGE.endswith("SessionStorage")
