@@ -13,7 +13,8 @@
    member: every client is a different logged-in member.
 3. Starts gunicorn with the production settings (``config.settings.production``; the
    clients send ``X-Forwarded-Proto: https`` as the TLS proxy would) in the shape
-   docs/deploy.md recommends: cores + 1 gthread workers x 3 threads.
+   docs/deploy.md recommends: cores + 1 gthread workers x 3 threads, keep-alive, each
+   worker listening on its own ``SO_REUSEPORT`` socket.
 4. For 2 and for 8 concurrent clients (``BENCH_PAGES_CONCURRENCY``), each page in turn gets a
    window of ``BENCH_PAGES_SECONDS`` with every client sending GETs back to back over its
    own keep-alive connection, with its own session and cookie jar. The baseline,
@@ -58,12 +59,15 @@ PORT = int(os.environ.get("BENCH_PAGES_PORT", "8260"))
 # docs/deploy.md's recommendation: gthread workers, one more than the cores, three threads.
 WORKERS = int(os.environ.get("BENCH_PAGES_WORKERS", str((os.cpu_count() or 1) + 1)))
 THREADS = int(os.environ.get("BENCH_PAGES_THREADS", "3"))
-# As in bench.earn: a gthread worker with room for more connections than threads keeps
-# every keep-alive connection it accepted, so one worker could end up with all eight
-# clients and the others idle. With as many connections as threads the kernel spreads the
-# connections over the workers (a client whose connection was closed reconnects on
-# loopback, a few microseconds).
-WORKER_CONNECTIONS = int(os.environ.get("BENCH_PAGES_WORKER_CONNECTIONS", str(THREADS)))
+# Keep-alive, as the issue's clients and a load balancer's upstream connections are: gunicorn's
+# default of 1000 connections per worker (docs/deploy.md). With ``--worker-connections`` equal
+# to ``--threads`` (the first version of this bench, like bench.earn) gthread keeps no
+# connection alive (it allows worker-connections - threads idle ones) and answers every
+# request with "Connection: close". ``--reuse-port`` gives every worker its own listening
+# socket and the kernel spreads the connections over them, instead of whichever worker
+# wakes first accepting most of them; the bench logs how the connections fell.
+WORKER_CONNECTIONS = int(os.environ.get("BENCH_PAGES_WORKER_CONNECTIONS", "1000"))
+KEEP_ALIVE = int(os.environ.get("BENCH_PAGES_KEEP_ALIVE", "75"))
 CONCURRENCY = [int(c) for c in os.environ.get("BENCH_PAGES_CONCURRENCY", "2,8").split(",")]
 SECONDS = float(os.environ.get("BENCH_PAGES_SECONDS", "4"))
 WARMUP = float(os.environ.get("BENCH_PAGES_WARMUP", "0.5"))
@@ -260,7 +264,8 @@ def server_start() -> subprocess.Popen[bytes]:
         "--worker-connections",
         str(WORKER_CONNECTIONS),
         "--keep-alive",
-        "60",
+        str(KEEP_ALIVE),
+        "--reuse-port",
         "--timeout",
         "30",
         "--forwarded-allow-ips",
@@ -303,6 +308,7 @@ class Browser:
     def __init__(self, session_key: str | None) -> None:
         self.cookies: dict[str, str] = {"sessionid": session_key} if session_key else {}
         self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        self.reconnects = 0
 
     def get(self, path: str) -> tuple[int, bytes]:
         headers = {
@@ -319,7 +325,8 @@ class Browser:
             response = self.conn.getresponse()
             body = response.read()
         except (OSError, http.client.HTTPException):
-            # gunicorn closed the keep-alive connection (see WORKER_CONNECTIONS): reconnect.
+            # gunicorn closed the keep-alive connection (a restart): reconnect, and count it.
+            self.reconnects += 1
             self.conn.close()
             self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
             self.conn.request("GET", path, headers=headers)
@@ -387,14 +394,38 @@ def window(path: str, browsers: list[Browser], name: str) -> Result:
     threads = [threading.Thread(target=client, args=(b,)) for b in browsers]
     for thread in threads:
         thread.start()
+    time.sleep(max(0.0, measure_from - time.perf_counter()))
+    spread = connections_by_worker()
     for thread in threads:
         thread.join()
+    reconnects = sum(b.reconnects for b in browsers)
+    for browser in browsers:
+        browser.reconnects = 0
     log(
         f"  {name:<20} {len(browsers)} clients: {result.rate:6.0f}/s  "
-        f"p50 {result.p(50):6.1f} ms  p99 {result.p(99):6.1f} ms"
+        f"p50 {result.p(50):6.1f} ms  p99 {result.p(99):6.1f} ms  "
+        f"connections per worker {spread or '?'}"
+        + (f"  reconnects {reconnects}" if reconnects else "")
         + (f"  errors {result.errors}" if result.errors else "")
     )
     return result
+
+
+def connections_by_worker() -> list[int]:
+    """How many established connections each gunicorn worker holds (``ss``), most first."""
+    try:
+        out = subprocess.run(
+            ["ss", "-tnpH", "state", "established", f"( sport = :{PORT} )"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    counts: dict[str, int] = {}
+    for pid in re.findall(r"pid=(\d+)", out):
+        counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
 
 
 def warm_up(session_keys: list[str]) -> None:
@@ -502,7 +533,8 @@ def main() -> int:
     load_before = os.getloadavg()
     log(
         f"bench.pages: {WORKERS} gunicorn gthread workers x {THREADS} threads "
-        f"(at most {WORKER_CONNECTIONS} connections each), clients {CONCURRENCY}, "
+        f"(at most {WORKER_CONNECTIONS} connections each, keep-alive {KEEP_ALIVE} s, "
+        f"reuse-port), clients {CONCURRENCY}, "
         f"{SECONDS:.0f} s per page, {MEMBERS} members with {PURCHASES} purchases, port {PORT}, "
         f"load average {load_before[0]:.1f} before"
     )
@@ -542,7 +574,8 @@ def main() -> int:
             f"Last `make bench-pages` run, {when}: {machine()}; load average "
             f"{load_before[0]:.1f} / {load_before[1]:.1f} / {load_before[2]:.1f} before and "
             f"{load_after[0]:.1f} / {load_after[1]:.1f} / {load_after[2]:.1f} after "
-            f"(1 / 5 / 15 min). {WORKERS} gthread workers x {THREADS} threads, "
+            f"(1 / 5 / 15 min). {WORKERS} gthread workers x {THREADS} threads (keep-alive, "
+            f"reuse-port), "
             f"{len(session_keys)} members with {PURCHASES} purchases each, "
             f"{SECONDS:.0f} s per page and concurrency; run {uuid.uuid4().hex[:6]}."
         )
