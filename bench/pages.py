@@ -151,6 +151,14 @@ def database_prepare() -> None:
         )
 
 
+def database_analyze() -> None:
+    """Fresh planner statistics for the loaded history. Production's autovacuum keeps them;
+    a test server may run without it, and then the planner guesses a handful of rows per
+    member (one purchase-line query took 4 ms instead of 0.1 on a never-analysed copy)."""
+    with psycopg.connect(**conninfo(), autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
 # --- the members ----------------------------------------------------------------------------
 
 
@@ -541,6 +549,7 @@ def main() -> int:
     database_prepare()
     django_setup()
     member_ids = members_with_history(MEMBERS, PURCHASES)
+    database_analyze()
     session_keys = sessions_create(member_ids)
     log(f"machine: {machine()}")
     proc = server_start()

@@ -10,8 +10,10 @@ member from uploaded lists; retention purges messages after 13 months.
 from __future__ import annotations
 
 import datetime
+import json
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, Model, OuterRef, Q, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
@@ -49,9 +51,7 @@ def _rows(model: type[Model], path: str) -> Any:
 def _segments_with_since(member: Member) -> list[tuple[Segment, datetime.datetime | None]]:
     """Segments the member is in now, with when they joined an uploaded list: one query for
     the lists and the criteria segments, and one evaluating every criteria segment for the
-    member (an EXISTS per segment)."""
-    from campaigns.segments import SegmentCriteriaError, members_matching
-
+    member (an EXISTS per segment, :func:`_segment_tests`)."""
     since = SegmentMember.objects.filter(segment=OuterRef("pk"), member=member).values("added_at")
     candidates = (
         Segment.objects.filter(
@@ -63,26 +63,69 @@ def _segments_with_since(member: Member) -> list[tuple[Segment, datetime.datetim
         .order_by("name")
     )
     segments = list(candidates)
-    # Every criteria segment's test for this member as one EXISTS each, in one query.
-    tests: dict[str, Exists] = {}
-    for segment in segments:
-        if segment.kind == Segment.Kind.DYNAMIC and segment.criteria:
-            try:
-                matching = members_matching(segment.criteria)
-            except SegmentCriteriaError:
-                continue  # an old segment's broken criteria must not break the page
-            tests[f"in_{segment.pk}"] = Exists(matching.filter(pk=OuterRef("pk")))
-    matched = (
-        Member.objects.filter(pk=member.pk).annotate(**tests).values(*tests).first() or {}
-        if tests
-        else {}
+    matched = _segment_tests(
+        [s for s in segments if s.kind == Segment.Kind.DYNAMIC and s.criteria], member
     )
     found: list[tuple[Segment, datetime.datetime | None]] = []
     for segment in segments:
-        if segment.kind == Segment.Kind.DYNAMIC and not matched.get(f"in_{segment.pk}"):
+        if segment.kind == Segment.Kind.DYNAMIC and not matched.get(segment.pk):
             continue  # "everyone" (no criteria) is not a group worth listing
         found.append((segment, getattr(segment, "since", None)))
     return found
+
+
+# The statement testing a set of criteria segments for one member, built by the ORM once per
+# process and minute (criteria are compiled against "now", so a test is at most a minute
+# behind) instead of on every "my data" page: compiling an EXISTS per segment cost the page
+# more than running it. Keyed by the segments and their criteria, so an edit applies at once.
+# The member's id is a parameter: the statement holds no member data.
+_TESTS: dict[tuple[Any, ...], tuple[str, list[Any], list[int]] | None] = {}
+_MEMBER_PLACEHOLDER = -7_352_917_004_113  # never a member id; replaced by the member's
+
+
+def _segment_tests(segments: list[Segment], member: Member) -> dict[int, bool]:
+    """Which of these criteria segments the member is in now (one query; an EXISTS each)."""
+    from campaigns.segments import SegmentCriteriaError, members_matching
+
+    if not segments:
+        return {}
+    now = timezone.now().replace(second=0, microsecond=0)
+    key = (
+        connection.alias,
+        now,
+        tuple((s.pk, json.dumps(s.criteria, sort_keys=True, default=str)) for s in segments),
+    )
+    if key not in _TESTS:
+        tests: dict[str, Exists] = {}
+        for segment in segments:
+            try:
+                matching = members_matching(segment.criteria, now=now)
+            except SegmentCriteriaError:
+                continue  # an old segment's broken criteria must not break the page
+            tests[f"in_{segment.pk}"] = Exists(matching.filter(pk=OuterRef("pk")))
+        compiled = None
+        if tests:
+            query = Member.objects.filter(pk=_MEMBER_PLACEHOLDER).annotate(**tests)
+            sql, params = query.values_list(*tests).query.sql_with_params()
+            # the member's id must be a parameter of its own, never inside the SQL text
+            assert [p for p in params if _is_placeholder(p)] == [_MEMBER_PLACEHOLDER]
+            compiled = (sql, list(params), [int(name[3:]) for name in tests])
+        if len(_TESTS) > 256:
+            _TESTS.clear()
+        _TESTS[key] = compiled
+    statement = _TESTS[key]
+    if statement is None:
+        return {}
+    text, arguments, pks = statement
+    bound = [member.pk if _is_placeholder(p) else p for p in arguments]
+    with connection.cursor() as cursor:
+        cursor.execute(text, bound)
+        row = cursor.fetchone()
+    return dict(zip(pks, row, strict=True)) if row else {}
+
+
+def _is_placeholder(param: Any) -> bool:
+    return type(param) is int and param == _MEMBER_PLACEHOLDER
 
 
 def segments_of(member: Member) -> list[Segment]:
