@@ -43,6 +43,7 @@ from campaigns.models.personalisation import (
 )
 from consent.models import ConsentState, Interest, MemberInterest
 from members.models import ActivityEvent, Member
+from members.rows import CompiledQuery
 from rewards.models import Category, MemberTier, Product, Purchase, PurchaseLine
 
 PROFILING_PURPOSE = "profiling"
@@ -102,8 +103,14 @@ def profiled_members() -> QuerySet[Member]:
     return Member.objects.filter(profiling_consent_q(), erased_at__isnull=True)
 
 
+_MAY_PROFILE: CompiledQuery[Member] = CompiledQuery(
+    lambda member_id: profiled_members().filter(pk=member_id).only("pk")[:1], "member_id"
+)
+
+
 def _may_profile(member_id: int) -> bool:
-    return profiled_members().filter(pk=member_id).exists()
+    """``profiled_members().filter(pk=member_id).exists()``, compiled once (members.rows)."""
+    return bool(_MAY_PROFILE(member_id=member_id))
 
 
 # --- affinities ---------------------------------------------------------------------------
@@ -683,12 +690,12 @@ def reason_text(rec: MemberRecommendation, language: str | None) -> str:
 
 
 def _rows(member_ids: Sequence[int], limit: int) -> QuerySet[MemberRecommendation]:
+    return _rows_where(member_id__in=member_ids, rank__lte=limit)
+
+
+def _rows_where(**where: Any) -> QuerySet[MemberRecommendation]:
     return (
-        MemberRecommendation.objects.filter(
-            member_id__in=member_ids,
-            rank__lte=limit,
-            member__erased_at__isnull=True,
-        )
+        MemberRecommendation.objects.filter(**where, member__erased_at__isnull=True)
         .filter(profiling_consent_q("member_id"))
         .select_related(
             "product",
@@ -700,6 +707,19 @@ def _rows(member_ids: Sequence[int], limit: int) -> QuerySet[MemberRecommendatio
         )
         .order_by("member_id", "rank")
     )
+
+
+# One member's recommendations (the member pages: "My pages", offers, my data), compiled once.
+_MEMBER_ROWS: CompiledQuery[MemberRecommendation] = CompiledQuery(
+    lambda member_id, limit: _rows_where(member_id=member_id, rank__lte=limit),
+    "member_id",
+    "limit",
+)
+
+
+def _member_rows(member_id: int, limit: int) -> list[MemberRecommendation]:
+    """``_rows([member_id], limit)``: the same rows."""
+    return _MEMBER_ROWS(member_id=member_id, limit=limit)
 
 
 def _as_recommendation(rec: MemberRecommendation, language: str | None) -> Recommendation:
@@ -731,7 +751,8 @@ def recommended_products_bulk(
         languages = dict(
             Member.objects.filter(pk__in=member_ids).values_list("pk", "preferred_language")
         )
-    for rec in _rows(member_ids, limit):
+    rows = _member_rows(member_ids[0], limit) if len(member_ids) == 1 else _rows(member_ids, limit)
+    for rec in rows:
         out.setdefault(rec.member_id, []).append(
             _as_recommendation(rec, languages.get(rec.member_id))
         )
@@ -818,7 +839,7 @@ def offer_reasons(
         .exclude(returned_quantity__gte=F("quantity"))
         .values_list("product_id", flat=True)
     )
-    recommended = {rec.product_id: rec for rec in _rows([member.pk], 10_000)}
+    recommended = {rec.product_id: rec for rec in _member_rows(member.pk, 10_000)}
     # The best-ranked recommendation in each category, for offers on a whole category.
     recommended_in_category: dict[int, MemberRecommendation] = {}
     for rec in sorted(recommended.values(), key=lambda r: r.rank):

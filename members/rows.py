@@ -150,3 +150,95 @@ def relation_cache(instance: Model, accessor: str, value: Model | None) -> None:
     """Put ``value`` where ``instance.<accessor>`` finds it without a query, as
     ``select_related`` does (None: a reverse one-to-one that does not exist)."""
     instance._meta.get_field(accessor).set_cached_value(instance, value)  # type: ignore[union-attr]
+
+
+# --- querysets compiled once ----------------------------------------------------------------
+
+# Stand-ins for the per-call values while a queryset is compiled: two sets, so that the
+# parameters that change between the two compilations are known to be the stand-ins (and no
+# other number of the query that happens to be equal). Small enough for any integer column.
+_STAND_INS = (20_011, 20_111)
+
+
+class CompiledQuery(Generic[M]):
+    """A queryset built and compiled by the ORM once per process and database, then run with
+    new values for its named parameters: the member pages' hot reads, whose compilation cost
+    more CPU than PostgreSQL spent answering them (docs/benchmarks.md "Member pages").
+
+    ``build`` makes the queryset from its parameters (``build(member_id=..., limit=...)``);
+    it is called twice with stand-in integers, which must reach the SQL as parameters of their
+    own (``member_id=x``, ``rank__lte=x``: yes; ``__in`` lists, slices: no; compiling checks).
+    Rows become the queryset's own instances (``select_related`` relations, annotations and
+    field converters included), as iterating the queryset would make them. The queryset must
+    not depend on anything but its parameters (no ``now()``, no settings read per call).
+    """
+
+    def __init__(self, build: Callable[..., Any], *names: str) -> None:
+        self.build = build
+        self.names = names
+        self._compiled: dict[str, tuple[Any, ...]] = {}
+
+    def _compile(self, alias: str) -> tuple[Any, ...]:
+        from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
+
+        builds = []
+        for base in _STAND_INS:
+            stand_ins = {name: base + n for n, name in enumerate(self.names)}
+            queryset = self.build(**stand_ins)
+            if queryset._prefetch_related_lookups or queryset._known_related_objects:
+                raise ValueError("prefetch_related and related managers' querysets: not supported")
+            compiler = queryset.query.get_compiler(using=alias)
+            sql, params = compiler.as_sql()
+            builds.append((stand_ins, compiler, sql, list(params)))
+        (stand_ins, compiler, sql, params), (other_ins, _c, other_sql, other_params) = builds
+        by_value = {value: name for name, value in stand_ins.items()}
+        slots = [
+            (index, by_value.get(param))
+            for index, (param, other) in enumerate(zip(params, other_params, strict=True))
+            if param != other
+        ]
+        if (
+            sql != other_sql
+            or any(name is None or other_params[index] != other_ins[name] for index, name in slots)
+            or {name for _index, name in slots} != set(self.names)
+        ):
+            raise ValueError(f"{self.names}: each must reach the SQL as a parameter of its own")
+        klass_info = compiler.klass_info
+        select = compiler.select
+        first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        compiled = (
+            sql,
+            params,
+            slots,
+            compiler,
+            klass_info["model"],
+            [column[0].target.attname for column in select[first:last]],
+            (first, last),
+            get_related_populators(klass_info, select, alias),
+            compiler.annotation_col_map,
+        )
+        self._compiled[alias] = compiled
+        return compiled
+
+    def __call__(self, *, using: str = "default", **values: Any) -> list[M]:
+        compiled = self._compiled.get(using) or self._compile(using)
+        sql, params, slots, compiler, model, attnames, (first, last), populators, annotations = (
+            compiled
+        )
+        bound = list(params)
+        for index, name in slots:
+            bound[index] = values[name]
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, bound)
+            rows = cursor.fetchall()
+        if compiler.has_extra_select:
+            rows = [row[: compiler.col_count] for row in rows]
+        out = []
+        for row in compiler.results_iter([rows]):
+            obj = model.from_db(using, attnames, row[first:last])
+            for populator in populators:
+                populator.populate(row, obj)
+            for attr, position in (annotations or {}).items():
+                setattr(obj, attr, row[position])
+            out.append(obj)
+        return out

@@ -121,3 +121,52 @@ def test_row_inserter_writes_what_create_writes(member, store) -> None:
 def test_activity_record_returns_a_saved_event(member) -> None:
     event = activity_record(member=member, kind="profile_updated", data={"fields": ["phone"]})
     assert ActivityEvent.objects.get(pk=event.pk).data == {"fields": ["phone"]}
+
+
+# --- CompiledQuery: querysets compiled once -------------------------------------------------
+
+
+def test_compiled_query_builds_what_the_queryset_builds(member) -> None:
+    from campaigns import personalisation
+    from members.rows import CompiledQuery
+    from tests.factories import consent as consent_factories
+    from tests.factories import personalisation as pf
+
+    rf.ladder()
+    consent_factories.member_with_everything(member)
+    other = factories.member_with_user(email="bo@example.se")
+    consent_factories.member_with_everything(other)
+    for who in (member, other):
+        pf.recommendation_with_every_field(who)
+
+    for who in (member, other):  # one statement, each member's own rows
+        compiled = personalisation._member_rows(who.pk, 10)
+        expected = list(personalisation._rows([who.pk], 10))
+        assert [fields_of(r) for r in compiled] == [fields_of(r) for r in expected]
+        assert compiled
+        assert all(r.member_id == who.pk for r in compiled)
+        for relation in ("product", "category", "reason_product", "reason_interest"):
+            with CaptureQueriesContext(connection) as queries:
+                related = [getattr(r, relation) for r in compiled]
+            assert not queries.captured_queries  # select_related, as the queryset's
+            assert [fields_of(x) if x else None for x in related] == [
+                fields_of(x) if x else None for x in (getattr(r, relation) for r in expected)
+            ]
+    assert personalisation._member_rows(member.pk, 0) == []
+    assert personalisation._may_profile(member.pk) is True
+
+    with_user: CompiledQuery[Member] = CompiledQuery(
+        lambda pk: Member.objects.filter(pk=pk).select_related("user"), "pk"
+    )
+    (loaded,) = with_user(pk=other.pk)
+    assert fields_of(loaded) == fields_of(other)
+    assert loaded.user is not None
+    assert loaded.user.email == "bo@example.se"
+
+
+def test_compiled_query_refuses_a_parameter_it_cannot_replace() -> None:
+    from members.rows import CompiledQuery
+
+    sliced: CompiledQuery[Member] = CompiledQuery(lambda n: Member.objects.order_by("pk")[:n], "n")
+    with pytest.raises(ValueError, match="parameter of its own"):
+        sliced(n=5)
