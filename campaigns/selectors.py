@@ -27,6 +27,7 @@ from campaigns.segments import members_matching
 from campaigns.sendtime import caps_for, week_of
 from consent.selectors import contact_permissions
 from members.models import Member
+from members.rows import CompiledQuery
 from rewards.earning import bonus_sql
 
 
@@ -95,12 +96,20 @@ def _null(field: str) -> Any:
     return Q(**{f"{field}__isnull": True})
 
 
-def member_offers(*, member: Member) -> list[MemberOffer]:
-    return list(
-        MemberOffer.objects.filter(member=member)
+# Read on "My pages" and the offers page for every view: compiled once (members.rows).
+_MEMBER_OFFERS: CompiledQuery[MemberOffer] = CompiledQuery(
+    lambda member_id: (
+        MemberOffer.objects.filter(member_id=member_id)
         .select_related("offer", "offer__category", "offer__product")
         .order_by("-created_at", "-id")
-    )
+    ),
+    "member_id",
+)
+_MEMBER_INBOX: dict[int, CompiledQuery[InboxMessage]] = {}  # by limit (LIMIT is no parameter)
+
+
+def member_offers(*, member: Member) -> list[MemberOffer]:
+    return _MEMBER_OFFERS(member_id=member.pk)
 
 
 # The idempotency key of a reward offer's grant: it ties the voucher to the member offer
@@ -122,7 +131,15 @@ def offer_vouchers(*, member_offer_ids: list[int]) -> dict[int, Any]:
 
 
 def member_inbox(*, member: Member, limit: int = 20) -> list[InboxMessage]:
-    return list(InboxMessage.objects.filter(member=member).order_by("-created_at", "-id")[:limit])
+    query = _MEMBER_INBOX.get(limit)
+    if query is None:
+        query = _MEMBER_INBOX[limit] = CompiledQuery(
+            lambda member_id: InboxMessage.objects.filter(member_id=member_id).order_by(
+                "-created_at", "-id"
+            )[:limit],
+            "member_id",
+        )
+    return query(member_id=member.pk)
 
 
 @bonus_sql(
