@@ -65,7 +65,8 @@ THREADS = int(os.environ.get("BENCH_PAGES_THREADS", "3"))
 # connection alive (it allows worker-connections - threads idle ones) and answers every
 # request with "Connection: close". ``--reuse-port`` gives every worker its own listening
 # socket and the kernel spreads the connections over them, instead of whichever worker
-# wakes first accepting most of them; the bench logs how the connections fell.
+# wakes first accepting most of them; ``balance`` then evens out what hashing left uneven,
+# and the bench logs how each window's connections fell.
 WORKER_CONNECTIONS = int(os.environ.get("BENCH_PAGES_WORKER_CONNECTIONS", "1000"))
 KEEP_ALIVE = int(os.environ.get("BENCH_PAGES_KEEP_ALIVE", "75"))
 CONCURRENCY = [int(c) for c in os.environ.get("BENCH_PAGES_CONCURRENCY", "2,8").split(",")]
@@ -318,6 +319,15 @@ class Browser:
         self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
         self.reconnects = 0
 
+    def connect(self) -> None:
+        self.conn.close()
+        self.conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        self.conn.connect()
+
+    def port(self) -> int:
+        sock = self.conn.sock
+        return int(sock.getsockname()[1]) if sock is not None else 0
+
     def get(self, path: str) -> tuple[int, bytes]:
         headers = {
             "Host": "127.0.0.1",
@@ -403,7 +413,7 @@ def window(path: str, browsers: list[Browser], name: str) -> Result:
     for thread in threads:
         thread.start()
     time.sleep(max(0.0, measure_from - time.perf_counter()))
-    spread = connections_by_worker()
+    spread = connections_by_worker(browsers)
     for thread in threads:
         thread.join()
     reconnects = sum(b.reconnects for b in browsers)
@@ -419,8 +429,8 @@ def window(path: str, browsers: list[Browser], name: str) -> Result:
     return result
 
 
-def connections_by_worker() -> list[int]:
-    """How many established connections each gunicorn worker holds (``ss``), most first."""
+def workers_by_client_port() -> dict[int, str]:
+    """The gunicorn worker (pid) holding each established connection, by the client's port."""
     try:
         out = subprocess.run(
             ["ss", "-tnpH", "state", "established", f"( sport = :{PORT} )"],
@@ -429,11 +439,48 @@ def connections_by_worker() -> list[int]:
             timeout=5,
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return []
+        return {}
+    found = {}
+    for line in out.splitlines():
+        parts = line.split()
+        pid = re.search(r"pid=(\d+)", line)
+        if len(parts) >= 4 and pid:
+            found[int(parts[3].rsplit(":", 1)[1])] = pid.group(1)
+    return found
+
+
+def connections_by_worker(browsers: list[Browser]) -> list[int]:
+    """How many of these clients' connections each worker holds, most first."""
+    owners = workers_by_client_port()
     counts: dict[str, int] = {}
-    for pid in re.findall(r"pid=(\d+)", out):
-        counts[pid] = counts.get(pid, 0) + 1
+    for browser in browsers:
+        owner = owners.get(browser.port(), "?")
+        counts[owner] = counts.get(owner, 0) + 1
     return sorted(counts.values(), reverse=True)
+
+
+def balance(browsers: list[Browser]) -> None:
+    """Spread the clients' connections evenly over the workers, as a proxy's pool of
+    upstream connections spreads over them in the long run: a connection on a worker that
+    holds more than its share is opened anew until the kernel puts it elsewhere. (Eight
+    connections hashed over three sockets often fall 5/2/1, and one worker process, one
+    core, then serves most of the clients.)"""
+    share = -(-len(browsers) // WORKERS)
+    for browser in browsers:
+        browser.connect()
+    for _attempt in range(200):
+        time.sleep(0.02)
+        owners = workers_by_client_port()
+        by_worker: dict[str, list[Browser]] = {}
+        for browser in browsers:
+            by_worker.setdefault(owners.get(browser.port(), "?"), []).append(browser)
+        excess = [b for worker, held in by_worker.items() for b in held[share:] if worker != "?"]
+        waiting = by_worker.get("?", [])
+        if not excess and not waiting:
+            return
+        for browser in excess:
+            browser.connect()
+    log(f"  connections not balanced: {connections_by_worker(browsers)}")
 
 
 def warm_up(session_keys: list[str]) -> None:
@@ -467,6 +514,8 @@ def run_pass(clients: int, session_keys: list[str]) -> Pass:
     log(f"{clients} clients:")
     anonymous = [Browser(None) for _ in range(clients)]
     members = [Browser(session_keys[i % len(session_keys)]) for i in range(clients)]
+    balance(anonymous)
+    balance(members)
     baseline = [window(BASELINE[1], anonymous, BASELINE[0])]
     pages = []
     middle = len(PAGES) // 2

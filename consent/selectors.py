@@ -27,6 +27,7 @@ from consent.models import (
     Purpose,
 )
 from members.models import Member
+from members.rows import CompiledQuery
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -160,10 +161,23 @@ def quiet_hours_end(prefs: ContactPreferences, local: datetime.datetime) -> date
     return end.astimezone(datetime.UTC)
 
 
+# The preference centre's and "my data"'s per-member reads, compiled once (members.rows).
+_CONTACT_PREFERENCES: CompiledQuery[ContactPreferences] = CompiledQuery(
+    lambda member_id: ContactPreferences.objects.filter(member_id=member_id), "member_id"
+)
+_CONSENT_STATES: CompiledQuery[ConsentState] = CompiledQuery(
+    lambda member_id: ConsentState.objects.filter(member_id=member_id), "member_id"
+)
+_INTEREST_IDS: CompiledQuery[MemberInterest] = CompiledQuery(
+    lambda member_id: MemberInterest.objects.filter(member_id=member_id).only("interest_id"),
+    "member_id",
+)
+
+
 def contact_preferences_get(*, member: Member) -> ContactPreferences:
     """The member's preferences, or unsaved defaults (no limit, no quiet hours, no pause)."""
-    prefs = ContactPreferences.objects.filter(member=member).first()
-    return prefs or ContactPreferences(member=member)
+    found = _CONTACT_PREFERENCES(member_id=member.pk)  # one at most (one-to-one)
+    return found[0] if found else ContactPreferences(member=member)
 
 
 def policy_version_current(*, at: datetime.datetime | None = None) -> PolicyVersion | None:
@@ -178,7 +192,7 @@ def purposes_needing_consent() -> QuerySet[Purpose]:
 
 def consent_states(*, member: Member) -> dict[int, ConsentState]:
     """Current state by purpose id."""
-    return {s.purpose_id: s for s in ConsentState.objects.filter(member=member)}
+    return {s.purpose_id: s for s in _CONSENT_STATES(member_id=member.pk)}
 
 
 def consent_history(*, member: Member) -> QuerySet[ConsentEvent]:
@@ -194,7 +208,7 @@ def interests_active() -> QuerySet[Interest]:
 
 
 def member_interest_ids(*, member: Member) -> set[int]:
-    return set(MemberInterest.objects.filter(member=member).values_list("interest_id", flat=True))
+    return {row.interest_id for row in _INTEREST_IDS(member_id=member.pk)}
 
 
 def privacy_request_latest(*, member: Member, kind: str) -> PrivacyRequest | None:

@@ -36,7 +36,7 @@ from consent.forms import (
     client_ip,
     client_user_agent,
 )
-from consent.models import ConsentEvent, PrivacyRequest, Purpose, Retention
+from consent.models import ConsentEvent, ContactPreferences, PrivacyRequest, Purpose, Retention
 from consent.register import REGISTER_PURPOSES, register_entries
 from consent.selectors import (
     consent_history,
@@ -106,7 +106,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
         }
     )
     interests_form = InterestsForm(initial={"interests": list(member_interest_ids(member=member))})
-    return _preferences_render(request, member, contact_form, interests_form)
+    return _preferences_render(request, member, contact_form, interests_form, prefs=prefs)
 
 
 def _preferences_render(
@@ -115,6 +115,7 @@ def _preferences_render(
     contact_form: ContactPreferencesForm,
     interests_form: InterestsForm,
     status: int = 200,
+    prefs: ContactPreferences | None = None,
 ) -> HttpResponse:
     states = consent_states(member=member)
     purposes = [
@@ -125,7 +126,8 @@ def _preferences_render(
         }
         for p in purposes_needing_consent()
     ]
-    prefs = contact_preferences_get(member=member)
+    if prefs is None:
+        prefs = contact_preferences_get(member=member)
     return render(
         request,
         "consent/preferences.html",

@@ -32,7 +32,7 @@ BUDGETS = {
     "/mina-sidor/vouchers/": 4,
     "/mina-sidor/utmaningar/": 6,
     "/mina-sidor/mina-data/": 12,
-    "/mina-sidor/installningar/": 9,
+    "/mina-sidor/installningar/": 8,
 }
 
 
