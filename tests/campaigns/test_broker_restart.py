@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from campaigns.models import Campaign, ContactBudget, Delivery, FanoutChunk, Pro
 from campaigns.services import campaign_launch
 from config.celery import app
 from tests.factories import campaigns as cf
+from tests.processes import free_port, test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = 10_000
@@ -44,12 +44,6 @@ SEND_BATCH = 200
 # Longer than beat's 15 s: beat tries (and fails) to send the sweep while Redis is away.
 DOWN_SECONDS = 20
 RECOVERY_LIMIT_SECONDS = 120  # the bound: done within 2 minutes of Redis returning
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PrivateRedis:
@@ -99,20 +93,12 @@ class PrivateRedis:
         self.process = None
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    return f"postgres://{user}{password}@{host}/{db['NAME']}"
-
-
 def _env(broker_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": test_database_url(),
             "CELERY_BROKER_URL": broker_url,
             "CELERY_TASK_ALWAYS_EAGER": "false",
             "CAMPAIGNS_SEND_BATCH": str(SEND_BATCH),
@@ -189,7 +175,7 @@ def test_campaign_finishes_soon_after_a_broker_restart_without_loss_or_duplicate
         seed_members(cursor, count=MEMBERS, prefix="R", consent_every=1)
         cursor.execute("DELETE FROM consent_consentstate WHERE member_id %% %s = 0", [10])
     campaign = cf.campaign(channels=["test"], holdout_percent=0, name=f"Broker restart {phase}")
-    broker = PrivateRedis(_free_port(), tmp_path / "redis.log")
+    broker = PrivateRedis(free_port(), tmp_path / "redis.log")
     broker.start()
     env = _env(broker.url)
     name = worker_name()

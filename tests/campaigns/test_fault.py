@@ -23,6 +23,7 @@ from campaigns.models import Campaign, ContactBudget, Delivery, ProviderCall
 from campaigns.services import campaign_launch, deliveries_sweep
 from config.celery import app
 from tests.factories import campaigns as cf
+from tests.processes import test_database_url
 
 MEMBERS = 10_000
 STUCK_SECONDS = 8
@@ -30,20 +31,12 @@ KILL_AT = (0.15, 0.40, 0.65)  # share of deliveries final when each kill happens
 DEADLINE_SECONDS = 110
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    return f"postgres://{user}{password}@{host}/{db['NAME']}"
-
-
 def _worker_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": test_database_url(),
             "REDIS_URL": settings.CELERY_BROKER_URL,
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "CELERY_TASK_ALWAYS_EAGER": "false",

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from config.celery import app
@@ -41,6 +40,7 @@ from consent.services import (
 from members.activity import Kind
 from members.models import ActivityEvent, Member
 from tests import factories
+from tests.processes import test_database_url
 
 ROOT = Path(settings.BASE_DIR)
 LEASE_SECONDS = 4
@@ -48,14 +48,6 @@ BEAT_SECONDS = 1.5
 DEADLINE_SECONDS = 60
 
 pytestmark = [pytest.mark.fault, pytest.mark.privacy, pytest.mark.django_db(transaction=True)]
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    return f"postgres://{user}{password}@{host}/{db['NAME']}"
 
 
 class Workers:
@@ -71,7 +63,7 @@ class Workers:
         self.env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "tests.consent.fault_settings",
-                "DATABASE_URL": _database_url(),
+                "DATABASE_URL": test_database_url(),
                 "REDIS_URL": settings.CELERY_BROKER_URL,
                 "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
                 "CELERY_TASK_ALWAYS_EAGER": "false",

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -36,6 +35,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.processes import free_port
 from tests.smoke.forms import form_with, forms_in
 
 pytestmark = pytest.mark.smoke
@@ -73,12 +73,6 @@ class Club:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def stop(process: subprocess.Popen[bytes]) -> int:
