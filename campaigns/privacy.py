@@ -35,6 +35,7 @@ from consent.registry import (
     retention_job_register,
 )
 from members.models import Member
+from members.rows import CompiledQuery
 
 MESSAGE_RETENTION_DAYS = 396  # 13 months
 
@@ -48,21 +49,39 @@ def _rows(model: type[Model], path: str) -> Any:
     return rows
 
 
-def _segments_with_since(member: Member) -> list[tuple[Segment, datetime.datetime | None]]:
-    """Segments the member is in now, with when they joined an uploaded list: one query for
-    the lists and the criteria segments, and one evaluating every criteria segment for the
-    member (an EXISTS per segment, :func:`_segment_tests`)."""
-    since = SegmentMember.objects.filter(segment=OuterRef("pk"), member=member).values("added_at")
-    candidates = (
+def _segment_candidates(member_id: int) -> Any:
+    """Uploaded lists the member is on (with when they were added) and every criteria
+    segment, by name."""
+    since = SegmentMember.objects.filter(segment=OuterRef("pk"), member_id=member_id).values(
+        "added_at"
+    )
+    return (
         Segment.objects.filter(
-            Q(kind=Segment.Kind.STATIC, static_members__member=member)
+            Q(kind=Segment.Kind.STATIC, static_members__member_id=member_id)
             | Q(kind=Segment.Kind.DYNAMIC)
         )
         .annotate(since=Subquery(since[:1]))
         .distinct()
         .order_by("name")
     )
-    segments = list(candidates)
+
+
+_SEGMENT_CANDIDATES: CompiledQuery[Segment] = CompiledQuery(_segment_candidates, "member_id")
+_MESSAGES: CompiledQuery[Delivery] = CompiledQuery(
+    lambda member_id: (
+        Delivery.objects.filter(member_id=member_id, status=Delivery.Status.SENT)
+        .select_related("campaign")
+        .order_by("-sent_at")[:100]
+    ),
+    "member_id",
+)
+
+
+def _segments_with_since(member: Member) -> list[tuple[Segment, datetime.datetime | None]]:
+    """Segments the member is in now, with when they joined an uploaded list: one query for
+    the lists and the criteria segments, and one evaluating every criteria segment for the
+    member (an EXISTS per segment, :func:`_segment_tests`)."""
+    segments = _SEGMENT_CANDIDATES(member_id=member.pk)
     matched = _segment_tests(
         [s for s in segments if s.kind == Segment.Kind.DYNAMIC and s.criteria], member
     )
@@ -150,11 +169,7 @@ def _local(value: datetime.datetime | None) -> str:
 
 
 def _message_rows(member: Member) -> list[dict[str, str]]:
-    rows = (
-        Delivery.objects.filter(member=member, status=Delivery.Status.SENT)
-        .select_related("campaign")
-        .order_by("-sent_at")[:100]
-    )
+    rows = _MESSAGES(member_id=member.pk)
     return [
         {"when": _local(d.sent_at), "what": d.campaign.name, "channel": d.channel} for d in rows
     ]

@@ -34,6 +34,7 @@ from consent.models import (
 from consent.scrub import ERASED, Identifiers, identifier_regex, scrub
 from members.models import ActivityEvent, Member, User
 from members.phone import phone_display
+from members.rows import CompiledQuery
 
 Row = dict[str, Any]
 
@@ -361,6 +362,12 @@ def _profile_rows(member: Member) -> list[dict[str, str]]:
     return [{"label": str(label), "value": str(value) or "—"} for label, value in values]
 
 
+_PARTNER_SHARES: CompiledQuery[PartnerShare] = CompiledQuery(
+    lambda member_id: PartnerShare.objects.filter(member_id=member_id).select_related("purpose"),
+    "member_id",
+)
+
+
 def _partner_rows(member: Member) -> list[dict[str, str]]:
     return [
         {
@@ -368,7 +375,7 @@ def _partner_rows(member: Member) -> list[dict[str, str]]:
             "what": ", ".join(share.data_categories),
             "when": _local(share.shared_at),
         }
-        for share in PartnerShare.objects.filter(member=member).select_related("purpose")
+        for share in _PARTNER_SHARES(member_id=member.pk)
     ]
 
 

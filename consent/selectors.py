@@ -195,6 +195,24 @@ def consent_states(*, member: Member) -> dict[int, ConsentState]:
     return {s.purpose_id: s for s in _CONSENT_STATES(member_id=member.pk)}
 
 
+_HISTORY_LATEST: dict[int, CompiledQuery[ConsentEvent]] = {}  # by limit
+
+
+def consent_history_latest(*, member: Member, limit: int = 100) -> list[ConsentEvent]:
+    """The latest ``limit`` of :func:`consent_history` ("my data"), compiled once."""
+    query = _HISTORY_LATEST.get(limit)
+    if query is None:
+        query = _HISTORY_LATEST[limit] = CompiledQuery(
+            lambda member_id: (
+                ConsentEvent.objects.filter(member_id=member_id)
+                .select_related("purpose", "policy_version")
+                .order_by("-created_at", "-id")[:limit]
+            ),
+            "member_id",
+        )
+    return query(member_id=member.pk)
+
+
 def consent_history(*, member: Member) -> QuerySet[ConsentEvent]:
     return (
         ConsentEvent.objects.filter(member=member)
@@ -211,8 +229,20 @@ def member_interest_ids(*, member: Member) -> set[int]:
     return {row.interest_id for row in _INTEREST_IDS(member_id=member.pk)}
 
 
+_LATEST_REQUEST: dict[str, CompiledQuery[PrivacyRequest]] = {}  # by kind
+
+
 def privacy_request_latest(*, member: Member, kind: str) -> PrivacyRequest | None:
-    return PrivacyRequest.objects.filter(member=member, kind=kind).order_by("-id").first()
+    query = _LATEST_REQUEST.get(kind)
+    if query is None:
+        query = _LATEST_REQUEST[kind] = CompiledQuery(
+            lambda member_id: PrivacyRequest.objects.filter(
+                member_id=member_id, kind=kind
+            ).order_by("-id")[:1],
+            "member_id",
+        )
+    found = query(member_id=member.pk)
+    return found[0] if found else None
 
 
 def privacy_export_downloadable(*, member: Member, request_id: int) -> PrivacyRequest | None:

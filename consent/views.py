@@ -39,7 +39,7 @@ from consent.forms import (
 from consent.models import ConsentEvent, ContactPreferences, PrivacyRequest, Purpose, Retention
 from consent.register import REGISTER_PURPOSES, register_entries
 from consent.selectors import (
-    consent_history,
+    consent_history_latest,
     consent_states,
     contact_preferences_get,
     member_interest_ids,
@@ -276,7 +276,7 @@ def my_data(request: HttpRequest) -> HttpResponse:
             "sections": sections,
             "states": list(consent_states(member=member).values()),
             "purposes": {p.pk: p for p in Purpose.objects.all()},
-            "history": consent_history(member=member)[:100],
+            "history": consent_history_latest(member=member, limit=100),
             "retention": retention_overview(),
             "export": export,
             "export_downloadable": export is not None
