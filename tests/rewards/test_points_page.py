@@ -123,3 +123,17 @@ def test_points_page_says_what_points_were_spent_on(shopper):
 
     assert '<span class="muted explanation">50 kr rabatt</span>' in swedish
     assert '<span class="muted explanation">SEK 50 off</span>' in english
+
+
+def test_points_page_escapes_names_and_texts_it_writes_itself(member, store):
+    # the history rows and purchases are written by the view (rewards.views), not the template
+    store.name = "<i>Butik</i>"
+    store.save(update_fields=["name"])
+    rf.base_rule(name_sv="<b>bonus</b>", name_en="<b>bonus</b>")
+    rf.purchase(store=store, member=member, lines=[rf.line("X1", 1, 1000, name="<script>x")])
+    html = _client(member, "sv").get(URL).content.decode()
+    assert "<script>x" not in html
+    assert "<i>Butik</i>" not in html
+    assert "<b>bonus</b>" not in html
+    assert "&lt;i&gt;Butik&lt;/i&gt;" in html
+    assert "&lt;b&gt;bonus&lt;/b&gt;" in html
