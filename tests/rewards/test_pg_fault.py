@@ -54,6 +54,7 @@ from rewards.models import (
 )
 from tests import factories
 from tests.factories import rewards as rf
+from tests.processes import free_port, test_database_url
 from tests.rewards.invariants import assert_invariants
 
 pytestmark = [pytest.mark.fault, pytest.mark.django_db(transaction=True)]
@@ -83,20 +84,6 @@ SELECT pid, state, pg_terminate_backend(pid) FROM (
 # --- the server ------------------------------------------------------------------------------
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    return f"postgres://{user}{password}@{host}/{db['NAME']}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _server_start(port: int, log: Any) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
@@ -105,7 +92,7 @@ def _server_start(port: int, log: Any) -> subprocess.Popen[bytes]:
             "DJANGO_SECRET_KEY": "pg-fault-" + secrets.token_hex(24),
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_SECURE_SSL_REDIRECT": "false",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": test_database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "CACHE_KEY_PREFIX": f"pgf-{secrets.token_hex(4)}",
@@ -339,7 +326,7 @@ def test_pg_backends_terminated_every_100ms_no_partial_write_retries_converge():
         return None
 
     log = tempfile.NamedTemporaryFile(prefix="kk-pgfault-gunicorn-", suffix=".log")  # noqa: SIM115
-    port = _free_port()
+    port = free_port()
     client = Client(port, secret)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
