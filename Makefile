@@ -10,7 +10,7 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.local
 # honcho hands PORT to the web process; the banner prints the same one.
 export PORT ?= 8000
 
-.PHONY: run setup test lint format bench bench-earn bench-fanout bench-pages messages makemessages clean help
+.PHONY: run setup test lint format bench bench-earn bench-fanout bench-pages bench-mixed messages makemessages clean help
 
 help:
 	@echo "make run    - install, start the embedded PostgreSQL, migrate, load the demo,"
@@ -84,7 +84,7 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: bench-earn bench-fanout bench-pages
+bench: bench-earn bench-fanout bench-pages bench-mixed
 
 bench-earn: $(STAMP)
 	@$(PY) scripts/check_services.py
@@ -97,6 +97,10 @@ bench-fanout: $(STAMP)
 bench-pages: $(STAMP) messages
 	@$(PY) scripts/check_services.py
 	$(PY) -m bench.pages
+
+bench-mixed: $(STAMP)
+	@$(PY) scripts/check_services.py
+	$(PY) -m bench.mixed
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

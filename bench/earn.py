@@ -183,7 +183,7 @@ def fixture_create() -> Fixture:
 
 
 def purchase_body(fx: Fixture, rng: random.Random, receipt: str) -> tuple[dict[str, Any], int]:
-    lines = []
+    lines: list[dict[str, Any]] = []
     for sku, category in rng.sample(fx.skus, rng.randint(2, 5)):
         lines.append(
             {
@@ -265,17 +265,26 @@ class Window:
 
 
 def run_clients(
-    fx: Fixture, *, seconds: float, warmup: float, prefix: str, rate: float | None = None
+    fx: Fixture,
+    *,
+    seconds: float,
+    warmup: float,
+    prefix: str,
+    rate: float | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[Window, float]:
     """Clients post purchases; returns the timed window's latencies and its length.
 
     With ``rate`` (requests/s in total) each client sends on a fixed schedule and latency is
-    measured from the scheduled start; without it, clients send back to back."""
+    measured from the scheduled start; without it, clients send back to back. With ``stop``
+    the window ends when the event is set (``seconds`` is then ignored) instead, and its
+    length is the time from the end of the warm-up until a client first saw the event."""
     window = Window()
     lock = threading.Lock()
     start = time.perf_counter() + 0.5
     measure_from = start + warmup
-    stop_at = measure_from + seconds
+    stop_at = measure_from + seconds if stop is None else float("inf")
+    stopped: list[float] = []
     headers = {"Authorization": f"Api-Key {fx.api_key}", "Content-Type": "application/json"}
 
     def client(index: int) -> None:
@@ -293,6 +302,10 @@ def run_clients(
                 scheduled += interval
             else:
                 began = now
+            if stop is not None and stop.is_set():
+                with lock:
+                    stopped.append(time.perf_counter())
+                break
             if began >= stop_at:
                 break
             body, _member = purchase_body(fx, rng, f"{prefix}-{index}-{n}")
@@ -321,6 +334,8 @@ def run_clients(
         thread.start()
     for thread in threads:
         thread.join()
+    if stop is not None:
+        seconds = max(0.0, min(stopped, default=measure_from) - measure_from)
     return window, seconds
 
 
@@ -430,7 +445,7 @@ def run_baseline(fx: Fixture, *, seconds: float, warmup: float, prefix: str) -> 
                             points,
                             explanation,
                         ],
-                    ).fetchone()[0]
+                    ).fetchone()[0]  # type: ignore[index]
                     values = []
                     params: list[Any] = []
                     for line_no, line in enumerate(body["lines"], 1):
@@ -458,7 +473,7 @@ def run_baseline(fx: Fixture, *, seconds: float, warmup: float, prefix: str) -> 
                             fx.store_id,
                             f"bench:{prefix}:{purchase_id}",
                         ],
-                    ).fetchone()[0]
+                    ).fetchone()[0]  # type: ignore[index]
                     conn.execute(LOT_SQL, [member_id, entry_id, purchase_id, points, points])
                     conn.execute(BALANCE_SQL, [member_id, points])
                     conn.execute(
@@ -522,7 +537,7 @@ def machine() -> str:
     except (OSError, StopIteration):
         model = platform.processor() or "unknown CPU"
     with psycopg.connect(**conninfo()) as conn:
-        pg = conn.execute("SHOW server_version").fetchone()[0]
+        pg = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
     return (
         f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, "
         f"PostgreSQL {pg}, {platform.system()} {platform.release()}"

@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +101,15 @@ def worker_name() -> str:
 
 
 def worker_start(
-    env: dict[str, str], concurrency: int, log_path: Path | None = None, name: str = ""
+    env: dict[str, str],
+    concurrency: int,
+    log_path: Path | None = None,
+    name: str = "",
+    extra: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
-    """A Celery worker in its own process group (so it can be killed as a whole)."""
+    """A Celery worker in its own process group (so it can be killed as a whole).
+
+    ``extra`` is appended to the worker's arguments (``-Q``, ``--max-tasks-per-child``)."""
     log_file = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
         [
@@ -121,6 +128,7 @@ def worker_start(
             "--without-heartbeat",
             "-n",
             name or worker_name(),
+            *extra,
         ],
         cwd=ROOT,
         env=env,
@@ -150,6 +158,24 @@ def worker_wait_ready(app: Any, name: str | None = None, timeout: float = 60) ->
         if app.control.ping(destination=[name] if name else None, timeout=0.5):
             return
     raise RuntimeError("the Celery worker did not start")
+
+
+def campaign_make(name: str, channel: str = "noop") -> Any:
+    """A draft campaign to every member on ``channel``, one variant in both languages
+    (Django must be set up)."""
+    from campaigns.services import campaign_save, variant_save
+
+    campaign = campaign_save(name=name, segment=None, channels=[channel], holdout_percent=0)
+    variant_save(
+        campaign=campaign,
+        code="A",
+        weight=100,
+        email_subject_sv="Hej {{ first_name }}, veckans erbjudande",
+        email_subject_en="Hi {{ first_name }}, this week's offer",
+        email_text_sv="Hej {{ first_name }}! Dubbla poäng på skor hela veckan.",
+        email_text_en="Hi {{ first_name }}! Double points on shoes all week.",
+    )
+    return campaign
 
 
 def database_recreate() -> None:
@@ -185,7 +211,7 @@ def main() -> None:
 
     from campaigns import fanout
     from campaigns.models import Campaign, Delivery, FanoutChunk
-    from campaigns.services import campaign_launch, campaign_save, variant_save
+    from campaigns.services import campaign_launch
     from config.celery import app
     from members.models import Member
 
@@ -196,21 +222,8 @@ def main() -> None:
         cursor.execute("ANALYZE")
     log(f"seeded {MEMBERS} members with consent in {time.perf_counter() - started:.1f} s")
 
-    def make(name: str) -> Campaign:
-        campaign = campaign_save(name=name, segment=None, channels=["noop"], holdout_percent=0)
-        variant_save(
-            campaign=campaign,
-            code="A",
-            weight=100,
-            email_subject_sv="Hej {{ first_name }}, veckans erbjudande",
-            email_subject_en="Hi {{ first_name }}, this week's offer",
-            email_text_sv="Hej {{ first_name }}! Dubbla poäng på skor hela veckan.",
-            email_text_en="Hi {{ first_name }}! Double points on shoes all week.",
-        )
-        return campaign
-
-    campaign = make("Fan-out benchmark")
-    baseline_campaign = make("Baseline")
+    campaign = campaign_make("Fan-out benchmark")
+    baseline_campaign = campaign_make("Baseline")
     app.control.purge()
     log_path = ROOT / "var" / "bench-fanout-worker.log"
     log_path.parent.mkdir(exist_ok=True)
