@@ -3,8 +3,8 @@ about 80 purchases, a tier, vouchers, offers and inbox messages, consent choices
 interests. A page that starts reading per row, or a selector that gains a query, fails here.
 
 Every page pays two queries before its own: the session (database sessions,
-docs/configuration.md) and the user with their member (members.auth). docs/benchmarks.md, "Member pages", has the
-figures before and after.
+docs/configuration.md) and the user with their member (members.auth). docs/benchmarks.md,
+"Member pages", has the figures before and after.
 """
 
 from __future__ import annotations
