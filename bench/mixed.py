@@ -8,7 +8,7 @@
 2. Gunicorn with the production settings as bench.earn runs it, and real Celery workers with
    the production settings in docs/deploy.md's shape: one for the default queue
    (``BENCH_MIXED_CONCURRENCY``, 4), one for the campaigns queue
-   (``BENCH_MIXED_CAMPAIGN_CONCURRENCY``, the cores; it lowers its own priority,
+   (``BENCH_MIXED_CAMPAIGN_CONCURRENCY``, half the cores; it lowers its own priority,
    ``CAMPAIGNS_WORKER_NICE``); ``BENCH_MIXED_SPLIT=0`` runs one worker for both queues
    instead. Broker and cache on ``BENCH_MIXED_REDIS_URL``. The campaign sends on the no-op
    channel (everything but the provider call: consent, budget, rendering, marking sent);
@@ -56,13 +56,13 @@ SECONDS = float(os.environ.get("BENCH_MIXED_SECONDS", "12"))
 ROUNDS = max(1, int(os.environ.get("BENCH_MIXED_ROUNDS", "2")))
 TIMEOUT = float(os.environ.get("BENCH_MIXED_TIMEOUT", "600"))
 # docs/deploy.md's workers: one for the default queue (--concurrency=4), one for the
-# campaigns queue (as many processes as cores; it lowers its own CPU priority,
+# campaigns queue (half the cores, at least 1; it lowers its own CPU priority,
 # CAMPAIGNS_WORKER_NICE). BENCH_MIXED_SPLIT=0: one worker for both queues (-c
 # BENCH_MIXED_CONCURRENCY), the shape before the campaigns queue.
 SPLIT = os.environ.get("BENCH_MIXED_SPLIT", "1") != "0"
 CONCURRENCY = int(os.environ.get("BENCH_MIXED_CONCURRENCY", "4"))
 CAMPAIGN_CONCURRENCY = int(
-    os.environ.get("BENCH_MIXED_CAMPAIGN_CONCURRENCY", str(os.cpu_count() or 1))
+    os.environ.get("BENCH_MIXED_CAMPAIGN_CONCURRENCY", str(max(1, (os.cpu_count() or 1) // 2)))
 )
 WORKER_ARGS = shlex.split(os.environ.get("BENCH_MIXED_WORKER_ARGS", "--max-tasks-per-child=1000"))
 

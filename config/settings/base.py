@@ -11,6 +11,7 @@ from typing import Any
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 from config.settings.environment import Env
 
@@ -454,6 +455,19 @@ CAMPAIGNS_SEND_BATCH = env.int("CAMPAIGNS_SEND_BATCH", default=1000)
 # CELERY_TASK_TIME_LIMIT: no live task holds a claim longer than that.
 CAMPAIGNS_STUCK_SECONDS = env.int("CAMPAIGNS_STUCK_SECONDS", default=360)
 CAMPAIGNS_MAX_ATTEMPTS = env.int("CAMPAIGNS_MAX_ATTEMPTS", default=6)
+# Fan-out chunks and send batches go to a queue of their own, so that a worker of its own can
+# run them beside the tills without starving them (docs/deploy.md, "Celery workers";
+# docs/benchmarks.md, "Mixed"). A worker started without -Q consumes both queues, as before;
+# a worker consuming only this queue lowers its own CPU priority to CAMPAIGNS_WORKER_NICE
+# (config/celery.py), so a campaign uses the CPU the tills leave.
+CAMPAIGNS_QUEUE = env.str("CAMPAIGNS_QUEUE", default="campaigns")
+CAMPAIGNS_WORKER_NICE = env.int("CAMPAIGNS_WORKER_NICE", default=10)
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CAMPAIGNS_QUEUE))
+CELERY_TASK_ROUTES = {
+    "campaigns.tasks.fanout_chunk": {"queue": CAMPAIGNS_QUEUE},
+    "campaigns.tasks.deliveries_send": {"queue": CAMPAIGNS_QUEUE},
+}
 # SMS: "console" (development: logged, not sent) or "46elks" (https://46elks.se/docs/send-sms).
 CAMPAIGNS_SMS_BACKEND = env.str("CAMPAIGNS_SMS_BACKEND", default="console")
 CAMPAIGNS_SMS_API_URL = env.str("CAMPAIGNS_SMS_API_URL", default="https://api.46elks.com")
