@@ -1,6 +1,6 @@
 """Measured costs for the capacity model (docs/scaling.md): CPU per unit of work.
 
-    python -m bench.costs [purchase] [delivery] [pages] [segments]     (make bench-costs)
+    python -m bench.costs [purchase] [delivery] [pages] [segments]
 
 Every figure is CPU time, not throughput: user + system time from ``/proc/<pid>/stat`` of
 the processes that did the work, so other load on the machine changes it much less than
@@ -25,7 +25,8 @@ it changes requests per second.
   lines in 30 categories. Each typical segment (``SEGMENTS``) is counted as the back-office
   counts it (``campaigns.selectors.segment_count``) and its count query run under
   ``EXPLAIN (ANALYZE, BUFFERS)``: with the server's parallel workers, and with
-  ``max_parallel_workers_per_gather = 0`` (one process: execution time = CPU).
+  ``max_parallel_workers_per_gather = 0`` (one process, whose CPU from ``/proc`` is the
+  query's CPU). Then the same again after creating ``INDEXES``.
 
 PostgreSQL's CPU counts only the backends connected to the benchmark's own database (the
 server is shared): they are sampled every 0.1 s; a backend that exits between samples
@@ -608,12 +609,14 @@ def part_segments() -> None:
 
 
 # Indexes a chain would add for its segments (docs/scaling.md, "Segment counts"); measured
-# after the plain schema's figures.
+# after the plain schema's figures. "Bought category X in the last N days" can then read
+# the lines of those categories and the purchases of those days from indexes alone,
+# instead of every purchase line.
 INDEXES = [
-    "CREATE INDEX IF NOT EXISTS bench_purchase_time_member ON rewards_purchase "
-    "(purchased_at) INCLUDE (member_id)",
-    "CREATE INDEX IF NOT EXISTS bench_consent_granted ON consent_consentstate "
-    "(purpose_id, member_id) WHERE granted",
+    "CREATE INDEX IF NOT EXISTS bench_line_category_purchase ON rewards_purchaseline "
+    "(category_id, purchase_id)",
+    "CREATE INDEX IF NOT EXISTS bench_purchase_time ON rewards_purchase "
+    "(purchased_at) INCLUDE (id, member_id)",
 ]
 
 
