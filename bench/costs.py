@@ -229,7 +229,7 @@ def purchase_consumers(dbname: str) -> dict[str, float]:
 
     client = redis.Redis.from_url(REDIS_URL)
     client.delete("celery")
-    events = int(client.llen(PENDING_KEY))  # type: ignore[arg-type]
+    events = int(client.llen(PENDING_KEY))
     if not events:
         return {"py": 0.0, "pg": 0.0}
     env = {**earn.server_env(), "CELERY_BROKER_URL": REDIS_URL}
@@ -270,16 +270,7 @@ def part_delivery() -> None:
     env["REDIS_URL"] = env["CELERY_BROKER_URL"] = REDIS_URL
     env["CACHE_KEY_PREFIX"] = "bench-costs"
     os.environ.update(env)
-    fanout.database_recreate()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    import django
-
-    django.setup()
+    fanout.database_prepare(env)
     from django.db import connection, transaction
     from django.db.models import Count
 

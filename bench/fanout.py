@@ -178,6 +178,20 @@ def campaign_make(name: str, channel: str = "noop") -> Any:
     return campaign
 
 
+def database_prepare(env: dict[str, str]) -> None:
+    """A new benchmark database, migrated, and Django set up in this process against it."""
+    database_recreate()
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    import django
+
+    django.setup()
+
+
 def database_recreate() -> None:
     url = DATABASE_URL.replace("postgres://", "postgresql://", 1)
     name = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
@@ -195,16 +209,7 @@ def main() -> None:
         f"fan-out benchmark: {MEMBERS} members, {CONCURRENCY} worker processes, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     )
-    database_recreate()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    import django
-
-    django.setup()
+    database_prepare(env)
     from django.conf import settings
     from django.db import connection, transaction
     from django.utils import timezone
