@@ -906,16 +906,5 @@ def _interests_for_categories(
     return out
 
 
-def affinities_top(
-    *, basis: str = AffinityBasis.BASKET, limit: int = 20
-) -> QuerySet[ProductAffinity]:
-    """The strongest product affinities, for the back-office ("people who buy X buy Y")."""
-    return (
-        ProductAffinity.objects.filter(basis=basis, lift__gt=1)
-        .select_related("product_a", "product_b")
-        .order_by("-lift", "-pair_count", "product_a_id", "product_b_id")[:limit]
-    )
-
-
 def personalisation_last_run() -> PersonalisationRun | None:
     return PersonalisationRun.objects.filter(finished_at__isnull=False).first()

@@ -37,7 +37,7 @@ from django.db.models.lookups import (
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from consent.models import ConsentState, MemberInterest, Purpose
+from consent.models import ConsentState, MemberInterest
 from members.errors import DomainError
 from members.models import Member
 from rewards.models import CheckIn, LedgerEntry, PointBalance, Purchase, PurchaseLine
@@ -361,7 +361,3 @@ def members_matching(
 ) -> QuerySet[Member]:
     """Members (never erased ones) who match ``criteria``."""
     return Member.objects.filter(erased_at__isnull=True).filter(criteria_compile(criteria, now=now))
-
-
-def purpose_codes() -> list[str]:
-    return list(Purpose.objects.values_list("code", flat=True))

@@ -15,7 +15,6 @@ api_v1 = [
     path("", include("members.api.urls")),
     path("", include("rewards.api.urls")),
     path("", include("consent.api.urls")),
-    path("", include("campaigns.api.urls")),
 ]
 
 urlpatterns = [

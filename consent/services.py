@@ -209,14 +209,6 @@ def consent_set(
         )
 
 
-def consent_grant(**kwargs: Any) -> ConsentEvent | None:
-    return consent_set(granted=True, **kwargs)
-
-
-def consent_withdraw(**kwargs: Any) -> ConsentEvent | None:
-    return consent_set(granted=False, **kwargs)
-
-
 def consents_set(
     *,
     member: Member,

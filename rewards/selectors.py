@@ -289,13 +289,6 @@ def entries_text_rows(entries: list[dict[str, Any]], language: str) -> list[list
     return texts
 
 
-def member_tier_summary(member: Member, language: str) -> dict[str, str] | None:
-    tier = MemberTier.objects.filter(member=member).select_related("tier").first()
-    if tier is None:
-        return None
-    return {"code": tier.tier.code, "name": tier.tier.name_for(language)}
-
-
 def liability() -> dict[str, int]:
     """Outstanding points (available + pending + reserved) and their value in öre."""
     totals = PointBalance.objects.aggregate(posted=Sum("posted"), pending=Sum("pending"))
