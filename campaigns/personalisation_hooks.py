@@ -31,7 +31,7 @@ from campaigns.personalisation import (
     recommended_products,
 )
 from campaigns.personalisation_views import recommended_panel
-from consent.registry import (
+from consent.privacy_parts import (
     erasure_step_register,
     export_section_register,
     model_row,

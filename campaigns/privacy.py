@@ -1,4 +1,4 @@
-"""campaigns' parts of the member's export and "my data" page (consent.registry).
+"""campaigns' parts of the member's export and "my data" page (consent.privacy_parts).
 
 Export: the messages the member received (deliveries), offers, the inbox, and the static
 segments they are in. The "my data" page lists the segments a member is in (criteria
@@ -26,7 +26,7 @@ from campaigns.models import (
     Segment,
     SegmentMember,
 )
-from consent.registry import (
+from consent.privacy_parts import (
     erasure_step_register,
     export_section_register,
     free_text_register,

@@ -33,15 +33,12 @@ from consent.models import (
     Purpose,
 )
 from consent.selectors import consent_states, purposes_needing_consent
-from consent.services import (
-    access_log_record,
-    consents_set,
-    policy_version_create,
-    privacy_erasure_request,
-    privacy_export_request,
-    privacy_request_process_now,
-    privacy_request_refuse,
-)
+from consent.services.access_log import access_log_record
+from consent.services.consent import consents_set
+from consent.services.erasure import privacy_erasure_request
+from consent.services.export import privacy_export_request
+from consent.services.policy import policy_version_create
+from consent.services.requests import privacy_request_process_now, privacy_request_refuse
 from members.admin import MemberAdmin
 from members.admin_guard import MemberListGuard
 from members.models import Member

@@ -10,5 +10,5 @@ class ConsentConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         # Each app's optional privacy.py registers its export sections, erasure steps,
-        # "my data" sections and retention jobs (consent.registry; docs/privacy.md).
+        # "my data" sections and retention jobs (consent.privacy_parts; docs/privacy.md).
         autodiscover_modules("privacy")

@@ -14,9 +14,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from consent import services
 from consent.models import ConsentEvent, Interest
 from consent.selectors import policy_version_current
+from consent.services.consent import consents_set
+from consent.services.preferences import interests_set
+from consent.services.unsubscribe import unsubscribe_redeem, unsubscribe_token_make
 from members.demo import DemoPerson, Step
 from members.models import Member
 
@@ -97,7 +99,7 @@ def consents_give(*, member: Member, profile: ConsentProfile, source: str) -> li
     choices = profile.choices()
     if not choices:
         return []
-    return services.consents_set(
+    return consents_set(
         member=member,
         choices=choices,
         source=source,
@@ -112,7 +114,7 @@ def consents_give(*, member: Member, profile: ConsentProfile, source: str) -> li
 def interests_choose(*, member: Member, codes: tuple[str, ...]) -> None:
     ids = list(Interest.objects.filter(code__in=codes, active=True).values_list("pk", flat=True))
     if ids:
-        services.interests_set(member=member, interest_ids=ids, actor=member.user)
+        interests_set(member=member, interest_ids=ids, actor=member.user)
 
 
 def consent_steps(
@@ -155,10 +157,8 @@ def _unsubscribe_step(person: DemoPerson) -> Callable[[], None]:
 
     def run() -> None:
         member = person.joined()
-        token = services.unsubscribe_token_make(
-            member=member, purpose="marketing_email", channel="email"
-        )
-        services.unsubscribe_redeem(token=token)
+        token = unsubscribe_token_make(member=member, purpose="marketing_email", channel="email")
+        unsubscribe_redeem(token=token)
 
     return run
 

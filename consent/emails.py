@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from consent.models import PrivacyRequest
-from consent.services import erasure_confirm_token
+from consent.services.erasure import erasure_confirm_token
 
 
 def _site_link(path: str) -> str:

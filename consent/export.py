@@ -13,7 +13,7 @@ from typing import Any
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from consent import registry
+from consent import privacy_parts
 from members.models import Member
 
 README_TEXT = """{title}
@@ -47,7 +47,7 @@ def rows_to_csv(rows: list[dict[str, Any]]) -> str:
 def export_build(*, member: Member, path: Path, progress: Callable[[int], None]) -> Path:
     """Write ``path``: one ``<section>.json`` and ``<section>.csv`` per section, a manifest
     naming each section's model and fields, and a README in the member's language."""
-    sections = registry.export_sections()
+    sections = privacy_parts.export_sections()
     manifest: dict[str, Any] = {
         "member_id": member.pk,
         "created_at": timezone.now().isoformat(),

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from consent.models import ConsentEvent, PolicyVersion
 from consent.selectors import interests_active, policy_version_current, purposes_needing_consent
-from consent.services import consents_set
+from consent.services.consent import consents_set
 from members.forms import SignupForm
 from members.models import User
 

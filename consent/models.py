@@ -7,7 +7,7 @@ event. The web proof (IP address, user agent) is personal data that erasure must
 it lives beside the event in ``ConsentProof``, which stays mutable (docs/privacy.md).
 
 Model methods only derive values from their own fields; every change goes through
-``consent.services``.
+``consent.services`` (one module per capability).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from django.db.models.functions import Cast
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from consent import registry
+from consent import privacy_parts
 from consent.models import (
     AccessLog,
     ConsentEvent,
@@ -32,6 +32,8 @@ from consent.models import (
     UsedUnsubscribeToken,
 )
 from consent.scrub import ERASED, Identifiers, identifier_regex, scrub
+from consent.services.consent import Proof, consent_set_locked
+from consent.services.export import export_leftovers_clean, privacy_export_file_delete
 from members.models import ActivityEvent, Member, User
 from members.phone import phone_display
 from members.rows import CompiledQuery
@@ -43,7 +45,7 @@ Row = dict[str, Any]
 
 
 def _profile(member: Member) -> list[Row]:
-    row = registry.model_row(member)
+    row = privacy_parts.model_row(member)
     row["home_store_name"] = member.home_store.name if member.home_store else None
     return [row]
 
@@ -52,7 +54,7 @@ def _login(member: Member) -> list[Row]:
     user = member.user
     if user is None:
         return []
-    row = registry.model_row(user)
+    row = privacy_parts.model_row(user)
     # The password itself is never stored; its hash is not handed out either.
     row["password"] = _("(set)") if user.has_usable_password() else _("(not set)")
     row["password"] = str(row["password"])
@@ -70,7 +72,8 @@ def _email_addresses(member: Member) -> list[Row]:
 
 def _timeline(member: Member) -> list[Row]:
     return [
-        registry.model_row(e) for e in ActivityEvent.objects.filter(member=member).order_by("pk")
+        privacy_parts.model_row(e)
+        for e in ActivityEvent.objects.filter(member=member).order_by("pk")
     ]
 
 
@@ -81,7 +84,7 @@ def _consent_history(member: Member) -> list[Row]:
         .select_related("purpose", "policy_version")
         .order_by("pk")
     ):
-        row = registry.model_row(event)
+        row = privacy_parts.model_row(event)
         row["purpose_code"] = event.purpose.code
         row["policy_version_name"] = event.policy_version.version
         row["policy_content_hash"] = event.policy_version.content_hash
@@ -92,7 +95,7 @@ def _consent_history(member: Member) -> list[Row]:
 def _rows(model: Any, **filters: Any) -> Any:
     def rows(member: Member) -> list[Row]:
         return [
-            registry.model_row(o)
+            privacy_parts.model_row(o)
             for o in model.objects.filter(**{filters["path"]: member}).order_by("pk")
         ]
 
@@ -151,7 +154,7 @@ def _register_exports() -> None:
         ),
     ]
     for order, (name, title, rows, model) in enumerate(sections, start=1):
-        registry.export_section_register(
+        privacy_parts.export_section_register(
             name=name, title=title, rows=rows, model=model, order=order * 10
         )
 
@@ -224,7 +227,7 @@ def member_identifiers(member: Member) -> Identifiers:
 
 def erase_free_text(member: Member) -> None:
     """Replace the member's identifiers in every registered free-text field
-    (``registry.free_text_register``): references, staff notes, uploads, admin log lines.
+    (``privacy_parts.free_text_register``): references, staff notes, uploads, admin log lines.
 
     Runs before the member row is blanked (its identifiers are still known); on a second run
     the member is a tombstone and there is nothing left to look for. The rows stay (books,
@@ -239,14 +242,14 @@ def erase_free_text(member: Member) -> None:
     # The ledger's trigger lets exactly this transaction change a ledger entry's reason.
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('kundklubb.erasure', 'on', true)")
-    for entry in registry.free_texts():
+    for entry in privacy_parts.free_texts():
         _free_text_scrub(entry, member, strong=strong, with_names=with_names)
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('kundklubb.erasure', '', true)")
 
 
 def _free_text_scrub(
-    entry: registry.FreeText, member: Member, *, strong: str, with_names: str
+    entry: privacy_parts.FreeText, member: Member, *, strong: str, with_names: str
 ) -> None:
     model = entry.model
     queryset = model._default_manager.all()
@@ -297,19 +300,12 @@ def _sessions_delete(user_id: int) -> None:
 def erase_consent_data(member: Member) -> None:
     """Consent events stay (they hold no personal data); their web proof goes, every granted
     consent is withdrawn on the record, and preferences, interests and exports are removed."""
-    from consent.services import (
-        Proof,
-        _consent_set_locked,
-        _export_file_delete,
-        export_leftovers_clean,
-    )
-
     # The member's requests are locked first, so an export that finishes while the erasure
     # runs either finished before (its file is deleted below) or waits and finds itself
     # cancelled (and deletes its file).
     requests = list(PrivacyRequest.objects.select_for_update().filter(member=member))
     for state in ConsentState.objects.filter(member=member, granted=True).select_related("purpose"):
-        _consent_set_locked(
+        consent_set_locked(
             member=member,
             purpose=state.purpose,
             granted=False,
@@ -321,7 +317,7 @@ def erase_consent_data(member: Member) -> None:
     UsedUnsubscribeToken.objects.filter(member=member).delete()
     PartnerShare.objects.filter(member=member).exclude(reference="").update(reference="")
     for request in PrivacyRequest.objects.filter(member=member).exclude(file_name=""):
-        _export_file_delete(request)
+        privacy_export_file_delete(request=request)
     # What killed builds left: half-made archives in the scratch folder, unfinished files.
     export_leftovers_clean(
         request_ids=[r.pk for r in requests if r.kind == PrivacyRequest.Kind.EXPORT],
@@ -380,7 +376,7 @@ def _partner_rows(member: Member) -> list[dict[str, str]]:
 
 
 def _register_page_sections() -> None:
-    registry.page_section_register(
+    privacy_parts.page_section_register(
         name="profile",
         title=_("Your profile"),
         description=_("What you told us when you joined or later. Change it on your profile page."),
@@ -388,7 +384,7 @@ def _register_page_sections() -> None:
         columns=[_("What"), _("Stored")],
         order=10,
     )
-    registry.page_section_register(
+    privacy_parts.page_section_register(
         name="partner_shares",
         title=_("Shared with partners"),
         description=_("We only pass data to a partner you have said yes to."),
@@ -401,20 +397,20 @@ def _register_page_sections() -> None:
 
 def _register_free_texts() -> None:
     # The member's timeline: small facts, but a till's or staff's text may name them.
-    registry.free_text_register(model=ActivityEvent, fields=["data"], member_path="member")
+    privacy_parts.free_text_register(model=ActivityEvent, fields=["data"], member_path="member")
     # Admin log lines about any object (a purchase, a review, a segment) may name the member
     # (entries about the member, their login and email addresses: erase_member_core).
-    registry.free_text_register(model=LogEntry, fields=["object_repr", "change_message"])
-    registry.free_text_register(model=PartnerShare, fields=["reference"], member_path="member")
-    registry.free_text_register(model=PrivacyRequest, fields=["refusal_reason"])
+    privacy_parts.free_text_register(model=LogEntry, fields=["object_repr", "change_message"])
+    privacy_parts.free_text_register(model=PartnerShare, fields=["reference"], member_path="member")
+    privacy_parts.free_text_register(model=PrivacyRequest, fields=["refusal_reason"])
 
 
 def register() -> None:
     _register_exports()
     _register_free_texts()
-    registry.erasure_step_register(name="consent", run=erase_consent_data, order=10)
-    registry.erasure_step_register(name="free_text", run=erase_free_text, order=900)
-    registry.erasure_step_register(name="members", run=erase_member_core, order=1000)
+    privacy_parts.erasure_step_register(name="consent", run=erase_consent_data, order=10)
+    privacy_parts.erasure_step_register(name="free_text", run=erase_free_text, order=900)
+    privacy_parts.erasure_step_register(name="members", run=erase_member_core, order=1000)
     _register_page_sections()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import reverse
 
-from consent.services import unsubscribe_token_make
+from consent.services.unsubscribe import unsubscribe_token_make
 from members.models import Member
 
 

@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from consent import registry
+from consent import privacy_parts
 from consent.errors import (
     InvalidConfirmationLinkError,
     InvalidUnsubscribeTokenError,
@@ -37,7 +37,7 @@ from consent.forms import (
     client_user_agent,
 )
 from consent.models import ConsentEvent, ContactPreferences, PrivacyRequest, Purpose, Retention
-from consent.register import REGISTER_PURPOSES, register_entries
+from consent.processing_register import REGISTER_PURPOSES, register_entries
 from consent.selectors import (
     consent_history_latest,
     consent_states,
@@ -48,20 +48,20 @@ from consent.selectors import (
     privacy_request_latest,
     purposes_needing_consent,
 )
-from consent.services import (
-    consent_set,
+from consent.services.consent import consent_set
+from consent.services.erasure import (
+    privacy_erasure_cancel,
+    privacy_erasure_confirm,
+    privacy_erasure_request,
+)
+from consent.services.export import privacy_export_open, privacy_export_request
+from consent.services.preferences import (
     contact_preferences_update,
     interests_set,
     marketing_pause,
     marketing_resume,
-    privacy_erasure_cancel,
-    privacy_erasure_confirm,
-    privacy_erasure_request,
-    privacy_export_open,
-    privacy_export_request,
-    unsubscribe_redeem,
-    unsubscribe_token_read,
 )
+from consent.services.unsubscribe import unsubscribe_redeem, unsubscribe_token_read
 from members.errors import DomainError
 from members.forms import form_add_service_errors
 from members.models import Member
@@ -265,7 +265,7 @@ def _retention_overview(language: str) -> list[dict[str, Any]]:
 @never_cache
 def my_data(request: HttpRequest) -> HttpResponse:
     member = _member(request)
-    sections = [{"section": s, "rows": s.rows(member)} for s in registry.page_sections()]
+    sections = [{"section": s, "rows": s.rows(member)} for s in privacy_parts.page_sections()]
     export = privacy_request_latest(member=member, kind=PrivacyRequest.Kind.EXPORT)
     erasure = privacy_request_latest(member=member, kind=PrivacyRequest.Kind.ERASURE)
     return render(

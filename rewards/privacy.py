@@ -1,4 +1,4 @@
-"""rewards' parts of the member's export and erasure (consent.registry; docs/privacy.md).
+"""rewards' parts of the member's export and erasure (consent.privacy_parts; docs/privacy.md).
 
 Purchases, the ledger and lots are bookkeeping: erasure keeps them, pointing at the member's
 tombstone, so every balance and total is unchanged; they hold no personal data beyond the
@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Model
 from django.utils.translation import gettext_lazy as _
 
-from consent.registry import erasure_step_register, export_section_register, model_row
+from consent.privacy_parts import erasure_step_register, export_section_register, model_row
 from members.models import Member
 from rewards.models import (
     BenefitChoice,
@@ -87,7 +87,7 @@ def _register_free_texts() -> None:
     identifiers in it and keeps the row (the books). Receipt and return ids and ledger keys
     are unique, so a replaced one gets the row's id. The ledger's trigger allows exactly
     this change (rewards migration 0006)."""
-    from consent.registry import free_text_register
+    from consent.privacy_parts import free_text_register
     from rewards.models import LedgerEntry, Purchase, Reservation, Return
 
     free_text_register(model=LedgerEntry, fields=["reason"], member_path="member")

@@ -18,7 +18,7 @@ from consent.api.serializers import (
 from consent.forms import client_ip, client_user_agent
 from consent.models import ConsentEvent, PolicyVersion, Purpose
 from consent.selectors import consent_states, policy_version_current, purposes_needing_consent
-from consent.services import consent_set
+from consent.services.consent import consent_set
 from members.api.permissions import IsMember
 from members.api.serializers import ErrorSerializer
 from members.models import Member

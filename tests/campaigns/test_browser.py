@@ -44,7 +44,7 @@ def test_marketer_builds_previews_launches_and_member_activates(live_server, new
     )
     olle = factories.member_with_user(first_name="Olle", email="olle@example.se")
     from consent.models import Interest
-    from consent.services import interests_set
+    from consent.services.preferences import interests_set
 
     running = Interest.objects.get(code="running")
     for member in (sara, erik):

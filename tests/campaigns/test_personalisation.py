@@ -27,7 +27,7 @@ from campaigns.personalisation import (
     recommended_products_bulk,
 )
 from consent.models import Interest
-from consent.services import interests_set
+from consent.services.preferences import interests_set
 from rewards.models import Category, MemberTier, Product, Tier
 from rewards.services import purchase_return
 from tests import factories

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from campaigns.models import MemberRecommendation
 from campaigns.personalisation import affinities_compute, recommendations_compute
-from consent import registry
-from consent.services import member_anonymise
+from consent import privacy_parts
+from consent.services.erasure import member_anonymise
 from tests import factories
 from tests.factories import consent as cf
 from tests.factories import rewards as rf
@@ -80,7 +80,7 @@ def test_home_shows_no_recommendations_after_withdrawal(client, anna):
 
 
 def test_export_section_carries_every_recommendation_field(anna):
-    section = next(s for s in registry.export_sections() if s.name == "recommendations")
+    section = next(s for s in privacy_parts.export_sections() if s.name == "recommendations")
     rows = list(section.rows(anna))
     assert rows
     assert {f.name for f in MemberRecommendation._meta.concrete_fields} <= set(rows[0])
@@ -96,7 +96,7 @@ def test_erasure_deletes_the_members_recommendations(anna):
 
 def test_retention_job_purges_recommendations_without_consent(anna):
     cf.withdrawn(anna, "profiling")
-    job = next(j for j in registry.retention_jobs() if j.name == "campaigns.recommendations")
+    job = next(j for j in privacy_parts.retention_jobs() if j.name == "campaigns.recommendations")
     assert job.run(timezone.now()) > 0
     assert not MemberRecommendation.objects.filter(member=anna).exists()
 

@@ -11,7 +11,7 @@ import time_machine
 from campaigns.segments import SegmentCriteriaError, criteria_compile, members_matching
 from campaigns.services import segment_import_csv
 from consent.models import Interest
-from consent.services import interests_set
+from consent.services.preferences import interests_set
 from members.models import Member, Store
 from rewards.models import CheckIn, MemberTier, Tier
 from rewards.services import checkin_record

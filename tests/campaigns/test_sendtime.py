@@ -15,7 +15,7 @@ from campaigns.models import ContactBudget, Delivery, ProviderCall
 from campaigns.sendtime import Rank, budget_take
 from campaigns.services import campaign_start, deliveries_send, fanout_chunk_run
 from consent.selectors import contact_permission, contact_permissions
-from consent.services import marketing_pause
+from consent.services.preferences import marketing_pause
 from members.models import User
 from tests import factories
 from tests.factories import campaigns as cf

@@ -36,7 +36,7 @@ def _mark(kind: str) -> None:
 @worker_process_init.connect
 def _slow_down(**kwargs: Any) -> None:
     import consent.export
-    from consent import registry
+    from consent import privacy_parts
 
     section_seconds = float(os.environ.get("KK_FAULT_SECTION_SECONDS", "0"))
     erasure_seconds = float(os.environ.get("KK_FAULT_ERASURE_SECONDS", "0"))
@@ -53,4 +53,4 @@ def _slow_down(**kwargs: Any) -> None:
 
     consent.export.rows_to_csv = slow_rows_to_csv
     # After every real step, still inside the erasure's transaction.
-    registry.erasure_step_register(name="fault_slow", run=slow_erasure_step, order=10_000)
+    privacy_parts.erasure_step_register(name="fault_slow", run=slow_erasure_step, order=10_000)

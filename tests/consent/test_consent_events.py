@@ -10,12 +10,9 @@ from django.db import DatabaseError, connection, transaction
 from consent.errors import ConsentNotApplicableError, MemberErasedError, UnknownPurposeError
 from consent.models import ConsentEvent, ConsentProof, ConsentState, PolicyVersion
 from consent.selectors import policy_version_current
-from consent.services import (
-    consent_set,
-    consents_set,
-    member_anonymise,
-    policy_version_create,
-)
+from consent.services.consent import consent_set, consents_set
+from consent.services.erasure import member_anonymise
+from consent.services.policy import policy_version_create
 from members.activity import Kind
 from members.models import ActivityEvent
 from tests.factories import consent as cf

@@ -11,7 +11,9 @@ import time_machine
 from django.db import connection
 
 from consent.selectors import contact_permission
-from consent.services import consent_set, marketing_pause, marketing_resume, member_anonymise
+from consent.services.consent import consent_set
+from consent.services.erasure import member_anonymise
+from consent.services.preferences import marketing_pause, marketing_resume
 from members.models import User
 from tests import factories
 from tests.factories import consent as cf

@@ -16,14 +16,13 @@ from django.test import override_settings
 from django.utils import timezone
 
 from consent.models import ConsentEvent, ConsentProof, ConsentState, PrivacyRequest
-from consent.services import (
+from consent.services.erasure import (
     member_anonymise,
     privacy_erasure_cancel,
     privacy_erasure_request,
     privacy_erasures_run_due,
-    privacy_request_process_now,
-    privacy_request_refuse,
 )
+from consent.services.requests import privacy_request_process_now, privacy_request_refuse
 from members.models import Member
 from members.roles import DATA_PROTECTION_OFFICER
 from rewards.models import LedgerEntry, PointBalance, Purchase
@@ -234,7 +233,7 @@ def test_privacy_erasure_confirm_email_links_to_the_site_url(
 
 def test_privacy_erasure_confirm_rejects_a_tampered_link(client, member):
     request = privacy_erasure_request(member=member, actor=member.user)
-    from consent.services import erasure_confirm_token
+    from consent.services.erasure import erasure_confirm_token
 
     token = erasure_confirm_token(request)
 

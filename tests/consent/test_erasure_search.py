@@ -25,7 +25,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from rest_framework.test import APIClient
 
-from consent.services import member_anonymise, privacy_export_request
+from consent.services.erasure import member_anonymise
+from consent.services.export import privacy_export_request
 from members.api.scopes import SCOPES
 from members.models import Member
 from rewards.models import Purchase

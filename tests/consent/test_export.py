@@ -16,9 +16,10 @@ from django.core import mail
 from django.test import override_settings
 
 from consent.models import PrivacyRequest
-from consent.register import register_entries
+from consent.processing_register import register_entries
 from consent.selectors import private_storage
-from consent.services import privacy_export_build, privacy_export_open, privacy_retention_run
+from consent.services.export import privacy_export_build, privacy_export_open
+from consent.services.retention import privacy_retention_run
 from tests import factories
 from tests.factories import consent as cf
 from tests.factories.consent import member_with_data_everywhere
@@ -208,7 +209,7 @@ def test_privacy_exports_sweep_resends_a_lost_export(member, django_capture_on_c
     request = cf.export_requested(member)  # on-commit never fires in this test transaction
 
     # When the beat sweep runs ten minutes later
-    from consent.services import privacy_requests_run_due
+    from consent.services.requests import privacy_requests_run_due
 
     with time_machine.travel(request.requested_at + datetime.timedelta(minutes=11)):
         counts = privacy_requests_run_due()
@@ -222,7 +223,7 @@ def test_privacy_exports_sweep_resends_a_lost_export(member, django_capture_on_c
 def test_privacy_export_build_cancelled_by_erasure_leaves_no_file(member, monkeypatch):
     # Given an export being built when the member's erasure runs
     from consent import export as export_module
-    from consent.services import member_anonymise
+    from consent.services.erasure import member_anonymise
 
     request = cf.export_requested(member)
     real_build = export_module.export_build

@@ -32,11 +32,8 @@ from django.utils import timezone
 from config.celery import app
 from consent import tasks
 from consent.models import PrivacyRequest
-from consent.services import (
-    export_scratch_root,
-    privacy_erasure_request,
-    privacy_export_request,
-)
+from consent.services.erasure import privacy_erasure_request
+from consent.services.export import export_scratch_root, privacy_export_request
 from members.activity import Kind
 from members.models import ActivityEvent, Member
 from tests import factories

@@ -11,21 +11,23 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from consent import registry
+from consent import privacy_parts
 from consent.errors import PrivacyRequestBusyError
 from consent.models import PrivacyRequest
 from consent.selectors import private_storage
-from consent.services import (
-    EXPORT_MAX_ATTEMPTS,
-    export_leftovers_clean,
-    export_scratch_root,
+from consent.services.erasure import (
     member_anonymise,
     privacy_erasure_request,
     privacy_erasures_run_due,
+)
+from consent.services.export import (
+    EXPORT_MAX_ATTEMPTS,
+    export_leftovers_clean,
+    export_scratch_root,
     privacy_export_request,
     privacy_exports_sweep,
-    privacy_request_process_now,
 )
+from consent.services.requests import privacy_request_process_now
 from members.activity import Kind
 from members.models import ActivityEvent
 from tests import factories
@@ -191,12 +193,12 @@ def test_a_failing_erasure_rolls_back_to_scheduled(member, staff):
     def fail(_member):
         raise RuntimeError("worker lost")
 
-    registry.erasure_step_register(name="test_fail", run=fail, order=10_000)
+    privacy_parts.erasure_step_register(name="test_fail", run=fail, order=10_000)
     try:
         with pytest.raises(RuntimeError):
             privacy_erasures_run_due()
     finally:
-        registry._erasure.pop("test_fail")
+        privacy_parts._erasure.pop("test_fail")
     assert PrivacyRequest.objects.get(pk=request.pk).status == PrivacyRequest.Status.SCHEDULED
     member.refresh_from_db()
     assert member.erased_at is None
@@ -205,7 +207,7 @@ def test_a_failing_erasure_rolls_back_to_scheduled(member, staff):
 
 
 def test_the_lease_is_shorter_than_the_old_hour():
-    from consent.services import EXPORT_TIME_LIMIT_SECONDS
+    from consent.services.export import EXPORT_TIME_LIMIT_SECONDS
 
     assert settings.PRIVACY_EXPORT_LEASE_SECONDS < EXPORT_TIME_LIMIT_SECONDS < 3600
 

@@ -10,11 +10,8 @@ import pytest
 from django.db import connection
 
 from consent.models import PrivacyRequest
-from consent.services import (
-    privacy_erasure_execute,
-    privacy_erasure_request,
-    privacy_export_request,
-)
+from consent.services.erasure import privacy_erasure_execute, privacy_erasure_request
+from consent.services.export import privacy_export_request
 from members.activity import Kind
 from members.models import ActivityEvent
 from tests import factories

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import models
 
-from consent import register
-from consent.register import REGISTER_PURPOSES, RETENTION_CODES, register_check
+from consent import processing_register
+from consent.processing_register import REGISTER_PURPOSES, RETENTION_CODES, register_check
 
 
 def test_register_check_every_model_field_is_classified():
@@ -20,7 +20,12 @@ def test_register_check_every_model_field_is_classified():
 
 
 def test_register_check_covers_every_local_app():
-    assert set(register.local_app_labels()) >= {"members", "consent", "rewards", "campaigns"}
+    assert set(processing_register.local_app_labels()) >= {
+        "members",
+        "consent",
+        "rewards",
+        "campaigns",
+    }
 
 
 def test_register_check_fails_for_a_new_unclassified_field(monkeypatch):
@@ -30,13 +35,13 @@ def test_register_check_fails_for_a_new_unclassified_field(monkeypatch):
     field = models.CharField(max_length=10, blank=True)
     field.set_attributes_from_name("shoe_size")
     field.model = Member
-    real = register.classified_fields
+    real = processing_register.classified_fields
 
     def with_extra(model):
         names = real(model)
         return [*names, "shoe_size"] if model is Member else names
 
-    monkeypatch.setattr(register, "classified_fields", with_extra)
+    monkeypatch.setattr(processing_register, "classified_fields", with_extra)
 
     problems = register_check()
 
@@ -44,9 +49,11 @@ def test_register_check_fails_for_a_new_unclassified_field(monkeypatch):
 
 
 def test_register_check_fails_for_an_app_with_models_but_no_register(monkeypatch):
-    real = register.register_module
+    real = processing_register.register_module
     monkeypatch.setattr(
-        register, "register_module", lambda label: None if label == "consent" else real(label)
+        processing_register,
+        "register_module",
+        lambda label: None if label == "consent" else real(label),
     )
 
     assert register_check().missing_module == ["consent"]
@@ -75,5 +82,5 @@ def test_privacy_notice_is_generated_from_the_register(client, language, title, 
     from django.utils import translation
 
     with translation.override(language):
-        for entry in register.register_entries():
+        for entry in processing_register.register_entries():
             assert entry.verbose_name in html, entry.key

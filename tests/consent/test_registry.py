@@ -9,8 +9,10 @@ import zipfile
 import pytest
 import time_machine
 
-from consent import registry
-from consent.services import member_anonymise, privacy_export_open, privacy_retention_run
+from consent import privacy_parts
+from consent.services.erasure import member_anonymise
+from consent.services.export import privacy_export_open
+from consent.services.retention import privacy_retention_run
 from tests.factories import consent as cf
 
 pytestmark = pytest.mark.django_db
@@ -20,22 +22,22 @@ pytestmark = pytest.mark.django_db
 def clean_registry(monkeypatch):
     """Register test parts without leaking them into other tests."""
     for name in ("_export", "_erasure", "_page", "_retention"):
-        monkeypatch.setattr(registry, name, dict(getattr(registry, name)))
+        monkeypatch.setattr(privacy_parts, name, dict(getattr(privacy_parts, name)))
 
 
 def test_every_app_privacy_module_is_discovered():
-    names = {s.name for s in registry.export_sections()}
+    names = {s.name for s in privacy_parts.export_sections()}
     # consent's own (members' data included) and rewards' sections
     assert {"profile", "login", "consent_history", "timeline"} <= names
     assert {"purchases", "points_ledger"} <= names
-    assert {s.name for s in registry.erasure_steps()} >= {"consent", "members"}
-    assert {s.name for s in registry.page_sections()} >= {"profile", "partner_shares"}
+    assert {s.name for s in privacy_parts.erasure_steps()} >= {"consent", "members"}
+    assert {s.name for s in privacy_parts.page_sections()} >= {"profile", "partner_shares"}
 
 
 def test_export_section_register_adds_a_file_to_the_export(
     clean_registry, member, django_capture_on_commit_callbacks
 ):
-    registry.export_section_register(
+    privacy_parts.export_section_register(
         name="test_messages", title="Messages", rows=lambda m: [{"subject": f"Hi {m.pk}"}]
     )
 
@@ -50,7 +52,7 @@ def test_export_section_register_adds_a_file_to_the_export(
 
 def test_erasure_step_register_runs_inside_the_erasure(clean_registry, member):
     seen = []
-    registry.erasure_step_register(name="test_step", run=lambda m: seen.append(m.pk))
+    privacy_parts.erasure_step_register(name="test_step", run=lambda m: seen.append(m.pk))
 
     member_anonymise(member_id=member.pk)
     member_anonymise(member_id=member.pk)
@@ -59,7 +61,7 @@ def test_erasure_step_register_runs_inside_the_erasure(clean_registry, member):
 
 
 def test_page_section_register_adds_a_section_to_my_data(clean_registry, client, member):
-    registry.page_section_register(
+    privacy_parts.page_section_register(
         name="test_segments",
         title="Your segments",
         columns=["Segment"],
@@ -75,7 +77,7 @@ def test_page_section_register_adds_a_section_to_my_data(clean_registry, client,
 
 def test_retention_job_register_runs_nightly(clean_registry):
     calls = []
-    registry.retention_job_register(name="test_purged", run=lambda now: calls.append(now) or 3)
+    privacy_parts.retention_job_register(name="test_purged", run=lambda now: calls.append(now) or 3)
     now = datetime.datetime(2026, 3, 1, 3, 30, tzinfo=datetime.UTC)
 
     with time_machine.travel(now, tick=False):

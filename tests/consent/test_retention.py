@@ -9,7 +9,8 @@ import time_machine
 from django.utils import timezone
 
 from consent.models import AccessLog, PrivacyRequest
-from consent.services import access_log_record, privacy_retention_run
+from consent.services.access_log import access_log_record
+from consent.services.retention import privacy_retention_run
 from members.models import Member, User
 from members.services import member_update_profile
 from tests import factories
@@ -82,7 +83,7 @@ def test_privacy_retention_run_purges_access_log_past_retention(member):
 
 
 def test_privacy_retention_run_answers_an_open_erasure_request():
-    from consent.services import privacy_erasure_request
+    from consent.services.erasure import privacy_erasure_request
 
     with time_machine.travel(START, tick=False):
         member = factories.member_with_user()

@@ -6,7 +6,7 @@ import pytest
 
 from consent.models import ConsentEvent
 from consent.selectors import contact_permission
-from consent.services import unsubscribe_token_make
+from consent.services.unsubscribe import unsubscribe_token_make
 from consent.unsubscribe import unsubscribe_headers, unsubscribe_url
 from tests.factories import consent as cf
 

@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery, Segment, SegmentMember
-from consent.services import member_anonymise
+from consent.services.erasure import member_anonymise
 from members.models import ActivityEvent, Member
 from members.roles import MARKETER
 from rewards.models import Purchase

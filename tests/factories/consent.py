@@ -6,13 +6,13 @@ import datetime
 from typing import Any
 
 from consent.models import ConsentEvent, Interest, PrivacyRequest
-from consent.services import (
-    consent_set,
+from consent.services.consent import consent_set
+from consent.services.export import privacy_export_request
+from consent.services.preferences import (
     contact_preferences_update,
     interests_set,
     marketing_pause,
     partner_share_record,
-    privacy_export_request,
 )
 from members.models import Member, Store
 
@@ -94,15 +94,14 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
     offers, inbox messages, contact budget), or the export test reports them as unseeded."""
     from django.utils import timezone
 
-    from consent.services import (
-        access_log_record,
+    from consent.services.access_log import access_log_record
+    from consent.services.erasure import (
         erasure_confirm_token,
         privacy_erasure_confirm,
         privacy_erasure_request,
-        privacy_request_refuse,
-        unsubscribe_redeem,
-        unsubscribe_token_make,
     )
+    from consent.services.requests import privacy_request_refuse
+    from consent.services.unsubscribe import unsubscribe_redeem, unsubscribe_token_make
     from members.models import User
     from members.services import card_token_rotate
     from rewards.models import Category, MemberTier, Product, Tier

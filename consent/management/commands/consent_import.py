@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from consent.models import ConsentEvent, PolicyVersion
-from consent.services import consent_set
+from consent.services.consent import consent_set
 from members.errors import DomainError
 from members.models import Member
 
