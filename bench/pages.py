@@ -175,9 +175,11 @@ def members_with_history(count: int, purchases: int) -> list[int]:
     ``purchases`` purchases over the last 365 days. Returns their member ids."""
     from campaigns.demo import demo_load, seed_environment
     from members.models import Member, Store
+    from rewards.ledger.expiry import points_mature_due
+    from rewards.loyalty.tiers import tiers_reevaluate
     from rewards.models import Product, Purchase
-    from rewards.services import LineInput, points_mature_due, purchase_record
-    from rewards.tiers import tiers_reevaluate
+    from rewards.purchases.recording import purchase_record
+    from rewards.purchases.types import LineInput
 
     started = time.perf_counter()
     summary = demo_load(members=HISTORY, history=HISTORY, log=log)

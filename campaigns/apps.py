@@ -9,7 +9,7 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from campaigns import selectors, services
         from members.activity import Kind, consumer_register
-        from rewards.earning import bonus_provider_register
+        from rewards.rules.earning import bonus_provider_register
 
         # Activated bonus offers apply when the ledger earns (rewards never imports us).
         bonus_provider_register(name="campaigns.offers", provider=selectors.bonus_rules)

@@ -42,9 +42,9 @@ from members.activity import Dispatch, activity_dispatch
 from members.demo import DemoPerson, Step, local_time
 from members.errors import DomainError
 from members.models import Member, Store, User
-from rewards import catalogue, tiers
 from rewards import demo as rewards_demo
-from rewards import services as rewards_services
+from rewards.ledger.expiry import points_mature_due
+from rewards.loyalty import catalogue, tiers
 from rewards.models import Category, Purchase, Reward, Voucher
 
 logger = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def demo_load(
             summary.history_members = history
             summary.steps = played
             lap("history")
-            rewards_services.points_mature_due()
+            points_mature_due()
             tiers.tiers_reevaluate()
             personalisation_run()
             lap("personalisation")

@@ -28,7 +28,7 @@ from campaigns.sendtime import caps_for, week_of
 from consent.selectors import contact_permissions
 from members.models import Member
 from members.rows import CompiledQuery
-from rewards.earning import bonus_sql
+from rewards.rules.earning import bonus_sql
 
 
 def segment_members(segment: Segment) -> QuerySet[Member]:

@@ -1151,7 +1151,7 @@ def offer_activate(
 
 def _offer_reward_grant(*, member: Member, item: MemberOffer) -> Any:
     """Issue the reward offer's voucher; the key ties the voucher to this member offer."""
-    from rewards.catalogue import RewardNotAvailableError, reward_grant
+    from rewards.loyalty.catalogue import RewardNotAvailableError, reward_grant
     from rewards.models import Reward
 
     reward = Reward.objects.filter(code=item.offer.reward_code).first()

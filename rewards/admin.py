@@ -24,8 +24,10 @@ from django.utils.translation import gettext_lazy as _
 from members.admin_guard import MemberListGuard
 from members.errors import DomainError
 from members.models import Member
-from rewards import earning, selectors, services
+from rewards import selectors
 from rewards.forms import AdjustPointsForm, SimulateForm
+from rewards.ledger.points import points_adjust
+from rewards.ledger.reservations import reservation_release
 from rewards.models import (
     Category,
     EarningRule,
@@ -39,6 +41,8 @@ from rewards.models import (
     Reservation,
     Tier,
 )
+from rewards.purchases.products import catalogue_import_csv
+from rewards.rules import earning
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -124,7 +128,7 @@ class ReservationAdmin(MemberListGuard, ReadOnlyAdmin):
         released = 0
         for reservation in queryset.filter(status=Reservation.Status.ACTIVE):
             try:
-                services.reservation_release(
+                reservation_release(
                     reservation_id=reservation.pk, idempotency_key=f"admin-release:{reservation.pk}"
                 )
                 released += 1
@@ -291,9 +295,7 @@ class ProductAdmin(admin.ModelAdmin):
             upload = request.FILES["file"]
             try:
                 text = upload.read(5_000_000).decode("utf-8-sig")  # type: ignore[union-attr]
-                created, updated = services.catalogue_import_csv(
-                    rows=csv.DictReader(io.StringIO(text))
-                )
+                created, updated = catalogue_import_csv(rows=csv.DictReader(io.StringIO(text)))
             except (UnicodeDecodeError, csv.Error) as exc:
                 error = _("The file is not a UTF-8 CSV file: %(e)s") % {"e": exc}
             except ValidationError as exc:
@@ -375,7 +377,7 @@ class PointBalanceAdmin(MemberListGuard, ReadOnlyAdmin):
                 raise PermissionDenied
             if form.is_valid():
                 try:
-                    services.points_adjust(
+                    points_adjust(
                         member=member,
                         points=form.cleaned_data["points"],
                         reason=form.cleaned_data["reason"],
@@ -409,7 +411,3 @@ class PointBalanceAdmin(MemberListGuard, ReadOnlyAdmin):
             "now": datetime.datetime.now(tz=datetime.UTC),
         }
         return render(request, "admin/rewards/member_points.html", context)
-
-
-# Tiers, the reward catalogue, vouchers, challenges, referrals and the moderation queue.
-from rewards import loyalty_admin  # noqa: E402, F401

@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +32,10 @@ class RewardsConfig(AppConfig):
             handler=consumers.event_points_from_activity,
         )
         self._ready_loyalty()
+        # The loyalty back-office (tiers, the reward catalogue, vouchers, challenges,
+        # referrals, the moderation queue) registers its model admins when imported; the
+        # admin's autodiscovery finds rewards.admin only, so it is named here.
+        import_module("rewards.loyalty.admin")
 
     def _ready_loyalty(self) -> None:
         """Tiers, benefits, challenges, referrals and the member pages (docs/rewards.md)."""
@@ -38,8 +44,9 @@ class RewardsConfig(AppConfig):
         from members.activity import Kind, consumer_register
         from members.api.summary import summary_extender_register
         from members.pages import panel_register
-        from rewards import challenges, loyalty_views, referrals, tiers
-        from rewards.earning import bonus_provider_register
+        from rewards.loyalty import challenges, referrals, tiers
+        from rewards.loyalty import views as loyalty_views
+        from rewards.rules.earning import bonus_provider_register
 
         bonus_provider_register(name="rewards.benefits", provider=tiers.benefit_bonus_rules)
         summary_extender_register(

@@ -6,8 +6,9 @@ from typing import Any
 
 from members.activity import Kind
 from members.models import ActivityEvent, Member
-from rewards import services
+from rewards.ledger.balances import balance_snapshot
 from rewards.models import EventRule, MemberTier, PointBalance
+from rewards.rules.events import event_points_award
 
 
 def member_summary_points(member: Member) -> dict[str, Any]:
@@ -20,7 +21,7 @@ def member_summary_points(member: Member) -> dict[str, Any]:
             "name": member_tier.tier.name_for(member.preferred_language),
         }
     balance = PointBalance.objects.filter(member=member).first()
-    return {"tier": tier, "points": services.balance_snapshot(balance)}
+    return {"tier": tier, "points": balance_snapshot(balance)}
 
 
 def _profile_complete(member: Member) -> bool:
@@ -31,13 +32,13 @@ def event_points_from_activity(event: ActivityEvent) -> None:
     """Award event rules for timeline events; the event id makes each award happen once."""
     member = event.member
     if event.kind == Kind.JOINED:
-        services.event_points_award(
+        event_points_award(
             member=member, event=EventRule.Event.JOINED, idempotency_key=f"activity:{event.pk}"
         )
     elif event.kind == Kind.PROFILE_UPDATED:
         if _profile_complete(member):
             # Once per member, however often the profile is edited afterwards.
-            services.event_points_award(
+            event_points_award(
                 member=member,
                 event=EventRule.Event.PROFILE_COMPLETED,
                 idempotency_key=f"profile_completed:{member.pk}",
@@ -45,14 +46,14 @@ def event_points_from_activity(event: ActivityEvent) -> None:
     elif event.kind == Kind.REVIEW_APPROVED:
         # A review earns the "review" rule; an approved social-media post "social share".
         social = (event.data or {}).get("kind") == "social"
-        services.event_points_award(
+        event_points_award(
             member=member,
             event=EventRule.Event.SOCIAL_SHARE if social else EventRule.Event.REVIEW,
             idempotency_key=f"activity:{event.pk}",
         )
     elif event.kind == Kind.REFERRAL_COMPLETED:
         # Recorded on the referred member after their first purchase, with the referrer's id.
-        services.event_points_award(
+        event_points_award(
             member=member,
             event=EventRule.Event.REFERRAL,
             idempotency_key=f"activity:{event.pk}:referred",
@@ -61,7 +62,7 @@ def event_points_from_activity(event: ActivityEvent) -> None:
         referrer_id = (event.data or {}).get("referrer_id")
         referrer = Member.objects.filter(pk=referrer_id).first() if referrer_id else None
         if referrer is not None:
-            services.event_points_award(
+            event_points_award(
                 member=referrer,
                 event=EventRule.Event.REFERRAL,
                 idempotency_key=f"activity:{event.pk}:referrer",

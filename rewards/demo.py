@@ -29,8 +29,8 @@ from members.activity import Dispatch, activity_dispatch
 from members.demo import DemoPerson, Step, local_time
 from members.errors import DomainError
 from members.models import Member, Store, User
-from rewards import catalogue, referrals, reviews, services, tiers
-from rewards.earning import rules_cache_clear
+from rewards.ledger.points import points_adjust
+from rewards.loyalty import catalogue, referrals, reviews, tiers
 from rewards.models import (
     Badge,
     Benefit,
@@ -45,6 +45,12 @@ from rewards.models import (
     Tier,
     Voucher,
 )
+from rewards.purchases.products import catalogue_import_csv
+from rewards.purchases.recording import purchase_day, purchase_record
+from rewards.purchases.returns import purchase_return
+from rewards.purchases.types import LineInput
+from rewards.rules.earning import rules_cache_clear
+from rewards.rules.events import checkin_record
 from rewards.selectors import member_for_purchase
 from rewards.tasks import birthday_points_award
 
@@ -153,7 +159,7 @@ def catalogue_ensure() -> None:
     """Products and categories, through the CSV import staff use (skipped when all exist)."""
     if Product.objects.filter(sku__in=PRICE).count() == len(PRICE):
         return
-    services.catalogue_import_csv(
+    catalogue_import_csv(
         rows=[
             {
                 "sku": sku,
@@ -786,10 +792,10 @@ def demo_purchase(
     purchase at once; without it the event stays on the timeline only (old history)."""
     now = timezone.now()
     buyer, bonus = member_for_purchase(
-        {"membership_number": member.membership_number}, bonus_day=services.purchase_day(now)
+        {"membership_number": member.membership_number}, bonus_day=purchase_day(now)
     )
     lines = [
-        services.LineInput(
+        LineInput(
             sku=sku,
             quantity=quantity,
             unit_price_ore=PRICE[sku] * 100,
@@ -798,7 +804,7 @@ def demo_purchase(
         for sku, quantity in items
     ]
     with activity_dispatch(Dispatch.INLINE if consume else Dispatch.OFF):
-        result = services.purchase_record(
+        result = purchase_record(
             store=store,
             receipt_id=receipt_id,
             member=buyer,
@@ -921,9 +927,7 @@ def _purchase_step(
 def _return_step(store: Store, receipt: str) -> Callable[[], None]:
     def run() -> None:
         # The first line goes back: inside the return window the pending points shrink.
-        services.purchase_return(
-            store=store, receipt_id=receipt, return_id=f"R{receipt}", lines=[(1, 1)]
-        )
+        purchase_return(store=store, receipt_id=receipt, return_id=f"R{receipt}", lines=[(1, 1)])
 
     return run
 
@@ -1052,7 +1056,7 @@ def _checkin_step(person: DemoPerson, store: Store, n: int, consume: Consume) ->
         member = person.joined()
         dispatch = Dispatch.INLINE if consume(member, timezone.now()) else Dispatch.OFF
         with activity_dispatch(dispatch):
-            services.checkin_record(
+            checkin_record(
                 member=member,
                 store=store,
                 idempotency_key=f"demo-{member.membership_number}-checkin-{n}",
@@ -1228,7 +1232,7 @@ def _claim_step(
 
 def _adjust_step(person: DemoPerson, staff: User) -> Callable[[], None]:
     def run() -> None:
-        services.points_adjust(
+        points_adjust(
             member=person.joined(),
             points=150,
             reason="Kompensation: dragkedjan på löparjackan gick sönder",

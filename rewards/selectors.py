@@ -14,8 +14,7 @@ from django.utils import timezone
 from members.models import Member
 from members.rows import RowReader, column, fetch_one, relation_cache, table
 from members.selectors import member_identify
-from rewards import earning
-from rewards.earning import BonusPrefetch
+from rewards.ledger.balances import balance_snapshot
 from rewards.models import (
     LedgerEntry,
     MemberTier,
@@ -25,7 +24,8 @@ from rewards.models import (
     PurchaseLine,
     Reward,
 )
-from rewards.services import balance_snapshot
+from rewards.rules import earning
+from rewards.rules.earning import BonusPrefetch
 
 _MEMBER = RowReader(Member, "m")
 _MEMBER_TIER = RowReader(MemberTier, "t")
@@ -319,7 +319,7 @@ def next_tiers_bulk(
     The next tier is the lowest one above the member's tier that their qualifying value has
     not reached yet (a member who already qualifies for a tier is upgraded at the next
     purchase or nightly run). Members with nothing left to reach are absent."""
-    from rewards import tiers as tier_rules
+    from rewards.loyalty import tiers as tier_rules
 
     now = now or timezone.now()
     ladder = tier_rules.ladder()

@@ -7,23 +7,24 @@ from django.db.models import Q
 from django.utils import timezone
 
 from members.models import Member
-from rewards import services
+from rewards.ledger import expiry, reservations
 from rewards.models import EventRule
+from rewards.rules.events import event_points_award
 
 
 @shared_task(acks_late=True)
 def points_mature_due() -> int:
-    return services.points_mature_due()
+    return expiry.points_mature_due()
 
 
 @shared_task(acks_late=True)
 def points_expire_due() -> int:
-    return services.points_expire_due()
+    return expiry.points_expire_due()
 
 
 @shared_task(acks_late=True)
 def reservations_timeout() -> int:
-    return services.reservations_timeout()
+    return reservations.reservations_timeout()
 
 
 @shared_task(acks_late=True)
@@ -37,7 +38,7 @@ def birthday_points_award() -> int:
         query |= Q(birth_date__month=2, birth_date__day=29)
     awarded = 0
     for member in Member.objects.filter(query, erased_at__isnull=True).iterator():
-        entries = services.event_points_award(
+        entries = event_points_award(
             member=member,
             event=EventRule.Event.BIRTHDAY,
             idempotency_key=f"birthday:{member.pk}:{today.year}",
@@ -49,7 +50,7 @@ def birthday_points_award() -> int:
 @shared_task(acks_late=True)
 def tiers_reevaluate() -> int:
     """Nightly: upgrades missed, grace periods started or ended (docs/rewards.md)."""
-    from rewards.tiers import tiers_reevaluate as run
+    from rewards.loyalty.tiers import tiers_reevaluate as run
 
     return run()
 
@@ -57,6 +58,6 @@ def tiers_reevaluate() -> int:
 @shared_task(acks_late=True)
 def waitlist_promote(reward_id: int) -> int:
     """A ticket was cancelled: offer the place to the waiting list."""
-    from rewards.catalogue import waitlist_promote as run
+    from rewards.loyalty.catalogue import waitlist_promote as run
 
     return run(reward_id=reward_id)

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from rewards import loyalty_views as lv
 from rewards import views
+from rewards.loyalty import views as lv
 
 app_name = "rewards"
 

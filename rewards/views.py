@@ -26,7 +26,7 @@ from members.views import member_required
 from rewards import selectors
 from rewards.forms import ClaimPurchaseForm
 from rewards.models import LedgerEntry
-from rewards.services import purchase_claim
+from rewards.purchases.claims import purchase_claim
 
 
 def _short_date(value: datetime.datetime, months: list[str]) -> str:

@@ -27,8 +27,8 @@ def _clear_cache() -> None:
     """Rate-limit counters live in Redis; start each test with none."""
     cache.clear()
     # rewards caches earning rules and products per process; each test has its own rows
-    from rewards.earning import rules_cache_clear
-    from rewards.services import products_cache_clear
+    from rewards.purchases.products import products_cache_clear
+    from rewards.rules.earning import rules_cache_clear
 
     rules_cache_clear()
     products_cache_clear()

@@ -13,9 +13,15 @@ from rest_framework.views import APIView
 from members.api.permissions import HasScope, api_client_store
 from members.api.serializers import ErrorSerializer
 from members.models import Store
-from rewards import selectors, services
+from rewards import selectors
 from rewards.api import serializers as s
+from rewards.ledger.points import points_redeem
+from rewards.ledger.reservations import points_reserve, reservation_capture, reservation_release
 from rewards.models import LedgerEntry
+from rewards.purchases.recording import purchase_day, purchase_record
+from rewards.purchases.returns import purchase_return
+from rewards.purchases.types import LineInput, PurchaseResult
+from rewards.rules.events import checkin_record
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input (`invalid_input`, ...)"),
@@ -54,7 +60,7 @@ def _scoped_key(store: Store, key: str) -> str:
     return f"s{store.pk}:{key}"
 
 
-def purchase_body(result: services.PurchaseResult) -> dict[str, Any]:
+def purchase_body(result: PurchaseResult) -> dict[str, Any]:
     purchase = result.purchase
     return {
         "purchase_id": purchase.pk,
@@ -92,7 +98,7 @@ def purchase_body(result: services.PurchaseResult) -> dict[str, Any]:
 _DATETIME = DateTimeField()
 
 
-def purchase_out(result: services.PurchaseResult) -> dict[str, Any]:
+def purchase_out(result: PurchaseResult) -> dict[str, Any]:
     body = purchase_body(result)
     body["purchased_at"] = _DATETIME.to_representation(body["purchased_at"])
     points = body["points"]
@@ -143,19 +149,19 @@ class PurchaseView(APIView):
         member, bonus = (
             selectors.member_for_purchase(
                 s.member_identifiers(data["member"]),
-                bonus_day=services.purchase_day(data.get("purchased_at")),
+                bonus_day=purchase_day(data.get("purchased_at")),
             )
             if data.get("member")
             else (None, None)
         )
-        result = services.purchase_record(
+        result = purchase_record(
             store=store,
             receipt_id=data["receipt_id"],
             member=member,
             total_ore=data["total_ore"],
             purchased_at=data.get("purchased_at"),
             lines=[
-                services.LineInput(
+                LineInput(
                     sku=line["sku"],
                     quantity=line["quantity"],
                     unit_price_ore=line["unit_price_ore"],
@@ -193,7 +199,7 @@ class ReturnView(APIView):
         data = _validated(s.ReturnInputSerializer, request)
         store = _store(request, data)
         lines = data.get("lines")
-        ret, created = services.purchase_return(
+        ret, created = purchase_return(
             store=store,
             receipt_id=receipt_id,
             return_id=data["return_id"],
@@ -233,7 +239,7 @@ class RedeemView(APIView):
         data = _validated(s.RedeemInputSerializer, request)
         store = _store(request, data)
         member = selectors.member_for_points(s.member_identifiers(data["member"]))
-        result = services.points_redeem(
+        result = points_redeem(
             member=member,
             points=data["points"],
             idempotency_key=_scoped_key(store, data["idempotency_key"]),
@@ -271,7 +277,7 @@ class ReservationView(APIView):
         data = _validated(s.ReserveInputSerializer, request)
         store = _store(request, data)
         member = selectors.member_for_points(s.member_identifiers(data["member"]))
-        result = services.points_reserve(
+        result = points_reserve(
             member=member,
             points=data["points"],
             idempotency_key=_scoped_key(store, data["idempotency_key"]),
@@ -302,7 +308,7 @@ class CaptureView(APIView):
     def post(self, request: Request, reservation_id: int) -> Response:
         data = _validated(s.CaptureInputSerializer, request)
         store = _store(request, data)
-        result = services.reservation_capture(
+        result = reservation_capture(
             reservation_id=reservation_id,
             points=data["points"],
             idempotency_key=_scoped_key(store, data["idempotency_key"]),
@@ -324,7 +330,7 @@ class ReleaseView(APIView):
     def post(self, request: Request, reservation_id: int) -> Response:
         data = _validated(s.ReleaseInputSerializer, request)
         store = _store(request, data)
-        result = services.reservation_release(
+        result = reservation_release(
             reservation_id=reservation_id,
             idempotency_key=_scoped_key(store, data["idempotency_key"]),
             store=store,
@@ -398,7 +404,7 @@ class CheckInView(APIView):
         data = _validated(s.CheckInInputSerializer, request)
         store = _store(request, data)
         member = selectors.member_for_points(s.member_identifiers(data["member"]))
-        checkin, entries = services.checkin_record(
+        checkin, entries = checkin_record(
             member=member, store=store, idempotency_key=_scoped_key(store, data["idempotency_key"])
         )
         body = {"checkin_id": checkin.pk, "points_awarded": sum(e.points for e in entries)}

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from members.api.permissions import HasScope, api_client_store
 from members.api.serializers import NOT_BLANK_REGEX, ErrorSerializer, InputSerializer
-from rewards import catalogue, selectors
+from rewards import selectors
 from rewards.api.serializers import (
     KEY_REGEX,
     MAX_ORE,
@@ -21,6 +21,7 @@ from rewards.api.serializers import (
     StoreCodeMixin,
     member_identifiers,
 )
+from rewards.loyalty import catalogue
 
 ERRORS = {
     400: OpenApiResponse(

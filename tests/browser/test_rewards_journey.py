@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from rewards import reviews, tiers
+from rewards.loyalty import reviews, tiers
 from rewards.models import EventRule, PointBalance, Voucher
 from tests import factories
 from tests.factories import rewards as rf

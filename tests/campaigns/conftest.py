@@ -6,7 +6,7 @@ import pytest
 from django.apps import apps
 
 from consent.defaults import defaults_ensure
-from rewards.earning import rules_cache_clear
+from rewards.rules.earning import rules_cache_clear
 
 
 @pytest.fixture(autouse=True)

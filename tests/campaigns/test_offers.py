@@ -13,8 +13,8 @@ from django.db.models import Sum
 from campaigns.models import Delivery, MemberOffer, Offer
 from campaigns.services import OfferNotActivatableError, campaign_launch, offer_activate
 from members.errors import NotFoundError
-from rewards.earning import LineForEarning, earning_calculate, rules_active
 from rewards.models import Category
+from rewards.rules.earning import LineForEarning, earning_calculate, rules_active
 from tests import factories
 from tests.factories import campaigns as cf
 from tests.factories import consent as consent_f

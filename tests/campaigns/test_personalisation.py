@@ -29,7 +29,7 @@ from campaigns.personalisation import (
 from consent.models import Interest
 from consent.services.preferences import interests_set
 from rewards.models import Category, MemberTier, Product, Tier
-from rewards.services import purchase_return
+from rewards.purchases.returns import purchase_return
 from tests import factories
 from tests.factories import consent as cf
 from tests.factories import rewards as rf

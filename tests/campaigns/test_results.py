@@ -22,7 +22,7 @@ from campaigns.results import (
 )
 from campaigns.results_stats import Sample, t_cdf, t_ppf, welch_interval
 from members.services import member_create
-from rewards.services import purchase_return
+from rewards.purchases.returns import purchase_return
 from tests import factories
 from tests.factories import rewards as rf
 

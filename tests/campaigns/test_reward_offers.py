@@ -25,7 +25,7 @@ from campaigns.services import (
 )
 from members.activity import Kind
 from members.models import ActivityEvent
-from rewards.catalogue import (
+from rewards.loyalty.catalogue import (
     MemberLimitReachedError,
     SoldOutError,
     TierRequiredError,

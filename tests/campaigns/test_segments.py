@@ -14,7 +14,7 @@ from consent.models import Interest
 from consent.services.preferences import interests_set
 from members.models import Member, Store
 from rewards.models import CheckIn, MemberTier, Tier
-from rewards.services import checkin_record
+from rewards.rules.events import checkin_record
 from tests import factories
 from tests.factories import consent as consent_f
 from tests.factories import rewards as rf

@@ -29,8 +29,8 @@ from consent.services.erasure import member_anonymise
 from consent.services.export import privacy_export_request
 from members.api.scopes import SCOPES
 from members.models import Member
+from rewards.ledger.points import points_adjust
 from rewards.models import Purchase
-from rewards.services import points_adjust
 from tests import factories
 from tests.factories import rewards as rf
 

@@ -104,14 +104,12 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
     from consent.services.unsubscribe import unsubscribe_redeem, unsubscribe_token_make
     from members.models import User
     from members.services import card_token_rotate
+    from rewards.ledger.points import points_adjust
+    from rewards.ledger.reservations import points_reserve
     from rewards.models import Category, MemberTier, Product, Tier
-    from rewards.services import (
-        checkin_record,
-        points_adjust,
-        points_reserve,
-        purchase_claim,
-        purchase_return,
-    )
+    from rewards.purchases.claims import purchase_claim
+    from rewards.purchases.returns import purchase_return
+    from rewards.rules.events import checkin_record
     from tests import factories
     from tests.factories import rewards as rf
 

@@ -11,9 +11,11 @@ from typing import Any
 from django.utils import timezone
 
 from members.models import Member, Store
-from rewards.earning import rules_cache_clear
+from rewards.ledger.points import points_earn
 from rewards.models import EarningRule, EventRule, LedgerEntry
-from rewards.services import LineInput, PurchaseResult, points_earn, purchase_record
+from rewards.purchases.recording import purchase_record
+from rewards.purchases.types import LineInput, PurchaseResult
+from rewards.rules.earning import rules_cache_clear
 
 _receipts = itertools.count(1)
 
@@ -154,14 +156,14 @@ def reward(*, code: str | None = None, points_cost: int = 100, **extra: Any):
 
 
 def claim(member: Member, reward_obj: Any, key: str | None = None):
-    from rewards.catalogue import reward_claim
+    from rewards.loyalty.catalogue import reward_claim
 
     return reward_claim(member=member, reward=reward_obj, idempotency_key=key or str(uuid.uuid4()))
 
 
 def loyalty_referred(member: Member) -> None:
     """Before the member's first purchase: they joined with a friend's code (and a card)."""
-    from rewards.referrals import referral_code_for, referral_register
+    from rewards.loyalty.referrals import referral_code_for, referral_register
     from tests.factories.members import member_with_user
 
     friend = member_with_user(email="referrer.export@example.se")
@@ -174,7 +176,7 @@ def loyalty_data_with_every_field(member: Member, store: Store, staff: Any) -> N
     """Tier history and grace, a chosen benefit, vouchers used, cancelled and from a partner
     pool, a waiting-list place, a completed challenge and badge, referrals both ways and
     moderated reviews: a value in every personal field of the loyalty models."""
-    from rewards import catalogue, challenges, referrals, reviews, tiers
+    from rewards.loyalty import catalogue, challenges, referrals, reviews, tiers
     from rewards.models import Badge, Benefit, Challenge, MemberTier, Product, Purchase, Reward
     from tests.factories.members import member_with_user
 

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from rewards import tiers
+from rewards.loyalty import tiers
 from tests.factories import campaigns as cf
 from tests.factories import consent as consent_factories
 from tests.factories import rewards as rf

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rewards.earning import rules_cache_clear
+from rewards.rules.earning import rules_cache_clear
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from members.activity import Kind
 from members.models import ActivityEvent
-from rewards import catalogue
 from rewards.errors import IdempotencyConflictError, InsufficientPointsError
+from rewards.loyalty import catalogue
 from rewards.models import LedgerEntry, MemberTier, PartnerCode, PointBalance, Reward, Voucher
 from tests import factories
 from tests.factories import rewards as rf

@@ -77,7 +77,7 @@ def test_loyalty_admin_pages_open(admin_client, url):
 
 
 def test_invitation_change_page_lists_tickets_and_attendance(admin_client, member, store):
-    from rewards import catalogue
+    from rewards.loyalty import catalogue
 
     invitation = rf.reward(kind=Reward.Kind.INVITATION, points_cost=0, stock=10)
     ticket = rf.claim(member, invitation)

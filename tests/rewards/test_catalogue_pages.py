@@ -39,7 +39,7 @@ def test_tier_page_shows_progress_in_both_languages(client_for, member, language
     # given a Silver member with 2,620 points earned this year
     rf.ladder()
     rf.earned(member, 2620)
-    from rewards.tiers import tiers_reevaluate
+    from rewards.loyalty.tiers import tiers_reevaluate
 
     tiers_reevaluate()
 

@@ -11,8 +11,9 @@ from django.utils import timezone
 from members.activity import Kind, activity_consume
 from members.models import ActivityEvent
 from members.services import member_update_profile
-from rewards import challenges, services
+from rewards.loyalty import challenges
 from rewards.models import Badge, Challenge, ChallengeProgress, LedgerEntry, MemberBadge
+from rewards.rules.events import checkin_record
 from tests import factories
 from tests.factories import rewards as rf
 from tests.rewards.invariants import assert_invariants
@@ -106,10 +107,10 @@ def test_stores_challenge_counts_purchases_and_checkins(store, member):
     other_store = factories.store(code="uppsala")
     with time_machine.travel(T0, tick=False):
         _buy(store, member)
-        services.checkin_record(member=member, store=store, idempotency_key="c1")
+        checkin_record(member=member, store=store, idempotency_key="c1")
         _consume_latest(member, Kind.CHECKED_IN)
         assert ChallengeProgress.objects.get(challenge=challenge).progress == 1
-        services.checkin_record(member=member, store=other_store, idempotency_key="c2")
+        checkin_record(member=member, store=other_store, idempotency_key="c2")
         _consume_latest(member, Kind.CHECKED_IN)
     assert ChallengeProgress.objects.get(challenge=challenge).completed_at is not None
 
@@ -122,7 +123,7 @@ def test_weekend_checkins_in_a_row_streak(store, member):
     days = [0, 7, 14, 29, 36]
     for n, offset in enumerate(days):
         with time_machine.travel(saturday + datetime.timedelta(days=offset), tick=False):
-            services.checkin_record(member=member, store=store, idempotency_key=f"w{n}")
+            checkin_record(member=member, store=store, idempotency_key=f"w{n}")
             _consume_latest(member, Kind.CHECKED_IN)
     # then the longest run is 3: not complete; a weekday check-in does not count either
     progress = ChallengeProgress.objects.get(challenge=challenge)
@@ -131,7 +132,7 @@ def test_weekend_checkins_in_a_row_streak(store, member):
     # and when the new run reaches four weekends, the challenge completes
     for n, offset in enumerate([43, 50], start=10):
         with time_machine.travel(saturday + datetime.timedelta(days=offset), tick=False):
-            services.checkin_record(member=member, store=store, idempotency_key=f"w{n}")
+            checkin_record(member=member, store=store, idempotency_key=f"w{n}")
             _consume_latest(member, Kind.CHECKED_IN)
     assert ChallengeProgress.objects.get(challenge=challenge).completed_at is not None
 

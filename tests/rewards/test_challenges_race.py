@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rewards import challenges
+from rewards.loyalty import challenges
 from rewards.models import Badge, Challenge, LedgerEntry, MemberBadge
 from tests import factories
 from tests.factories import rewards as rf

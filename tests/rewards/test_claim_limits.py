@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from rewards import services
-from rewards.errors import PurchaseClaimLimitedError
+from rewards.errors import PurchaseClaimLimitedError, PurchaseNotClaimableError
 from rewards.models import LedgerEntry, Purchase
+from rewards.purchases.claims import purchase_claim
 from tests import factories
 from tests.factories import rewards as rf
 
@@ -58,38 +58,36 @@ def test_claim_limit_counts_per_receipt_across_members(member, store, receipt):
     # Given two accounts sharing the guessing of one receipt, under each one's own limit
     helper = factories.member_with_user(email="helper@example.se")
     for n, who in enumerate([member, helper, member, helper, member]):
-        with pytest.raises(services.PurchaseNotClaimableError):
-            services.purchase_claim(member=who, store=store, receipt_id=receipt, total_ore=1000 + n)
+        with pytest.raises(PurchaseNotClaimableError):
+            purchase_claim(member=who, store=store, receipt_id=receipt, total_ore=1000 + n)
 
     # When one of them tries the right total
     # Then the receipt is closed to claims for now
     with pytest.raises(PurchaseClaimLimitedError):
-        services.purchase_claim(member=helper, store=store, receipt_id=receipt, total_ore=24950)
+        purchase_claim(member=helper, store=store, receipt_id=receipt, total_ore=24950)
     assert Purchase.objects.get(receipt_id=receipt).member is None
 
 
 def test_claim_limit_counts_per_member_across_receipts(member, store, receipt):
     # Given a member who tried five receipts that do not exist
     for n in range(5):
-        with pytest.raises(services.PurchaseNotClaimableError):
-            services.purchase_claim(member=member, store=store, receipt_id=f"X-{n}", total_ore=100)
+        with pytest.raises(PurchaseNotClaimableError):
+            purchase_claim(member=member, store=store, receipt_id=f"X-{n}", total_ore=100)
 
     # When they claim a real receipt with the right total
     # Then they must wait
     with pytest.raises(PurchaseClaimLimitedError):
-        services.purchase_claim(member=member, store=store, receipt_id=receipt, total_ore=24950)
+        purchase_claim(member=member, store=store, receipt_id=receipt, total_ore=24950)
 
 
 def test_claim_a_few_typos_still_claim(member, store, receipt):
     # Given a member who mistyped the total twice
     for total in (24590, 25950):
-        with pytest.raises(services.PurchaseNotClaimableError):
-            services.purchase_claim(member=member, store=store, receipt_id=receipt, total_ore=total)
+        with pytest.raises(PurchaseNotClaimableError):
+            purchase_claim(member=member, store=store, receipt_id=receipt, total_ore=total)
 
     # When they type it right
-    purchase = services.purchase_claim(
-        member=member, store=store, receipt_id=receipt, total_ore=24950
-    )
+    purchase = purchase_claim(member=member, store=store, receipt_id=receipt, total_ore=24950)
 
     # Then the purchase is theirs
     assert purchase.member == member

@@ -16,14 +16,24 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from rewards import services
 from rewards.errors import (
     InsufficientPointsError,
     ReservationExpiredError,
     ReservationResolvedError,
     ReturnExceedsPurchaseError,
 )
+from rewards.ledger.balances import balance_snapshot
+from rewards.ledger.expiry import points_expire_due, points_mature_due
+from rewards.ledger.lots import lot_expiry
+from rewards.ledger.points import points_redeem
+from rewards.ledger.reservations import (
+    points_reserve,
+    reservation_capture,
+    reservation_release,
+    reservations_timeout,
+)
 from rewards.models import PointBalance, PointLot
+from rewards.purchases.returns import purchase_return
 from tests import factories
 from tests.factories import rewards as rf
 from tests.rewards.invariants import assert_invariants
@@ -111,7 +121,7 @@ class LedgerMachine(RuleBasedStateMachine):
         rf.earned(member, points, pending_days=days)
         available_at = self.now + datetime.timedelta(days=days)
         account.lots.append(
-            Lot(next(_seq), points, available_at, services.lot_expiry(available_at), not pending)
+            Lot(next(_seq), points, available_at, lot_expiry(available_at), not pending)
         )
 
     @rule(who=st.integers(0, 1), price_sek=st.integers(1, 500))
@@ -125,7 +135,7 @@ class LedgerMachine(RuleBasedStateMachine):
             lines=[rf.line("SKU", 1, price_sek * 100)],
         )
         available_at = self.now + datetime.timedelta(days=django_settings.REWARDS_PENDING_DAYS)
-        lot = Lot(next(_seq), price_sek, available_at, services.lot_expiry(available_at), False)
+        lot = Lot(next(_seq), price_sek, available_at, lot_expiry(available_at), False)
         account.lots.append(lot)
         account.purchases[receipt] = (lot, price_sek)
 
@@ -138,13 +148,9 @@ class LedgerMachine(RuleBasedStateMachine):
         lot, due = account.purchases[receipt]
         if due == 0:
             with pytest.raises(ReturnExceedsPurchaseError):
-                services.purchase_return(
-                    store=self.store, receipt_id=receipt, return_id=f"X{receipt}2"
-                )
+                purchase_return(store=self.store, receipt_id=receipt, return_id=f"X{receipt}2")
             return
-        ret, _ = services.purchase_return(
-            store=self.store, receipt_id=receipt, return_id=f"X{receipt}"
-        )
+        ret, _ = purchase_return(store=self.store, receipt_id=receipt, return_id=f"X{receipt}")
         if not lot.matured:
             taken = min(due, lot.remaining)
             lot.remaining -= taken
@@ -159,19 +165,19 @@ class LedgerMachine(RuleBasedStateMachine):
         member, account = self._member(who)
         key = f"red-{next(_seq)}"
         if points <= account.available:
-            result = services.points_redeem(member=member, points=points, idempotency_key=key)
+            result = points_redeem(member=member, points=points, idempotency_key=key)
             account.consume(points)
             self.last_redeem = (member, points, key, result)
         else:
             with pytest.raises(InsufficientPointsError):
-                services.points_redeem(member=member, points=points, idempotency_key=key)
+                points_redeem(member=member, points=points, idempotency_key=key)
 
     @rule()
     def replay_last_redeem(self) -> None:
         if self.last_redeem is None:
             return
         member, points, key, first = self.last_redeem
-        assert services.points_redeem(member=member, points=points, idempotency_key=key) == first
+        assert points_redeem(member=member, points=points, idempotency_key=key) == first
 
     @rule(
         who=st.integers(0, 1),
@@ -182,7 +188,7 @@ class LedgerMachine(RuleBasedStateMachine):
         member, account = self._member(who)
         key = f"res-{next(_seq)}"
         if points <= account.available:
-            result = services.points_reserve(
+            result = points_reserve(
                 member=member,
                 points=points,
                 idempotency_key=key,
@@ -195,9 +201,7 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         else:
             with pytest.raises(InsufficientPointsError):
-                services.points_reserve(
-                    member=member, points=points, idempotency_key=key, store=self.store
-                )
+                points_reserve(member=member, points=points, idempotency_key=key, store=self.store)
 
     def _pick_reservation(self, who: int, pick: int):
         _member, account = self._member(who)
@@ -217,17 +221,17 @@ class LedgerMachine(RuleBasedStateMachine):
         key = f"cap-{next(_seq)}"
         if expires_at <= self.now:
             with pytest.raises(ReservationExpiredError):
-                services.reservation_capture(
+                reservation_capture(
                     reservation_id=rid, points=points, idempotency_key=key, store=self.store
                 )
             return
-        services.reservation_capture(
+        reservation_capture(
             reservation_id=rid, points=points, idempotency_key=key, store=self.store
         )
         del account.reservations[rid]
         account.consume(points)
         with pytest.raises(ReservationResolvedError):
-            services.reservation_release(
+            reservation_release(
                 reservation_id=rid, idempotency_key=f"{key}-again", store=self.store
             )
 
@@ -237,7 +241,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if picked is None:
             return
         account, rid = picked
-        services.reservation_release(
+        reservation_release(
             reservation_id=rid, idempotency_key=f"rel-{next(_seq)}", store=self.store
         )
         del account.reservations[rid]
@@ -247,8 +251,8 @@ class LedgerMachine(RuleBasedStateMachine):
         delta = datetime.timedelta(days=days, minutes=minutes)
         self.clock.shift(delta)
         self.now += delta
-        services.points_mature_due()
-        services.reservations_timeout()
+        points_mature_due()
+        reservations_timeout()
         for account in self.accounts.values():
             account.mature(self.now)
             for rid, (_amount, expires_at) in list(account.reservations.items()):
@@ -257,9 +261,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(twice=st.booleans())
     def expire(self, twice: bool) -> None:
-        services.points_expire_due()
+        points_expire_due()
         if twice:
-            assert services.points_expire_due() == 0
+            assert points_expire_due() == 0
         for account in self.accounts.values():
             for lot in sorted(account.lots, key=lambda lot: (lot.expires_at, lot.seq)):
                 if lot.matured and lot.remaining > 0 and lot.expires_at <= self.now:
@@ -273,7 +277,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for member in self.members:
             account = self.accounts[member.pk]
             balance = PointBalance.objects.filter(member=member).first()
-            got = services.balance_snapshot(balance)
+            got = balance_snapshot(balance)
             assert (got["pending"], got["posted"], got["reserved"]) == (
                 account.pending,
                 account.posted,

@@ -42,7 +42,7 @@ from django.utils import timezone
 from members.activity import PENDING_KEY
 from members.activity import Kind as ActivityKind
 from members.models import ActivityEvent
-from rewards.catalogue import reward_claim
+from rewards.loyalty.catalogue import reward_claim
 from rewards.models import (
     IdempotencyRecord,
     LedgerEntry,

@@ -111,7 +111,7 @@ def test_claim_form_attaches_purchase_once(member, store):
 
 
 def test_points_page_says_what_points_were_spent_on(shopper):
-    from rewards import catalogue
+    from rewards.loyalty import catalogue
 
     reward = rf.reward(
         code="rabatt-50", points_cost=200, name_sv="50 kr rabatt", name_en="SEK 50 off"

@@ -9,8 +9,6 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from rewards import services
-from rewards.earning import LineForEarning, earning_calculate, rules_active
 from rewards.errors import (
     DuplicateReceiptConflictError,
     DuplicateReturnConflictError,
@@ -19,7 +17,14 @@ from rewards.errors import (
     ReturnExceedsPurchaseError,
     UnknownLineError,
 )
+from rewards.ledger.balances import balance_snapshot
+from rewards.ledger.points import points_redeem
 from rewards.models import Category, LedgerEntry, MemberTier, PointBalance, PointLot, Product, Tier
+from rewards.purchases.claims import purchase_claim
+from rewards.purchases.products import catalogue_import_csv
+from rewards.purchases.returns import purchase_return
+from rewards.rules.earning import LineForEarning, earning_calculate, rules_active
+from rewards.rules.events import checkin_record
 from tests import factories
 from tests.factories import rewards as rf
 from tests.rewards.invariants import assert_invariants
@@ -29,7 +34,7 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 def _balance(member) -> dict[str, int]:
-    return services.balance_snapshot(PointBalance.objects.filter(member=member).first())
+    return balance_snapshot(PointBalance.objects.filter(member=member).first())
 
 
 def test_purchase_record_earns_pending_points_with_explanation(member, store):
@@ -186,28 +191,26 @@ def test_purchase_return_partial_is_pro_rata_and_never_exceeds_earned(member, st
         receipt_id="R-9",
         lines=[rf.line("A", 3, 1000), rf.line("B", 1, 5000)],
     )  # 30 + 50 points
-    ret, created = services.purchase_return(
-        store=store, receipt_id="R-9", return_id="RET-1", lines=[(1, 1)]
-    )
+    ret, created = purchase_return(store=store, receipt_id="R-9", return_id="RET-1", lines=[(1, 1)])
     assert created
     assert ret.points_reversed == 10
-    replay, created_again = services.purchase_return(
+    replay, created_again = purchase_return(
         store=store, receipt_id="R-9", return_id="RET-1", lines=[(1, 1)]
     )
     assert not created_again
     assert replay.pk == ret.pk
     with pytest.raises(DuplicateReturnConflictError):
-        services.purchase_return(store=store, receipt_id="R-9", return_id="RET-1", lines=[(1, 2)])
+        purchase_return(store=store, receipt_id="R-9", return_id="RET-1", lines=[(1, 2)])
     with pytest.raises(ReturnExceedsPurchaseError):
-        services.purchase_return(store=store, receipt_id="R-9", return_id="RET-2", lines=[(1, 3)])
+        purchase_return(store=store, receipt_id="R-9", return_id="RET-2", lines=[(1, 3)])
     with pytest.raises(UnknownLineError):
-        services.purchase_return(store=store, receipt_id="R-9", return_id="RET-3", lines=[(7, 1)])
-    full, _created = services.purchase_return(store=store, receipt_id="R-9", return_id="RET-4")
+        purchase_return(store=store, receipt_id="R-9", return_id="RET-3", lines=[(7, 1)])
+    full, _created = purchase_return(store=store, receipt_id="R-9", return_id="RET-4")
     assert full.points_reversed == 70
     result.purchase.refresh_from_db()
     assert result.purchase.points_reversed == result.purchase.points_earned == 80
     with pytest.raises(ReturnExceedsPurchaseError):
-        services.purchase_return(store=store, receipt_id="R-9", return_id="RET-5")
+        purchase_return(store=store, receipt_id="R-9", return_id="RET-5")
     assert _balance(member)["pending"] == 0
     assert_invariants([member.pk])
 
@@ -217,9 +220,7 @@ def test_purchase_return_rounding_over_three_returns_reverses_exactly_earned(mem
     rf.purchase(store=store, member=member, receipt_id="R-3", lines=[rf.line("A", 3, 333)])  # 9 p
     reversed_total = 0
     for n in range(3):
-        ret, _ = services.purchase_return(
-            store=store, receipt_id="R-3", return_id=f"X{n}", lines=[(1, 1)]
-        )
+        ret, _ = purchase_return(store=store, receipt_id="R-3", return_id=f"X{n}", lines=[(1, 1)])
         reversed_total += ret.points_reversed
     assert reversed_total == 9
 
@@ -230,8 +231,8 @@ def test_purchase_return_after_window_takes_available_points_only(member, store)
     with time_machine.travel(start, tick=False):
         rf.purchase(store=store, member=member, receipt_id="R-5", lines=[rf.line("A", 1, 10000)])
     with time_machine.travel(start + datetime.timedelta(days=20), tick=False):
-        services.points_redeem(member=member, points=70, idempotency_key="spend")
-        ret, _ = services.purchase_return(store=store, receipt_id="R-5", return_id="RET")
+        points_redeem(member=member, points=70, idempotency_key="spend")
+        ret, _ = purchase_return(store=store, receipt_id="R-5", return_id="RET")
     assert (ret.points_reversed, ret.points_unrecovered) == (30, 70)
     assert _balance(member)["available"] == 0
     assert_invariants([member.pk])
@@ -246,12 +247,10 @@ def test_purchase_claim_once_within_period(member, store):
     other = factories.member_with_user(email="other@example.se")
     with time_machine.travel(start + datetime.timedelta(days=2), tick=False):
         with pytest.raises(PurchaseNotClaimableError):
-            services.purchase_claim(member=member, store=store, receipt_id="R-7", total_ore=24999)
-        purchase = services.purchase_claim(
-            member=member, store=store, receipt_id="R-7", total_ore=25000
-        )
+            purchase_claim(member=member, store=store, receipt_id="R-7", total_ore=24999)
+        purchase = purchase_claim(member=member, store=store, receipt_id="R-7", total_ore=25000)
         with pytest.raises(PurchaseAlreadyClaimedError):
-            services.purchase_claim(member=other, store=store, receipt_id="R-7", total_ore=25000)
+            purchase_claim(member=other, store=store, receipt_id="R-7", total_ore=25000)
     assert purchase.member == member
     assert _balance(member)["pending"] == 250
     assert PointLot.objects.get().available_at == start + datetime.timedelta(days=14)
@@ -264,16 +263,16 @@ def test_purchase_claim_once_within_period(member, store):
             purchased_at=start,
         )
         with pytest.raises(PurchaseNotClaimableError):
-            services.purchase_claim(member=member, store=store, receipt_id="R-8", total_ore=100)
+            purchase_claim(member=member, store=store, receipt_id="R-8", total_ore=100)
     assert_invariants([member.pk])
 
 
 def test_catalogue_import_csv_creates_and_updates():
-    created, updated = services.catalogue_import_csv(
+    created, updated = catalogue_import_csv(
         rows=[{"sku": "A1", "name": "Sko", "category_code": "skor", "category_name": "Skor"}]
     )
     assert (created, updated) == (1, 0)
-    created, updated = services.catalogue_import_csv(rows=[{"sku": "A1", "name": "Sko 2"}])
+    created, updated = catalogue_import_csv(rows=[{"sku": "A1", "name": "Sko 2"}])
     assert (created, updated) == (0, 1)
     assert Product.objects.get(sku="A1").name == "Sko 2"
 
@@ -282,11 +281,11 @@ def test_event_points_award_respects_cap_per_period(member, store):
     rf.event_rule(event="check_in", points=10, cap=1, period="day")
     day = datetime.datetime(2026, 3, 2, 9, tzinfo=STOCKHOLM)
     with time_machine.travel(day, tick=False):
-        _c1, first = services.checkin_record(member=member, store=store, idempotency_key="c1")
-        _c2, second = services.checkin_record(member=member, store=store, idempotency_key="c2")
-        _c1b, replay = services.checkin_record(member=member, store=store, idempotency_key="c1")
+        _c1, first = checkin_record(member=member, store=store, idempotency_key="c1")
+        _c2, second = checkin_record(member=member, store=store, idempotency_key="c2")
+        _c1b, replay = checkin_record(member=member, store=store, idempotency_key="c1")
     with time_machine.travel(day + datetime.timedelta(days=1), tick=False):
-        _c3, third = services.checkin_record(member=member, store=store, idempotency_key="c3")
+        _c3, third = checkin_record(member=member, store=store, idempotency_key="c3")
     assert [len(first), len(second), len(replay), len(third)] == [1, 0, 1, 1]
     assert _balance(member)["available"] == 20
     assert member.events.filter(kind="checked_in").count() == 3

@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from rewards import services
 from rewards.api.views import purchase_body
 from rewards.errors import InsufficientPointsError, ReservationResolvedError
+from rewards.ledger.expiry import points_expire_due
+from rewards.ledger.points import points_earn, points_redeem
+from rewards.ledger.reservations import points_reserve, reservation_capture, reservation_release
 from rewards.models import LedgerEntry, PointBalance, Purchase, Reservation
+from rewards.purchases.recording import purchase_record
 from tests import factories
 from tests.factories import rewards as rf
 from tests.rewards.invariants import assert_invariants
@@ -62,7 +65,7 @@ def test_points_redeem_1000_concurrent_over_50_members():
     def redeem(member, points, key) -> tuple[int, int, int | None]:
         def job() -> tuple[int, int, int | None]:
             try:
-                result = services.points_redeem(member=member, points=points, idempotency_key=key)
+                result = points_redeem(member=member, points=points, idempotency_key=key)
             except InsufficientPointsError:
                 return member.pk, points, None
             return member.pk, points, result["balance"]["available"]
@@ -104,7 +107,7 @@ def test_purchase_record_500_receipts_10_times_each():
             jobs.append(
                 lambda r=receipt_id, m=member, ls=lines: (
                     purchase_body(
-                        services.purchase_record(
+                        purchase_record(
                             store=store,
                             receipt_id=r,
                             member=m,
@@ -137,7 +140,7 @@ def test_reservation_resolves_once_under_concurrent_capture_release_and_timeout(
     rf.earned(member, 1000)
     store = factories.store(code="race-res")
     reservation_ids = [
-        services.points_reserve(
+        points_reserve(
             member=member, points=50, idempotency_key=f"r{n}", store=store, timeout_seconds=10
         )["reservation_id"]
         for n in range(10)
@@ -147,13 +150,13 @@ def test_reservation_resolves_once_under_concurrent_capture_release_and_timeout(
         for n in range(4):
             if n % 2:
                 jobs.append(
-                    lambda rid=rid, n=n: services.reservation_capture(
+                    lambda rid=rid, n=n: reservation_capture(
                         reservation_id=rid, points=40, idempotency_key=f"c{rid}-{n}", store=store
                     )
                 )
             else:
                 jobs.append(
-                    lambda rid=rid, n=n: services.reservation_release(
+                    lambda rid=rid, n=n: reservation_release(
                         reservation_id=rid, idempotency_key=f"x{rid}-{n}", store=store
                     )
                 )
@@ -189,7 +192,7 @@ def test_points_expire_due_twice_concurrently_equals_once():
     with time_machine.travel(
         datetime.datetime(2026, 3, 31, 12, tzinfo=ZoneInfo("Europe/Stockholm")), tick=False
     ):
-        totals = _run_all([services.points_expire_due, services.points_expire_due], threads=2)
+        totals = _run_all([points_expire_due, points_expire_due], threads=2)
     assert sum(totals) == 20 * 150
     assert LedgerEntry.objects.filter(kind="expire").count() == 40
     assert PointBalance.objects.filter(posted__gt=0).count() == 0
@@ -201,7 +204,7 @@ def test_points_earn_same_key_concurrently_credits_once():
     from rewards.models import LedgerEntry as Entry
 
     def earn() -> int:
-        return services.points_earn(
+        return points_earn(
             member=member, points=70, cause="campaign", idempotency_key="campaign-7:member"
         ).pk
 

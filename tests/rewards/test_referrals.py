@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from members.activity import Kind, activity_consume
 from members.models import ActivityEvent
-from rewards import referrals
+from rewards.loyalty import referrals
 from rewards.models import EventRule, LedgerEntry, PointBalance, Referral, ReferralIdentity
 from tests import factories
 from tests.factories import rewards as rf

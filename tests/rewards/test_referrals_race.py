@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rewards import referrals
+from rewards.loyalty import referrals
 from rewards.models import Referral
 from tests import factories
 from tests.rewards.test_vouchers_race import _all_at_once

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from rewards import services
 from rewards.errors import DuplicateReceiptConflictError
 from rewards.models import (
     Category,
@@ -25,6 +24,9 @@ from rewards.models import (
     Reservation,
     Return,
 )
+from rewards.purchases import products
+from rewards.purchases.recording import purchase_record
+from rewards.purchases.types import LineInput
 from tests import factories
 from tests.factories import rewards as rf
 
@@ -59,7 +61,7 @@ def _catalogue() -> tuple[set[str], set[str]]:
 def _cache_is_committed() -> None:
     """Every id the per-process cache holds is a committed row with that SKU and category."""
     rows = {sku: (pk, cat) for pk, sku, cat in Product.objects.values_list("pk", "sku", "category")}
-    for sku, (pk, category_id, _until) in services._products_cache.items():
+    for sku, (pk, category_id, _until) in products._products_cache.items():
         assert rows.get(sku) == (pk, category_id), f"cache holds {sku!r} -> {pk} (not committed)"
 
 
@@ -83,7 +85,7 @@ def test_conflicting_replay_with_a_new_sku_and_category_adds_nothing(till, membe
     assert _catalogue() == before, "the refused purchase added products or categories"
     after = (Purchase.objects.count(), PurchaseLine.objects.count(), LedgerEntry.objects.count())
     assert after == counts
-    assert "NEW-SKU-2" not in services._products_cache
+    assert "NEW-SKU-2" not in products._products_cache
 
 
 @pytest.mark.django_db
@@ -93,22 +95,20 @@ def test_a_purchase_failing_after_its_products_are_resolved_adds_nothing(store, 
     # A negative quantity passes the service's arithmetic but not the line's constraint:
     # the failure comes after the new SKU and category were resolved.
     with pytest.raises(IntegrityError):
-        services.purchase_record(
+        purchase_record(
             store=store,
             receipt_id="R-BAD",
             member=member,
             total_ore=10000,
             purchased_at=None,
             lines=[
-                services.LineInput(
-                    sku="FRESH-1", quantity=1, unit_price_ore=20000, category="fresh"
-                ),
-                services.LineInput(sku="FRESH-2", quantity=-1, unit_price_ore=10000),
+                LineInput(sku="FRESH-1", quantity=1, unit_price_ore=20000, category="fresh"),
+                LineInput(sku="FRESH-2", quantity=-1, unit_price_ore=10000),
             ],
         )
     assert _catalogue() == before
     assert not Purchase.objects.filter(receipt_id="R-BAD").exists()
-    assert not services._products_cache
+    assert not products._products_cache
 
 
 @pytest.mark.django_db(transaction=True)
@@ -125,7 +125,7 @@ def test_the_product_cache_never_learns_a_rolled_back_product(store, member):
     with pytest.raises(RuntimeError):
         in_a_failing_transaction()
     assert not Product.objects.filter(sku="GHOST").exists()
-    assert "GHOST" not in services._products_cache
+    assert "GHOST" not in products._products_cache
     # and a refused replay that would have created another
     rf.purchase(store=store, member=member, receipt_id="R-1", lines=[rf.line("REAL", 1, 5000)])
     with pytest.raises(DuplicateReceiptConflictError):
@@ -136,9 +136,9 @@ def test_the_product_cache_never_learns_a_rolled_back_product(store, member):
             lines=[rf.line("REAL", 1, 5000), rf.line("GHOST-2", 1, 5000)],
         )
     _cache_is_committed()
-    assert {"GHOST", "GHOST-2"}.isdisjoint(services._products_cache)
+    assert {"GHOST", "GHOST-2"}.isdisjoint(products._products_cache)
     # then the committed SKU is cached and a later purchase of the ghost SKU creates it anew
-    assert "REAL" in services._products_cache
+    assert "REAL" in products._products_cache
     later = rf.purchase(store=store, member=member, lines=[rf.line("GHOST", 1, 5000)])
     assert later.lines[0].product_id == Product.objects.get(sku="GHOST").pk
     _cache_is_committed()

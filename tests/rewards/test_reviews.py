@@ -9,7 +9,7 @@ from django.test import Client
 
 from members.activity import Kind, activity_consume
 from members.models import ActivityEvent
-from rewards import reviews
+from rewards.loyalty import reviews
 from rewards.models import EventRule, PointBalance, Review
 from tests import factories
 from tests.factories import rewards as rf

@@ -13,8 +13,10 @@ from django.test import override_settings
 
 from members.activity import Kind
 from members.models import ActivityEvent
-from rewards import services, tiers
+from rewards.ledger.points import points_redeem
+from rewards.loyalty import tiers
 from rewards.models import BenefitChoice, MemberTier, TierChange
+from rewards.purchases.returns import purchase_return
 from tests.factories import rewards as rf
 from tests.rewards.invariants import assert_invariants
 
@@ -199,7 +201,7 @@ def test_tier_by_earned_points_unaffected_by_spending(store, member):
     assert _tier_code(member) == "guld"
 
     # when they spend nearly all their points
-    services.points_redeem(member=member, points=3400, idempotency_key="spend-all")
+    points_redeem(member=member, points=3400, idempotency_key="spend-all")
     tiers.tiers_reevaluate()
 
     # then they stay Gold, with no grace clock running: spending is not losing status
@@ -217,7 +219,7 @@ def test_tier_qualifying_value_subtracts_returns(store, member):
     assert _tier_code(member) == "silver"
 
     # when they return the purchase
-    services.purchase_return(store=store, receipt_id=result.purchase.receipt_id, return_id="RET")
+    purchase_return(store=store, receipt_id=result.purchase.receipt_id, return_id="RET")
 
     # then the returned points no longer count towards the tier
     assert tiers.qualifying_value(member_id=member.pk) == 0
@@ -348,8 +350,8 @@ def test_bonus_rules_for_reads_every_provider_in_one_query(
 ):
     # given a Gold member who chose "double points on shoes" this month, and a second
     # SQL provider (a stand-in for campaigns' offers) plus a plain Python provider
-    from rewards import earning
     from rewards.models import Benefit, Category
+    from rewards.rules import earning
 
     ladder = rf.ladder()
     MemberTier.objects.create(member=member, tier=ladder["guld"])
@@ -422,7 +424,7 @@ def test_bonus_rules_for_reads_every_provider_in_one_query(
 
 def test_prefetched_bonus_multipliers_are_exact_decimals(member, monkeypatch):
     # given a provider whose multiplier has no exact binary fraction (1.15)
-    from rewards import earning
+    from rewards.rules import earning
     from rewards.selectors import member_by_number_with_tier
 
     @earning.bonus_sql(

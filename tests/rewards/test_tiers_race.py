@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rewards import tiers
+from rewards.loyalty import tiers
 from rewards.models import MemberTier, TierChange
 from tests import factories
 from tests.factories import rewards as rf

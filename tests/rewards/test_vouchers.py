@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from members.activity import Kind
 from members.models import ActivityEvent
-from rewards import catalogue
+from rewards.loyalty import catalogue
 from rewards.models import PointBalance, Reward, Voucher
 from tests import factories
 from tests.factories import rewards as rf

@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from rewards import catalogue
 from rewards.errors import InsufficientPointsError
+from rewards.loyalty import catalogue
 from rewards.models import LedgerEntry, PointBalance, Reward, Voucher
 from tests import factories
 from tests.factories import rewards as rf

@@ -388,8 +388,8 @@ def build_world(capture: Any) -> World:
     from campaigns.models import Campaign, MemberOffer
     from consent.models import PrivacyRequest
     from members.services import api_key_revoke
+    from rewards.ledger.reservations import points_reserve
     from rewards.models import Reward
-    from rewards.services import points_reserve
     from tests import factories
     from tests.factories import consent as cf
     from tests.factories import rewards as rf

@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from rewards.models import EarningRule
+from rewards.rules.models import EarningRule
 
 _ROUNDING: dict[str, str] = {
     EarningRule.Rounding.DOWN: ROUND_FLOOR,
@@ -190,7 +190,7 @@ def rules_cache_clear() -> None:
     """Forget the cached rules and tier ladder (tests; admin after an edit in this process)."""
     with _lock:
         _cache["until"] = 0.0
-    from rewards.tiers import ladder_cache_clear  # tiers imports this module
+    from rewards.loyalty.tiers import ladder_cache_clear  # tiers imports this module
 
     ladder_cache_clear()
 

@@ -28,7 +28,6 @@ from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.errors import ConflictError, DomainError
 from members.models import Member, User
-from rewards.earning import bonus_sql
 from rewards.models import (
     Benefit,
     BenefitChoice,
@@ -38,6 +37,7 @@ from rewards.models import (
     Tier,
     TierChange,
 )
+from rewards.rules.earning import bonus_sql
 
 EARNED_CAUSES = [
     LedgerEntry.Cause.PURCHASE,

@@ -23,7 +23,7 @@ from django.utils.translation import ngettext
 from members.admin_guard import MemberListGuard, may_browse_members
 from members.errors import DomainError
 from members.models import User
-from rewards import catalogue, reviews
+from rewards.loyalty import catalogue, reviews
 from rewards.models import (
     Badge,
     Benefit,

@@ -20,7 +20,7 @@ from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.errors import ConflictError, DomainError, NotFoundError
 from members.models import ActivityEvent, Member, User
-from rewards.catalogue import CODE_ALPHABET
+from rewards.loyalty.catalogue import CODE_ALPHABET
 from rewards.models import Purchase, Referral, ReferralCode, ReferralIdentity
 
 CODE_LENGTH = 8

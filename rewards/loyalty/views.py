@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from members.errors import DomainError
 from members.models import Member, User
 from members.views import member_required
-from rewards import catalogue, challenges, referrals, reviews, selectors, tiers
+from rewards import selectors
+from rewards.loyalty import catalogue, challenges, referrals, reviews, tiers
 from rewards.models import Review, Reward, Voucher
 
 REFERRAL_SESSION_KEY = "rewards_referral_code"

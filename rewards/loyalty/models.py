@@ -1,7 +1,6 @@
-"""Tiers' history and benefits, the reward catalogue, vouchers, challenges, referrals and
-reviews (docs/rewards.md). Imported at the end of ``rewards.models``; every write goes
-through ``rewards.tiers``, ``rewards.catalogue``, ``rewards.challenges``,
-``rewards.referrals`` and ``rewards.reviews``.
+"""Tiers, members' tiers, their history and benefits, the reward catalogue, vouchers,
+challenges, referrals and reviews (docs/rewards.md). Every write goes through
+``rewards.loyalty.tiers``, ``catalogue``, ``challenges``, ``referrals`` and ``reviews``.
 """
 
 from __future__ import annotations
@@ -16,28 +15,52 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member, Store
-from rewards.models import Category, Tier
-
-__all__ = [
-    "Badge",
-    "Benefit",
-    "BenefitChoice",
-    "Challenge",
-    "ChallengeProgress",
-    "MemberBadge",
-    "PartnerCode",
-    "Referral",
-    "ReferralCode",
-    "ReferralIdentity",
-    "Review",
-    "Reward",
-    "TierChange",
-    "Voucher",
-    "WaitlistEntry",
-]
-
+from rewards.purchases.models import Category
 
 # --- tiers ----------------------------------------------------------------------------------
+
+
+class Tier(models.Model):
+    code = models.SlugField(_("code"), max_length=30, unique=True)
+    name_sv = models.CharField(_("name (Swedish)"), max_length=60)
+    name_en = models.CharField(_("name (English)"), max_length=60)
+    rank = models.PositiveSmallIntegerField(_("rank"), default=0)
+    # Qualification (docs/rewards.md): points earned, or spend, over the rolling window
+    # (settings.REWARDS_TIER_BASIS / REWARDS_TIER_WINDOW_DAYS). The lowest tier has 0.
+    threshold_points = models.PositiveIntegerField(_("points earned to qualify"), default=0)
+    threshold_spend_ore = models.BigIntegerField(_("spend to qualify (öre)"), default=0)
+    benefit_picks = models.PositiveSmallIntegerField(_("benefits to choose per period"), default=0)
+    description_sv = models.TextField(_("what the tier gives (Swedish)"), blank=True)
+    description_en = models.TextField(_("what the tier gives (English)"), blank=True)
+
+    class Meta:
+        ordering = ["rank"]
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+
+    def __str__(self) -> str:
+        return self.name_en
+
+    def name_for(self, language: str) -> str:
+        return self.name_sv if language == "sv" else self.name_en
+
+
+class MemberTier(models.Model):
+    member = models.OneToOneField(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="member_tier"
+    )
+    tier = models.ForeignKey(Tier, verbose_name=_("tier"), on_delete=models.PROTECT)
+    since = models.DateTimeField(_("since"), default=timezone.now)
+    # When the member first no longer qualified for this tier; the downgrade waits
+    # settings.REWARDS_TIER_GRACE_DAYS from here (cleared when they qualify again).
+    below_since = models.DateTimeField(_("below the threshold since"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("member tier")
+        verbose_name_plural = _("member tiers")
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.tier_id}"
 
 
 class TierChange(models.Model):

@@ -30,8 +30,10 @@ from members.activity import activity_record
 from members.card import QR_MASK  # the same fixed mask as the membership card
 from members.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from members.models import Member, Store, User
-from rewards import services
 from rewards.errors import IdempotencyConflictError
+from rewards.ledger.balances import balance_snapshot
+from rewards.ledger.lock_objects import balance_lock
+from rewards.ledger.points import points_earn, points_redeem
 from rewards.models import (
     LedgerEntry,
     MemberTier,
@@ -41,6 +43,7 @@ from rewards.models import (
     Voucher,
     WaitlistEntry,
 )
+from rewards.rules.events import checkin_record
 
 # No 0/O, 1/I/L: read aloud at a till without mistakes. 16 of 31 symbols: ~79 bits.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -169,7 +172,7 @@ def rewards_for_member(
     if kind:
         rewards = rewards.filter(kind=kind)
     if affordable:
-        available = services.balance_snapshot(PointBalance.objects.filter(member=member).first())
+        available = balance_snapshot(PointBalance.objects.filter(member=member).first())
         rewards = rewards.filter(points_cost__lte=available["available"])
     return rewards.order_by("points_cost", "code")
 
@@ -264,7 +267,7 @@ def _voucher_issue(
     with transaction.atomic():
         # Lock first, in the ledger's order: the member's balance row. It serialises this
         # member's claims, so the per-member limit counted below cannot be passed twice.
-        services._balance_lock(member.pk, create=True)
+        balance_lock(member.pk, create=True)
         # Re-check under the lock: the same request (a double click) may have just committed.
         existing = _voucher_existing(key, member, reward)
         if existing is not None:
@@ -276,7 +279,7 @@ def _voucher_issue(
             if claimed.count() >= reward.per_member_limit:
                 raise MemberLimitReachedError(limit=reward.per_member_limit)
         if points > 0:
-            services.points_redeem(
+            points_redeem(
                 member=member,
                 points=points,
                 idempotency_key=key,
@@ -452,7 +455,7 @@ def voucher_redeem(
         if voucher.reward.kind == Reward.Kind.INVITATION:
             # A ticket scanned at the door is a check-in: attendance, staff's arrivals list
             # and the check-in rules' points, as for any visit.
-            services.checkin_record(
+            checkin_record(
                 member=voucher.member, store=store, idempotency_key=f"ticket:{voucher.pk}"
             )
     voucher.refresh_from_db()
@@ -473,14 +476,14 @@ def voucher_cancel(
         raise VoucherNotCancellableError()
     now = timezone.now()
     with transaction.atomic():
-        services._balance_lock(voucher.member_id, create=True)
+        balance_lock(voucher.member_id, create=True)
         cancelled = Voucher.objects.filter(
             pk=voucher.pk, status=Voucher.Status.ISSUED, valid_until__gt=now
         ).update(status=Voucher.Status.CANCELLED, cancelled_at=now)
         if not cancelled:
             raise VoucherNotCancellableError()
         if voucher.points_spent:
-            services.points_earn(
+            points_earn(
                 member=Member(pk=voucher.member_id),
                 points=voucher.points_spent,
                 cause=LedgerEntry.Cause.REWARD,

@@ -19,7 +19,7 @@ from django.utils import timezone
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.models import ActivityEvent, Member
-from rewards import services
+from rewards.ledger.points import points_earn
 from rewards.models import (
     Challenge,
     ChallengeProgress,
@@ -159,7 +159,7 @@ def challenge_progress_update(
 
 def _challenge_reward(*, member: Member, challenge: Challenge, now: datetime.datetime) -> None:
     if challenge.points:
-        services.points_earn(
+        points_earn(
             member=member,
             points=challenge.points,
             cause=LedgerEntry.Cause.RULE,

@@ -1,0 +1,96 @@
+"""Point lots: what was earned when, maturing (pending -> posted) and consumed oldest first."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from rewards.ledger.balances import balance_apply
+from rewards.ledger.entries import Cause, Entry, entry_write
+from rewards.models import (
+    LedgerEntry,
+    PointBalance,
+    PointLot,
+)
+
+
+def lot_expiry(earned_at: datetime.datetime) -> datetime.datetime:
+    """When points earned at ``earned_at`` expire: at the start of a Stockholm day."""
+    local = timezone.localtime(earned_at).date()
+    if settings.REWARDS_EXPIRY_MODE == "end_of_following_year":
+        day = datetime.date(local.year + 2, 1, 1)
+    else:
+        months = local.month - 1 + settings.REWARDS_EXPIRY_MONTHS
+        year, month = local.year + months // 12, months % 12 + 1
+        for last in (31, 30, 29, 28):
+            try:
+                day = datetime.date(year, month, min(local.day, last))
+                break
+            except ValueError:
+                continue
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def lot_mature(lot: PointLot, balance: PointBalance) -> None:
+    """Pending -> posted for one lot (locked by the caller, with the member's balance)."""
+    if lot.remaining:
+        entry_write(
+            member_id=lot.member_id,
+            kind=Entry.MATURE,
+            points=lot.remaining,
+            pending=-lot.remaining,
+            posted=lot.remaining,
+            cause=Cause.SYSTEM,
+            key=f"mature:{lot.pk}",
+            purchase_id=lot.purchase_id,
+        )
+        balance_apply(balance, pending=-lot.remaining, posted=lot.remaining)
+    PointLot.objects.filter(pk=lot.pk).update(matured=True)
+    lot.matured = True
+
+
+def lots_consume(member_id: int, points: int, *, first: PointLot | None = None) -> None:
+    """Take ``points`` from the member's available lots, oldest expiry first (FIFO).
+
+    Call with the member's balance locked and the amount already checked against it."""
+    lots = list(
+        PointLot.objects.select_for_update()
+        .filter(member_id=member_id, matured=True, remaining__gt=0)
+        .order_by("expires_at", "id")
+    )
+    if first is not None:
+        lots.sort(key=lambda lot: lot.pk != first.pk)
+    changed = []
+    for lot in lots:
+        if points <= 0:
+            break
+        take = min(points, lot.remaining)
+        lot.remaining -= take
+        points -= take
+        changed.append(lot)
+    if points > 0:  # pragma: no cover - the balance and the lots disagree (I1 broken)
+        raise RuntimeError(f"Member {member_id}'s lots hold fewer points than their balance.")
+    PointLot.objects.bulk_update(changed, ["remaining"])
+
+
+def lot_create(
+    *,
+    member_id: int,
+    entry: LedgerEntry,
+    points: int,
+    available_at: datetime.datetime,
+    matured: bool,
+    purchase_id: int | None = None,
+) -> PointLot:
+    return PointLot.objects.create(
+        member_id=member_id,
+        entry=entry,
+        purchase_id=purchase_id,
+        amount=points,
+        remaining=points,
+        available_at=available_at,
+        matured=matured,
+        expires_at=lot_expiry(available_at),
+    )

@@ -1,0 +1,126 @@
+"""Event rules: points for non-spending behaviour (birthdays, check-ins)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from members.activity import Kind as ActivityKind
+from members.activity import activity_record
+from members.models import Member, Store, User
+from rewards.errors import (
+    IdempotencyConflictError,
+)
+from rewards.ledger.entries import Cause, Entry
+from rewards.ledger.lock_objects import balance_lock
+from rewards.ledger.points import points_earn
+from rewards.models import (
+    EventRule,
+    LedgerEntry,
+)
+
+
+def _period_start(period: str, now: datetime.datetime) -> datetime.datetime | None:
+    local = timezone.localtime(now)
+    day = local.date()
+    if period == EventRule.Period.DAY:
+        start = day
+    elif period == EventRule.Period.WEEK:
+        start = day - datetime.timedelta(days=day.weekday())
+    elif period == EventRule.Period.MONTH:
+        start = day.replace(day=1)
+    else:
+        return None
+    return timezone.make_aware(datetime.datetime.combine(start, datetime.time.min))
+
+
+def event_points_award(
+    *,
+    member: Member,
+    event: str,
+    idempotency_key: str,
+    role: str = EventRule.Beneficiary.MEMBER,
+    store: Store | None = None,
+    actor: User | None = None,
+) -> list[LedgerEntry]:
+    """Award the active rules for ``event`` within each rule's cap per period.
+
+    ``role`` is who this member is in a referral ("referrer" or "referred"). The member's
+    balance row is locked before counting, so two check-ins at once cannot both pass the cap.
+    """
+    rules = list(EventRule.objects.filter(event=event, active=True).order_by("pk"))
+    if event == EventRule.Event.REFERRAL:
+        rules = [r for r in rules if r.beneficiary in (role, EventRule.Beneficiary.BOTH)]
+    if not rules:
+        return []
+    entries = []
+    now = timezone.now()
+    with transaction.atomic():
+        balance_lock(member.pk, create=True)
+        for rule in rules:
+            key = f"{idempotency_key}:rule{rule.pk}"
+            if LedgerEntry.objects.filter(idempotency_key=key).exists():
+                continue
+            used = LedgerEntry.objects.filter(member=member, event_rule=rule, kind=Entry.EARN)
+            start = _period_start(rule.period, now)
+            if start is not None:
+                used = used.filter(created_at__gte=start)
+            if used.count() >= rule.cap:
+                continue
+            entries.append(
+                points_earn(
+                    member=member,
+                    points=rule.points,
+                    cause=Cause.RULE,
+                    idempotency_key=key,
+                    explanation=[
+                        {
+                            "rule": None,
+                            "event_rule": rule.pk,
+                            "sv": rule.name_sv,
+                            "en": rule.name_en,
+                            "points": rule.points,
+                        }
+                    ],
+                    store=store,
+                    actor=actor,
+                    event_rule=rule,
+                )
+            )
+    return entries
+
+
+def checkin_record(
+    *, member: Member, store: Store, idempotency_key: str
+) -> tuple[Any, list[LedgerEntry]]:
+    """A member arrived at the door: record it on the timeline and award check-in rules."""
+    from rewards.models import CheckIn
+
+    with transaction.atomic():
+        checkin, created = CheckIn.objects.get_or_create(
+            idempotency_key=idempotency_key, defaults={"member": member, "store": store}
+        )
+        if not created:
+            if checkin.member_id != member.pk or checkin.store_id != store.pk:
+                raise IdempotencyConflictError()
+            entries = list(
+                LedgerEntry.objects.filter(idempotency_key__startswith=f"checkin:{checkin.pk}:")
+            )
+            return checkin, entries
+        activity_record(
+            member=member,
+            kind=ActivityKind.CHECKED_IN,
+            data={"checkin_id": checkin.pk},
+            source="api",
+            store=store,
+        )
+        entries = event_points_award(
+            member=member,
+            event=EventRule.Event.CHECK_IN,
+            idempotency_key=f"checkin:{checkin.pk}",
+            store=store,
+        )
+    return checkin, entries
