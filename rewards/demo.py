@@ -46,12 +46,11 @@ from rewards.models import (
     Voucher,
 )
 from rewards.purchases.products import catalogue_import_csv
-from rewards.purchases.recording import purchase_day, purchase_record
+from rewards.purchases.recording import purchase_record_for_till
 from rewards.purchases.returns import purchase_return
 from rewards.purchases.types import LineInput
 from rewards.rules.earning import rules_cache_clear
 from rewards.rules.events import checkin_record
-from rewards.selectors import member_for_purchase
 from rewards.tasks import birthday_points_award
 
 # --- the catalogue: a Swedish sports chain ---------------------------------------------------
@@ -786,14 +785,11 @@ def demo_purchase(
     consume: bool = True,
 ) -> Purchase:
     """A till records a purchase now: it identifies the member by number (their tier and
-    personal multipliers in one read, as the API does), then ``purchase_record``.
+    personal multipliers in one read), as the API does (``purchase_record_for_till``).
 
     ``consume``: the timeline's consumers (challenges, referrals, offer redemptions) see the
     purchase at once; without it the event stays on the timeline only (old history)."""
     now = timezone.now()
-    buyer, bonus = member_for_purchase(
-        {"membership_number": member.membership_number}, bonus_day=purchase_day(now)
-    )
     lines = [
         LineInput(
             sku=sku,
@@ -804,14 +800,13 @@ def demo_purchase(
         for sku, quantity in items
     ]
     with activity_dispatch(Dispatch.INLINE if consume else Dispatch.OFF):
-        result = purchase_record(
+        result = purchase_record_for_till(
             store=store,
             receipt_id=receipt_id,
-            member=buyer,
+            member_identifiers={"membership_number": member.membership_number},
             total_ore=sum(line.unit_price_ore * line.quantity for line in lines),
             purchased_at=now,
             lines=lines,
-            bonus=bonus,
         )
     return result.purchase
 

@@ -18,7 +18,7 @@ from rewards.api import serializers as s
 from rewards.ledger.points import points_redeem
 from rewards.ledger.reservations import points_reserve, reservation_capture, reservation_release
 from rewards.models import LedgerEntry
-from rewards.purchases.recording import purchase_day, purchase_record
+from rewards.purchases.recording import purchase_record_for_till
 from rewards.purchases.returns import purchase_return
 from rewards.purchases.types import LineInput, PurchaseResult
 from rewards.rules.events import checkin_record
@@ -146,18 +146,10 @@ class PurchaseView(APIView):
     def post(self, request: Request) -> Response:
         data = s.purchase_input_fast(request.data) or _validated(s.PurchaseInputSerializer, request)
         store = _store(request, data)
-        member, bonus = (
-            selectors.member_for_purchase(
-                s.member_identifiers(data["member"]),
-                bonus_day=purchase_day(data.get("purchased_at")),
-            )
-            if data.get("member")
-            else (None, None)
-        )
-        result = purchase_record(
+        result = purchase_record_for_till(
             store=store,
             receipt_id=data["receipt_id"],
-            member=member,
+            member_identifiers=s.member_identifiers(data["member"]) if data.get("member") else None,
             total_ore=data["total_ore"],
             purchased_at=data.get("purchased_at"),
             lines=[
@@ -171,7 +163,6 @@ class PurchaseView(APIView):
                 )
                 for line in data["lines"]
             ],
-            bonus=bonus,
         )
         body = purchase_out(result)
         return Response(body, status=201, headers=_replay_header(not result.created))

@@ -6,8 +6,11 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
+from rewards.ledger.entries import Cause, Entry, entry_write
+from rewards.ledger.lock_objects import balance_select_for_update, lots_select_for_update
 from rewards.models import (
     PointBalance,
+    PointLot,
 )
 
 
@@ -54,3 +57,39 @@ def balance_apply(
     balance.pending += pending
     balance.posted += posted
     balance.reserved += reserved
+
+
+def lot_mature(lot: PointLot, balance: PointBalance) -> None:
+    """Pending -> posted for one lot (locked by the caller, with the member's balance)."""
+    if lot.remaining:
+        entry_write(
+            member_id=lot.member_id,
+            kind=Entry.MATURE,
+            points=lot.remaining,
+            pending=-lot.remaining,
+            posted=lot.remaining,
+            cause=Cause.SYSTEM,
+            key=f"mature:{lot.pk}",
+            purchase_id=lot.purchase_id,
+        )
+        balance_apply(balance, pending=-lot.remaining, posted=lot.remaining)
+    PointLot.objects.filter(pk=lot.pk).update(matured=True)
+    lot.matured = True
+
+
+def balance_lock(member_id: int, *, create: bool = False) -> PointBalance | None:
+    """Lock the member's balance row (the lock every spending path takes first), then make
+    due pending lots available, so the re-check under the lock sees today's balance."""
+    balance = balance_select_for_update(member_id=member_id).first()
+    if balance is None:
+        if not create:
+            return None
+        balance_credit(member_id)
+        balance = balance_select_for_update(member_id=member_id).get()
+    now = timezone.now()
+    due = list(
+        lots_select_for_update(member_id=member_id).filter(matured=False, available_at__lte=now)
+    )
+    for lot in due:
+        lot_mature(lot, balance)
+    return balance

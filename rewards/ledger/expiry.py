@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
-from rewards.ledger.balances import balance_apply
+from rewards.ledger.balances import balance_apply, balance_lock
 from rewards.ledger.entries import Cause, Entry, entry_write, member_ref
-from rewards.ledger.lock_objects import balance_lock
+from rewards.ledger.lock_objects import lots_by_expiry, lots_select_for_update
 from rewards.models import (
     PointLot,
 )
@@ -42,10 +42,12 @@ def points_expire_member(*, member_id: int) -> int:
         balance = balance_lock(member_id)
         if balance is None:
             return 0
-        lots = list(
-            PointLot.objects.select_for_update()
-            .filter(member_id=member_id, matured=True, remaining__gt=0, expires_at__lte=now)
-            .order_by("expires_at", "id")
+        lots = lots_by_expiry(
+            list(
+                lots_select_for_update(member_id=member_id).filter(
+                    matured=True, remaining__gt=0, expires_at__lte=now
+                )
+            )
         )
         for lot in lots:
             take = min(lot.remaining, balance.available)

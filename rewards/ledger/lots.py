@@ -7,11 +7,9 @@ import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from rewards.ledger.balances import balance_apply
-from rewards.ledger.entries import Cause, Entry, entry_write
+from rewards.ledger.lock_objects import lots_by_expiry, lots_select_for_update
 from rewards.models import (
     LedgerEntry,
-    PointBalance,
     PointLot,
 )
 
@@ -33,32 +31,12 @@ def lot_expiry(earned_at: datetime.datetime) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
-def lot_mature(lot: PointLot, balance: PointBalance) -> None:
-    """Pending -> posted for one lot (locked by the caller, with the member's balance)."""
-    if lot.remaining:
-        entry_write(
-            member_id=lot.member_id,
-            kind=Entry.MATURE,
-            points=lot.remaining,
-            pending=-lot.remaining,
-            posted=lot.remaining,
-            cause=Cause.SYSTEM,
-            key=f"mature:{lot.pk}",
-            purchase_id=lot.purchase_id,
-        )
-        balance_apply(balance, pending=-lot.remaining, posted=lot.remaining)
-    PointLot.objects.filter(pk=lot.pk).update(matured=True)
-    lot.matured = True
-
-
 def lots_consume(member_id: int, points: int, *, first: PointLot | None = None) -> None:
     """Take ``points`` from the member's available lots, oldest expiry first (FIFO).
 
     Call with the member's balance locked and the amount already checked against it."""
-    lots = list(
-        PointLot.objects.select_for_update()
-        .filter(member_id=member_id, matured=True, remaining__gt=0)
-        .order_by("expires_at", "id")
+    lots = lots_by_expiry(
+        list(lots_select_for_update(member_id=member_id).filter(matured=True, remaining__gt=0))
     )
     if first is not None:
         lots.sort(key=lambda lot: lot.pk != first.pk)

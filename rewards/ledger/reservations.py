@@ -19,10 +19,10 @@ from rewards.errors import (
     ReservationResolvedError,
     UnknownReservationError,
 )
-from rewards.ledger.balances import balance_apply, balance_snapshot
+from rewards.ledger.balances import balance_apply, balance_lock, balance_snapshot
 from rewards.ledger.entries import Cause, Entry, entry_write, member_ref
 from rewards.ledger.idempotency import idempotent_run
-from rewards.ledger.lock_objects import balance_lock
+from rewards.ledger.lock_objects import reservation_lock
 from rewards.ledger.lots import lots_consume
 from rewards.ledger.points import points_check
 from rewards.models import (
@@ -108,7 +108,7 @@ def _reservation_resolve(
     if member_id is None:
         raise UnknownReservationError()
     balance = balance_lock(member_id)
-    reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+    reservation = reservation_lock(reservation_id=reservation_id)
     if reservation.status != Reservation.Status.ACTIVE:
         raise ReservationResolvedError(status=reservation.status)
     now = timezone.now()

@@ -31,8 +31,7 @@ from members.card import QR_MASK  # the same fixed mask as the membership card
 from members.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from members.models import Member, Store, User
 from rewards.errors import IdempotencyConflictError
-from rewards.ledger.balances import balance_snapshot
-from rewards.ledger.lock_objects import balance_lock
+from rewards.ledger.balances import balance_lock, balance_snapshot
 from rewards.ledger.points import points_earn, points_redeem
 from rewards.models import (
     LedgerEntry,

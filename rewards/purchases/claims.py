@@ -18,6 +18,7 @@ from rewards.errors import (
     PurchaseClaimLimitedError,
     PurchaseNotClaimableError,
 )
+from rewards.ledger.lock_objects import purchases_select_for_update
 from rewards.models import (
     Purchase,
 )
@@ -64,7 +65,7 @@ def _purchase_claim(*, member: Member, store: Store, receipt_id: str, total_ore:
     since = now - datetime.timedelta(days=settings.REWARDS_CLAIM_DAYS)
     with transaction.atomic():
         purchase = (
-            Purchase.objects.select_for_update()
+            purchases_select_for_update()
             .filter(
                 store=store,
                 receipt_id=receipt_id.strip(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -23,6 +24,7 @@ from rewards.purchases.products import products_resolve
 from rewards.purchases.till_sql import purchase_write
 from rewards.purchases.types import LineInput, PurchaseResult
 from rewards.rules import earning
+from rewards.selectors import member_for_purchase
 
 
 def purchase_fingerprint(
@@ -157,6 +159,34 @@ def purchase_record(
         list(existing.lines.order_by("line_no")),
         False,
         existing.member.membership_number if existing.member else None,
+    )
+
+
+def purchase_record_for_till(
+    *,
+    store: Store,
+    receipt_id: str,
+    member_identifiers: dict[str, Any] | None,
+    total_ore: int,
+    purchased_at: datetime.datetime | None,
+    lines: list[LineInput],
+) -> PurchaseResult:
+    """A till's purchase: the member found by ``member_identifiers`` (None: no member) with
+    their tier and, in the same query, their personal multipliers for the purchase's day
+    (``selectors.member_for_purchase``), then ``purchase_record``."""
+    member, bonus = (
+        member_for_purchase(member_identifiers, bonus_day=purchase_day(purchased_at))
+        if member_identifiers
+        else (None, None)
+    )
+    return purchase_record(
+        store=store,
+        receipt_id=receipt_id,
+        member=member,
+        total_ore=total_ore,
+        purchased_at=purchased_at,
+        lines=lines,
+        bonus=bonus,
     )
 
 

@@ -14,10 +14,10 @@ from rewards.errors import (
     UnknownLineError,
     UnknownReceiptError,
 )
-from rewards.ledger.balances import balance_apply
+from rewards.ledger.balances import balance_apply, balance_lock
 from rewards.ledger.entries import Cause, Entry, entry_write, member_ref
 from rewards.ledger.idempotency import request_fingerprint
-from rewards.ledger.lock_objects import balance_lock
+from rewards.ledger.lock_objects import lots_select_for_update, purchases_select_for_update
 from rewards.ledger.lots import lots_consume
 from rewards.models import (
     PointLot,
@@ -44,9 +44,7 @@ def purchase_return(
     try:
         with transaction.atomic():
             purchase = (
-                Purchase.objects.select_for_update()
-                .filter(store=store, receipt_id=receipt_id)
-                .first()
+                purchases_select_for_update().filter(store=store, receipt_id=receipt_id).first()
             )
             if purchase is None:
                 raise UnknownReceiptError()
@@ -106,7 +104,7 @@ def _purchase_return_locked(
     taken = 0
     if purchase.member_id is not None and due > 0:
         balance = balance_lock(purchase.member_id)
-        lot = PointLot.objects.select_for_update().filter(purchase=purchase).first()
+        lot = lots_select_for_update(member_id=purchase.member_id).filter(purchase=purchase).first()
         assert balance is not None
         if lot is not None and not lot.matured:
             taken = min(due, lot.remaining)

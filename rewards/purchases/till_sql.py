@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
+import re
 from typing import Any
 
 from django.db import IntegrityError, connection
+from django.db.models import Model
 
 from members.activity import Kind as ActivityKind
 from members.activity import activity_recorded
-from members.models import Member, Store
+from members.models import ActivityEvent, Member, Store
+from members.rows import column, table
 from rewards.ledger.lots import lot_expiry
-from rewards.models import (
-    Purchase,
-    PurchaseLine,
-)
+from rewards.models import LedgerEntry, PointBalance, PointLot, Purchase, PurchaseLine
 from rewards.purchases.types import LineInput
 from rewards.rules import earning
 
@@ -27,18 +28,26 @@ class DuplicateReceipt(IntegrityError):
 # One text for every purchase (the lines travel as arrays, unnested): the driver caches its
 # parsed form and the server can prepare it, whatever the number of lines. Values the
 # inserted purchase already holds are read back from it rather than sent again.
+# ``[Model]`` is the model's table and ``[Model.field]`` the field's column, filled in from
+# the models' metadata once per process (``_sql``), as ``members.rows`` does: no table or
+# column name is typed by hand. ``{...}`` are the optional parts and fixed choice values.
 _PURCHASE_CTE = """
 WITH p AS (
-    INSERT INTO rewards_purchase (store_id, receipt_id, member_id, total_ore, purchased_at,
-        recorded_at, request_hash, points_earned, points_reversed, points_available_at,
-        explanation, claimed_at)
+    INSERT INTO [Purchase] ([Purchase.store], [Purchase.receipt_id], [Purchase.member],
+        [Purchase.total_ore], [Purchase.purchased_at], [Purchase.recorded_at],
+        [Purchase.request_hash], [Purchase.points_earned], [Purchase.points_reversed],
+        [Purchase.points_available_at], [Purchase.explanation], [Purchase.claimed_at])
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s::jsonb, NULL)
-    ON CONFLICT (store_id, receipt_id) DO NOTHING
-    RETURNING id, store_id, member_id, points_earned, points_available_at, explanation,
-        recorded_at
+    ON CONFLICT ([Purchase.store], [Purchase.receipt_id]) DO NOTHING
+    RETURNING [Purchase.pk] AS id, [Purchase.store] AS store_id, [Purchase.member] AS member_id,
+        [Purchase.points_earned] AS points_earned,
+        [Purchase.points_available_at] AS points_available_at,
+        [Purchase.explanation] AS explanation, [Purchase.recorded_at] AS recorded_at
 ), l AS (
-    INSERT INTO rewards_purchaseline (purchase_id, line_no, sku, product_id, category_id,
-        quantity, unit_price_ore, discount_ore, points, returned_quantity, points_reversed)
+    INSERT INTO [PurchaseLine] ([PurchaseLine.purchase], [PurchaseLine.line_no],
+        [PurchaseLine.sku], [PurchaseLine.product], [PurchaseLine.category],
+        [PurchaseLine.quantity], [PurchaseLine.unit_price_ore], [PurchaseLine.discount_ore],
+        [PurchaseLine.points], [PurchaseLine.returned_quantity], [PurchaseLine.points_reversed])
     SELECT p.id, v.line_no, v.sku, v.product_id, v.category_id, v.quantity, v.unit_price_ore,
         v.discount_ore, v.points, 0, 0
     FROM p, unnest(%s::int[], %s::text[], %s::bigint[], %s::bigint[], %s::int[],
@@ -47,46 +56,86 @@ WITH p AS (
 ){earn}{event}
 SELECT p.id, {event_id} FROM p
 """
-
-
 # With a member and points: the earn entry, its lot and the balance. Parameters: whether the
 # points are matured (posted at once), the lot's expiry.
 _PURCHASE_EARN_CTE = """, e AS (
-    INSERT INTO rewards_ledgerentry (member_id, kind, points, delta_pending, delta_posted,
-        delta_reserved, cause, purchase_id, reservation_id, event_rule_id, explanation, reason,
-        store_id, actor_id, idempotency_key, created_at)
-    SELECT p.member_id, 'earn', p.points_earned, CASE WHEN m.matured THEN 0 ELSE p.points_earned
-        END, CASE WHEN m.matured THEN p.points_earned ELSE 0 END, 0, 'purchase', p.id, NULL,
-        NULL, p.explanation, '', p.store_id, NULL, 'purchase:' || p.id || ':earn',
-        p.recorded_at
+    INSERT INTO [LedgerEntry] ([LedgerEntry.member], [LedgerEntry.kind], [LedgerEntry.points],
+        [LedgerEntry.delta_pending], [LedgerEntry.delta_posted], [LedgerEntry.delta_reserved],
+        [LedgerEntry.cause], [LedgerEntry.purchase], [LedgerEntry.reservation],
+        [LedgerEntry.event_rule], [LedgerEntry.explanation], [LedgerEntry.reason],
+        [LedgerEntry.store], [LedgerEntry.actor], [LedgerEntry.idempotency_key],
+        [LedgerEntry.created_at])
+    SELECT p.member_id, '{entry_earn}', p.points_earned, CASE WHEN m.matured THEN 0
+        ELSE p.points_earned END, CASE WHEN m.matured THEN p.points_earned ELSE 0 END, 0,
+        '{cause_purchase}', p.id, NULL, NULL, p.explanation, '', p.store_id, NULL,
+        'purchase:' || p.id || ':earn', p.recorded_at
     FROM p, (SELECT %s::boolean AS matured) AS m
-    RETURNING id, member_id, purchase_id, points, delta_pending, delta_posted, created_at
+    RETURNING [LedgerEntry.pk] AS id, [LedgerEntry.member] AS member_id,
+        [LedgerEntry.purchase] AS purchase_id, [LedgerEntry.points] AS points,
+        [LedgerEntry.delta_pending] AS delta_pending, [LedgerEntry.delta_posted] AS delta_posted,
+        [LedgerEntry.created_at] AS created_at
 ), lot AS (
-    INSERT INTO rewards_pointlot (member_id, entry_id, purchase_id, amount, remaining,
-        available_at, matured, expires_at)
+    INSERT INTO [PointLot] ([PointLot.member], [PointLot.entry], [PointLot.purchase],
+        [PointLot.amount], [PointLot.remaining], [PointLot.available_at], [PointLot.matured],
+        [PointLot.expires_at])
     SELECT e.member_id, e.id, e.purchase_id, e.points, e.points, p.points_available_at,
         e.delta_pending = 0, %s
     FROM e, p
 ), b AS (
-    INSERT INTO rewards_pointbalance (member_id, pending, posted, reserved, updated_at)
+    INSERT INTO [PointBalance] ([PointBalance.member], [PointBalance.pending],
+        [PointBalance.posted], [PointBalance.reserved], [PointBalance.updated_at])
     SELECT e.member_id, e.delta_pending, e.delta_posted, 0, e.created_at FROM e
-    ON CONFLICT (member_id) DO UPDATE SET
-        pending = rewards_pointbalance.pending + excluded.pending,
-        posted = rewards_pointbalance.posted + excluded.posted,
-        updated_at = excluded.updated_at
+    ON CONFLICT ([PointBalance.member]) DO UPDATE SET
+        [PointBalance.pending] = [PointBalance].[PointBalance.pending]
+            + excluded.[PointBalance.pending],
+        [PointBalance.posted] = [PointBalance].[PointBalance.posted]
+            + excluded.[PointBalance.posted],
+        [PointBalance.updated_at] = excluded.[PointBalance.updated_at]
 )"""
-
-
 # With a member: the "purchased" event on their timeline (members.activity), its facts
 # those of activity_record's ``data``: the purchase id added to the JSON sent.
 _PURCHASE_EVENT_CTE = """, ev AS (
-    INSERT INTO members_activityevent (member_id, kind, data, source, actor_id, store_id,
-        created_at)
-    SELECT p.member_id, %s, jsonb_build_object('purchase_id', p.id) || %s::jsonb, 'api', NULL,
-        p.store_id, p.recorded_at
+    INSERT INTO [ActivityEvent] ([ActivityEvent.member], [ActivityEvent.kind],
+        [ActivityEvent.data], [ActivityEvent.source], [ActivityEvent.actor],
+        [ActivityEvent.store], [ActivityEvent.created_at])
+    SELECT p.member_id, %s, jsonb_build_object('purchase_id', p.id) || %s::jsonb,
+        '{source_api}', NULL, p.store_id, p.recorded_at
     FROM p
-    RETURNING id
+    RETURNING [ActivityEvent.pk] AS id
 )"""
+
+_MODELS: dict[str, type[Model]] = {
+    model.__name__: model
+    for model in (Purchase, PurchaseLine, LedgerEntry, PointLot, PointBalance, ActivityEvent)
+}
+_NAME = re.compile(r"\[(\w+)(?:\.(\w+))?\]")
+
+
+def _names(template: str) -> str:
+    """``template`` with each ``[Model]`` and ``[Model.field]`` replaced by the quoted table
+    and column (the same on every PostgreSQL connection)."""
+
+    def name(match: re.Match[str]) -> str:
+        model = _MODELS[match.group(1)]
+        if match.group(2) is None:
+            return table(model, connection)
+        return column(model, match.group(2), connection)
+
+    return _NAME.sub(name, template)
+
+
+@functools.cache
+def _sql(*, earns: bool, event: bool) -> str:
+    """The statement for a purchase with or without points and a member, built once."""
+    return _names(_PURCHASE_CTE).format(
+        earn=_names(_PURCHASE_EARN_CTE).format(
+            entry_earn=LedgerEntry.Kind.EARN.value, cause_purchase=LedgerEntry.Cause.PURCHASE.value
+        )
+        if earns
+        else "",
+        event=_names(_PURCHASE_EVENT_CTE).format(source_api="api") if event else "",
+        event_id="(SELECT id FROM ev)" if event else "NULL",
+    )
 
 
 def purchase_write(
@@ -178,11 +227,7 @@ def purchase_write(
         params += [matured, lot_expiry(available_at)]
     if member is not None:
         params += [ActivityKind.PURCHASED.value, json.dumps(event_data)]
-    sql = _PURCHASE_CTE.format(
-        earn=_PURCHASE_EARN_CTE if earns else "",
-        event=_PURCHASE_EVENT_CTE if member is not None else "",
-        event_id="(SELECT id FROM ev)" if member is not None else "NULL",
-    )
+    sql = _sql(earns=earns, event=member is not None)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

@@ -14,8 +14,8 @@ from members.models import Member, Store, User
 from rewards.errors import (
     IdempotencyConflictError,
 )
+from rewards.ledger.balances import balance_lock
 from rewards.ledger.entries import Cause, Entry
-from rewards.ledger.lock_objects import balance_lock
 from rewards.ledger.points import points_earn
 from rewards.models import (
     EventRule,
