@@ -274,8 +274,8 @@ def part_delivery() -> None:
     from django.db import connection, transaction
     from django.db.models import Count
 
+    from campaigns.authoring import campaign_launch
     from campaigns.models import Campaign, Delivery
-    from campaigns.services import campaign_launch
     from config.celery import app
 
     with transaction.atomic(), connection.cursor() as cursor:

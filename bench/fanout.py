@@ -163,7 +163,7 @@ def worker_wait_ready(app: Any, name: str | None = None, timeout: float = 60) ->
 def campaign_make(name: str, channel: str = "noop") -> Any:
     """A draft campaign to every member on ``channel``, one variant in both languages
     (Django must be set up)."""
-    from campaigns.services import campaign_save, variant_save
+    from campaigns.authoring import campaign_save, variant_save
 
     campaign = campaign_save(name=name, segment=None, channels=[channel], holdout_percent=0)
     variant_save(
@@ -214,9 +214,9 @@ def main() -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from campaigns import fanout
+    from campaigns.authoring import campaign_launch
     from campaigns.models import Campaign, Delivery, FanoutChunk
-    from campaigns.services import campaign_launch
+    from campaigns.sending import audience
     from config.celery import app
     from members.models import Member
 
@@ -265,7 +265,7 @@ def main() -> None:
     # Baseline: the same rows, one INSERT ... SELECT, no Celery, no checks.
     t1 = time.perf_counter()
     with transaction.atomic():
-        inserted = fanout.insert_deliveries(
+        inserted = audience.insert_deliveries(
             campaign=baseline_campaign,
             members=Member.objects.all(),
             variants=list(baseline_campaign.variants.all()),

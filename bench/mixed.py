@@ -114,7 +114,7 @@ class CampaignRun:
     """Launch a new campaign; ``done`` is set when it is (polled from the database)."""
 
     def __init__(self, name: str) -> None:
-        from campaigns.services import campaign_launch
+        from campaigns.authoring import campaign_launch
 
         campaign_reset()
         self.campaign = fanout.campaign_make(name)

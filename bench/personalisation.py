@@ -185,7 +185,8 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     seed()
-    from campaigns.personalisation import affinities_compute, recommendations_compute
+    from campaigns.personalisation.affinities import affinities_compute
+    from campaigns.personalisation.recommendations import recommendations_compute
     from rewards.models import PurchaseLine
 
     lines = PurchaseLine.objects.count()

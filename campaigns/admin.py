@@ -18,10 +18,24 @@ from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from campaigns import rendering, selectors, services
-from campaigns.channels import MARKETING_CHANNELS
+from campaigns import selectors
+from campaigns.authoring import (
+    campaign_cancel,
+    campaign_launch,
+    campaign_save,
+    campaign_test_send,
+    offer_reward_code_check,
+    offer_save,
+    segment_import_csv,
+    segment_save,
+    variant_delete,
+    variant_save,
+)
+from campaigns.errors import CampaignStateError
 from campaigns.models import Campaign, Delivery, MemberOffer, Offer, Segment, Variant
 from campaigns.segments import SegmentCriteriaError
+from campaigns.sending import rendering
+from campaigns.sending.channels import MARKETING_CHANNELS
 from members.admin_guard import MemberListGuard
 from members.errors import DomainError
 from members.models import Member
@@ -115,7 +129,7 @@ class SegmentAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
-        saved = services.segment_save(
+        saved = segment_save(
             name=form.cleaned_data["name"],
             description=form.cleaned_data.get("description", ""),
             criteria=form.cleaned_data.get("criteria") or {},
@@ -175,7 +189,7 @@ class SegmentAdmin(admin.ModelAdmin):
         form = CsvImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                segment = services.segment_import_csv(
+                segment = segment_import_csv(
                     name=form.cleaned_data["name"],
                     content=form.cleaned_data["file"].read(),
                     actor=request.user,  # type: ignore[arg-type]
@@ -220,7 +234,7 @@ class OfferForm(forms.ModelForm):
         cleaned = super().clean() or {}
         # The same check offer_save makes, shown as a form error next to the field.
         try:
-            services.offer_reward_code_check(
+            offer_reward_code_check(
                 kind=cleaned.get("kind") or "", reward_code=cleaned.get("reward_code") or ""
             )
         except ValidationError as error:
@@ -239,7 +253,7 @@ class OfferAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Offer, form: Any, change: bool) -> None:
         fields = {f: form.cleaned_data.get(f) for f in OfferForm.Meta.fields}
         fields["reward_code"] = fields.get("reward_code") or ""
-        saved = services.offer_save(offer=obj if change else None, **fields)
+        saved = offer_save(offer=obj if change else None, **fields)
         obj.pk = saved.pk
 
 
@@ -341,8 +355,8 @@ class CampaignAdmin(admin.ModelAdmin):
         fields["trigger"] = fields.get("trigger") or ""
         existing = Campaign.objects.get(pk=obj.pk) if change else None
         try:
-            saved = services.campaign_save(campaign=existing, **fields)
-        except services.CampaignStateError as error:
+            saved = campaign_save(campaign=existing, **fields)
+        except CampaignStateError as error:
             # Launched (perhaps in another tab) since the form was opened: nothing is saved.
             messages.error(request, error.message)
             obj.status = existing.status if existing else obj.status
@@ -369,12 +383,10 @@ class CampaignAdmin(admin.ModelAdmin):
             try:
                 if data.get("DELETE"):
                     if inline_form.instance.pk:
-                        services.variant_delete(
-                            campaign=campaign, variant_id=inline_form.instance.pk
-                        )
+                        variant_delete(campaign=campaign, variant_id=inline_form.instance.pk)
                     continue
-                services.variant_save(campaign=campaign, code=data.get("code") or "A", **fields)
-            except services.CampaignStateError as error:
+                variant_save(campaign=campaign, code=data.get("code") or "A", **fields)
+            except CampaignStateError as error:
                 messages.error(request, error.message)
                 return
 
@@ -484,7 +496,7 @@ class CampaignAdmin(admin.ModelAdmin):
             language = request.POST.get("language", "sv")
             if variant is not None and language in ("sv", "en"):
                 try:
-                    services.campaign_test_send(
+                    campaign_test_send(
                         campaign=campaign,
                         variant=variant,
                         email=email,
@@ -502,7 +514,7 @@ class CampaignAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return redirect("admin:campaigns_campaign_change", pk)
         try:
-            services.campaign_launch(campaign=campaign, actor=request.user)  # type: ignore[arg-type]
+            campaign_launch(campaign=campaign, actor=request.user)  # type: ignore[arg-type]
         except DomainError as error:
             messages.error(request, error.message)
             return redirect("admin:campaigns_campaign_change", pk)
@@ -513,7 +525,7 @@ class CampaignAdmin(admin.ModelAdmin):
         campaign = self._campaign(request, pk, change=True)
         if request.method == "POST":
             try:
-                n = services.campaign_cancel(campaign=campaign, actor=request.user)  # type: ignore[arg-type]
+                n = campaign_cancel(campaign=campaign, actor=request.user)  # type: ignore[arg-type]
             except DomainError as error:
                 messages.error(request, error.message)
             else:

@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -7,7 +9,10 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self) -> None:
-        from campaigns import selectors, services
+        from campaigns import privacy, selectors
+        from campaigns.offers import offer_redemptions_record, offer_voucher_used_record
+        from campaigns.personalisation import registration as personalisation
+        from campaigns.triggers import EVENT_TRIGGERS, trigger_event_handle
         from members.activity import Kind, consumer_register
         from rewards.rules.earning import bonus_provider_register
 
@@ -15,19 +20,24 @@ class CampaignsConfig(AppConfig):
         bonus_provider_register(name="campaigns.offers", provider=selectors.bonus_rules)
         consumer_register(
             name="campaigns.triggers",
-            kinds=list(services.EVENT_TRIGGERS),
-            handler=services.trigger_event_handle,
+            kinds=list(EVENT_TRIGGERS),
+            handler=trigger_event_handle,
         )
         consumer_register(
             name="campaigns.redemptions",
             kinds=[Kind.PURCHASED],
-            handler=services.offer_redemptions_record,
+            handler=offer_redemptions_record,
         )
         consumer_register(
             name="campaigns.reward_redemptions",
             kinds=[Kind.VOUCHER_USED],
-            handler=services.offer_voucher_used_record,
+            handler=offer_voucher_used_record,
         )
+        privacy.register()
+        personalisation.register()
+        # Personalisation's back-office pages register their model admins when imported; the
+        # admin's autodiscovery finds campaigns.admin only, so they are named here.
+        import_module("campaigns.personalisation.admin")
         try:
             from campaigns import views
             from members.pages import panel_register

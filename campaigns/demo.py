@@ -32,9 +32,18 @@ from django.db import connection, transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from campaigns import rendering, services
+from campaigns.authoring import (
+    campaign_launch,
+    campaign_save,
+    offer_save,
+    segment_save,
+    variant_save,
+)
 from campaigns.models import Campaign, InterestCategory, MemberOffer, Offer
-from campaigns.personalisation import personalisation_run
+from campaigns.offers import offer_activate
+from campaigns.personalisation.recommendations import personalisation_run
+from campaigns.sending import rendering
+from campaigns.sending.tracking import delivery_clicked, delivery_opened
 from consent import demo as consent_demo
 from consent.models import ConsentEvent, Interest
 from members import demo as members_demo
@@ -467,7 +476,7 @@ def _category(code: str) -> Category:
 
 def _welcome_launch(marketer: User) -> Callable[[], None]:
     def run() -> None:
-        offer = services.offer_save(
+        offer = offer_save(
             name="Välkomstpresent: 50 kr",
             kind=Offer.Kind.REWARD,
             title_sv="Välkomstpresent: 50 kr rabatt",
@@ -476,7 +485,7 @@ def _welcome_launch(marketer: User) -> Callable[[], None]:
             body_en="Collect your SEK 50 voucher, valid in every store and online.",
             reward_code="rabatt-50",
         )
-        campaign = services.campaign_save(
+        campaign = campaign_save(
             name=WELCOME_CAMPAIGN,
             channels=["email", "sms", "onsite"],
             holdout_percent=10,
@@ -486,7 +495,7 @@ def _welcome_launch(marketer: User) -> Callable[[], None]:
             trigger=Campaign.Trigger.JOINED,
             priority=10,
         )
-        services.variant_save(
+        variant_save(
             campaign=campaign,
             code="A",
             weight=100,
@@ -498,7 +507,7 @@ def _welcome_launch(marketer: User) -> Callable[[], None]:
                 "As a new member you get SEK 50 off your next purchase.",
             ),
         )
-        services.campaign_launch(campaign=campaign, actor=marketer)
+        campaign_launch(campaign=campaign, actor=marketer)
 
     return run
 
@@ -528,7 +537,7 @@ def _collect_step(
     def run() -> list[Step]:
         member = person.joined()
         try:
-            item = services.offer_activate(member=member, member_offer_id=member_offer_id)
+            item = offer_activate(member=member, member_offer_id=member_offer_id)
         except DomainError:
             return []
         if not use:
@@ -572,7 +581,7 @@ def _ab_create(marketer: User) -> Callable[[], None]:
     """The marketer builds the test two days before sending it."""
 
     def run() -> None:
-        segment = services.segment_save(
+        segment = segment_save(
             name="Handlat senaste halvåret",
             description="Medlemmar med minst ett köp de senaste 180 dagarna.",
             criteria={
@@ -583,7 +592,7 @@ def _ab_create(marketer: User) -> Callable[[], None]:
         )
         outdoor = _category("outdoor")
         offers = {
-            "A": services.offer_save(
+            "A": offer_save(
                 name="Friluftsliv: dubbla poäng",
                 kind=Offer.Kind.BONUS_POINTS,
                 title_sv="Dubbla poäng på friluftsliv",
@@ -594,7 +603,7 @@ def _ab_create(marketer: User) -> Callable[[], None]:
                 category=outdoor,
                 bonus_days=14,
             ),
-            "B": services.offer_save(
+            "B": offer_save(
                 name="Friluftsliv: trippla poäng",
                 kind=Offer.Kind.BONUS_POINTS,
                 title_sv="Trippla poäng på friluftsliv",
@@ -606,7 +615,7 @@ def _ab_create(marketer: User) -> Callable[[], None]:
                 bonus_days=14,
             ),
         }
-        campaign = services.campaign_save(
+        campaign = campaign_save(
             name=AB_CAMPAIGN,
             segment=segment,
             channels=["email", "sms"],
@@ -616,7 +625,7 @@ def _ab_create(marketer: User) -> Callable[[], None]:
             priority=5,
         )
         for code, offer in offers.items():
-            services.variant_save(
+            variant_save(
                 campaign=campaign,
                 code=code,
                 weight=50,
@@ -644,7 +653,7 @@ def _ab_launch(
 
     def run() -> list[Step]:
         campaign = Campaign.objects.get(name=AB_CAMPAIGN)
-        services.campaign_launch(campaign=campaign, actor=marketer)
+        campaign_launch(campaign=campaign, actor=marketer)
         return _offer_follow_ups(
             campaign, stores, end, offers, AB_RESPONSE, tag="ab", skip=_demo_login_number()
         )
@@ -711,11 +720,11 @@ def _opened_step(delivery_id: int, clicked: bool) -> Callable[[], None]:
 
     def run() -> None:
         pixel = rendering.open_pixel_url(delivery_id)
-        services.delivery_opened(token=pixel.split("/o/", 1)[1].split("/", 1)[0])
+        delivery_opened(token=pixel.split("/o/", 1)[1].split("/", 1)[0])
         if clicked:
             url = settings.SITE_URL.rstrip("/") + "/mina-sidor/erbjudanden/"
             token = signing.dumps([delivery_id, url], salt=rendering.CLICK_SALT, compress=True)
-            services.delivery_clicked(token=token)
+            delivery_clicked(token=token)
 
     return run
 
@@ -731,7 +740,7 @@ def _activate_step(
 ) -> Callable[[], list[Step]]:
     def run() -> list[Step]:
         try:
-            activated = services.offer_activate(member=member, member_offer_id=member_offer_id)
+            activated = offer_activate(member=member, member_offer_id=member_offer_id)
         except DomainError:
             return []
         offers.activated(activated)
@@ -769,7 +778,7 @@ def _personal_launch(
     pages first. The demo login has not activated theirs yet."""
 
     def run() -> list[Step]:
-        segment = services.segment_save(
+        segment = segment_save(
             name="Löpare",
             description="Har köpt löparskor eller löparkläder det senaste året.",
             criteria={
@@ -784,7 +793,7 @@ def _personal_launch(
             },
             actor=marketer,
         )
-        offer = services.offer_save(
+        offer = offer_save(
             name="Löparkläder: dubbla poäng",
             kind=Offer.Kind.BONUS_POINTS,
             title_sv="Dubbla poäng på löparkläder",
@@ -795,7 +804,7 @@ def _personal_launch(
             category=_category("running-wear"),
             bonus_days=14,
         )
-        campaign = services.campaign_save(
+        campaign = campaign_save(
             name=PERSONAL_CAMPAIGN,
             segment=segment,
             channels=["onsite", "email"],
@@ -804,14 +813,14 @@ def _personal_launch(
             goal_days=14,
             priority=3,
         )
-        services.variant_save(
+        variant_save(
             campaign=campaign,
             code="A",
             weight=100,
             offer=offer,
             **_email_texts(offer.title_sv, offer.title_en, offer.body_sv, offer.body_en),
         )
-        services.campaign_launch(campaign=campaign, actor=marketer)
+        campaign_launch(campaign=campaign, actor=marketer)
         return _offer_follow_ups(
             campaign,
             stores,
@@ -829,7 +838,7 @@ def _scheduled_launch(marketer: User, anchor_day: datetime.date) -> Callable[[],
     """Next week's campaign, ready and waiting: beat starts it at its time."""
 
     def run() -> None:
-        segment = services.segment_save(
+        segment = segment_save(
             name="Skidåkare",
             description="Intresserade av skidåkning, eller har köpt skidutrustning.",
             criteria={
@@ -841,7 +850,7 @@ def _scheduled_launch(marketer: User, anchor_day: datetime.date) -> Callable[[],
             },
             actor=marketer,
         )
-        offer = services.offer_save(
+        offer = offer_save(
             name="Skidor: dubbla poäng",
             kind=Offer.Kind.BONUS_POINTS,
             title_sv="Dubbla poäng på skidor",
@@ -852,7 +861,7 @@ def _scheduled_launch(marketer: User, anchor_day: datetime.date) -> Callable[[],
             category=_category("skiing"),
             bonus_days=21,
         )
-        campaign = services.campaign_save(
+        campaign = campaign_save(
             name=SCHEDULED_CAMPAIGN,
             segment=segment,
             channels=["email", "sms", "onsite"],
@@ -862,13 +871,13 @@ def _scheduled_launch(marketer: User, anchor_day: datetime.date) -> Callable[[],
             priority=4,
             send_at=local_time(anchor_day + datetime.timedelta(days=SCHEDULED_SEND_IN_DAYS), 9, 0),
         )
-        services.variant_save(
+        variant_save(
             campaign=campaign,
             code="A",
             weight=100,
             offer=offer,
             **_email_texts(offer.title_sv, offer.title_en, offer.body_sv, offer.body_en),
         )
-        services.campaign_launch(campaign=campaign, actor=marketer)
+        campaign_launch(campaign=campaign, actor=marketer)
 
     return run

@@ -6,6 +6,11 @@ messages a member got in a week. Segments, offers, campaigns and variants hold n
 about a member; the test channel's provider log holds ids only.
 """
 
+from campaigns.personalisation.personal_data import NOT_PERSONAL as _PERSONALISATION_NOT_PERSONAL
+from campaigns.personalisation.personal_data import (
+    PERSONAL_DATA as _PERSONALISATION_PERSONAL_DATA,
+)
+
 PERSONAL_DATA = {
     "SegmentMember.segment": ("profiling", "until_withdrawn"),
     "SegmentMember.member": ("profiling", "until_withdrawn"),
@@ -131,12 +136,5 @@ NOT_PERSONAL = {
 }
 
 # Personalisation (affinities, recommendations): classified beside its models.
-from campaigns.personal_data_personalisation import (  # noqa: E402
-    NOT_PERSONAL as _PERSONALISATION_NOT_PERSONAL,
-)
-from campaigns.personal_data_personalisation import (  # noqa: E402
-    PERSONAL_DATA as _PERSONALISATION_PERSONAL_DATA,
-)
-
 PERSONAL_DATA.update(_PERSONALISATION_PERSONAL_DATA)
 NOT_PERSONAL |= _PERSONALISATION_NOT_PERSONAL

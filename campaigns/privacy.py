@@ -186,51 +186,52 @@ def purge_old_messages(now: datetime.datetime) -> int:
     return deleted
 
 
-for order, (name, title, rows, model) in enumerate(
-    [
-        ("messages_received", _("Messages we sent you"), _rows(Delivery, "member"), Delivery),
-        ("offers", _("Your offers"), _rows(MemberOffer, "member"), MemberOffer),
-        ("inbox", _("Messages on your pages"), _rows(InboxMessage, "member"), InboxMessage),
-        (
-            "segment_lists",
-            _("Uploaded lists you are on"),
-            _rows(SegmentMember, "member"),
-            SegmentMember,
-        ),
-        ("segments", _("Groups (segments) you are in"), _segment_export, None),
-        (
-            "contact_budget",
-            _("Messages counted per week"),
-            _rows(ContactBudget, "member"),
-            ContactBudget,
-        ),
-    ],
-    start=1,
-):
-    export_section_register(name=name, title=title, rows=rows, model=model, order=400 + order * 10)
+def register() -> None:
+    """campaigns' parts of export, erasure, "my data" and retention (``CampaignsConfig.ready``)."""
+    for order, (name, title, rows, model) in enumerate(
+        [
+            ("messages_received", _("Messages we sent you"), _rows(Delivery, "member"), Delivery),
+            ("offers", _("Your offers"), _rows(MemberOffer, "member"), MemberOffer),
+            ("inbox", _("Messages on your pages"), _rows(InboxMessage, "member"), InboxMessage),
+            (
+                "segment_lists",
+                _("Uploaded lists you are on"),
+                _rows(SegmentMember, "member"),
+                SegmentMember,
+            ),
+            ("segments", _("Groups (segments) you are in"), _segment_export, None),
+            (
+                "contact_budget",
+                _("Messages counted per week"),
+                _rows(ContactBudget, "member"),
+                ContactBudget,
+            ),
+        ],
+        start=1,
+    ):
+        export_section_register(
+            name=name, title=title, rows=rows, model=model, order=400 + order * 10
+        )
 
-# These names replace consent's placeholders on the "my data" page.
-page_section_register(
-    name="segments",
-    title=_("Groups you are in"),
-    description=_("The groups of members we use to choose which offers you get."),
-    empty_text=_("You are not in any group right now."),
-    rows=_segment_rows,
-    columns=[_("Group"), _("Since")],
-    order=40,
-)
-page_section_register(
-    name="messages",
-    title=_("Messages we sent you"),
-    empty_text=_("We have not sent you any offers or news."),
-    rows=_message_rows,
-    columns=[_("When"), _("What"), _("Channel")],
-    order=50,
-)
-erasure_step_register(name="campaigns", run=erase_campaign_data, order=50)
-# Marketers' names, descriptions and upload reports of segments: searched in every segment.
-free_text_register(model=Segment, fields=["name", "description", "import_report"])
-retention_job_register(name="campaigns.messages", run=purge_old_messages)
-
-# Personalisation's parts (recommendations: export, erasure, retention, "my data", panel).
-import campaigns.personalisation_hooks  # noqa: E402, F401
+    # These names replace consent's placeholders on the "my data" page.
+    page_section_register(
+        name="segments",
+        title=_("Groups you are in"),
+        description=_("The groups of members we use to choose which offers you get."),
+        empty_text=_("You are not in any group right now."),
+        rows=_segment_rows,
+        columns=[_("Group"), _("Since")],
+        order=40,
+    )
+    page_section_register(
+        name="messages",
+        title=_("Messages we sent you"),
+        empty_text=_("We have not sent you any offers or news."),
+        rows=_message_rows,
+        columns=[_("When"), _("What"), _("Channel")],
+        order=50,
+    )
+    erasure_step_register(name="campaigns", run=erase_campaign_data, order=50)
+    # Marketers' names, descriptions and upload reports of segments: searched in every segment.
+    free_text_register(model=Segment, fields=["name", "description", "import_report"])
+    retention_job_register(name="campaigns.messages", run=purge_old_messages)

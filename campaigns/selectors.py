@@ -11,8 +11,6 @@ from django.conf import settings
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from campaigns import fanout
-from campaigns.channels import channel_get
 from campaigns.models import (
     Campaign,
     ContactBudget,
@@ -24,16 +22,19 @@ from campaigns.models import (
     Segment,
 )
 from campaigns.segments import members_matching
-from campaigns.sendtime import caps_for, week_of
+from campaigns.sending import audience
+from campaigns.sending.channels import channel_get
+from campaigns.sending.sendtime import caps_for, week_of
 from consent.selectors import contact_permissions
 from members.models import Member
 from members.rows import CompiledQuery
+from members.sql_names import sql_names
 from rewards.rules.earning import bonus_sql
 
 
 def segment_members(segment: Segment) -> QuerySet[Member]:
     campaign = Campaign(segment=segment)
-    return fanout.audience(campaign)
+    return audience.audience(campaign)
 
 
 def segment_count(criteria: dict[str, Any] | None) -> int:
@@ -143,12 +144,17 @@ def member_inbox(*, member: Member, limit: int = 20) -> list[InboxMessage]:
 
 
 @bonus_sql(
-    """SELECT -mo.id, o.title_sv, o.title_en, o.multiplier, o.category_id, o.product_id
-    FROM campaigns_memberoffer mo JOIN campaigns_offer o ON o.id = mo.offer_id
-    WHERE mo.member_id = (SELECT id FROM bonus_member) AND mo.status = 'active'
-        AND o.kind = 'bonus_points'
-        AND (mo.activated_at AT TIME ZONE %s)::date <= %s
-        AND (mo.active_until AT TIME ZONE %s)::date >= %s"""
+    sql_names(
+        """SELECT -mo.[MemberOffer.pk], o.[Offer.title_sv], o.[Offer.title_en],
+        o.[Offer.multiplier], o.[Offer.category], o.[Offer.product]
+    FROM [MemberOffer] mo JOIN [Offer] o ON o.[Offer.pk] = mo.[MemberOffer.offer]
+    WHERE mo.[MemberOffer.member] = (SELECT id FROM bonus_member)
+        AND mo.[MemberOffer.status] = '{active}' AND o.[Offer.kind] = '{bonus_points}'
+        AND (mo.[MemberOffer.activated_at] AT TIME ZONE %s)::date <= %s
+        AND (mo.[MemberOffer.active_until] AT TIME ZONE %s)::date >= %s""",
+        MemberOffer,
+        Offer,
+    ).format(active=MemberOffer.Status.ACTIVE.value, bonus_points=Offer.Kind.BONUS_POINTS.value)
 )
 def bonus_rules(day: datetime.date) -> list[Any]:
     """The member's activated bonus offers as earning multipliers (rewards' bonus provider):
@@ -173,13 +179,13 @@ def campaign_simulate(
     if at < timezone.now():
         at = timezone.now()
     variants = list(campaign.variants.select_related("offer").order_by("code"))
-    members = fanout.audience(campaign)
+    members = audience.audience(campaign)
     total = members.count()
     if campaign.test_group_size is not None:
         total = min(total, campaign.test_group_size)
     ids = list(
         members.order_by(
-            fanout.HashBucket(fanout.salt(campaign.pk, "sample")).asc(), "pk"
+            audience.HashBucket(audience.salt(campaign.pk, "sample")).asc(), "pk"
         ).values_list("pk", flat=True)[: min(total, sample)]
     )
     scale = total / len(ids) if ids else 1.0
@@ -191,7 +197,7 @@ def campaign_simulate(
     assignment = {}
     for member_id in ids:
         variant_id, is_control = (
-            fanout.assign(campaign, variants, member_id) if variants else (0, False)
+            audience.assign(campaign, variants, member_id) if variants else (0, False)
         )
         if is_control:
             control += 1

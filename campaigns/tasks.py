@@ -9,17 +9,19 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from campaigns import services
+from campaigns import triggers
+from campaigns.sending import batch, fanout, sweep
+from campaigns.sending.fanout import fanout_chunk_run
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def campaign_start(campaign_id: int) -> int:
-    return services.campaign_start(campaign_id=campaign_id)
+    return fanout.campaign_start(campaign_id=campaign_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def campaign_occurrence_start(campaign_id: int) -> int:
-    return services.campaign_occurrence_start(campaign_id=campaign_id)
+    return fanout.campaign_occurrence_start(campaign_id=campaign_id)
 
 
 # A lost database connection or a deadlock victim: try again soon (the sweeper would also
@@ -33,7 +35,7 @@ def campaign_occurrence_start(campaign_id: int) -> int:
     max_retries=5,
 )
 def fanout_chunk(chunk_id: int) -> int:
-    return services.fanout_chunk_run(chunk_id=chunk_id)
+    return fanout_chunk_run(chunk_id=chunk_id)
 
 
 # A lost database connection or a deadlock victim: try again soon (the sweeper would also
@@ -47,19 +49,19 @@ def fanout_chunk(chunk_id: int) -> int:
     max_retries=5,
 )
 def deliveries_send(delivery_ids: list[int]) -> dict[str, int]:
-    return services.deliveries_send(delivery_ids=delivery_ids)
+    return batch.deliveries_send(delivery_ids=delivery_ids)
 
 
 @shared_task(acks_late=True)
 def deliveries_sweep() -> dict[str, int]:
-    return services.deliveries_sweep()
+    return sweep.deliveries_sweep()
 
 
 @shared_task(acks_late=True)
 def campaigns_start_due() -> int:
-    return services.campaigns_start_due()
+    return fanout.campaigns_start_due()
 
 
 @shared_task(acks_late=True)
 def triggers_daily() -> int:
-    return services.triggers_daily()
+    return triggers.triggers_daily()

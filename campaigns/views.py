@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from campaigns import selectors, services
+from campaigns import offers, selectors
 from campaigns.models import Offer
+from campaigns.sending.tracking import delivery_clicked, delivery_opened
 from members.errors import DomainError, NotFoundError
 from members.models import Member
 from members.views import member_required
@@ -77,7 +78,7 @@ def my_offers(request: HttpRequest) -> HttpResponse:
 def offer_activate(request: HttpRequest, pk: int) -> HttpResponse:
     member: Member = request.member  # type: ignore[attr-defined]
     try:
-        item = services.offer_activate(member=member, member_offer_id=pk)
+        item = offers.offer_activate(member=member, member_offer_id=pk)
     except NotFoundError as error:
         raise Http404 from error
     except DomainError as error:
@@ -95,7 +96,7 @@ def offer_activate(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def click(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        url = services.delivery_clicked(token=token)
+        url = delivery_clicked(token=token)
     except NotFoundError as error:
         raise Http404 from error
     return HttpResponseRedirect(url)
@@ -103,7 +104,7 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_GET
 def opened(request: HttpRequest, token: str) -> HttpResponse:
-    services.delivery_opened(token=token)
+    delivery_opened(token=token)
     response = HttpResponse(PIXEL, content_type="image/gif")
     response["Cache-Control"] = "no-store"
     return response

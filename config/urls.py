@@ -19,7 +19,7 @@ api_v1 = [
 
 urlpatterns = [
     # Back-office pages outside the model admin (campaign results); before admin's catch-all.
-    path("admin/campaigns/results/", include("campaigns.results_urls")),
+    path("admin/campaigns/results/", include("campaigns.results.urls")),
     path("admin/", admin.site.urls),
     path("konto/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),

@@ -7,8 +7,9 @@ class ConsentConfig(AppConfig):
     verbose_name = _("Consent and privacy")
 
     def ready(self) -> None:
-        from django.utils.module_loading import autodiscover_modules
+        from consent import privacy
 
-        # Each app's optional privacy.py registers its export sections, erasure steps,
-        # "my data" sections and retention jobs (consent.privacy_parts; docs/privacy.md).
-        autodiscover_modules("privacy")
+        # Each app registers its export sections, erasure steps, "my data" sections and
+        # retention jobs from its own ready() (consent.privacy_parts; docs/privacy.md);
+        # members sits below consent, so consent registers members' parts with its own.
+        privacy.register()

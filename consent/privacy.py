@@ -406,12 +406,10 @@ def _register_free_texts() -> None:
 
 
 def register() -> None:
+    """members' and consent's parts (``ConsentConfig.ready``)."""
     _register_exports()
     _register_free_texts()
     privacy_parts.erasure_step_register(name="consent", run=erase_consent_data, order=10)
     privacy_parts.erasure_step_register(name="free_text", run=erase_free_text, order=900)
     privacy_parts.erasure_step_register(name="members", run=erase_member_core, order=1000)
     _register_page_sections()
-
-
-register()

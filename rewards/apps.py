@@ -12,7 +12,7 @@ class RewardsConfig(AppConfig):
         from members.activity import Kind, consumer_register
         from members.api.summary import summary_extender_register
         from members.pages import panel_register
-        from rewards import consumers, views
+        from rewards import consumers, privacy, views
         from rewards.api.serializers import BalanceSerializer
 
         summary_extender_register(
@@ -31,6 +31,7 @@ class RewardsConfig(AppConfig):
             ],
             handler=consumers.event_points_from_activity,
         )
+        privacy.register()
         self._ready_loyalty()
         # The loyalty back-office (tiers, the reward catalogue, vouchers, challenges,
         # referrals, the moderation queue) registers its model admins when imported; the

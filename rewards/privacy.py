@@ -79,9 +79,6 @@ def erase_reviews(member: Member) -> None:
     )
 
 
-erasure_step_register(name="rewards_reviews", run=erase_reviews, order=50)
-
-
 def _register_free_texts() -> None:
     """Text a till, web shop or staff typed about the member: erasure replaces the member's
     identifiers in it and keeps the row (the books). Receipt and return ids and ledger keys
@@ -103,14 +100,6 @@ def _register_free_texts() -> None:
     )
 
 
-_register_free_texts()
-
-for order, (name, title, model, path) in enumerate(SECTIONS, start=1):
-    export_section_register(
-        name=name, title=title, rows=_rows(model, path), model=model, order=200 + order * 10
-    )
-
-
 # Keyed hashes of the contact details a member was referred with (rewards.referrals).
 def _referral_identities() -> None:
     from rewards.models import ReferralIdentity
@@ -124,4 +113,12 @@ def _referral_identities() -> None:
     )
 
 
-_referral_identities()
+def register() -> None:
+    """rewards' parts of export, erasure and free-text search (``RewardsConfig.ready``)."""
+    erasure_step_register(name="rewards_reviews", run=erase_reviews, order=50)
+    _register_free_texts()
+    for order, (name, title, model, path) in enumerate(SECTIONS, start=1):
+        export_section_register(
+            name=name, title=title, rows=_rows(model, path), model=model, order=200 + order * 10
+        )
+    _referral_identities()

@@ -9,8 +9,8 @@ from typing import Any
 from django import template
 from django.utils.translation import get_language
 
-from campaigns.personalisation import offer_reasons
-from campaigns.personalisation_views import member_next_best_offer as _next_best_offer
+from campaigns.personalisation.selectors import offer_reasons
+from campaigns.personalisation.views import member_next_best_offer as _next_best_offer
 from members.models import Member
 
 register = template.Library()

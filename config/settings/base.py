@@ -477,8 +477,9 @@ CAMPAIGNS_SMS_FROM = env.str("CAMPAIGNS_SMS_FROM", default="Kundklubb")
 CAMPAIGNS_SMS_TIMEOUT_SECONDS = env.float("CAMPAIGNS_SMS_TIMEOUT_SECONDS", default=10.0)
 
 # --- Personalisation and results (docs/personalisation.md) ------------------------------
-# Only <app>.tasks modules are autodiscovered; the nightly personalisation task lives beside.
-CELERY_IMPORTS = ["campaigns.personalisation_tasks"]
+# Only <app>.tasks modules are autodiscovered; the nightly personalisation task lives in its
+# package (campaigns/personalisation/tasks.py, task name unchanged).
+CELERY_IMPORTS = ["campaigns.personalisation.tasks"]
 # Purchases this many days back feed affinities and recommendations.
 PERSONALISATION_WINDOW_DAYS = env.int("PERSONALISATION_WINDOW_DAYS", default=365)
 # A pair must occur in at least this many purchases (or member histories), and in at least

@@ -28,6 +28,7 @@ from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.errors import ConflictError, DomainError
 from members.models import Member, User
+from members.sql_names import sql_names
 from rewards.models import (
     Benefit,
     BenefitChoice,
@@ -487,11 +488,16 @@ def benefit_choose(
 
 
 @bonus_sql(
-    """SELECT %s::bigint - c.benefit_id, b.name_sv, b.name_en, b.multiplier,
-        b.category_id, NULL::bigint
-    FROM rewards_benefitchoice c JOIN rewards_benefit b ON b.id = c.benefit_id
-    WHERE c.member_id = (SELECT id FROM bonus_member) AND c.period_start = %s
-        AND b.kind = 'category_multiplier' AND b.active"""
+    sql_names(
+        """SELECT %s::bigint - c.[BenefitChoice.benefit], b.[Benefit.name_sv],
+        b.[Benefit.name_en], b.[Benefit.multiplier], b.[Benefit.category], NULL::bigint
+    FROM [BenefitChoice] c JOIN [Benefit] b ON b.[Benefit.pk] = c.[BenefitChoice.benefit]
+    WHERE c.[BenefitChoice.member] = (SELECT id FROM bonus_member)
+        AND c.[BenefitChoice.period_start] = %s
+        AND b.[Benefit.kind] = '{category_multiplier}' AND b.[Benefit.active]""",
+        BenefitChoice,
+        Benefit,
+    ).format(category_multiplier=Benefit.Kind.CATEGORY_MULTIPLIER.value)
 )
 def benefit_bonus_rules(day: datetime.date) -> list[Any]:
     """Earning bonus provider: the member's chosen "extra points in a category" benefits for

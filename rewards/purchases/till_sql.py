@@ -5,16 +5,14 @@ from __future__ import annotations
 import datetime
 import functools
 import json
-import re
 from typing import Any
 
 from django.db import IntegrityError, connection
-from django.db.models import Model
 
 from members.activity import Kind as ActivityKind
 from members.activity import activity_recorded
 from members.models import ActivityEvent, Member, Store
-from members.rows import column, table
+from members.sql_names import sql_names
 from rewards.ledger.lots import lot_expiry
 from rewards.models import LedgerEntry, PointBalance, PointLot, Purchase, PurchaseLine
 from rewards.purchases.types import LineInput
@@ -29,7 +27,7 @@ class DuplicateReceipt(IntegrityError):
 # parsed form and the server can prepare it, whatever the number of lines. Values the
 # inserted purchase already holds are read back from it rather than sent again.
 # ``[Model]`` is the model's table and ``[Model.field]`` the field's column, filled in from
-# the models' metadata once per process (``_sql``), as ``members.rows`` does: no table or
+# the models' metadata once per process (``_sql``, ``members.sql_names``): no table or
 # column name is typed by hand. ``{...}`` are the optional parts and fixed choice values.
 _PURCHASE_CTE = """
 WITH p AS (
@@ -104,36 +102,19 @@ _PURCHASE_EVENT_CTE = """, ev AS (
     RETURNING [ActivityEvent.pk] AS id
 )"""
 
-_MODELS: dict[str, type[Model]] = {
-    model.__name__: model
-    for model in (Purchase, PurchaseLine, LedgerEntry, PointLot, PointBalance, ActivityEvent)
-}
-_NAME = re.compile(r"\[(\w+)(?:\.(\w+))?\]")
-
-
-def _names(template: str) -> str:
-    """``template`` with each ``[Model]`` and ``[Model.field]`` replaced by the quoted table
-    and column (the same on every PostgreSQL connection)."""
-
-    def name(match: re.Match[str]) -> str:
-        model = _MODELS[match.group(1)]
-        if match.group(2) is None:
-            return table(model, connection)
-        return column(model, match.group(2), connection)
-
-    return _NAME.sub(name, template)
+_MODELS = (Purchase, PurchaseLine, LedgerEntry, PointLot, PointBalance, ActivityEvent)
 
 
 @functools.cache
 def _sql(*, earns: bool, event: bool) -> str:
     """The statement for a purchase with or without points and a member, built once."""
-    return _names(_PURCHASE_CTE).format(
-        earn=_names(_PURCHASE_EARN_CTE).format(
+    return sql_names(_PURCHASE_CTE, *_MODELS).format(
+        earn=sql_names(_PURCHASE_EARN_CTE, *_MODELS).format(
             entry_earn=LedgerEntry.Kind.EARN.value, cause_purchase=LedgerEntry.Cause.PURCHASE.value
         )
         if earns
         else "",
-        event=_names(_PURCHASE_EVENT_CTE).format(source_api="api") if event else "",
+        event=sql_names(_PURCHASE_EVENT_CTE, *_MODELS).format(source_api="api") if event else "",
         event_id="(SELECT id FROM ev)" if event else "NULL",
     )
 

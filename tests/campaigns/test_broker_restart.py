@@ -31,8 +31,8 @@ from django.db import connection, transaction
 from django.db.models import Count
 
 from bench.fanout import seed_members, worker_name
+from campaigns.authoring import campaign_launch
 from campaigns.models import Campaign, ContactBudget, Delivery, FanoutChunk, ProviderCall
-from campaigns.services import campaign_launch
 from config.celery import app
 from tests.factories import campaigns as cf
 from tests.processes import free_port, test_database_url

@@ -7,14 +7,9 @@ import datetime
 import pytest
 import time_machine
 
+from campaigns.authoring import campaign_launch, campaign_save, variant_delete, variant_save
+from campaigns.errors import CampaignStateError
 from campaigns.models import Campaign, Variant
-from campaigns.services import (
-    CampaignStateError,
-    campaign_launch,
-    campaign_save,
-    variant_delete,
-    variant_save,
-)
 from tests.factories import campaigns as cf
 
 pytestmark = pytest.mark.django_db

@@ -11,17 +11,13 @@ import time_machine
 from django.core import mail
 from django.template import Context, Engine
 
-from campaigns import rendering
+from campaigns.authoring import campaign_launch, campaign_test_send, segment_import_csv
 from campaigns.models import Campaign, Delivery, InboxMessage, Offer, SegmentMember
 from campaigns.privacy import erase_campaign_data
 from campaigns.selectors import campaign_simulate
-from campaigns.services import (
-    campaign_launch,
-    campaign_promote_start,
-    campaign_test_send,
-    segment_import_csv,
-    triggers_daily,
-)
+from campaigns.sending import rendering
+from campaigns.sending.fanout import campaign_promote_start
+from campaigns.triggers import triggers_daily
 from members.models import Member
 from rewards.models import Category
 from tests import factories

@@ -19,9 +19,10 @@ import time_machine
 from django.core import mail
 from django.test import override_settings
 
-from campaigns.channels import sms_segments
+from campaigns.authoring import campaign_launch
 from campaigns.models import Delivery
-from campaigns.services import campaign_launch, deliveries_sweep
+from campaigns.sending.channels import sms_segments
+from campaigns.sending.sweep import deliveries_sweep
 from members.models import Member
 from tests import factories
 from tests.factories import campaigns as cf

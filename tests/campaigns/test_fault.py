@@ -19,8 +19,9 @@ from django.db.models import CharField, Count, Value
 from django.db.models.functions import Cast, Concat
 
 from bench.fanout import seed_members, worker_name, worker_start, worker_stop, worker_wait_ready
+from campaigns.authoring import campaign_launch
 from campaigns.models import Campaign, ContactBudget, Delivery, ProviderCall
-from campaigns.services import campaign_launch, deliveries_sweep
+from campaigns.sending.sweep import deliveries_sweep
 from config.celery import app
 from tests.factories import campaigns as cf
 from tests.processes import test_database_url

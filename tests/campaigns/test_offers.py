@@ -10,8 +10,10 @@ import pytest
 import time_machine
 from django.db.models import Sum
 
+from campaigns.authoring import campaign_launch
+from campaigns.errors import OfferNotActivatableError
 from campaigns.models import Delivery, MemberOffer, Offer
-from campaigns.services import OfferNotActivatableError, campaign_launch, offer_activate
+from campaigns.offers import offer_activate
 from members.errors import NotFoundError
 from rewards.models import Category
 from rewards.rules.earning import LineForEarning, earning_calculate, rules_active

@@ -16,13 +16,15 @@ from campaigns.models import (
     PersonalisationRun,
     ProductAffinity,
 )
-from campaigns.personalisation import (
-    affinities_compute,
-    next_best_offer,
-    offer_reason,
+from campaigns.personalisation.affinities import affinities_compute
+from campaigns.personalisation.recommendations import (
     personalisation_run,
     recommendations_compute,
     recommendations_erase,
+)
+from campaigns.personalisation.selectors import (
+    next_best_offer,
+    offer_reason,
     recommended_products,
     recommended_products_bulk,
 )
@@ -353,7 +355,7 @@ def test_offer_reasons_for_a_list_of_offers_in_a_fixed_number_of_queries(
 ):
     # Given a runner who bought jeans and running shoes and chose the interest "skiing",
     # mapped to the category "skidor"
-    from campaigns.personalisation import offer_reasons
+    from campaigns.personalisation.selectors import offer_reasons
 
     skis = Category.objects.create(code="skidor", name="skidor")
     InterestCategory.objects.create(interest=Interest.objects.get(code="skiing"), category=skis)

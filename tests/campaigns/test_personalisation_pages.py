@@ -10,7 +10,8 @@ import time_machine
 from django.utils import timezone
 
 from campaigns.models import MemberRecommendation
-from campaigns.personalisation import affinities_compute, recommendations_compute
+from campaigns.personalisation.affinities import affinities_compute
+from campaigns.personalisation.recommendations import recommendations_compute
 from consent import privacy_parts
 from consent.services.erasure import member_anonymise
 from tests import factories

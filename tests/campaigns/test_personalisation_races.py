@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 
 from campaigns.models import MemberRecommendation, ProductAffinity
-from campaigns.personalisation import (
-    affinities_compute,
+from campaigns.personalisation.affinities import affinities_compute
+from campaigns.personalisation.recommendations import (
     recommendations_compute,
     recommendations_on_withdrawal,
 )

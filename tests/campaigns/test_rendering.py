@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from campaigns import rendering
 from campaigns.models import Variant
+from campaigns.sending import rendering
 from rewards.models import MemberTier
 from tests import factories
 from tests.factories import campaigns as cf

@@ -12,7 +12,7 @@ import time_machine
 from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery, Variant
-from campaigns.results import (
+from campaigns.results.report import (
     Verdict,
     campaign_funnel,
     campaign_results,
@@ -20,7 +20,7 @@ from campaigns.results import (
     uplift_compute,
     verdict_text,
 )
-from campaigns.results_stats import Sample, t_cdf, t_ppf, welch_interval
+from campaigns.results.stats import Sample, t_cdf, t_ppf, welch_interval
 from members.services import member_create
 from rewards.purchases.returns import purchase_return
 from tests import factories
@@ -403,7 +403,7 @@ def test_results_page_query_count_does_not_grow_with_members(
 def test_campaign_promote_winner_starts_the_clear_winner_for_the_rest(store):
     # Given a finished test where B clearly beat A
     from campaigns.models import FanoutChunk
-    from campaigns.results import campaign_promote_winner
+    from campaigns.results.report import campaign_promote_winner
 
     campaign = _significant_campaign(store, codes=("A", "B"))
 
@@ -420,7 +420,7 @@ def test_campaign_promote_winner_starts_the_clear_winner_for_the_rest(store):
 
 
 def test_campaign_promote_winner_refuses_without_a_clear_winner_unless_chosen(store):
-    from campaigns.results import NoClearWinnerError, campaign_promote_winner
+    from campaigns.results.report import NoClearWinnerError, campaign_promote_winner
 
     rf.base_rule()
     campaign = a_campaign("A", "B")
@@ -437,7 +437,7 @@ def test_campaign_promote_winner_refuses_without_a_clear_winner_unless_chosen(st
 
 
 def test_campaign_promote_winner_only_after_the_test_run(store):
-    from campaigns.results import PromoteNotAllowedError, campaign_promote_winner
+    from campaigns.results.report import PromoteNotAllowedError, campaign_promote_winner
 
     campaign = a_campaign("A", "B")
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)
@@ -508,7 +508,7 @@ def test_results_page_filters_one_occurrence_of_a_recurring_campaign(client, sto
 def test_campaign_outcomes_in_the_database_match_the_member_by_member_rule(store):
     # Given contacted and control members with purchases before, inside and after their own
     # windows, a partly returned purchase, and one member who is in both groups
-    from campaigns.results import Outcome, campaign_groups, campaign_outcomes
+    from campaigns.results.report import Outcome, campaign_groups, campaign_outcomes
 
     rf.base_rule()
     campaign = a_campaign("A")

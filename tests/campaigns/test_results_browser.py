@@ -10,7 +10,8 @@ from django.conf import settings
 from django.test import Client
 
 from campaigns.models import Campaign, FanoutChunk
-from campaigns.personalisation import affinities_compute, recommendations_compute
+from campaigns.personalisation.affinities import affinities_compute
+from campaigns.personalisation.recommendations import recommendations_compute
 from tests import factories
 from tests.campaigns.test_results import _significant_campaign
 from tests.factories import consent as cf

@@ -15,14 +15,11 @@ from django.db import connection
 from django.utils.translation import override
 
 from campaigns.admin import OfferForm
+from campaigns.authoring import campaign_launch
+from campaigns.errors import OfferNotActivatableError
 from campaigns.models import Delivery, MemberOffer, Offer
+from campaigns.offers import offer_activate, offer_voucher_used_record
 from campaigns.selectors import campaign_simulate
-from campaigns.services import (
-    OfferNotActivatableError,
-    campaign_launch,
-    offer_activate,
-    offer_voucher_used_record,
-)
 from members.activity import Kind
 from members.models import ActivityEvent
 from rewards.loyalty.catalogue import (

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
+from campaigns.authoring import segment_import_csv
 from campaigns.segments import SegmentCriteriaError, criteria_compile, members_matching
-from campaigns.services import segment_import_csv
 from consent.models import Interest
 from consent.services.preferences import interests_set
 from members.models import Member, Store

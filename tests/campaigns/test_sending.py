@@ -10,15 +10,12 @@ import pytest
 import time_machine
 from django.core import mail
 
-from campaigns import fanout
+from campaigns.authoring import campaign_cancel, campaign_launch
 from campaigns.models import Campaign, ContactBudget, Delivery, InboxMessage, ProviderCall
-from campaigns.services import (
-    campaign_cancel,
-    campaign_launch,
-    campaigns_start_due,
-    deliveries_send,
-    deliveries_sweep,
-)
+from campaigns.sending import audience
+from campaigns.sending.batch import deliveries_send
+from campaigns.sending.fanout import campaigns_start_due
+from campaigns.sending.sweep import deliveries_sweep
 from members.models import Member
 from tests import factories
 from tests.factories import campaigns as cf
@@ -87,12 +84,12 @@ def test_hash_bucket_sql_and_python_twins_agree():
     for salt_value in ("7:holdout:", "7:variant:", "123456:sample:"):
         sql = dict(
             Member.objects.filter(pk__in=ids)
-            .annotate(b=fanout.HashBucket(salt_value))
+            .annotate(b=audience.HashBucket(salt_value))
             .values_list("pk", "b")
         )
-        python = {pk: fanout.bucket(salt_value, pk) for pk in ids}
+        python = {pk: audience.bucket(salt_value, pk) for pk in ids}
         assert sql == python, salt_value
-        assert set(python.values()) <= set(range(fanout.BUCKETS))
+        assert set(python.values()) <= set(range(audience.BUCKETS))
 
 
 @pytest.mark.parametrize(
@@ -111,7 +108,7 @@ def test_assign_python_twin_matches_the_fanout_sql(holdout, weights):
     variants = list(campaign.variants.order_by("code"))
 
     # When the fan-out assigns them in SQL
-    fanout.insert_deliveries(
+    audience.insert_deliveries(
         campaign=campaign,
         members=Member.objects.all(),
         variants=variants,
@@ -126,7 +123,7 @@ def test_assign_python_twin_matches_the_fanout_sql(holdout, weights):
     )
     sql = {member_id: (variant_id, status == "control") for member_id, variant_id, status in rows}
     assert len(sql) == len(ids)
-    assert sql == {member_id: fanout.assign(campaign, variants, member_id) for member_id in ids}
+    assert sql == {member_id: audience.assign(campaign, variants, member_id) for member_id in ids}
     # and every variant got members (the comparison is not vacuous)
     assert {variant_id for variant_id, _control in sql.values()} == {v.pk for v in variants}
 
@@ -137,7 +134,7 @@ def test_campaign_start_holdout_and_ab_split_are_stable_and_near_the_asked_share
     Campaign.objects.filter(pk=campaign.pk).update(status="sending")
     campaign.refresh_from_db()
     variants = list(campaign.variants.order_by("code"))
-    fanout.insert_deliveries(
+    audience.insert_deliveries(
         campaign=campaign,
         members=Member.objects.all(),
         variants=variants,
@@ -156,9 +153,9 @@ def test_campaign_start_holdout_and_ab_split_are_stable_and_near_the_asked_share
     assert abs(share_a - 0.70) < 0.03
     # Stable: the Python twin gives every member the same variant and group.
     for member_id, variant_id, status in rows:
-        assert fanout.assign(campaign, variants, member_id) == (variant_id, status == "control")
+        assert audience.assign(campaign, variants, member_id) == (variant_id, status == "control")
     # Running the chunk again inserts nothing.
-    again = fanout.insert_deliveries(
+    again = audience.insert_deliveries(
         campaign=campaign,
         members=Member.objects.all(),
         variants=variants,
@@ -259,13 +256,13 @@ def test_quiet_hours_suppress_email_with_reason_and_fall_back_to_member_page(run
 
 def _fan_out_without_sending(campaign, run):
     """Both campaigns have their rows waiting before either sends (a real race)."""
-    from campaigns import services
+    from campaigns.sending.fanout import campaign_start, fanout_chunk_run
 
     Campaign.objects.filter(pk=campaign.pk).update(status="scheduled", send_at=NOON)
     with time_machine.travel(NOON, tick=False):
-        services.campaign_start(campaign_id=campaign.pk)
+        campaign_start(campaign_id=campaign.pk)
         for chunk in campaign.chunks.all():
-            services.fanout_chunk_run(chunk_id=chunk.pk)
+            fanout_chunk_run(chunk_id=chunk.pk)
     return list(Delivery.objects.filter(campaign=campaign).values_list("pk", flat=True))
 
 
@@ -326,7 +323,8 @@ def test_deliveries_sweep_resends_stuck_rows_once_without_taking_budget_again(ru
 
 def test_mark_sent_after_a_lost_claim_does_not_mark(run):
     """A slow original whose row was re-claimed cannot mark it: the claim is the token."""
-    from campaigns.services import Claimed, _mark_sent
+    from campaigns.sending.batch import deliveries_mark_sent
+    from campaigns.sending.claim import Claimed
 
     _members(1, "marketing_email")
     campaign = cf.campaign(channels=["test"])
@@ -345,7 +343,7 @@ def test_mark_sent_after_a_lost_claim_does_not_mark(run):
         d.attempts,
         old_claim,
     )
-    assert _mark_sent([row], old_claim, NOON, {}, variants={}) == 0
+    assert deliveries_mark_sent([row], old_claim, NOON, {}, variants={}) == 0
     assert Delivery.objects.get(pk=delivery_id).status == "sending"
     assert not d.member.events.filter(kind="message_received").exists()
     current = Claimed(
@@ -359,7 +357,7 @@ def test_mark_sent_after_a_lost_claim_does_not_mark(run):
         d.attempts,
         NOON,
     )
-    assert _mark_sent([current], NOON, NOON, {}, variants={}) == 1
+    assert deliveries_mark_sent([current], NOON, NOON, {}, variants={}) == 1
     assert d.member.events.filter(kind="message_received").count() == 1
 
 

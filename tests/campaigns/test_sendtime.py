@@ -12,8 +12,9 @@ import time_machine
 from django.db import connection
 
 from campaigns.models import ContactBudget, Delivery, ProviderCall
-from campaigns.sendtime import Rank, budget_take
-from campaigns.services import campaign_start, deliveries_send, fanout_chunk_run
+from campaigns.sending.batch import deliveries_send
+from campaigns.sending.fanout import campaign_start, fanout_chunk_run
+from campaigns.sending.sendtime import Rank, budget_take
 from consent.selectors import contact_permission, contact_permissions
 from consent.services.preferences import marketing_pause
 from members.models import User

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from campaigns.authoring import campaign_launch
 from campaigns.models import Delivery, ProviderCall
-from campaigns.services import campaign_launch
 from tests import factories
 from tests.factories import campaigns as cf
 from tests.factories import consent as consent_f

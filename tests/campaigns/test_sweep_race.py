@@ -9,7 +9,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery
-from campaigns.services import deliveries_sweep
+from campaigns.sending.sweep import deliveries_sweep
 from tests import factories
 from tests.factories import campaigns as cf
 

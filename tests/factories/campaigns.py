@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from campaigns.authoring import campaign_save, offer_save, segment_save, variant_save
 from campaigns.models import Campaign, Offer, Segment, Variant
-from campaigns.services import campaign_save, offer_save, segment_save, variant_save
 
 _seq = itertools.count(1)
 
@@ -72,8 +72,8 @@ def campaign_data_with_every_field(member: Any) -> None:
 
     from django.utils import timezone
 
+    from campaigns.authoring import segment_import_csv
     from campaigns.models import ContactBudget, Delivery, InboxMessage, MemberOffer
-    from campaigns.services import segment_import_csv
 
     segment_import_csv(name="Export list", content=member.membership_number)
     offer_obj = offer(kind=Offer.Kind.MESSAGE)

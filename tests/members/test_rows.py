@@ -127,7 +127,7 @@ def test_activity_record_returns_a_saved_event(member) -> None:
 
 
 def test_compiled_query_builds_what_the_queryset_builds(member) -> None:
-    from campaigns import personalisation
+    from campaigns.personalisation import profiling, selectors
     from members.rows import CompiledQuery
     from tests.factories import consent as consent_factories
     from tests.factories import personalisation as pf
@@ -140,8 +140,8 @@ def test_compiled_query_builds_what_the_queryset_builds(member) -> None:
         pf.recommendation_with_every_field(who)
 
     for who in (member, other):  # one statement, each member's own rows
-        compiled = personalisation._member_rows(who.pk, 10)
-        expected = list(personalisation._rows([who.pk], 10))
+        compiled = selectors._member_rows(who.pk, 10)
+        expected = list(selectors._rows([who.pk], 10))
         assert [fields_of(r) for r in compiled] == [fields_of(r) for r in expected]
         assert compiled
         assert all(r.member_id == who.pk for r in compiled)
@@ -152,8 +152,8 @@ def test_compiled_query_builds_what_the_queryset_builds(member) -> None:
             assert [fields_of(x) if x else None for x in related] == [
                 fields_of(x) if x else None for x in (getattr(r, relation) for r in expected)
             ]
-    assert personalisation._member_rows(member.pk, 0) == []
-    assert personalisation._may_profile(member.pk) is True
+    assert selectors._member_rows(member.pk, 0) == []
+    assert profiling.may_profile(member.pk) is True
 
     with_user: CompiledQuery[Member] = CompiledQuery(
         lambda pk: Member.objects.filter(pk=pk).select_related("user"), "pk"

@@ -1,6 +1,5 @@
-"""Personalisation's registrations with the apps below it, done once when imported.
-
-Imported from ``campaigns.privacy`` (which consent autodiscovers at start-up):
+"""Personalisation's registrations with the apps below it: ``register``, called once from
+``CampaignsConfig.ready``:
 
 - export section "recommendations": the member's stored recommendations, every field;
 - erasure step: delete the member's recommendations;
@@ -11,8 +10,6 @@ Imported from ``campaigns.privacy`` (which consent autodiscovers at start-up):
 - My pages panel "Recommended for you" (``members.pages``);
 - timeline consumer: a withdrawal of ``profiling`` deletes the member's recommendations
   within seconds (after commit), not only at the next nightly run;
-- the back-office pages of ``campaigns.admin_personalisation`` (imported here, so that
-  ``campaigns/admin.py`` needs no line for them).
 """
 
 from __future__ import annotations
@@ -24,13 +21,13 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import MemberRecommendation
-from campaigns.personalisation import (
-    profiled_members,
+from campaigns.personalisation.profiling import profiled_members
+from campaigns.personalisation.recommendations import (
     recommendations_erase,
     recommendations_on_withdrawal,
-    recommended_products,
 )
-from campaigns.personalisation_views import recommended_panel
+from campaigns.personalisation.selectors import recommended_products
+from campaigns.personalisation.views import recommended_panel
 from consent.privacy_parts import (
     erasure_step_register,
     export_section_register,
@@ -69,32 +66,32 @@ def _purge_unconsented(now: datetime.datetime) -> int:
     return deleted
 
 
-export_section_register(
-    name="recommendations",
-    title=_("Products recommended to you"),
-    rows=_export_rows,
-    model=MemberRecommendation,
-    order=460,
-)
-page_section_register(
-    name="recommendations",
-    title=_("What we recommend and why"),
-    description=_(
-        "Products we think you will like, worked out from your purchases and interests "
-        "because you allowed profiling. Withdraw that consent and they are deleted."
-    ),
-    empty_text=_("We do not recommend anything to you right now."),
-    rows=page_rows,
-    columns=[_("Product"), _("Why")],
-    order=45,
-)
-erasure_step_register(name="campaigns.recommendations", run=_erase, order=55)
-retention_job_register(name="campaigns.recommendations", run=_purge_unconsented)
-panel_register(name="campaigns.recommended", order=30, render=recommended_panel)
-consumer_register(
-    name="campaigns.recommendations_withdrawn",
-    kinds=[Kind.CONSENT_WITHDRAWN],
-    handler=recommendations_on_withdrawal,
-)
-
-import campaigns.admin_personalisation  # noqa: E402, F401  (registers the admin pages)
+def register() -> None:
+    """Called once, from ``CampaignsConfig.ready``."""
+    export_section_register(
+        name="recommendations",
+        title=_("Products recommended to you"),
+        rows=_export_rows,
+        model=MemberRecommendation,
+        order=460,
+    )
+    page_section_register(
+        name="recommendations",
+        title=_("What we recommend and why"),
+        description=_(
+            "Products we think you will like, worked out from your purchases and interests "
+            "because you allowed profiling. Withdraw that consent and they are deleted."
+        ),
+        empty_text=_("We do not recommend anything to you right now."),
+        rows=page_rows,
+        columns=[_("Product"), _("Why")],
+        order=45,
+    )
+    erasure_step_register(name="campaigns.recommendations", run=_erase, order=55)
+    retention_job_register(name="campaigns.recommendations", run=_purge_unconsented)
+    panel_register(name="campaigns.recommended", order=30, render=recommended_panel)
+    consumer_register(
+        name="campaigns.recommendations_withdrawn",
+        kinds=[Kind.CONSENT_WITHDRAWN],
+        handler=recommendations_on_withdrawal,
+    )

@@ -102,7 +102,7 @@ class PersonalisationRunAdmin(ReadOnlyAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not request.user.has_perm("campaigns.add_personalisationrun"):
             raise PermissionDenied
-        from campaigns.personalisation_tasks import personalisation_nightly
+        from campaigns.personalisation.tasks import personalisation_nightly
 
         personalisation_nightly.delay()
         messages.success(

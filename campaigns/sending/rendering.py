@@ -28,8 +28,8 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, override
 
-from campaigns.channels import Message
 from campaigns.models import Campaign, Offer, Variant
+from campaigns.sending.channels import Message
 from consent.unsubscribe import unsubscribe_headers, unsubscribe_url
 from members.models import Member
 from rewards.models import MemberTier, PointBalance, PointLot
@@ -188,7 +188,7 @@ def member_contexts(
     if "recommended_products" in fields:
         # Personalisation's selector, not the table: it checks the profiling consent at this
         # moment, so a member who withdrew it a second ago gets no recommendations.
-        from campaigns.personalisation import recommended_products_bulk
+        from campaigns.personalisation.selectors import recommended_products_bulk
 
         recommended = recommended_products_bulk(
             member_ids=ids,
@@ -354,7 +354,7 @@ def message_for(
 
 def preview(*, campaign: Campaign, variant: Variant, member: Member) -> dict[str, Any]:
     """What ``member`` would get from ``variant``, in their language, on each channel."""
-    from campaigns.channels import sms_segments
+    from campaigns.sending.channels import sms_segments
 
     language = member.preferred_language
     fields = fields_used(*sources(variant, language))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from campaigns.results import Funnel, Uplift
+from campaigns.results.report import Funnel, Uplift
 
 PALETTE = ["#0b5d3b", "#2f6fb0", "#b35c00", "#7a3e9d", "#8a8a00"]
 CONTROL_COLOUR = "#777777"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from campaigns.personalisation import personalisation_run
+from campaigns.personalisation.recommendations import personalisation_run
 
 
 @shared_task(

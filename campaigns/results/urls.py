@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from campaigns import results_views
+from campaigns.results import views as results_views
 
 app_name = "campaign_results"
 

@@ -19,9 +19,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from campaigns import results_charts as charts
 from campaigns.models import Campaign, Delivery, Variant
-from campaigns.results import CampaignResults, campaign_promote_winner, campaign_results
+from campaigns.results import charts
+from campaigns.results.report import CampaignResults, campaign_promote_winner, campaign_results
 from members.errors import DomainError
 
 

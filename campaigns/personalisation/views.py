@@ -14,11 +14,8 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.translation import get_language
 
-from campaigns.personalisation import (
-    personalisation_last_run,
-    profiled_members,
-    recommended_products,
-)
+from campaigns.personalisation.profiling import profiled_members
+from campaigns.personalisation.selectors import personalisation_last_run, recommended_products
 from members.models import Member
 
 PANEL_SIZE = 3

@@ -1,0 +1,20 @@
+"""campaigns' domain errors (members.errors.DomainError: a stable code and HTTP status)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy
+
+from members.errors import ConflictError, DomainError
+
+
+class CampaignStateError(ConflictError):
+    code = "campaign_state"
+    default_message = gettext_lazy("The campaign cannot do that in its current state.")
+
+
+class CampaignInvalidError(DomainError):
+    code = "campaign_invalid"
+
+
+class OfferNotActivatableError(ConflictError):
+    code = "offer_not_activatable"

@@ -1,0 +1,330 @@
+"""Reads of stored recommendations and the reasons shown for them and for offers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, F, QuerySet
+
+from campaigns.models.personalisation import (
+    InterestCategory,
+    MemberRecommendation,
+    PersonalisationRun,
+)
+from campaigns.personalisation.profiling import Reason, may_profile, profiling_consent_q
+from consent.models import Interest, MemberInterest
+from members.models import Member
+from members.rows import CompiledQuery
+from rewards.models import Category, Product, PurchaseLine
+
+REASON_TEXT: dict[str, dict[str, str]] = {
+    Reason.BOUGHT_TOGETHER: {
+        "sv": "Eftersom du köpte {product}: de köps ofta tillsammans.",
+        "en": "Because you bought {product}: they are often bought together.",
+    },
+    Reason.BOUGHT_BY_SAME: {
+        "sv": "Eftersom du köpte {product}: medlemmar som köpte den köper ofta även detta.",
+        "en": "Because you bought {product}: members who bought it often buy this too.",
+    },
+    Reason.CATEGORY: {
+        "sv": "Eftersom du köpte {category}.",
+        "en": "Because you bought {category}.",
+    },
+    Reason.INTEREST: {
+        "sv": "Eftersom du är intresserad av {interest}.",
+        "en": "Because you are interested in {interest}.",
+    },
+    Reason.TIER: {
+        "sv": "Populärt bland medlemmar i nivån {tier}.",
+        "en": "Popular with {tier} members.",
+    },
+    Reason.POPULAR: {
+        "sv": "Populärt bland medlemmarna just nu.",
+        "en": "Popular with members right now.",
+    },
+}
+
+
+BOUGHT_PRODUCT = {
+    "sv": "Eftersom du köpte {product}.",
+    "en": "Because you bought {product}.",
+}
+
+
+OFFER_FOR_ALL = {
+    "sv": "Ett erbjudande till alla medlemmar.",
+    "en": "An offer for every member.",
+}
+
+
+def _lang(language: str | None) -> str:
+    return "sv" if (language or "sv").startswith("sv") else "en"
+
+
+def _product_name(product: Product | None) -> str:
+    if product is None:
+        return ""
+    return product.name or product.sku
+
+
+def _category_name(category: Category | None) -> str:
+    if category is None:
+        return ""
+    # Category names are written as a shopper says them ("löparskor"): keep their case.
+    return category.name or category.code
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A recommended product and why, ready for a merge field or a page."""
+
+    product_id: int
+    sku: str
+    name: str
+    category: str
+    rank: int
+    score: float
+    reason: str
+    reason_text: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def reason_text(rec: MemberRecommendation, language: str | None) -> str:
+    """The reason in plain words, in ``language`` ("Because you bought running shoes.")."""
+    lang = _lang(language)
+    template = REASON_TEXT.get(rec.reason, REASON_TEXT[Reason.POPULAR])[lang]
+    tier = rec.reason_tier
+    return template.format(
+        product=_product_name(rec.reason_product),
+        category=_category_name(rec.reason_category),
+        interest=(rec.reason_interest.name_sv if lang == "sv" else rec.reason_interest.name_en)
+        if rec.reason_interest
+        else "",
+        tier=tier.name_for(lang) if tier else "",
+    )
+
+
+def _rows(member_ids: Sequence[int], limit: int) -> QuerySet[MemberRecommendation]:
+    return _rows_where(member_id__in=member_ids, rank__lte=limit)
+
+
+def _rows_where(**where: Any) -> QuerySet[MemberRecommendation]:
+    return (
+        MemberRecommendation.objects.filter(**where, member__erased_at__isnull=True)
+        .filter(profiling_consent_q("member_id"))
+        .select_related(
+            "product",
+            "category",
+            "reason_product",
+            "reason_category",
+            "reason_interest",
+            "reason_tier",
+        )
+        .order_by("member_id", "rank")
+    )
+
+
+# One member's recommendations (the member pages: "My pages", offers, my data), compiled once.
+_MEMBER_ROWS: CompiledQuery[MemberRecommendation] = CompiledQuery(
+    lambda member_id, limit: _rows_where(member_id=member_id, rank__lte=limit),
+    "member_id",
+    "limit",
+)
+
+
+def _member_rows(member_id: int, limit: int) -> list[MemberRecommendation]:
+    """``_rows([member_id], limit)``: the same rows."""
+    return _MEMBER_ROWS(member_id=member_id, limit=limit)
+
+
+def _as_recommendation(rec: MemberRecommendation, language: str | None) -> Recommendation:
+    return Recommendation(
+        product_id=rec.product_id,
+        sku=rec.product.sku,
+        name=_product_name(rec.product),
+        category=_category_name(rec.category),
+        rank=rec.rank,
+        score=rec.score,
+        reason=rec.reason,
+        reason_text=reason_text(rec, language),
+    )
+
+
+def recommended_products_bulk(
+    *, member_ids: Sequence[int], limit: int = 3, languages: dict[int, str] | None = None
+) -> dict[int, list[Recommendation]]:
+    """Recommendations for many members in one query (campaign fan-out, a chunk at a time).
+
+    Members without profiling consent, erased members and members without rows are absent
+    from the answer. ``languages`` maps member id -> "sv"/"en" for the reason texts
+    (default: each member's preferred language).
+    """
+    out: dict[int, list[Recommendation]] = {}
+    if not member_ids:
+        return out
+    if languages is None:
+        languages = dict(
+            Member.objects.filter(pk__in=member_ids).values_list("pk", "preferred_language")
+        )
+    rows = _member_rows(member_ids[0], limit) if len(member_ids) == 1 else _rows(member_ids, limit)
+    for rec in rows:
+        out.setdefault(rec.member_id, []).append(
+            _as_recommendation(rec, languages.get(rec.member_id))
+        )
+    return out
+
+
+def recommended_products(
+    *, member: Member, limit: int = 3, language: str | None = None
+) -> list[Recommendation]:
+    """The member's top ``limit`` recommendations, best first; [] without profiling consent.
+
+    This is the selector behind the "recommended products" merge field and the
+    "Recommended for you" panel.
+    """
+    return recommended_products_bulk(
+        member_ids=[member.pk],
+        limit=limit,
+        languages={member.pk: language or member.preferred_language},
+    ).get(member.pk, [])
+
+
+def next_best_offer(*, member: Member, language: str | None = None) -> Recommendation | None:
+    """The member's single best recommendation (rank 1), or None."""
+    recs = recommended_products(member=member, limit=1, language=language)
+    return recs[0] if recs else None
+
+
+def offer_reason(
+    *,
+    member: Member,
+    language: str | None = None,
+    product_ids: Iterable[int] = (),
+    category_ids: Iterable[int] = (),
+) -> str:
+    """Why ``member`` got an offer about these products/categories, in plain words.
+
+    One offer's sentence; for a list of offers use :func:`offer_reasons` (same queries for
+    any number of offers).
+    """
+    products = list(product_ids)
+    categories = list(category_ids)
+    targets = [(0, p, None) for p in products] + [(0, None, c) for c in categories]
+    if not targets:
+        return OFFER_FOR_ALL[_lang(language or member.preferred_language)]
+    # Several targets of one offer: the first that has a personal reason wins.
+    reasons = offer_reasons(
+        member=member,
+        offers=[(i, p, c) for i, (_k, p, c) in enumerate(targets)],
+        language=language,
+    )
+    generic = OFFER_FOR_ALL[_lang(language or member.preferred_language)]
+    for i in range(len(targets)):
+        if reasons[i] != generic:
+            return reasons[i]
+    return generic
+
+
+def offer_reasons(
+    *,
+    member: Member,
+    offers: Iterable[tuple[Hashable, int | None, int | None]],
+    language: str | None = None,
+) -> dict[Hashable, str]:
+    """Why ``member`` got each offer, in plain words: ``offers`` are ``(key, product id,
+    category id)``; the answer maps each key to one sentence in the member's language.
+
+    In order: the member bought the product ("Because you bought Jeans 501."); the product
+    is one of their recommendations (its reason); they bought in the category ("Because you
+    bought running shoes."); an interest they chose maps to the category; one of their
+    recommendations is in the category (its reason); else "An offer for every member."
+    Purchases and interests are used only with profiling consent. A fixed number of
+    queries, whatever the number of offers.
+    """
+    lang = _lang(language or member.preferred_language)
+    offers = list(offers)
+    out: dict[Hashable, str] = {key: OFFER_FOR_ALL[lang] for key, _p, _c in offers}
+    targeted = [(key, p, c) for key, p, c in offers if p or c]
+    if not targeted or not may_profile(member.pk):
+        return out
+    product_ids = {p for _k, p, _c in targeted if p}
+    products = Product.objects.in_bulk(product_ids)
+    bought_products = set(
+        PurchaseLine.objects.filter(purchase__member=member, product_id__in=product_ids)
+        .exclude(returned_quantity__gte=F("quantity"))
+        .values_list("product_id", flat=True)
+    )
+    recommended = {rec.product_id: rec for rec in _member_rows(member.pk, 10_000)}
+    # The best-ranked recommendation in each category, for offers on a whole category.
+    recommended_in_category: dict[int, MemberRecommendation] = {}
+    for rec in sorted(recommended.values(), key=lambda r: r.rank):
+        if rec.category_id is not None:
+            recommended_in_category.setdefault(rec.category_id, rec)
+    category_of = {
+        key: c or (products[p].category_id if p in products else None) for key, p, c in targeted
+    }
+    category_ids = {c for c in category_of.values() if c}
+    bought_categories = dict(
+        PurchaseLine.objects.filter(purchase__member=member, category_id__in=category_ids)
+        .exclude(returned_quantity__gte=F("quantity"))
+        .values("category_id")
+        .annotate(n=Count("id"))
+        .values_list("category_id", "n")
+    )
+    categories = Category.objects.in_bulk(category_ids)
+    interest_by_category = _interests_for_categories(member, categories)
+    for key, p, _c in targeted:
+        category_id = category_of[key]
+        if p in bought_products:
+            out[key] = BOUGHT_PRODUCT[lang].format(product=_product_name(products[p]))
+        elif p in recommended:
+            out[key] = reason_text(recommended[p], lang)
+        elif category_id in bought_categories:
+            out[key] = REASON_TEXT[Reason.CATEGORY][lang].format(
+                category=_category_name(categories[category_id])
+            )
+        elif category_id in interest_by_category:
+            interest = interest_by_category[category_id]
+            out[key] = REASON_TEXT[Reason.INTEREST][lang].format(
+                interest=interest.name_sv if lang == "sv" else interest.name_en
+            )
+        elif category_id in recommended_in_category:
+            out[key] = reason_text(recommended_in_category[category_id], lang)
+    return out
+
+
+def _interests_for_categories(
+    member: Member, categories: dict[int, Category]
+) -> dict[int, Interest]:
+    """Category id -> the member's first chosen interest that is about it."""
+    if not categories:
+        return {}
+    chosen = list(
+        Interest.objects.filter(
+            active=True,
+            pk__in=MemberInterest.objects.filter(member=member).values("interest_id"),
+        ).order_by("order", "code")
+    )
+    if not chosen:
+        return {}
+    mapped: dict[int, set[int]] = defaultdict(set)
+    for interest_id, category_id in InterestCategory.objects.filter(
+        category_id__in=categories, interest__in=chosen
+    ).values_list("interest_id", "category_id"):
+        mapped[category_id].add(interest_id)
+    out: dict[int, Interest] = {}
+    for category_id, category in categories.items():
+        for interest in chosen:
+            if interest.pk in mapped[category_id] or interest.code == category.code:
+                out[category_id] = interest
+                break
+    return out
+
+
+def personalisation_last_run() -> PersonalisationRun | None:
+    return PersonalisationRun.objects.filter(finished_at__isnull=False).first()
