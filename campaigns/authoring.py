@@ -31,7 +31,7 @@ from campaigns.sending.channels import (
     CHANNELS,
 )
 from campaigns.sending.fanout import (
-    task_get,
+    campaign_task,
 )
 from members.models import Member, User
 
@@ -296,7 +296,9 @@ def campaign_launch(
             campaign_id = campaign.pk
             # Broker away: the campaign is scheduled and due, and beat's campaigns_start_due
             # starts it (docs/campaigns.md, "After a broker restart").
-            transaction.on_commit(lambda: broker.publish(task_get("campaign_start"), campaign_id))
+            transaction.on_commit(
+                lambda: broker.publish(campaign_task("campaign_start"), campaign_id)
+            )
     campaign.refresh_from_db()
     return campaign
 

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from members.enqueue import task_get
 from members.models import ActivityEvent, EventConsumption, Member, Store, User
 from members.rows import RowInserter
 
@@ -190,14 +191,12 @@ def _pending_client() -> Any | None:
 
 
 def _dispatch_later(event_id: int) -> None:
-    from members.tasks import activity_dispatch, activity_drain
-
     client = _pending_client()
     if client is None:
-        activity_dispatch.delay(event_id)
+        task_get("members.tasks.activity_dispatch").delay(event_id)
         return
     if client.lpush(PENDING_KEY, event_id) == 1:
-        activity_drain.delay()
+        task_get("members.tasks.activity_drain").delay()
 
 
 def activity_drain(*, batch: int = DRAIN_BATCH) -> int:

@@ -45,11 +45,12 @@ class RewardsConfig(AppConfig):
         from members.activity import Kind, consumer_register
         from members.api.summary import summary_extender_register
         from members.pages import panel_register
-        from rewards.loyalty import challenges, referrals, tiers
+        from rewards.loyalty import challenges, referrals, tier_ladder, tiers
         from rewards.loyalty import views as loyalty_views
-        from rewards.rules.earning import bonus_provider_register
+        from rewards.rules.earning import bonus_provider_register, rules_cache_clear_register
 
         bonus_provider_register(name="rewards.benefits", provider=tiers.benefit_bonus_rules)
+        rules_cache_clear_register(clear=tier_ladder.ladder_cache_clear)
         summary_extender_register(
             "rewards.benefits",
             tiers.member_summary_benefits,

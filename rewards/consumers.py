@@ -6,7 +6,7 @@ from typing import Any
 
 from members.activity import Kind
 from members.models import ActivityEvent, Member
-from rewards.ledger.balances import balance_snapshot
+from rewards.ledger.snapshots import balance_snapshot
 from rewards.models import EventRule, MemberTier, PointBalance
 from rewards.rules.events import event_points_award
 

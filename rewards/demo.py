@@ -30,7 +30,7 @@ from members.demo import DemoPerson, Step, local_time
 from members.errors import DomainError
 from members.models import Member, Store, User
 from rewards.ledger.points import points_adjust
-from rewards.loyalty import catalogue, referrals, reviews, tiers
+from rewards.loyalty import catalogue, referrals, reviews, tier_ladder, tiers
 from rewards.models import (
     Badge,
     Benefit,
@@ -234,7 +234,7 @@ def tiers_ensure() -> dict[str, Tier]:
                 "description_en": text_en,
             },
         )
-    tiers.ladder_cache_clear()
+    tier_ladder.ladder_cache_clear()
     return {tier.code: tier for tier in Tier.objects.filter(code__in=[t[0] for t in TIERS])}
 
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 from members.models import Member
 from members.rows import RowReader, column, fetch_one, relation_cache, table
 from members.selectors import member_identify
-from rewards.ledger.balances import balance_snapshot
+from rewards.ledger.snapshots import balance_snapshot
+from rewards.loyalty import tier_ladder as tier_rules
 from rewards.models import (
     LedgerEntry,
     MemberTier,
@@ -319,8 +320,6 @@ def next_tiers_bulk(
     The next tier is the lowest one above the member's tier that their qualifying value has
     not reached yet (a member who already qualifies for a tier is upgraded at the next
     purchase or nightly run). Members with nothing left to reach are absent."""
-    from rewards.loyalty import tiers as tier_rules
-
     now = now or timezone.now()
     ladder = tier_rules.ladder()
     if not ladder or not member_ids:
@@ -330,7 +329,7 @@ def next_tiers_bulk(
     )
     rank = {tier.pk: tier.rank for tier in ladder}
     values = tier_rules.qualifying_values(member_ids=list(member_ids), now=now)
-    spend_basis = tier_rules._spend_basis()
+    spend_basis = tier_rules.spend_basis()
     out: dict[int, NextTier] = {}
     for member_id in member_ids:
         tier_id = current.get(member_id)

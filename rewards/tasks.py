@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from members.models import Member
 from rewards.ledger import expiry, reservations
+from rewards.loyalty import catalogue, tiers
 from rewards.models import EventRule
 from rewards.rules.events import event_points_award
 
@@ -50,14 +51,10 @@ def birthday_points_award() -> int:
 @shared_task(acks_late=True)
 def tiers_reevaluate() -> int:
     """Nightly: upgrades missed, grace periods started or ended (docs/rewards.md)."""
-    from rewards.loyalty.tiers import tiers_reevaluate as run
-
-    return run()
+    return tiers.tiers_reevaluate()
 
 
 @shared_task(acks_late=True)
 def waitlist_promote(reward_id: int) -> int:
     """A ticket was cancelled: offer the place to the waiting list."""
-    from rewards.loyalty.catalogue import waitlist_promote as run
-
-    return run(reward_id=reward_id)
+    return catalogue.waitlist_promote(reward_id=reward_id)

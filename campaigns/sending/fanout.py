@@ -23,13 +23,13 @@ from campaigns.models import (
     Variant,
 )
 from campaigns.sending import audience, broker
+from members.enqueue import task_get
 from members.errors import NotFoundError
 
 
-def task_get(name: str) -> Any:
-    from campaigns import tasks
-
-    return getattr(tasks, name)
+def campaign_task(name: str) -> Any:
+    """The task ``campaigns.tasks.<name>`` (services never import the task module)."""
+    return task_get(f"campaigns.tasks.{name}")
 
 
 def campaign_start(
@@ -104,7 +104,7 @@ NOT_QUEUED = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 def chunks_queue(chunk_ids: Iterable[int]) -> None:
     """Queue a fan-out task per chunk. With the broker away, the rest are marked not queued
     (the next sweep queues them) instead of raising."""
-    task = task_get("fanout_chunk")
+    task = campaign_task("fanout_chunk")
     ids = list(chunk_ids)
     for n, chunk_id in enumerate(ids):
         if not broker.publish(task, chunk_id):
@@ -177,7 +177,7 @@ def sends_queue(delivery_ids: list[int]) -> None:
     """Queue send batches. With the broker away, the rest of the rows are marked not queued
     (``queued_at`` NULL: the next sweep queues them) instead of raising."""
     size = settings.CAMPAIGNS_SEND_BATCH
-    task = task_get("deliveries_send")
+    task = campaign_task("deliveries_send")
     for start in range(0, len(delivery_ids), size):
         if not broker.publish(task, delivery_ids[start : start + size]):
             Delivery.objects.filter(

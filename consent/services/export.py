@@ -23,6 +23,7 @@ from consent.lock_objects import member_lock
 from consent.models import ConsentEvent, PrivacyRequest
 from consent.selectors import private_storage
 from members.activity import Kind, activity_record
+from members.enqueue import task_get
 from members.models import Member, User
 
 logger = logging.getLogger(__name__)
@@ -64,9 +65,7 @@ def privacy_export_request(
 
 
 def _export_build_later(request_id: int) -> None:
-    from consent.tasks import privacy_export_build_task
-
-    privacy_export_build_task.delay(request_id)
+    task_get("consent.tasks.privacy_export_build_task").delay(request_id)
 
 
 # The build task's hard time limit (consent.tasks); a build never runs longer than this.

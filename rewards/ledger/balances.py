@@ -13,18 +13,6 @@ from rewards.models import (
     PointLot,
 )
 
-
-def balance_snapshot(balance: PointBalance | None) -> dict[str, int]:
-    if balance is None:
-        return {"available": 0, "pending": 0, "reserved": 0, "posted": 0}
-    return {
-        "available": balance.posted - balance.reserved,
-        "pending": balance.pending,
-        "reserved": balance.reserved,
-        "posted": balance.posted,
-    }
-
-
 _BALANCE_UPSERT = """
 INSERT INTO rewards_pointbalance (member_id, pending, posted, reserved, updated_at)
 VALUES (%s, %s, %s, 0, %s)

@@ -16,10 +16,11 @@ from members.models import Member, Store, User
 from rewards.errors import (
     InsufficientPointsError,
 )
-from rewards.ledger.balances import balance_apply, balance_credit, balance_lock, balance_snapshot
+from rewards.ledger.balances import balance_apply, balance_credit, balance_lock
 from rewards.ledger.entries import Cause, Entry, entry_write
 from rewards.ledger.idempotency import idempotent_run
 from rewards.ledger.lots import lot_create, lots_consume
+from rewards.ledger.snapshots import balance_snapshot
 from rewards.models import (
     EventRule,
     LedgerEntry,

@@ -19,12 +19,13 @@ from rewards.errors import (
     ReservationResolvedError,
     UnknownReservationError,
 )
-from rewards.ledger.balances import balance_apply, balance_lock, balance_snapshot
+from rewards.ledger.balances import balance_apply, balance_lock
 from rewards.ledger.entries import Cause, Entry, entry_write, member_ref
 from rewards.ledger.idempotency import idempotent_run
 from rewards.ledger.lock_objects import reservation_lock
 from rewards.ledger.lots import lots_consume
 from rewards.ledger.points import points_check
+from rewards.ledger.snapshots import balance_snapshot
 from rewards.models import (
     Reservation,
 )

@@ -28,11 +28,13 @@ from django.utils.translation import gettext_lazy as _
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.card import QR_MASK  # the same fixed mask as the membership card
+from members.enqueue import task_get
 from members.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from members.models import Member, Store, User
 from rewards.errors import IdempotencyConflictError
-from rewards.ledger.balances import balance_lock, balance_snapshot
+from rewards.ledger.balances import balance_lock
 from rewards.ledger.points import points_earn, points_redeem
+from rewards.ledger.snapshots import balance_snapshot
 from rewards.models import (
     LedgerEntry,
     MemberTier,
@@ -518,9 +520,7 @@ def voucher_cancel(
 
 
 def _waitlist_promote_later(reward_id: int) -> None:
-    from rewards.tasks import waitlist_promote
-
-    waitlist_promote.delay(reward_id)
+    task_get("rewards.tasks.waitlist_promote").delay(reward_id)
 
 
 def waitlist_join(*, member: Member, reward: Reward, actor: User | None = None) -> WaitlistEntry:

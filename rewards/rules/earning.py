@@ -190,9 +190,18 @@ def rules_cache_clear() -> None:
     """Forget the cached rules and tier ladder (tests; admin after an edit in this process)."""
     with _lock:
         _cache["until"] = 0.0
-    from rewards.loyalty.tiers import ladder_cache_clear  # tiers imports this module
+    for clear in _cache_clear_hooks:
+        clear()
 
-    ladder_cache_clear()
+
+# Caches of higher modules that derive from the rules (the tier ladder): cleared with them.
+_cache_clear_hooks: list[Callable[[], None]] = []
+
+
+def rules_cache_clear_register(*, clear: Callable[[], None]) -> None:
+    """Clear another cache whenever the rules' cache is cleared. Call from AppConfig.ready."""
+    if clear not in _cache_clear_hooks:
+        _cache_clear_hooks.append(clear)
 
 
 # --- personal bonus multipliers (extension point) -------------------------------------------

@@ -18,7 +18,6 @@ from rewards.errors import (
     ReservationResolvedError,
     UnknownReservationError,
 )
-from rewards.ledger.balances import balance_snapshot
 from rewards.ledger.expiry import points_expire_due, points_mature_due
 from rewards.ledger.lots import lot_expiry
 from rewards.ledger.points import points_adjust, points_redeem
@@ -28,6 +27,7 @@ from rewards.ledger.reservations import (
     reservation_release,
     reservations_timeout,
 )
+from rewards.ledger.snapshots import balance_snapshot
 from rewards.models import LedgerEntry, PointBalance, PointLot, Reservation
 from tests import factories
 from tests.factories import rewards as rf

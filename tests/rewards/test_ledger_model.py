@@ -22,7 +22,6 @@ from rewards.errors import (
     ReservationResolvedError,
     ReturnExceedsPurchaseError,
 )
-from rewards.ledger.balances import balance_snapshot
 from rewards.ledger.expiry import points_expire_due, points_mature_due
 from rewards.ledger.lots import lot_expiry
 from rewards.ledger.points import points_redeem
@@ -32,6 +31,7 @@ from rewards.ledger.reservations import (
     reservation_release,
     reservations_timeout,
 )
+from rewards.ledger.snapshots import balance_snapshot
 from rewards.models import PointBalance, PointLot
 from rewards.purchases.returns import purchase_return
 from tests import factories

@@ -17,8 +17,8 @@ from rewards.errors import (
     ReturnExceedsPurchaseError,
     UnknownLineError,
 )
-from rewards.ledger.balances import balance_snapshot
 from rewards.ledger.points import points_redeem
+from rewards.ledger.snapshots import balance_snapshot
 from rewards.models import Category, LedgerEntry, MemberTier, PointBalance, PointLot, Product, Tier
 from rewards.purchases.claims import purchase_claim
 from rewards.purchases.products import catalogue_import_csv

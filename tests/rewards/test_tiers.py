@@ -14,7 +14,7 @@ from django.test import override_settings
 from members.activity import Kind
 from members.models import ActivityEvent
 from rewards.ledger.points import points_redeem
-from rewards.loyalty import tiers
+from rewards.loyalty import tier_ladder, tiers
 from rewards.models import BenefitChoice, MemberTier, TierChange
 from rewards.purchases.returns import purchase_return
 from tests.factories import rewards as rf
@@ -63,7 +63,7 @@ def test_tier_upgrade_for_purchase_reads_the_ladder_once_per_cache_time(
 ):
     # given a clock for the per-process ladder snapshot, and purchases before any ladder
     clock = [1000.0]
-    monkeypatch.setattr(tiers.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(tier_ladder.time, "monotonic", lambda: clock[0])
     rf.base_rule()
     _buy(store, member, 2000)
 
@@ -222,7 +222,7 @@ def test_tier_qualifying_value_subtracts_returns(store, member):
     purchase_return(store=store, receipt_id=result.purchase.receipt_id, return_id="RET")
 
     # then the returned points no longer count towards the tier
-    assert tiers.qualifying_value(member_id=member.pk) == 0
+    assert tier_ladder.qualifying_value(member_id=member.pk) == 0
 
 
 @override_settings(REWARDS_TIER_BASIS="spend")
