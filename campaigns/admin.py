@@ -36,6 +36,7 @@ from campaigns.models import Campaign, Delivery, MemberOffer, Offer, Segment, Va
 from campaigns.segments import SegmentCriteriaError
 from campaigns.sending import rendering
 from campaigns.sending.channels import MARKETING_CHANNELS
+from members.actors import request_actor
 from members.admin_guard import MemberListGuard
 from members.errors import DomainError
 from members.models import Member
@@ -134,7 +135,7 @@ class SegmentAdmin(admin.ModelAdmin):
             description=form.cleaned_data.get("description", ""),
             criteria=form.cleaned_data.get("criteria") or {},
             segment=obj if change else None,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request_actor(request),
         )
         obj.pk = saved.pk
 
@@ -192,7 +193,7 @@ class SegmentAdmin(admin.ModelAdmin):
                 segment = segment_import_csv(
                     name=form.cleaned_data["name"],
                     content=form.cleaned_data["file"].read(),
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request_actor(request),
                 )
             except ValidationError as error:
                 form.add_error("file", error)
@@ -501,7 +502,7 @@ class CampaignAdmin(admin.ModelAdmin):
                         variant=variant,
                         email=email,
                         language=language,
-                        actor=request.user,  # type: ignore[arg-type]
+                        actor=request_actor(request),
                     )
                 except ValidationError as error:
                     messages.error(request, "; ".join(error.messages))
@@ -514,7 +515,7 @@ class CampaignAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return redirect("admin:campaigns_campaign_change", pk)
         try:
-            campaign_launch(campaign=campaign, actor=request.user)  # type: ignore[arg-type]
+            campaign_launch(campaign=campaign, actor=request_actor(request))
         except DomainError as error:
             messages.error(request, error.message)
             return redirect("admin:campaigns_campaign_change", pk)
@@ -525,7 +526,7 @@ class CampaignAdmin(admin.ModelAdmin):
         campaign = self._campaign(request, pk, change=True)
         if request.method == "POST":
             try:
-                n = campaign_cancel(campaign=campaign, actor=request.user)  # type: ignore[arg-type]
+                n = campaign_cancel(campaign=campaign, actor=request_actor(request))
             except DomainError as error:
                 messages.error(request, error.message)
             else:

@@ -39,6 +39,7 @@ from consent.services.erasure import privacy_erasure_request
 from consent.services.export import privacy_export_request
 from consent.services.policy import policy_version_create
 from consent.services.requests import privacy_request_process_now, privacy_request_refuse
+from members.actors import request_actor, request_staff
 from members.admin import MemberAdmin
 from members.admin_guard import MemberListGuard
 from members.models import Member
@@ -198,7 +199,7 @@ class PrivacyRequestAdmin(MemberListGuard, admin.ModelAdmin):
         )
         created = service(
             member=form.cleaned_data["member"],
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request_actor(request),
             origin=PrivacyRequest.Origin.STAFF,
         )
         obj.pk = created.pk
@@ -209,7 +210,7 @@ class PrivacyRequestAdmin(MemberListGuard, admin.ModelAdmin):
         done = 0
         for privacy_request in queryset.order_by("pk"):
             try:
-                privacy_request_process_now(request=privacy_request, staff=request.user)  # type: ignore[arg-type]
+                privacy_request_process_now(request=privacy_request, staff=request_staff(request))
                 done += 1
             except PrivacyRequestBusyError:
                 messages.warning(
@@ -235,7 +236,7 @@ class PrivacyRequestAdmin(MemberListGuard, admin.ModelAdmin):
                     privacy_request_refuse(
                         request=privacy_request,
                         reason=form.cleaned_data["reason"],
-                        staff=request.user,  # type: ignore[arg-type]
+                        staff=request_staff(request),
                     )
                     refused += 1
                 except (PrivacyRequestStateError, ValidationError):
@@ -347,7 +348,7 @@ class LoggedMemberAdmin(MemberAdmin):
                 member=member,
                 choices=choices,
                 source=ConsentEvent.Source.STORE,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request_actor(request),
             )
             messages.success(request, _("%(n)d change(s) recorded.") % {"n": len(events)})
             response: HttpResponse = redirect("admin:members_member_change", object_id)
@@ -393,7 +394,7 @@ class LoggedMemberAdmin(MemberAdmin):
             and object_id.isdigit()
             and Member.objects.filter(pk=int(object_id)).exists()
         ):
-            access_log_record(staff=request.user, member_id=int(object_id), view=view)  # type: ignore[arg-type]
+            access_log_record(staff=request_staff(request), member_id=int(object_id), view=view)
         return response
 
 

@@ -62,6 +62,7 @@ from consent.services.preferences import (
     marketing_resume,
 )
 from consent.services.unsubscribe import unsubscribe_redeem, unsubscribe_token_read
+from members.actors import request_actor
 from members.errors import DomainError
 from members.forms import form_add_service_errors
 from members.models import Member
@@ -158,7 +159,7 @@ def consent_toggle(request: HttpRequest) -> HttpResponse:
         purpose=purpose,
         granted=action == "grant",
         source=ConsentEvent.Source.WEB,
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request_actor(request),
         ip_address=client_ip(request),
         user_agent=client_user_agent(request),
     )
@@ -181,7 +182,7 @@ def contact_preferences(request: HttpRequest) -> HttpResponse:
         try:
             contact_preferences_update(
                 member=member,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request_actor(request),
                 **form.cleaned_data,
             )
         except ValidationError as exc:
@@ -202,10 +203,10 @@ def pause(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("That choice could not be found. Please try again."))
         return redirect(reverse("consent:preferences") + "#pause")
     if action == "resume":
-        marketing_resume(member=_member(request), actor=request.user)  # type: ignore[arg-type]
+        marketing_resume(member=_member(request), actor=request_actor(request))
         messages.success(request, _("Welcome back. We may contact you again as you chose."))
     else:
-        marketing_pause(member=_member(request), actor=request.user)  # type: ignore[arg-type]
+        marketing_pause(member=_member(request), actor=request_actor(request))
         messages.success(request, _("All marketing is paused for 30 days."))
     return redirect(reverse("consent:preferences") + "#pause")
 
@@ -221,7 +222,7 @@ def interests(request: HttpRequest) -> HttpResponse:
             interests_set(
                 member=member,
                 interest_ids=[i.pk for i in form.cleaned_data["interests"]],
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request_actor(request),
             )
         except ValidationError as exc:
             form_add_service_errors(form, exc)
@@ -290,7 +291,7 @@ def my_data(request: HttpRequest) -> HttpResponse:
 @require_POST
 @domain_errors_shown("consent:my-data")
 def export_start(request: HttpRequest) -> HttpResponse:
-    privacy_export_request(member=_member(request), actor=request.user)  # type: ignore[arg-type]
+    privacy_export_request(member=_member(request), actor=request_actor(request))
     messages.success(
         request, _("We are collecting your data. We will email you when the file is ready.")
     )
@@ -334,7 +335,7 @@ def erasure_request(request: HttpRequest) -> HttpResponse:
     if request.POST.get("confirm") != "yes":
         messages.error(request, _("Tick the box to confirm that you want your membership erased."))
         return redirect(reverse("consent:my-data") + "#erasure")
-    privacy_erasure_request(member=_member(request), actor=request.user)  # type: ignore[arg-type]
+    privacy_erasure_request(member=_member(request), actor=request_actor(request))
     messages.success(
         request, _("We have sent you an email. Click the link in it to confirm the erasure.")
     )
@@ -345,7 +346,7 @@ def erasure_request(request: HttpRequest) -> HttpResponse:
 @require_POST
 @domain_errors_shown("consent:my-data")
 def erasure_cancel(request: HttpRequest) -> HttpResponse:
-    if privacy_erasure_cancel(member=_member(request), actor=request.user):  # type: ignore[arg-type]
+    if privacy_erasure_cancel(member=_member(request), actor=request_actor(request)):
         messages.success(request, _("The erasure is cancelled. Your membership stays as it is."))
     return redirect(reverse("consent:my-data") + "#erasure")
 

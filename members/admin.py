@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
+from members.actors import request_actor
 from members.admin_guard import MemberListGuard
 from members.api.scopes import SCOPES
 from members.models import ActivityEvent, ApiKey, Member, Store, User
@@ -203,7 +204,7 @@ class MemberAdmin(MemberListGuard, admin.ModelAdmin):
         if change:
             member_update_profile(
                 member=obj,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request_actor(request),
                 source="admin",
                 **values,
             )
@@ -212,7 +213,7 @@ class MemberAdmin(MemberListGuard, admin.ModelAdmin):
         created = member_create(
             **values,
             join_channel=Member.JoinChannel.STORE,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request_actor(request),
             source="admin",
         )
         obj.pk = created.pk
@@ -296,7 +297,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             store=form.cleaned_data["store"],
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
-            created_by=request.user,  # type: ignore[arg-type]
+            created_by=request_actor(request),
         )
         obj.pk = key.pk
         obj.refresh_from_db()

@@ -21,6 +21,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from members.actors import request_actor
+from members.admin_base import ReadOnlyAdmin
 from members.admin_guard import MemberListGuard
 from members.errors import DomainError
 from members.models import Member
@@ -43,19 +45,6 @@ from rewards.models import (
 )
 from rewards.purchases.products import catalogue_import_csv
 from rewards.rules import earning
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Books are written by services only; the back-office reads them."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(LedgerEntry)
@@ -381,7 +370,7 @@ class PointBalanceAdmin(MemberListGuard, ReadOnlyAdmin):
                         member=member,
                         points=form.cleaned_data["points"],
                         reason=form.cleaned_data["reason"],
-                        actor=request.user,  # type: ignore[arg-type]
+                        actor=request_actor(request),
                         idempotency_key=form.cleaned_data["idempotency_key"],
                     )
                 except ValidationError as exc:

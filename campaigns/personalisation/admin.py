@@ -26,17 +26,7 @@ from campaigns.models import (
     PersonalisationRun,
     ProductAffinity,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from members.admin_base import ReadOnlyAdmin
 
 
 @admin.register(ProductAffinity)

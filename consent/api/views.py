@@ -19,6 +19,7 @@ from consent.forms import client_ip, client_user_agent
 from consent.models import ConsentEvent, PolicyVersion, Purpose
 from consent.selectors import consent_states, policy_version_current, purposes_needing_consent
 from consent.services.consent import consent_set
+from members.actors import request_actor
 from members.api.permissions import IsMember
 from members.api.serializers import ErrorSerializer
 from members.models import Member
@@ -89,7 +90,7 @@ class MyConsentView(APIView):
             purpose=purpose,
             granted=serializer.validated_data["granted"],
             source=ConsentEvent.Source.API,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request_actor(request),
             policy_version=version,
             ip_address=client_ip(request),
             user_agent=client_user_agent(request),

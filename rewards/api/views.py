@@ -15,6 +15,7 @@ from members.api.serializers import ErrorSerializer
 from members.models import Store
 from rewards import selectors
 from rewards.api import serializers as s
+from rewards.ledger.idempotency import store_idempotency_key
 from rewards.ledger.points import points_redeem
 from rewards.ledger.reservations import points_reserve, reservation_capture, reservation_release
 from rewards.models import LedgerEntry
@@ -53,11 +54,6 @@ def _store(request: Request, data: dict[str, Any]) -> Store:
 def _replay_header(replayed: bool) -> dict[str, str]:
     """A replay gets the identical status and body; this header tells the till it was one."""
     return {"Idempotent-Replayed": "true"} if replayed else {}
-
-
-def _scoped_key(store: Store, key: str) -> str:
-    """Idempotency keys are per store: two stores may happen to pick the same key."""
-    return f"s{store.pk}:{key}"
 
 
 def purchase_body(result: PurchaseResult) -> dict[str, Any]:
@@ -233,7 +229,7 @@ class RedeemView(APIView):
         result = points_redeem(
             member=member,
             points=data["points"],
-            idempotency_key=_scoped_key(store, data["idempotency_key"]),
+            idempotency_key=store_idempotency_key(store_id=store.pk, key=data["idempotency_key"]),
             store=store,
             reference=data["reference"],
         )
@@ -271,7 +267,7 @@ class ReservationView(APIView):
         result = points_reserve(
             member=member,
             points=data["points"],
-            idempotency_key=_scoped_key(store, data["idempotency_key"]),
+            idempotency_key=store_idempotency_key(store_id=store.pk, key=data["idempotency_key"]),
             store=store,
             reference=data["reference"],
             timeout_seconds=data.get("timeout_seconds"),
@@ -302,7 +298,7 @@ class CaptureView(APIView):
         result = reservation_capture(
             reservation_id=reservation_id,
             points=data["points"],
-            idempotency_key=_scoped_key(store, data["idempotency_key"]),
+            idempotency_key=store_idempotency_key(store_id=store.pk, key=data["idempotency_key"]),
             store=store,
         )
         return Response(s.ReservationOutSerializer(result).data)
@@ -323,7 +319,7 @@ class ReleaseView(APIView):
         store = _store(request, data)
         result = reservation_release(
             reservation_id=reservation_id,
-            idempotency_key=_scoped_key(store, data["idempotency_key"]),
+            idempotency_key=store_idempotency_key(store_id=store.pk, key=data["idempotency_key"]),
             store=store,
         )
         return Response(s.ReservationOutSerializer(result).data)
@@ -396,7 +392,9 @@ class CheckInView(APIView):
         store = _store(request, data)
         member = selectors.member_for_points(s.member_identifiers(data["member"]))
         checkin, entries = checkin_record(
-            member=member, store=store, idempotency_key=_scoped_key(store, data["idempotency_key"])
+            member=member,
+            store=store,
+            idempotency_key=store_idempotency_key(store_id=store.pk, key=data["idempotency_key"]),
         )
         body = {"checkin_id": checkin.pk, "points_awarded": sum(e.points for e in entries)}
         return Response(s.CheckInOutSerializer(body).data, status=201)

@@ -21,6 +21,7 @@ from rewards.api.serializers import (
     StoreCodeMixin,
     member_identifiers,
 )
+from rewards.ledger.idempotency import store_idempotency_key
 from rewards.loyalty import catalogue
 
 ERRORS = {
@@ -160,8 +161,7 @@ class VoucherRedeemView(APIView):
         body = catalogue.voucher_redeem(
             code=data["code"],
             store=store,
-            # Keys are per store: two stores may happen to pick the same key.
-            idempotency_key=f"s{store.pk}:{data['idempotency_key']}",
+            idempotency_key=store_idempotency_key(store_id=store.pk, key=data["idempotency_key"]),
             basket_total_ore=data.get("basket_total_ore"),
             reference=data["reference"],
         )

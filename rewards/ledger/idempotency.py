@@ -44,3 +44,9 @@ def idempotent_run(
     if stored.request_hash != fingerprint:
         raise IdempotencyConflictError()
     return stored.response
+
+
+def store_idempotency_key(*, store_id: int, key: str) -> str:
+    """A till's or web shop's idempotency key, scoped to its store: two stores may happen to
+    pick the same key."""
+    return f"s{store_id}:{key}"

@@ -20,9 +20,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from members.actors import request_actor
+from members.admin_base import ReadOnlyAdmin
 from members.admin_guard import MemberListGuard, may_browse_members
 from members.errors import DomainError
-from members.models import User
 from rewards.loyalty import catalogue, reviews
 from rewards.models import (
     Badge,
@@ -40,24 +41,8 @@ from rewards.models import (
 )
 
 
-def _actor(request: HttpRequest) -> User | None:
-    """The logged-in user, for the audit fields of what they do."""
-    return request.user if isinstance(request.user, User) else None
-
-
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(TierChange)
-class TierChangeAdmin(MemberListGuard, ReadOnly):
+class TierChangeAdmin(MemberListGuard, ReadOnlyAdmin):
     list_display = ["created_at", "member", "from_tier", "to_tier", "reason", "qualifying_value"]
     list_filter = ["reason", "to_tier"]
     list_select_related = ["member", "from_tier", "to_tier"]
@@ -72,7 +57,7 @@ class BenefitAdmin(admin.ModelAdmin):
 
 
 @admin.register(BenefitChoice)
-class BenefitChoiceAdmin(MemberListGuard, ReadOnly):
+class BenefitChoiceAdmin(MemberListGuard, ReadOnlyAdmin):
     list_display = ["period_start", "member", "benefit"]
     list_filter = ["period_start", "benefit"]
     list_select_related = ["member", "benefit"]
@@ -257,7 +242,7 @@ class RewardAdmin(admin.ModelAdmin):
 
 
 @admin.register(Voucher)
-class VoucherAdmin(MemberListGuard, ReadOnly):
+class VoucherAdmin(MemberListGuard, ReadOnlyAdmin):
     """Look a voucher up by its code; cancel an unused one (the points go back)."""
 
     list_display = ["code", "reward", "member", "status", "issued_at", "valid_until", "used_at"]
@@ -290,7 +275,7 @@ class VoucherAdmin(MemberListGuard, ReadOnly):
         done = 0
         for voucher in queryset:
             try:
-                catalogue.voucher_cancel(voucher_id=voucher.pk, actor=_actor(request))
+                catalogue.voucher_cancel(voucher_id=voucher.pk, actor=request_actor(request))
             except DomainError as exc:
                 self.message_user(request, f"{voucher.code}: {exc.message}", messages.WARNING)
             else:
@@ -314,7 +299,7 @@ class VoucherAdmin(MemberListGuard, ReadOnly):
 
 
 @admin.register(WaitlistEntry)
-class WaitlistEntryAdmin(MemberListGuard, ReadOnly):
+class WaitlistEntryAdmin(MemberListGuard, ReadOnlyAdmin):
     list_display = ["reward", "member", "created_at", "voucher"]
     list_filter = ["reward"]
     list_select_related = ["reward", "member"]
@@ -335,7 +320,7 @@ class ChallengeAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChallengeProgress)
-class ChallengeProgressAdmin(MemberListGuard, ReadOnly):
+class ChallengeProgressAdmin(MemberListGuard, ReadOnlyAdmin):
     list_display = ["member", "challenge", "progress", "completed_at"]
     list_filter = ["challenge"]
     list_select_related = ["member", "challenge"]
@@ -343,14 +328,14 @@ class ChallengeProgressAdmin(MemberListGuard, ReadOnly):
 
 
 @admin.register(MemberBadge)
-class MemberBadgeAdmin(MemberListGuard, ReadOnly):
+class MemberBadgeAdmin(MemberListGuard, ReadOnlyAdmin):
     list_display = ["member", "badge", "awarded_at"]
     list_select_related = ["member", "badge"]
     search_fields = ["member__membership_number"]
 
 
 @admin.register(Referral)
-class ReferralAdmin(MemberListGuard, ReadOnly):
+class ReferralAdmin(MemberListGuard, ReadOnlyAdmin):
     member_path = "referrer"
 
     list_display = ["created_at", "referrer", "referred", "status", "completed_at"]
@@ -387,7 +372,7 @@ class RejectForm(forms.Form):
 
 
 @admin.register(Review)
-class ReviewAdmin(ReadOnly):
+class ReviewAdmin(ReadOnlyAdmin):
     """The moderation queue: pending reviews and posts, oldest first."""
 
     list_display = ["submitted_at", "member", "kind", "excerpt", "link", "status"]
@@ -430,7 +415,7 @@ class ReviewAdmin(ReadOnly):
         done = 0
         for review in queryset.order_by("pk"):
             try:
-                reviews.review_approve(review_id=review.pk, actor=_actor(request))
+                reviews.review_approve(review_id=review.pk, actor=request_actor(request))
             except DomainError as exc:
                 self.message_user(request, f"#{review.pk}: {exc.message}", messages.WARNING)
             else:
@@ -451,7 +436,7 @@ class ReviewAdmin(ReadOnly):
                 try:
                     reviews.review_reject(
                         review_id=review.pk,
-                        actor=_actor(request),
+                        actor=request_actor(request),
                         reason=form.cleaned_data["reason"],
                     )
                 except DomainError as exc:

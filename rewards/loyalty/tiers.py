@@ -83,6 +83,29 @@ def _tier_change(
         MemberTier.objects.filter(pk=member_tier.pk).update(
             tier=to_tier, since=now, below_since=None
         )
+    return _tier_change_record(
+        member_id=member_id,
+        from_tier_id=from_tier_id,
+        to_tier=to_tier,
+        reason=reason,
+        value=value,
+        now=now,
+        purchase_id=purchase_id,
+    )
+
+
+def _tier_change_record(
+    *,
+    member_id: int,
+    from_tier_id: int | None,
+    to_tier: Tier,
+    reason: str,
+    value: int,
+    now: datetime.datetime,
+    purchase_id: int | None,
+) -> TierChange:
+    """The audit row of a tier change and its timeline event (the ``MemberTier`` row is
+    written by the caller, in the same transaction)."""
     change = TierChange.objects.create(
         member_id=member_id,
         from_tier_id=from_tier_id,
@@ -144,27 +167,15 @@ def tier_evaluate(
             member_tier = _lock_member_tier(member_id)
             assert member_tier is not None
             if member_tier.tier_id == target.pk and member_tier.since == now:
-                change = TierChange.objects.create(
+                return _tier_change_record(
                     member_id=member_id,
-                    from_tier=None,
+                    from_tier_id=None,
                     to_tier=target,
                     reason=reason,
-                    qualifying_value=value,
+                    value=value,
+                    now=now,
                     purchase_id=purchase_id,
-                    created_at=now,
                 )
-                activity_record(
-                    member=Member(pk=member_id),
-                    kind=ActivityKind.TIER_CHANGED,
-                    data={
-                        "from": None,
-                        "to": target.pk,
-                        "to_code": target.code,
-                        "reason": reason,
-                        "change_id": change.pk,
-                    },
-                )
-                return change
         current = next((t for t in tiers if t.pk == member_tier.tier_id), None)
         current_rank = current.rank if current else -1
         if target.rank > current_rank:

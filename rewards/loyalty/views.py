@@ -15,19 +15,15 @@ from django.urls import reverse
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
+from members.actors import request_actor
 from members.errors import DomainError
-from members.models import Member, User
+from members.models import Member
 from members.views import member_required
 from rewards import selectors
 from rewards.loyalty import catalogue, challenges, referrals, reviews, tiers
 from rewards.models import Review, Reward, Voucher
 
 REFERRAL_SESSION_KEY = "rewards_referral_code"
-
-
-def _actor(request: HttpRequest) -> User | None:
-    """The logged-in user, for the audit fields of what they do."""
-    return request.user if isinstance(request.user, User) else None
 
 
 def _member(request: HttpRequest) -> Member:
@@ -116,7 +112,9 @@ def tier_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             tiers.benefit_choose(
-                member=member, benefit_ids=form.cleaned_data["benefits"], actor=_actor(request)
+                member=member,
+                benefit_ids=form.cleaned_data["benefits"],
+                actor=request_actor(request),
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
@@ -180,7 +178,7 @@ def reward_page(request: HttpRequest, code: str) -> HttpResponse:
                 member=member,
                 reward=reward,
                 idempotency_key=f"web:{member.pk}:{form.cleaned_data['idempotency_key']}",
-                actor=_actor(request),
+                actor=request_actor(request),
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
@@ -207,7 +205,7 @@ def waitlist_join(request: HttpRequest, code: str) -> HttpResponse:
     reward = _reward_for(member, code)
     if request.method == "POST":
         try:
-            catalogue.waitlist_join(member=member, reward=reward, actor=_actor(request))
+            catalogue.waitlist_join(member=member, reward=reward, actor=request_actor(request))
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
@@ -269,7 +267,7 @@ def voucher_cancel(request: HttpRequest, voucher_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             voucher = catalogue.voucher_cancel(
-                voucher_id=voucher_id, member=member, actor=_actor(request)
+                voucher_id=voucher_id, member=member, actor=request_actor(request)
             )
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -321,7 +319,7 @@ def referral_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             referrals.referral_register(
-                referred=member, code=form.cleaned_data["code"], actor=_actor(request)
+                referred=member, code=form.cleaned_data["code"], actor=request_actor(request)
             )
         except DomainError as exc:
             form.add_error("code", exc.message)
