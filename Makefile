@@ -16,7 +16,7 @@ help:
 	@echo "make run    - install, start the embedded PostgreSQL, migrate, load the demo,"
 	@echo "              start web + Celery worker + beat (Ctrl-C stops all of them)"
 	@echo "make test   - install test tools and run the whole suite (PostgreSQL + Redis)"
-	@echo "make lint   - ruff, mypy and makemigrations --check"
+	@echo "make lint   - ruff, mypy, the import layers (lint-imports), makemigrations --check"
 	@echo "make bench  - every benchmark (results in docs/benchmarks.md)"
 	@echo "make makemessages - refresh the Swedish catalogs (then fill them in, make messages)"
 	@echo "make lock   - re-pin requirements/run.txt and dev.txt from pyproject.toml"
@@ -74,10 +74,12 @@ test: $(STAMP) messages
 	@bash scripts/ensure_chromium.sh
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
+# .pre-commit-config.yaml runs the same commands (keep the two in step).
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m mypy .
+	$(VENV)/bin/lint-imports
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
 
 format: $(STAMP)

@@ -33,7 +33,7 @@ from campaigns.authoring import (
 )
 from campaigns.errors import CampaignStateError
 from campaigns.models import Campaign, Delivery, MemberOffer, Offer, Segment, Variant
-from campaigns.segments import SegmentCriteriaError
+from campaigns.segments import SegmentCriteriaError, criteria_validate
 from campaigns.sending import rendering
 from campaigns.sending.channels import MARKETING_CHANNELS
 from members.actors import request_actor
@@ -86,8 +86,6 @@ class SegmentForm(forms.ModelForm):
         if not isinstance(criteria, dict):
             raise ValidationError(_("The criteria must be a JSON object."))
         try:
-            from campaigns.segments import criteria_validate
-
             criteria_validate(criteria)
         except DomainError as error:
             raise ValidationError(error.message) from error

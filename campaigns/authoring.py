@@ -34,6 +34,7 @@ from campaigns.sending.fanout import (
     campaign_task,
 )
 from members.models import Member, User
+from rewards.models import Reward
 
 
 def segment_save(
@@ -153,7 +154,6 @@ def offer_reward_code_check(*, kind: str, reward_code: str) -> None:
         return
     if not reward_code:
         raise ValidationError({"reward_code": _("Name the reward by its code.")})
-    from rewards.models import Reward
 
     if not Reward.objects.filter(code=reward_code).exists():
         raise ValidationError(

@@ -19,6 +19,8 @@ from campaigns.selectors import REWARD_OFFER_KEY
 from members.activity import Kind, activity_record
 from members.errors import NotFoundError
 from members.models import ActivityEvent, Member
+from rewards.loyalty.catalogue import RewardNotAvailableError, reward_grant
+from rewards.models import PurchaseLine, Reward, Voucher
 
 
 def offer_activate(
@@ -71,9 +73,6 @@ def offer_activate(
 
 def _offer_reward_grant(*, member: Member, item: MemberOffer) -> Any:
     """Issue the reward offer's voucher; the key ties the voucher to this member offer."""
-    from rewards.loyalty.catalogue import RewardNotAvailableError, reward_grant
-    from rewards.models import Reward
-
     reward = Reward.objects.filter(code=item.offer.reward_code).first()
     if reward is None:  # the reward was renamed or removed after the offer was saved
         raise RewardNotAvailableError()
@@ -92,7 +91,6 @@ def offer_voucher_used_record(event: ActivityEvent) -> None:
     voucher_id = (event.data or {}).get("voucher_id")
     if not voucher_id:
         return
-    from rewards.models import Voucher
 
     claim_key = (
         Voucher.objects.filter(pk=voucher_id, member_id=event.member_id)
@@ -123,7 +121,6 @@ def offer_redemptions_record(event: ActivityEvent) -> None:
     purchase_id = (event.data or {}).get("purchase_id")
     if not purchase_id:
         return
-    from rewards.models import PurchaseLine
 
     active = list(
         MemberOffer.objects.filter(

@@ -26,6 +26,7 @@ from campaigns.models import (
     Segment,
     SegmentMember,
 )
+from campaigns.segments import SegmentCriteriaError, members_matching
 from consent.privacy_parts import (
     erasure_step_register,
     export_section_register,
@@ -104,8 +105,6 @@ _MEMBER_PLACEHOLDER = -7_352_917_004_113  # never a member id; replaced by the m
 
 def _segment_tests(segments: list[Segment], member: Member) -> dict[int, bool]:
     """Which of these criteria segments the member is in now (one query; an EXISTS each)."""
-    from campaigns.segments import SegmentCriteriaError, members_matching
-
     if not segments:
         return {}
     now = timezone.now().replace(second=0, microsecond=0)

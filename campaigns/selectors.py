@@ -29,6 +29,7 @@ from consent.selectors import contact_permissions
 from members.models import Member
 from members.rows import CompiledQuery
 from members.sql_names import sql_names
+from rewards.models import EarningRule, PurchaseLine, Reward, Voucher
 from rewards.rules.earning import bonus_sql
 
 
@@ -120,8 +121,6 @@ REWARD_OFFER_KEY = "offer:{}"
 
 def offer_vouchers(*, member_offer_ids: list[int]) -> dict[int, Any]:
     """The voucher each collected reward offer issued, by member offer id (one query)."""
-    from rewards.models import Voucher
-
     keys = {f"grant:{REWARD_OFFER_KEY.format(pk)}": pk for pk in member_offer_ids}
     if not keys:
         return {}
@@ -267,8 +266,6 @@ def _cost(
     """Estimated bonus points (last period's spend in the offer's category x the extra
     multiplier x the base rate) and vouchers/invitations handed out: at most the reward's
     stock left, each worth its points price (given as a gift, so counted at that value)."""
-    from rewards.models import EarningRule, PurchaseLine, Reward
-
     base = EarningRule.objects.filter(kind="base", active=True).order_by("-priority").first()
     rate = base.rate if base else Decimal("1")
     points = Decimal(0)

@@ -18,6 +18,7 @@ from campaigns.sending import audience
 from campaigns.sending.fanout import sends_queue
 from members.activity import Kind
 from members.models import ActivityEvent
+from rewards.models import PointLot, Purchase
 
 EVENT_TRIGGERS = {
     str(Kind.JOINED): Campaign.Trigger.JOINED,
@@ -68,8 +69,6 @@ def trigger_event_handle(event: ActivityEvent) -> None:
 def triggers_daily(*, now: datetime.datetime | None = None) -> int:
     """Beat, daily: birthdays today, members whose last purchase was exactly N days ago, and
     members with points expiring in exactly N days. Each fires once (dated occurrence)."""
-    from rewards.models import PointLot, Purchase
-
     now = now or timezone.now()
     today = timezone.localtime(now).date()
     queued = 0

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from consent.models import ConsentEvent, Interest
+from consent.models import ConsentEvent, ConsentState, Interest
 from consent.selectors import policy_version_current
 from consent.services.consent import consents_set
 from consent.services.preferences import interests_set
@@ -165,8 +165,6 @@ def _unsubscribe_step(person: DemoPerson) -> Callable[[], None]:
 
 def marketing_consent_share(*, member_ids: list[int]) -> float:
     """The share of these members who have (now) given marketing consent by email or SMS."""
-    from consent.models import ConsentState
-
     if not member_ids:
         return 0.0
     granted = (

@@ -8,8 +8,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 
+from consent.erasure_tokens import erasure_confirm_token
 from consent.models import PrivacyRequest
-from consent.services.erasure import erasure_confirm_token
+from members.enqueue import task_get
 
 
 def _site_link(path: str) -> str:
@@ -18,15 +19,13 @@ def _site_link(path: str) -> str:
 
 
 def _send(*, request: PrivacyRequest, template: str, context: dict[str, object]) -> None:
-    from members.tasks import email_send
-
     user = request.member.user
     if user is None or not user.email:
         return
     with translation.override(request.member.preferred_language):
         subject = render_to_string(f"consent/email/{template}_subject.txt", context).strip()
         body = render_to_string(f"consent/email/{template}_message.txt", context)
-    email_send.delay(
+    task_get("members.tasks.email_send").delay(
         {
             "subject": settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject,
             "body": body,

@@ -36,7 +36,14 @@ from consent.forms import (
     client_ip,
     client_user_agent,
 )
-from consent.models import ConsentEvent, ContactPreferences, PrivacyRequest, Purpose, Retention
+from consent.models import (
+    ConsentEvent,
+    ContactPreferences,
+    LawfulBasis,
+    PrivacyRequest,
+    Purpose,
+    Retention,
+)
 from consent.processing_register import REGISTER_PURPOSES, register_entries
 from consent.selectors import (
     consent_history_latest,
@@ -417,7 +424,6 @@ def privacy_notice(request: HttpRequest) -> HttpResponse:
         group["fields"].setdefault(kind, set()).add(entry.verbose_name)
         group["retention"].add(str(retention_labels[entry.retention]))
     partners = [p for p in purposes.values() if p.category == Purpose.Category.PARTNER]
-    from consent.models import LawfulBasis
 
     basis_labels = dict(LawfulBasis.choices)
     sections = []

@@ -12,6 +12,7 @@ from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
+from members.enqueue import task_get
 from members.models import Member
 from members.services import member_email_verified
 from members.validators import email_length_validate
@@ -53,9 +54,7 @@ class AccountAdapter(DefaultAccountAdapter):
             "headers": dict(message.extra_headers),
         }
 
-        from members.tasks import email_send
-
-        transaction.on_commit(lambda: email_send.delay(payload))
+        transaction.on_commit(lambda: task_get("members.tasks.email_send").delay(payload))
 
     def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
         confirmed = super().confirm_email(request, email_address)

@@ -36,8 +36,8 @@ from members.activity import Kind
 from members.models import ActivityEvent, Member, Store, User
 from members.roles import ADMINISTRATOR, DATA_PROTECTION_OFFICER, MARKETER, STORE_STAFF, roles_sync
 from members.services import (
-    _luhn_check_digit,
     card_token_generate,
+    luhn_check_digit,
     member_create,
     member_email_verified,
     member_update_profile,
@@ -100,7 +100,7 @@ def demo_members(*, seed: int, count: int) -> Iterator[dict[str, Any]]:
     for i in range(count):
         while True:
             body = str(rng.randint(10**8, 10**9 - 1))
-            number = body + _luhn_check_digit(body)
+            number = body + luhn_check_digit(body)
             if number not in numbers:
                 numbers.add(number)
                 break

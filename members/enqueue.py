@@ -10,12 +10,13 @@ worker). Queue after commit: ``transaction.on_commit(lambda: task_get(name).dela
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
 from celery import Task
 
 
-def task_get(name: str) -> Task:
+def task_get(name: str) -> Task[Any, Any]:
     """The task called ``name`` (``"<module>.<function>"``)."""
     module, function = name.rsplit(".", 1)
-    task: Task = getattr(import_module(module), function)
+    task: Task[Any, Any] = getattr(import_module(module), function)
     return task

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.activity import Kind, activity_record
+from members.api.scopes import SCOPES
 from members.models import ApiKey, Member, Store, User
 from members.phone import phone_normalise
 from members.validators import birth_date_validate, name_validate
@@ -76,10 +77,10 @@ def membership_number_generate() -> str:
     the check digit catches every single-digit typo at the till.
     """
     body = str(secrets.randbelow(9 * 10**8) + 10**8)
-    return body + _luhn_check_digit(body)
+    return body + luhn_check_digit(body)
 
 
-def _luhn_check_digit(body: str) -> str:
+def luhn_check_digit(body: str) -> str:
     total = 0
     for i, char in enumerate(reversed(body)):
         digit = int(char)
@@ -92,7 +93,7 @@ def _luhn_check_digit(body: str) -> str:
 
 
 def membership_number_is_valid(number: str) -> bool:
-    return len(number) == 10 and number.isdigit() and _luhn_check_digit(number[:-1]) == number[-1]
+    return len(number) == 10 and number.isdigit() and luhn_check_digit(number[:-1]) == number[-1]
 
 
 def card_token_generate() -> str:
@@ -233,8 +234,6 @@ def api_key_create(
     *, store: Store, name: str, scopes: list[str], created_by: User | None = None
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its plain text, which is never stored or shown again."""
-    from members.api.scopes import SCOPES
-
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
         raise ValidationError({"scopes": _("Unknown scopes: %s") % ", ".join(unknown)})

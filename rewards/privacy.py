@@ -13,7 +13,12 @@ from typing import Any
 from django.db.models import Model
 from django.utils.translation import gettext_lazy as _
 
-from consent.privacy_parts import erasure_step_register, export_section_register, model_row
+from consent.privacy_parts import (
+    erasure_step_register,
+    export_section_register,
+    free_text_register,
+    model_row,
+)
 from members.models import Member
 from rewards.models import (
     BenefitChoice,
@@ -29,6 +34,7 @@ from rewards.models import (
     PurchaseLine,
     Referral,
     ReferralCode,
+    ReferralIdentity,
     Reservation,
     Return,
     Review,
@@ -84,9 +90,6 @@ def _register_free_texts() -> None:
     identifiers in it and keeps the row (the books). Receipt and return ids and ledger keys
     are unique, so a replaced one gets the row's id. The ledger's trigger allows exactly
     this change (rewards migration 0006)."""
-    from consent.privacy_parts import free_text_register
-    from rewards.models import LedgerEntry, Purchase, Reservation, Return
-
     free_text_register(model=LedgerEntry, fields=["reason"], member_path="member")
     # "return:<store>:<return id>": the till's return id may carry an identifier
     free_text_register(
@@ -102,8 +105,6 @@ def _register_free_texts() -> None:
 
 # Keyed hashes of the contact details a member was referred with (rewards.referrals).
 def _referral_identities() -> None:
-    from rewards.models import ReferralIdentity
-
     export_section_register(
         name="referral_identities",
         title=_("Hashed contact details from your invitation"),

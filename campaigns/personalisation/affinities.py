@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -30,7 +31,9 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _transactions_sql(*, item: str, basis: str, s: PersonalisationSettings) -> tuple[str, list]:
+def _transactions_sql(
+    *, item: str, basis: str, s: PersonalisationSettings
+) -> tuple[str, list[Any]]:
     """A CTE body selecting distinct ``(t, item)`` rows: one transaction per purchase
     (basket) or per consenting member (history). The SQL text is constant; values are
     parameters. Fully returned lines do not count."""

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, Delivery, Variant
 from campaigns.results.stats import Interval, Sample, welch_interval
+from campaigns.sending.fanout import campaign_promote_start
 from members.errors import ConflictError, NotFoundError
 from rewards.models import Purchase, PurchaseLine
 
@@ -600,7 +601,6 @@ def campaign_promote_winner(
         variant = Variant.objects.get(pk=winner.variant_id)
     # The engine sits beside results in this app; imported here to keep results importable
     # on its own (pages and tests that only read).
-    from campaigns.sending.fanout import campaign_promote_start
 
     chunks = campaign_promote_start(campaign=campaign, variant=variant)
     return Promotion(variant=variant, chunks=chunks, winner=winner)

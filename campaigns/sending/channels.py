@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 
+from campaigns.models import InboxMessage, ProviderCall
+
 logger = logging.getLogger(__name__)
 
 
@@ -143,8 +145,6 @@ class OnsiteChannel(Channel):
     external = False
 
     def send(self, message: Message) -> str:
-        from campaigns.models import InboxMessage
-
         inbox, _created = InboxMessage.objects.get_or_create(
             delivery_id=message.delivery_id,
             defaults={
@@ -164,8 +164,6 @@ class TestChannel(Channel):
     purpose = "marketing_email"
 
     def send(self, message: Message) -> str:
-        from campaigns.models import ProviderCall
-
         try:
             with transaction.atomic():
                 call = ProviderCall.objects.create(

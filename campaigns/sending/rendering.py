@@ -29,10 +29,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, override
 
 from campaigns.models import Campaign, Offer, Variant
-from campaigns.sending.channels import Message
+from campaigns.personalisation.selectors import recommended_products_bulk
+from campaigns.sending.channels import Message, sms_segments
 from consent.unsubscribe import unsubscribe_headers, unsubscribe_url
 from members.models import Member
 from rewards.models import MemberTier, PointBalance, PointLot
+from rewards.selectors import next_tiers_bulk
 
 MERGE_FIELDS = (
     "first_name",
@@ -180,15 +182,12 @@ def member_contexts(
             ctx.setdefault("expiring_points", 0)
             ctx.setdefault("expiring_date", timezone.localtime(horizon).date().isoformat())
     if "points_to_next_tier" in fields:
-        from rewards.selectors import next_tiers_bulk
-
         nexts = next_tiers_bulk(member_ids=ids, now=now)
         for member_id, ctx in contexts.items():
             ctx["points_to_next_tier"] = _to_next_tier(nexts.get(member_id), ctx["language"])
     if "recommended_products" in fields:
         # Personalisation's selector, not the table: it checks the profiling consent at this
         # moment, so a member who withdrew it a second ago gets no recommendations.
-        from campaigns.personalisation.selectors import recommended_products_bulk
 
         recommended = recommended_products_bulk(
             member_ids=ids,
@@ -228,14 +227,14 @@ def _track(text: str, delivery_id: int, *, html: bool) -> str:
         if url.startswith((base + "/avregistrera/", base + "/k/")):
             return url
         token = signing.dumps([delivery_id, url], salt=CLICK_SALT, compress=True)
-        return base + reverse("campaigns:click", args=[token])
+        return str(base + reverse("campaigns:click", args=[token]))
 
     return URL_RE.sub(replace, text)
 
 
 def open_pixel_url(delivery_id: int) -> str:
     token = signing.dumps(delivery_id, salt=OPEN_SALT)
-    return settings.SITE_URL.rstrip("/") + reverse("campaigns:open", args=[token])
+    return str(settings.SITE_URL.rstrip("/") + reverse("campaigns:open", args=[token]))
 
 
 @dataclass
@@ -354,8 +353,6 @@ def message_for(
 
 def preview(*, campaign: Campaign, variant: Variant, member: Member) -> dict[str, Any]:
     """What ``member`` would get from ``variant``, in their language, on each channel."""
-    from campaigns.sending.channels import sms_segments
-
     language = member.preferred_language
     fields = fields_used(*sources(variant, language))
     context = member_contexts([person_of(member)], fields=fields)[member.pk]

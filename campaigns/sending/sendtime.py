@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 
+from campaigns.models import Delivery
 from consent.models import ContactPreferences
 from consent.selectors import STOCKHOLM
 
@@ -57,8 +58,6 @@ def budget_take(*, member_ids: list[int], rank: Rank, at: datetime.datetime) -> 
 
     Call inside the transaction that records the outcome on the deliveries.
     """
-    from campaigns.models import Delivery
-
     ids = sorted(set(member_ids))
     if not ids:
         return {}

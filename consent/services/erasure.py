@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from consent import privacy_parts
 from consent.deadlines import privacy_deadline
+from consent.emails import erasure_confirm_email
+from consent.erasure_tokens import ERASURE_SALT
 from consent.errors import InvalidConfirmationLinkError
 from consent.lock_objects import member_lock
 from consent.models import ConsentEvent, PrivacyRequest
@@ -18,9 +20,6 @@ from members.activity import Kind, activity_record
 from members.models import Member, User
 
 Source = ConsentEvent.Source
-
-
-ERASURE_SALT = "consent.erasure-confirm"
 
 
 def privacy_erasure_request(
@@ -61,8 +60,6 @@ def privacy_erasure_request(
             actor=actor,
         )
         if not by_staff:
-            from consent.emails import erasure_confirm_email
-
             request_id = request.pk
             transaction.on_commit(lambda: erasure_confirm_email(request_id=request_id))
     return request
@@ -70,10 +67,6 @@ def privacy_erasure_request(
 
 def _grace() -> datetime.timedelta:
     return datetime.timedelta(days=settings.PRIVACY_ERASURE_GRACE_DAYS)
-
-
-def erasure_confirm_token(request: PrivacyRequest) -> str:
-    return signing.dumps({"r": request.pk, "m": request.member_id}, salt=ERASURE_SALT)
 
 
 def privacy_erasure_confirm(*, token: str) -> PrivacyRequest:

@@ -18,7 +18,9 @@ from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from consent import export as export_zip
 from consent.deadlines import privacy_deadline
+from consent.emails import export_ready_email
 from consent.lock_objects import member_lock
 from consent.models import ConsentEvent, PrivacyRequest
 from consent.selectors import private_storage
@@ -154,8 +156,6 @@ def privacy_export_build(*, request_id: int) -> PrivacyRequest | None:
     any transaction (slow I/O) into a scratch folder under ``PRIVATE_ROOT``; progress is
     committed as each section is done, so the member's page can show it.
     """
-    from consent.export import export_build
-
     now = timezone.now()
     claimed = PrivacyRequest.objects.filter(
         pk=request_id, kind=PrivacyRequest.Kind.EXPORT, status=PrivacyRequest.Status.QUEUED
@@ -188,7 +188,7 @@ def privacy_export_build(*, request_id: int) -> PrivacyRequest | None:
     try:
         with _LeaseKeeper(request_id, attempt):
             local = scratch / "export.zip"
-            export_build(member=request.member, path=local, progress=progress)
+            export_zip.export_build(member=request.member, path=local, progress=progress)
             # Handed to the private storage, which every web and worker machine shares; the
             # stored name is random and never served at any URL, and only a finished
             # request's file can be downloaded.
@@ -228,7 +228,6 @@ def privacy_export_build(*, request_id: int) -> PrivacyRequest | None:
             data={"privacy_request_id": request_id},
             source="system",
         )
-        from consent.emails import export_ready_email
 
         transaction.on_commit(lambda: export_ready_email(request_id=request_id))
     request.refresh_from_db()
@@ -306,7 +305,7 @@ def export_leftovers_clean(
     return deleted
 
 
-def privacy_export_open(request: PrivacyRequest) -> File:
+def privacy_export_open(request: PrivacyRequest) -> File[bytes]:
     """The finished archive, opened for reading. Raises ``FileNotFoundError`` when gone.
 
     The storage refuses names that lead out of its folder (``SuspiciousFileOperation``).

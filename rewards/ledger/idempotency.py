@@ -43,7 +43,8 @@ def idempotent_run(
             raise
     if stored.request_hash != fingerprint:
         raise IdempotencyConflictError()
-    return stored.response
+    response: dict[str, Any] = stored.response
+    return response
 
 
 def store_idempotency_key(*, store_id: int, key: str) -> str:

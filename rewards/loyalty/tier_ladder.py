@@ -32,7 +32,7 @@ def _window_start(now: datetime.datetime) -> datetime.datetime:
 
 
 def spend_basis() -> bool:
-    return settings.REWARDS_TIER_BASIS == "spend"
+    return bool(settings.REWARDS_TIER_BASIS == "spend")
 
 
 def qualifying_values(

@@ -17,6 +17,7 @@ from rewards.ledger.balances import balance_credit
 from rewards.ledger.entries import Cause, Entry, entry_write
 from rewards.ledger.idempotency import request_fingerprint
 from rewards.ledger.lots import lot_create
+from rewards.loyalty.tiers import tier_upgrade_for_purchase
 from rewards.models import (
     Purchase,
 )
@@ -136,7 +137,6 @@ def purchase_record(
             )
             if member is not None:
                 # The purchase that crosses a tier threshold upgrades the member at once.
-                from rewards.loyalty.tiers import tier_upgrade_for_purchase
 
                 tier_upgrade_for_purchase(
                     member_id=member.pk,

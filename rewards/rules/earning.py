@@ -154,14 +154,19 @@ _lock = threading.Lock()
 _cache: dict[str, Any] = {"until": 0.0, "rules": []}
 
 
+def _cache_rules() -> list[RuleSnapshot]:
+    rules: list[RuleSnapshot] = _cache["rules"]
+    return rules
+
+
 def rules_active() -> list[RuleSnapshot]:
     """Active rules, highest priority first, cached per process for a few seconds."""
     now = time.monotonic()
     if _cache["until"] > now:
-        return _cache["rules"]
+        return _cache_rules()
     with _lock:
         if _cache["until"] > now:
-            return _cache["rules"]
+            return _cache_rules()
         rules = [
             RuleSnapshot(
                 id=r.pk,

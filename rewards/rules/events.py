@@ -18,6 +18,7 @@ from rewards.ledger.balances import balance_lock
 from rewards.ledger.entries import Cause, Entry
 from rewards.ledger.points import points_earn
 from rewards.models import (
+    CheckIn,
     EventRule,
     LedgerEntry,
 )
@@ -97,8 +98,6 @@ def checkin_record(
     *, member: Member, store: Store, idempotency_key: str
 ) -> tuple[Any, list[LedgerEntry]]:
     """A member arrived at the door: record it on the timeline and award check-in rules."""
-    from rewards.models import CheckIn
-
     with transaction.atomic():
         checkin, created = CheckIn.objects.get_or_create(
             idempotency_key=idempotency_key, defaults={"member": member, "store": store}

@@ -233,7 +233,7 @@ def test_privacy_erasure_confirm_email_links_to_the_site_url(
 
 def test_privacy_erasure_confirm_rejects_a_tampered_link(client, member):
     request = privacy_erasure_request(member=member, actor=member.user)
-    from consent.services.erasure import erasure_confirm_token
+    from consent.erasure_tokens import erasure_confirm_token
 
     token = erasure_confirm_token(request)
 

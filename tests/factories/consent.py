@@ -94,12 +94,9 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
     offers, inbox messages, contact budget), or the export test reports them as unseeded."""
     from django.utils import timezone
 
+    from consent.erasure_tokens import erasure_confirm_token
     from consent.services.access_log import access_log_record
-    from consent.services.erasure import (
-        erasure_confirm_token,
-        privacy_erasure_confirm,
-        privacy_erasure_request,
-    )
+    from consent.services.erasure import privacy_erasure_confirm, privacy_erasure_request
     from consent.services.requests import privacy_request_refuse
     from consent.services.unsubscribe import unsubscribe_redeem, unsubscribe_token_make
     from members.models import User
