@@ -1,9 +1,9 @@
 """What each app contributes to export, erasure, the "my data" page and retention.
 
-consent sits below rewards and campaigns, so it cannot import them. Instead each app may
-have a ``<app>/privacy.py`` that registers its parts here when imported; consent imports
-every app's ``privacy`` module once, from ``ConsentConfig.ready``
-(``autodiscover_modules("privacy")``). The contract is in docs/privacy.md:
+consent sits below rewards and campaigns, so it cannot import them. Instead each app has a
+``<app>/privacy.py`` whose ``register()`` adds its parts here, called from the app's own
+``AppConfig.ready`` (consent registers members' parts with its own). The contract is in
+docs/privacy.md:
 
 - ``export_section_register``: one JSON and one CSV file in the member's export ZIP.
 - ``erasure_step_register``: anonymise or delete the app's personal data of one member.
