@@ -8,7 +8,7 @@
    offers, vouchers, consent, personalisation), once.
 2. Tops up ``BENCH_PAGES_MEMBERS`` of those members (each with a login) to
    ``BENCH_PAGES_PURCHASES`` purchases spread over the last year, through
-   ``rewards.services.purchase_record`` (their ledger, lots and timeline as a till makes
+   ``rewards.purchases.recording.purchase_record`` (their ledger, lots and timeline as a till makes
    them); matures due points and re-evaluates tiers. Then a fresh database session per
    member: every client is a different logged-in member.
 3. Starts gunicorn with the production settings (``config.settings.production``; the

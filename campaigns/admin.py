@@ -1,6 +1,7 @@
 """The marketer's back-office: segments (builder with live count, CSV lists), offers,
 campaigns with variants, preview for a member, simulation, test send, launch, cancel and a
-progress page. Every change goes through ``campaigns.services``."""
+progress page. Every change goes through campaigns' services (``authoring``, ``sending``,
+``offers``)."""
 
 from __future__ import annotations
 

@@ -111,7 +111,7 @@ def seed_environment() -> Iterator[None]:
     conf.task_always_eager, conf.task_eager_propagates = True, True
     quiet = {
         name: logging.getLogger(name)
-        for name in ("celery.app.trace", "campaigns.channels", "kombu.connection")
+        for name in ("celery.app.trace", "campaigns.sending.channels", "kombu.connection")
     }
     saved_levels = {name: log.level for name, log in quiet.items()}
     for log in quiet.values():
