@@ -105,4 +105,4 @@ bench-mixed: $(STAMP)
 	$(PY) -m bench.mixed
 
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
