@@ -32,9 +32,9 @@ from campaigns.authoring import (
     variant_delete,
     variant_save,
 )
-from campaigns.errors import CampaignStateError
+from campaigns.errors import CampaignStateError, SegmentCriteriaError
 from campaigns.models import Campaign, Delivery, MemberOffer, Offer, Segment, Variant
-from campaigns.segments import SegmentCriteriaError, criteria_validate
+from campaigns.segments import criteria_validate
 from campaigns.sending import rendering
 from campaigns.sending.channels import MARKETING_CHANNELS
 from members.actors import request_actor

@@ -18,3 +18,19 @@ class CampaignInvalidError(DomainError):
 
 class OfferNotActivatableError(ConflictError):
     code = "offer_not_activatable"
+
+
+class NoClearWinnerError(ConflictError):
+    code = "no_clear_winner"
+    default_message = gettext_lazy(
+        "No variant is clearly better yet; choose one to promote it anyway."
+    )
+
+
+class PromoteNotAllowedError(ConflictError):
+    code = "promote_not_allowed"
+    default_message = gettext_lazy("Promote the winner after the test run has finished.")
+
+
+class SegmentCriteriaError(DomainError):
+    code = "invalid_segment_criteria"

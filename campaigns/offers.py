@@ -19,7 +19,8 @@ from campaigns.selectors import REWARD_OFFER_KEY
 from members.activity import Kind, activity_record
 from members.errors import NotFoundError
 from members.models import ActivityEvent, Member
-from rewards.loyalty.catalogue import RewardNotAvailableError, reward_grant
+from rewards.errors import RewardNotAvailableError
+from rewards.loyalty.catalogue import reward_grant
 from rewards.models import PurchaseLine, Reward, Voucher
 
 

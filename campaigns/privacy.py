@@ -18,6 +18,7 @@ from django.db.models import Exists, Model, OuterRef, Q, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.errors import SegmentCriteriaError
 from campaigns.models import (
     ContactBudget,
     Delivery,
@@ -26,7 +27,7 @@ from campaigns.models import (
     Segment,
     SegmentMember,
 )
-from campaigns.segments import SegmentCriteriaError, members_matching
+from campaigns.segments import members_matching
 from consent.privacy_parts import (
     erasure_step_register,
     export_section_register,

@@ -37,15 +37,10 @@ from django.db.models.lookups import (
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns.errors import SegmentCriteriaError
 from consent.models import ConsentState, MemberInterest
-from members.errors import DomainError
 from members.models import Member
 from rewards.models import CheckIn, LedgerEntry, PointBalance, Purchase, PurchaseLine
-
-
-class SegmentCriteriaError(DomainError):
-    code = "invalid_segment_criteria"
-
 
 COMPARISONS: dict[str, Any] = {
     "gte": GreaterThanOrEqual,

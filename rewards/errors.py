@@ -1,10 +1,11 @@
-"""Domain errors of the points ledger, purchases and the integration API (stable codes)."""
+"""Domain errors of rewards (stable codes): the points ledger, purchases, the integration API,
+tiers, the reward catalogue and vouchers, referrals and reviews."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from members.errors import ConflictError, DomainError, NotFoundError
+from members.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 
 
 class InsufficientPointsError(ConflictError):
@@ -90,3 +91,122 @@ class PurchaseAlreadyClaimedError(ConflictError):
 class MemberErasedError(DomainError):
     code = "member_erased"
     default_message = _("This membership has ended.")
+
+
+class RewardNotAvailableError(DomainError):
+    code = "reward_not_available"
+    default_message = _("This reward is not available right now.")
+
+
+class TierRequiredError(ForbiddenError):
+    code = "tier_required"
+    default_message = _("This reward is for members of a higher tier.")
+
+
+class SoldOutError(ConflictError):
+    code = "sold_out"
+    default_message = _("Sorry, this reward is sold out.")
+
+
+class MemberLimitReachedError(ConflictError):
+    code = "member_limit_reached"
+    default_message = _("You have already claimed this reward as many times as allowed.")
+
+
+class UnknownVoucherError(NotFoundError):
+    code = "unknown_voucher"
+    default_message = _("No voucher has that code.")
+
+
+class VoucherUsedError(ConflictError):
+    code = "voucher_used"
+    default_message = _("This voucher has already been used.")
+
+
+class VoucherCancelledError(ConflictError):
+    code = "voucher_cancelled"
+    default_message = _("This voucher was cancelled.")
+
+
+class VoucherExpiredError(ConflictError):
+    code = "voucher_expired"
+    default_message = _("This voucher has expired.")
+
+
+class BasketBelowMinimumError(DomainError):
+    code = "basket_below_minimum"
+    default_message = _("The basket is smaller than this voucher's minimum.")
+
+
+class VoucherNotCancellableError(ConflictError):
+    code = "voucher_not_cancellable"
+    default_message = _("Only an unused, valid voucher can be cancelled.")
+
+
+class WaitlistNotOpenError(DomainError):
+    code = "waitlist_not_open"
+    default_message = _("There is no waiting list for this reward right now.")
+
+
+class PartnerCodesInvalidError(DomainError):
+    code = "partner_codes_invalid"
+    default_message = _("The file has no valid codes.")
+
+
+class BenefitAlreadyChosenError(ConflictError):
+    code = "benefit_already_chosen"
+    default_message = _("You have already chosen your benefits for this period.")
+
+
+class BenefitNotAvailableError(DomainError):
+    code = "benefit_not_available"
+    default_message = _("That benefit is not available in your tier.")
+
+
+class TooManyBenefitsError(DomainError):
+    code = "too_many_benefits"
+    default_message = _("Your tier lets you choose fewer benefits than that.")
+
+
+class UnknownReferralCodeError(NotFoundError):
+    code = "unknown_referral_code"
+    default_message = _("We found no member with that invitation code.")
+
+
+class SelfReferralError(DomainError):
+    code = "self_referral"
+    default_message = _("You cannot use your own invitation code.")
+
+
+class AlreadyReferredError(ConflictError):
+    code = "already_referred"
+    default_message = _("You have already been invited by a member.")
+
+
+class ReferralTooLateError(DomainError):
+    code = "referral_too_late"
+    default_message = _(
+        "An invitation code can only be used by new members before their first purchase."
+    )
+
+
+class DuplicateIdentityError(ConflictError):
+    code = "identity_already_referred"
+    default_message = _("This phone number, email address or card has already been invited once.")
+
+
+class TooManyPendingReviewsError(ConflictError):
+    code = "too_many_pending_reviews"
+    default_message = _(
+        "You have several posts waiting for moderation; please wait until we have read them."
+    )
+
+
+class ReviewNotPendingError(ConflictError):
+    code = "review_not_pending"
+    default_message = _("This post has already been moderated.")
+
+
+class UnknownReviewError(NotFoundError):
+    code = "unknown_review"
+    default_message = _("No such review.")

@@ -23,10 +23,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.errors import NoClearWinnerError, PromoteNotAllowedError
 from campaigns.models import Campaign, Delivery, Variant
 from campaigns.results.stats import Interval, Sample, welch_interval
 from campaigns.sending.fanout import campaign_promote_start
-from members.errors import ConflictError, NotFoundError
+from members.errors import NotFoundError
 from rewards.models import Purchase, PurchaseLine
 
 CONTACTED = Delivery.Status.SENT
@@ -559,16 +560,6 @@ def winner_pick(
         versus=versus,
         runner_up_id=runner_up,
     )
-
-
-class NoClearWinnerError(ConflictError):
-    code = "no_clear_winner"
-    default_message = _("No variant is clearly better yet; choose one to promote it anyway.")
-
-
-class PromoteNotAllowedError(ConflictError):
-    code = "promote_not_allowed"
-    default_message = _("Promote the winner after the test run has finished.")
 
 
 @dataclass(frozen=True)

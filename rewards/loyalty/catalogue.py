@@ -29,9 +29,23 @@ from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.card import QR_MASK  # the same fixed mask as the membership card
 from members.enqueue import task_get
-from members.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
+from members.errors import DomainError
 from members.models import Member, Store, User
-from rewards.errors import IdempotencyConflictError
+from rewards.errors import (
+    BasketBelowMinimumError,
+    IdempotencyConflictError,
+    MemberLimitReachedError,
+    PartnerCodesInvalidError,
+    RewardNotAvailableError,
+    SoldOutError,
+    TierRequiredError,
+    UnknownVoucherError,
+    VoucherCancelledError,
+    VoucherExpiredError,
+    VoucherNotCancellableError,
+    VoucherUsedError,
+    WaitlistNotOpenError,
+)
 from rewards.ledger.balances import balance_lock
 from rewards.ledger.points import points_earn, points_redeem
 from rewards.ledger.snapshots import balance_snapshot
@@ -51,69 +65,6 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 16
 QR_PREFIX = "KKV1:"
 PARTNER_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#+=-]{0,99}$")
-
-
-# --- errors ---------------------------------------------------------------------------------
-
-
-class RewardNotAvailableError(DomainError):
-    code = "reward_not_available"
-    default_message = _("This reward is not available right now.")
-
-
-class TierRequiredError(ForbiddenError):
-    code = "tier_required"
-    default_message = _("This reward is for members of a higher tier.")
-
-
-class SoldOutError(ConflictError):
-    code = "sold_out"
-    default_message = _("Sorry, this reward is sold out.")
-
-
-class MemberLimitReachedError(ConflictError):
-    code = "member_limit_reached"
-    default_message = _("You have already claimed this reward as many times as allowed.")
-
-
-class UnknownVoucherError(NotFoundError):
-    code = "unknown_voucher"
-    default_message = _("No voucher has that code.")
-
-
-class VoucherUsedError(ConflictError):
-    code = "voucher_used"
-    default_message = _("This voucher has already been used.")
-
-
-class VoucherCancelledError(ConflictError):
-    code = "voucher_cancelled"
-    default_message = _("This voucher was cancelled.")
-
-
-class VoucherExpiredError(ConflictError):
-    code = "voucher_expired"
-    default_message = _("This voucher has expired.")
-
-
-class BasketBelowMinimumError(DomainError):
-    code = "basket_below_minimum"
-    default_message = _("The basket is smaller than this voucher's minimum.")
-
-
-class VoucherNotCancellableError(ConflictError):
-    code = "voucher_not_cancellable"
-    default_message = _("Only an unused, valid voucher can be cancelled.")
-
-
-class WaitlistNotOpenError(DomainError):
-    code = "waitlist_not_open"
-    default_message = _("There is no waiting list for this reward right now.")
-
-
-class PartnerCodesInvalidError(DomainError):
-    code = "partner_codes_invalid"
-    default_message = _("The file has no valid codes.")
 
 
 # --- codes ----------------------------------------------------------------------------------

@@ -14,43 +14,21 @@ import secrets
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
-from members.errors import ConflictError, DomainError, NotFoundError
 from members.models import ActivityEvent, Member, User
+from rewards.errors import (
+    AlreadyReferredError,
+    DuplicateIdentityError,
+    ReferralTooLateError,
+    SelfReferralError,
+    UnknownReferralCodeError,
+)
 from rewards.loyalty.catalogue import CODE_ALPHABET
 from rewards.models import Purchase, Referral, ReferralCode, ReferralIdentity
 
 CODE_LENGTH = 8
-
-
-class UnknownReferralCodeError(NotFoundError):
-    code = "unknown_referral_code"
-    default_message = _("We found no member with that invitation code.")
-
-
-class SelfReferralError(DomainError):
-    code = "self_referral"
-    default_message = _("You cannot use your own invitation code.")
-
-
-class AlreadyReferredError(ConflictError):
-    code = "already_referred"
-    default_message = _("You have already been invited by a member.")
-
-
-class ReferralTooLateError(DomainError):
-    code = "referral_too_late"
-    default_message = _(
-        "An invitation code can only be used by new members before their first purchase."
-    )
-
-
-class DuplicateIdentityError(ConflictError):
-    code = "identity_already_referred"
-    default_message = _("This phone number, email address or card has already been invited once.")
 
 
 # --- codes and identities -------------------------------------------------------------------

@@ -9,33 +9,15 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
-from members.errors import ConflictError, NotFoundError
 from members.models import Member, User
+from rewards.errors import ReviewNotPendingError, TooManyPendingReviewsError, UnknownReviewError
 from rewards.models import Product, Review
 
 MAX_PENDING = 5
 MIN_TEXT = 20
-
-
-class TooManyPendingReviewsError(ConflictError):
-    code = "too_many_pending_reviews"
-    default_message = gettext_lazy(
-        "You have several posts waiting for moderation; please wait until we have read them."
-    )
-
-
-class ReviewNotPendingError(ConflictError):
-    code = "review_not_pending"
-    default_message = gettext_lazy("This post has already been moderated.")
-
-
-class UnknownReviewError(NotFoundError):
-    code = "unknown_review"
-    default_message = gettext_lazy("No such review.")
 
 
 def review_submit(

@@ -19,13 +19,12 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
-from members.errors import ConflictError, DomainError
 from members.models import Member, User
 from members.sql_names import sql_names
+from rewards.errors import BenefitAlreadyChosenError, BenefitNotAvailableError, TooManyBenefitsError
 from rewards.loyalty.tier_ladder import (
     ladder,
     ladder_cached,
@@ -46,21 +45,6 @@ from rewards.rules.earning import bonus_sql
 
 # Bonus rule ids from benefits are negative so they never collide with EarningRule ids.
 BENEFIT_RULE_ID_BASE = -1_000_000
-
-
-class BenefitAlreadyChosenError(ConflictError):
-    code = "benefit_already_chosen"
-    default_message = _("You have already chosen your benefits for this period.")
-
-
-class BenefitNotAvailableError(DomainError):
-    code = "benefit_not_available"
-    default_message = _("That benefit is not available in your tier.")
-
-
-class TooManyBenefitsError(DomainError):
-    code = "too_many_benefits"
-    default_message = _("Your tier lets you choose fewer benefits than that.")
 
 
 # --- changes --------------------------------------------------------------------------------

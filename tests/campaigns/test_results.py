@@ -420,7 +420,8 @@ def test_campaign_promote_winner_starts_the_clear_winner_for_the_rest(store):
 
 
 def test_campaign_promote_winner_refuses_without_a_clear_winner_unless_chosen(store):
-    from campaigns.results.report import NoClearWinnerError, campaign_promote_winner
+    from campaigns.errors import NoClearWinnerError
+    from campaigns.results.report import campaign_promote_winner
 
     rf.base_rule()
     campaign = a_campaign("A", "B")
@@ -437,7 +438,8 @@ def test_campaign_promote_winner_refuses_without_a_clear_winner_unless_chosen(st
 
 
 def test_campaign_promote_winner_only_after_the_test_run(store):
-    from campaigns.results.report import PromoteNotAllowedError, campaign_promote_winner
+    from campaigns.errors import PromoteNotAllowedError
+    from campaigns.results.report import campaign_promote_winner
 
     campaign = a_campaign("A", "B")
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.SENDING)

@@ -22,13 +22,8 @@ from campaigns.offers import offer_activate, offer_voucher_used_record
 from campaigns.selectors import campaign_simulate
 from members.activity import Kind
 from members.models import ActivityEvent
-from rewards.loyalty.catalogue import (
-    MemberLimitReachedError,
-    SoldOutError,
-    TierRequiredError,
-    reward_grant,
-    voucher_redeem,
-)
+from rewards.errors import MemberLimitReachedError, SoldOutError, TierRequiredError
+from rewards.loyalty.catalogue import reward_grant, voucher_redeem
 from rewards.models import LedgerEntry, MemberTier, Reward, Voucher
 from tests import factories
 from tests.factories import campaigns as cf

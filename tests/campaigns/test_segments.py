@@ -9,7 +9,8 @@ import pytest
 import time_machine
 
 from campaigns.authoring import segment_import_csv
-from campaigns.segments import SegmentCriteriaError, criteria_compile, members_matching
+from campaigns.errors import SegmentCriteriaError
+from campaigns.segments import criteria_compile, members_matching
 from consent.models import Interest
 from consent.services.preferences import interests_set
 from members.models import Member, Store

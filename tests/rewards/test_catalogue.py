@@ -10,7 +10,16 @@ from django.utils import timezone
 
 from members.activity import Kind
 from members.models import ActivityEvent
-from rewards.errors import IdempotencyConflictError, InsufficientPointsError
+from rewards.errors import (
+    IdempotencyConflictError,
+    InsufficientPointsError,
+    MemberLimitReachedError,
+    PartnerCodesInvalidError,
+    RewardNotAvailableError,
+    SoldOutError,
+    TierRequiredError,
+    VoucherNotCancellableError,
+)
 from rewards.loyalty import catalogue
 from rewards.models import LedgerEntry, MemberTier, PartnerCode, PointBalance, Reward, Voucher
 from tests import factories
@@ -94,7 +103,7 @@ def test_reward_claim_sold_out_costs_no_points(member):
     rf.claim(other, reward)
 
     # when the member claims, then it is sold out and their points are untouched
-    with pytest.raises(catalogue.SoldOutError):
+    with pytest.raises(SoldOutError):
         rf.claim(member, reward)
     assert _available(member) == 1000
     assert_invariants([member.pk, other.pk])
@@ -110,7 +119,7 @@ def test_reward_claim_stale_instance_still_cannot_oversell(member):
     rf.claim(other, reward)
 
     # when the member claims with the stale instance, then the conditional update refuses it
-    with pytest.raises(catalogue.SoldOutError):
+    with pytest.raises(SoldOutError):
         rf.claim(member, stale)
     assert _available(member) == 1000
     reward.refresh_from_db()
@@ -125,7 +134,7 @@ def test_reward_claim_per_member_limit(member):
     rf.claim(member, reward)
 
     # when they claim a third, then they are refused and keep their points
-    with pytest.raises(catalogue.MemberLimitReachedError):
+    with pytest.raises(MemberLimitReachedError):
         rf.claim(member, reward)
     assert _available(member) == 800
 
@@ -143,7 +152,7 @@ def test_reward_claim_tier_only_reward(member):
 
     # when a Silver member claims it, then they are refused; they do not see it either
     MemberTier.objects.create(member=member, tier=ladder["silver"])
-    with pytest.raises(catalogue.TierRequiredError):
+    with pytest.raises(TierRequiredError):
         rf.claim(member, reward)
     assert reward not in catalogue.rewards_for_member(member=member)
 
@@ -159,7 +168,7 @@ def test_reward_claim_outside_dates_or_inactive(member):
     ended = rf.reward(ends_at=timezone.now() - datetime.timedelta(minutes=1))
     inactive = rf.reward(active=False)
     for reward in (later, ended, inactive):
-        with pytest.raises(catalogue.RewardNotAvailableError):
+        with pytest.raises(RewardNotAvailableError):
             rf.claim(member, reward)
     assert _available(member) == 1000
 
@@ -201,13 +210,13 @@ def test_partner_codes_upload_reports_and_claim_draws_one_code(member):
     assert PartnerCode.objects.get(code="BIO-AAA1").voucher == voucher
     assert PartnerCode.objects.filter(reward=reward, voucher__isnull=True).count() == 2
     # and a partner voucher cannot be cancelled (the code was shown)
-    with pytest.raises(catalogue.VoucherNotCancellableError):
+    with pytest.raises(VoucherNotCancellableError):
         catalogue.voucher_cancel(voucher_id=voucher.pk, member=member)
 
 
 def test_partner_codes_upload_only_invalid_lines_is_refused():
     reward = rf.reward(kind=Reward.Kind.PARTNER)
-    with pytest.raises(catalogue.PartnerCodesInvalidError):
+    with pytest.raises(PartnerCodesInvalidError):
         catalogue.partner_codes_upload(reward=reward, lines=["not valid", "x y"])
     assert not PartnerCode.objects.exists()
 
@@ -232,7 +241,7 @@ def test_invitation_waitlist_gets_the_place_of_a_cancelled_ticket(
     ticket = rf.claim(member, invitation)
     assert ticket.valid_until == event_at + datetime.timedelta(hours=12)
     friend = factories.member_with_user()
-    with pytest.raises(catalogue.SoldOutError):
+    with pytest.raises(SoldOutError):
         rf.claim(friend, invitation)
     catalogue.waitlist_join(member=friend, reward=invitation)
 

@@ -11,6 +11,13 @@ from django.utils import timezone
 
 from members.activity import Kind, activity_consume
 from members.models import ActivityEvent
+from rewards.errors import (
+    AlreadyReferredError,
+    DuplicateIdentityError,
+    ReferralTooLateError,
+    SelfReferralError,
+    UnknownReferralCodeError,
+)
 from rewards.loyalty import referrals
 from rewards.models import EventRule, LedgerEntry, PointBalance, Referral, ReferralIdentity
 from tests import factories
@@ -112,18 +119,18 @@ def test_referral_same_phone_or_email_cannot_be_referred_twice(rules, member):
 
     # a new membership with the same phone number is refused, by any referrer
     same_phone = _friend(phone="+46703330001")
-    with pytest.raises(referrals.DuplicateIdentityError):
+    with pytest.raises(DuplicateIdentityError):
         referrals.referral_register(referred=same_phone, code=other_code)
     # so is the same email address (case and "+tag" do not matter)
     first.user.email = "erased@erased.invalid"
     same_email = _friend(email="lisa@example.se")
-    with pytest.raises(referrals.DuplicateIdentityError):
+    with pytest.raises(DuplicateIdentityError):
         referrals.referral_register(referred=same_email, code=code)
     # and the same payment identity
     card_friend = _friend()
     referrals.referral_register(referred=card_friend, code=code, payment_identity="tok_visa_42")
     card_again = _friend()
-    with pytest.raises(referrals.DuplicateIdentityError):
+    with pytest.raises(DuplicateIdentityError):
         referrals.referral_register(referred=card_again, code=code, payment_identity="tok_visa_42")
     assert Referral.objects.count() == 2
     # the hashes are not the values
@@ -132,32 +139,32 @@ def test_referral_same_phone_or_email_cannot_be_referred_twice(rules, member):
 
 def test_referral_register_refusals(rules, store, member):
     code = referrals.referral_code_for(member=member).code
-    with pytest.raises(referrals.SelfReferralError):
+    with pytest.raises(SelfReferralError):
         referrals.referral_register(referred=member, code=code)
-    with pytest.raises(referrals.UnknownReferralCodeError):
+    with pytest.raises(UnknownReferralCodeError):
         referrals.referral_register(referred=_friend(), code="NOSUCH")
     # a friend who already bought something is too late
     buyer = _friend()
     rf.purchase(store=store, member=buyer)
-    with pytest.raises(referrals.ReferralTooLateError):
+    with pytest.raises(ReferralTooLateError):
         referrals.referral_register(referred=buyer, code=code)
     # a friend who joined long ago is too late
     old = _friend()
     old.joined_at = timezone.now() - datetime.timedelta(days=60)
     old.save(update_fields=["joined_at"])
-    with pytest.raises(referrals.ReferralTooLateError):
+    with pytest.raises(ReferralTooLateError):
         referrals.referral_register(referred=old, code=code)
     # a friend already referred cannot switch referrer
     friend = _friend()
     referrals.referral_register(referred=friend, code=code)
     other_code = referrals.referral_code_for(member=factories.member_with_user()).code
-    with pytest.raises(referrals.AlreadyReferredError):
+    with pytest.raises(AlreadyReferredError):
         referrals.referral_register(referred=friend, code=other_code)
     # a second membership of the referrer (their own phone) is not a friend
     member.phone = "+46704440001"
     member.save(update_fields=["phone"])
     twin = _friend(phone="0704440001")
-    with pytest.raises(referrals.SelfReferralError):
+    with pytest.raises(SelfReferralError):
         referrals.referral_register(referred=twin, code=code)
     assert Referral.objects.count() == 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rewards.errors import DuplicateIdentityError
 from rewards.loyalty import referrals
 from rewards.models import Referral
 from tests import factories
@@ -27,5 +28,5 @@ def test_referral_register_same_phone_at_once_only_one():
 
     # then exactly one referral; the others are refused as already referred
     assert sum(isinstance(o, Referral) for o in outcomes) == 1
-    assert sum(isinstance(o, referrals.DuplicateIdentityError) for o in outcomes) == 5
+    assert sum(isinstance(o, DuplicateIdentityError) for o in outcomes) == 5
     assert Referral.objects.count() == 1

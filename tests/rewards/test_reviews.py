@@ -9,6 +9,7 @@ from django.test import Client
 
 from members.activity import Kind, activity_consume
 from members.models import ActivityEvent
+from rewards.errors import ReviewNotPendingError, TooManyPendingReviewsError
 from rewards.loyalty import reviews
 from rewards.models import EventRule, PointBalance, Review
 from tests import factories
@@ -64,7 +65,7 @@ def test_review_reject_awards_nothing_and_moderation_happens_once(rules, member)
     rejected = reviews.review_reject(review_id=review.pk, actor=None, reason="Off topic")
     assert rejected.status == "rejected"
     assert rejected.reject_reason == "Off topic"
-    with pytest.raises(reviews.ReviewNotPendingError):
+    with pytest.raises(ReviewNotPendingError):
         reviews.review_approve(review_id=review.pk, actor=None)
     assert not ActivityEvent.objects.filter(kind=Kind.REVIEW_APPROVED).exists()
     assert _points(member) == 0
@@ -79,7 +80,7 @@ def test_review_submit_validation(member):
         reviews.review_submit(member=member, kind="poem", text=TEXT)
     for _ in range(reviews.MAX_PENDING):
         reviews.review_submit(member=member, kind="review", text=TEXT)
-    with pytest.raises(reviews.TooManyPendingReviewsError):
+    with pytest.raises(TooManyPendingReviewsError):
         reviews.review_submit(member=member, kind="review", text=TEXT)
     assert Review.objects.count() == reviews.MAX_PENDING
 

@@ -13,6 +13,7 @@ from django.test import override_settings
 
 from members.activity import Kind
 from members.models import ActivityEvent
+from rewards.errors import BenefitAlreadyChosenError, BenefitNotAvailableError, TooManyBenefitsError
 from rewards.ledger.points import points_redeem
 from rewards.loyalty import tier_ladder, tiers
 from rewards.models import BenefitChoice, MemberTier, TierChange
@@ -292,13 +293,13 @@ def test_benefit_choose_once_per_period_then_again_next_period(member):
 
     with time_machine.travel(T0, tick=False):
         # when they pick two, or a Platinum benefit, they are refused
-        with pytest.raises(tiers.TooManyBenefitsError):
+        with pytest.raises(TooManyBenefitsError):
             tiers.benefit_choose(member=member, benefit_ids=[delivery.pk, double.pk])
-        with pytest.raises(tiers.BenefitNotAvailableError):
+        with pytest.raises(BenefitNotAvailableError):
             tiers.benefit_choose(member=member, benefit_ids=[platinum_only.pk])
         # and one works, once per month
         tiers.benefit_choose(member=member, benefit_ids=[delivery.pk])
-        with pytest.raises(tiers.BenefitAlreadyChosenError):
+        with pytest.raises(BenefitAlreadyChosenError):
             tiers.benefit_choose(member=member, benefit_ids=[double.pk])
         assert [b.code for b in tiers.benefits_chosen(member=member)] == ["frakt"]
 

@@ -14,6 +14,13 @@ from rest_framework.test import APIClient
 
 from members.activity import Kind
 from members.models import ActivityEvent
+from rewards.errors import (
+    BasketBelowMinimumError,
+    UnknownVoucherError,
+    VoucherExpiredError,
+    VoucherNotCancellableError,
+    VoucherUsedError,
+)
 from rewards.loyalty import catalogue
 from rewards.models import PointBalance, Reward, Voucher
 from tests import factories
@@ -55,20 +62,20 @@ def test_voucher_redeem_exactly_once_and_replay_gets_the_same_answer(voucher, st
     again = catalogue.voucher_redeem(code=voucher.code, store=store, idempotency_key="r1")
     assert again["used_at"] == first["used_at"]
     # but another redemption is refused
-    with pytest.raises(catalogue.VoucherUsedError):
+    with pytest.raises(VoucherUsedError):
         catalogue.voucher_redeem(code=voucher.code, store=store, idempotency_key="r2")
     assert ActivityEvent.objects.filter(kind=Kind.VOUCHER_USED).count() == 1
 
 
 def test_voucher_redeem_refuses_small_basket_expired_unknown(voucher, store):
-    with pytest.raises(catalogue.BasketBelowMinimumError):
+    with pytest.raises(BasketBelowMinimumError):
         catalogue.voucher_redeem(
             code=voucher.code, store=store, idempotency_key="a", basket_total_ore=19999
         )
-    with pytest.raises(catalogue.UnknownVoucherError):
+    with pytest.raises(UnknownVoucherError):
         catalogue.voucher_redeem(code="NOPE-NOPE", store=store, idempotency_key="b")
     expired = time_machine.travel(voucher.valid_until + datetime.timedelta(seconds=1))
-    with expired, pytest.raises(catalogue.VoucherExpiredError):
+    with expired, pytest.raises(VoucherExpiredError):
         catalogue.voucher_redeem(code=voucher.code, store=store, idempotency_key="c")
     voucher.refresh_from_db()
     assert voucher.status == Voucher.Status.ISSUED
@@ -93,7 +100,7 @@ def test_voucher_cancel_returns_points_and_stock_once(voucher, member):
     voucher.refresh_from_db()
     assert voucher.status == Voucher.Status.CANCELLED
     assert Reward.objects.get(pk=voucher.reward_id).stock_left == 10
-    with pytest.raises(catalogue.VoucherNotCancellableError):
+    with pytest.raises(VoucherNotCancellableError):
         catalogue.voucher_cancel(voucher_id=voucher.pk, member=member)
     assert PointBalance.objects.get(member=member).available == 1000
     assert_invariants([member.pk])
@@ -101,10 +108,10 @@ def test_voucher_cancel_returns_points_and_stock_once(voucher, member):
 
 def test_voucher_cancel_refused_when_used_or_not_own(voucher, member, store):
     other = factories.member_with_user()
-    with pytest.raises(catalogue.UnknownVoucherError):
+    with pytest.raises(UnknownVoucherError):
         catalogue.voucher_cancel(voucher_id=voucher.pk, member=other)
     catalogue.voucher_redeem(code=voucher.code, store=store, idempotency_key="x")
-    with pytest.raises(catalogue.VoucherNotCancellableError):
+    with pytest.raises(VoucherNotCancellableError):
         catalogue.voucher_cancel(voucher_id=voucher.pk, member=member)
     assert PointBalance.objects.get(member=member).available == 700
 

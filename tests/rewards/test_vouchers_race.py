@@ -11,7 +11,12 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from rewards.errors import InsufficientPointsError
+from rewards.errors import (
+    InsufficientPointsError,
+    MemberLimitReachedError,
+    SoldOutError,
+    VoucherNotCancellableError,
+)
 from rewards.loyalty import catalogue
 from rewards.models import LedgerEntry, PointBalance, Reward, Voucher
 from tests import factories
@@ -73,8 +78,8 @@ def test_reward_claim_100_members_10_in_stock():
 
     # then exactly 10 vouchers, 90 clear "sold out" answers and nothing else
     won = [o for o in outcomes if isinstance(o, Voucher)]
-    sold_out = [o for o in outcomes if isinstance(o, catalogue.SoldOutError)]
-    others = [o for o in outcomes if not isinstance(o, Voucher | catalogue.SoldOutError)]
+    sold_out = [o for o in outcomes if isinstance(o, SoldOutError)]
+    others = [o for o in outcomes if not isinstance(o, Voucher | SoldOutError)]
     assert others == []
     assert len(won) == 10
     assert len(sold_out) == 90
@@ -111,8 +116,7 @@ def test_reward_claim_one_member_many_tabs_cannot_overspend_or_pass_the_limit():
     # then exactly two succeed, the rest hit the limit, and 400 points remain
     assert sum(isinstance(o, Voucher) for o in outcomes) == 2
     assert all(
-        isinstance(o, Voucher | catalogue.MemberLimitReachedError | InsufficientPointsError)
-        for o in outcomes
+        isinstance(o, Voucher | MemberLimitReachedError | InsufficientPointsError) for o in outcomes
     )
     assert PointBalance.objects.get(member=member).available == 400
     assert Reward.objects.get(pk=reward.pk).stock_left == 48
@@ -179,7 +183,7 @@ def test_partner_reward_claims_draw_distinct_codes():
     won = [o for o in outcomes if isinstance(o, Voucher)]
     assert len(won) == 5
     assert sorted(v.partner_code for v in won) == [f"P-{n}" for n in range(5)]
-    assert sum(isinstance(o, catalogue.SoldOutError) for o in outcomes) == 7
+    assert sum(isinstance(o, SoldOutError) for o in outcomes) == 7
     assert_invariants([m.pk for m in members])
 
 
@@ -217,7 +221,7 @@ def test_voucher_cancel_concurrently_refunds_once():
 
     # then one cancellation, nine clear refusals, the points and the unit back once
     assert sum(isinstance(o, Voucher) for o in outcomes) == 1
-    assert sum(isinstance(o, catalogue.VoucherNotCancellableError) for o in outcomes) == 9
+    assert sum(isinstance(o, VoucherNotCancellableError) for o in outcomes) == 9
     assert PointBalance.objects.get(member=member).available == 500
     assert Reward.objects.get(pk=reward.pk).stock_left == 3
     assert_invariants([member.pk])
