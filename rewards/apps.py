@@ -33,10 +33,10 @@ class RewardsConfig(AppConfig):
         )
         privacy.register()
         self._ready_loyalty()
-        # The loyalty back-office (tiers, the reward catalogue, vouchers, challenges,
-        # referrals, the moderation queue) registers its model admins when imported; the
-        # admin's autodiscovery finds rewards.admin only, so it is named here.
-        import_module("rewards.loyalty.admin")
+        # Each package's back-office registers its model admins when imported; the admin's
+        # autodiscovery looks for rewards.admin only, so the packages' are named here.
+        for package in ("ledger", "purchases", "rules", "loyalty"):
+            import_module(f"rewards.{package}.admin")
 
     def _ready_loyalty(self) -> None:
         """Tiers, benefits, challenges, referrals and the member pages (docs/rewards.md)."""

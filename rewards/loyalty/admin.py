@@ -32,9 +32,11 @@ from rewards.models import (
     Challenge,
     ChallengeProgress,
     MemberBadge,
+    MemberTier,
     Referral,
     Review,
     Reward,
+    Tier,
     TierChange,
     Voucher,
     WaitlistEntry,
@@ -461,3 +463,16 @@ class ReviewAdmin(ReadOnlyAdmin):
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
             },
         )
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ["code", "name_sv", "name_en", "rank"]
+
+
+@admin.register(MemberTier)
+class MemberTierAdmin(MemberListGuard, admin.ModelAdmin):
+    list_display = ["member", "tier", "since"]
+    list_select_related = ["member", "tier"]
+    raw_id_fields = ["member"]
+    search_fields = ["member__membership_number"]
