@@ -782,6 +782,11 @@ def report(
                 f"| {kind}s (request to done) | {len(values)} | - | "
                 f"{earn.percentile(values, 50):.1f} s | {earn.percentile(values, 99):.1f} s | - |"
             )
+    lines += [
+        "",
+        "Till and page rows: the measured window (errors: the whole run); campaigns, exports "
+        "and erasures: the whole run, warm-up and drain included.",
+    ]
     start, end = memory
     lines += [
         "",
