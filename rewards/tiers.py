@@ -28,6 +28,7 @@ from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.errors import ConflictError, DomainError
 from members.models import Member, User
+from members.rows import CompiledQuery, CompiledValues
 from rewards.earning import bonus_sql
 from rewards.models import (
     Benefit,
@@ -74,12 +75,14 @@ def _spend_basis() -> bool:
     return settings.REWARDS_TIER_BASIS == "spend"
 
 
-def qualifying_values(
-    *, member_ids: list[int] | None = None, now: datetime.datetime | None = None
-) -> dict[int, int]:
-    """Points earned (or öre spent) in the window, per member, in one query."""
-    now = now or timezone.now()
-    since = _window_start(now)
+def _qualifying_rows(
+    *,
+    since: datetime.datetime,
+    now: datetime.datetime,
+    member_ids: list[int] | None = None,
+    member_id: int | None = None,
+) -> Any:
+    """Points earned (or öre spent) in the window as ``{"member_id", "value"}`` rows."""
     rows: Any
     if _spend_basis():
         purchases = Purchase.objects.filter(
@@ -87,11 +90,15 @@ def qualifying_values(
         )
         if member_ids is not None:
             purchases = purchases.filter(member_id__in=member_ids)
+        if member_id is not None:
+            purchases = purchases.filter(member_id=member_id)
         rows = purchases.values("member_id").annotate(value=Sum("total_ore"))
     else:
         entries = LedgerEntry.objects.filter(created_at__gte=since, created_at__lte=now)
         if member_ids is not None:
             entries = entries.filter(member_id__in=member_ids)
+        if member_id is not None:
+            entries = entries.filter(member_id=member_id)
         rows = entries.values("member_id").annotate(
             value=Sum(
                 "points", filter=Q(kind=LedgerEntry.Kind.EARN, cause__in=EARNED_CAUSES), default=0
@@ -102,11 +109,39 @@ def qualifying_values(
                 default=0,
             )
         )
+    return rows
+
+
+def qualifying_values(
+    *, member_ids: list[int] | None = None, now: datetime.datetime | None = None
+) -> dict[int, int]:
+    """Points earned (or öre spent) in the window, per member, in one query."""
+    now = now or timezone.now()
+    rows = _qualifying_rows(since=_window_start(now), now=now, member_ids=member_ids)
     return {row["member_id"]: max(0, row["value"] or 0) for row in rows}
 
 
+# One member's value (the tier panel on "My pages", tier evaluation), compiled once per
+# process and basis (members.rows): the same statement as ``qualifying_values`` for one id.
+_QUALIFYING_ONE: dict[bool, CompiledValues] = {}
+
+
 def qualifying_value(*, member_id: int, now: datetime.datetime | None = None) -> int:
-    return qualifying_values(member_ids=[member_id], now=now).get(member_id, 0)
+    now = now or timezone.now()
+    basis = _spend_basis()
+    query = _QUALIFYING_ONE.get(basis)
+    if query is None:
+        query = _QUALIFYING_ONE[basis] = CompiledValues(
+            lambda member_id, since, now: _qualifying_rows(
+                member_id=member_id, since=since, now=now
+            ),
+            "member_id",
+            "since",
+            "now",
+            datetimes=["since", "now"],
+        )
+    rows = query(member_id=member_id, since=_window_start(now), now=now)
+    return max(0, rows[0]["value"] or 0) if rows else 0
 
 
 def tier_threshold(tier: Tier) -> int:
@@ -376,12 +411,19 @@ class TierProgress:
     downgrade_on: datetime.date | None
 
 
+# ``MemberTier.objects.filter(member=member).first()``, compiled once (members.rows).
+_MEMBER_TIER: CompiledQuery[MemberTier] = CompiledQuery(
+    lambda member_id: MemberTier.objects.filter(member=member_id).order_by("pk")[:1], "member_id"
+)
+
+
 def tier_progress(*, member: Member, now: datetime.datetime | None = None) -> TierProgress:
     """Where the member stands on the ladder. The ladder is the per-process snapshot the
     purchase path uses (configuration, refreshed every ``REWARDS_RULES_CACHE_SECONDS``)."""
     now = now or timezone.now()
     tiers = ladder_cached()
-    member_tier = MemberTier.objects.filter(member=member).first()
+    found = _MEMBER_TIER(member_id=member.pk)
+    member_tier = found[0] if found else None
     current = next((t for t in tiers if member_tier and t.pk == member_tier.tier_id), None)
     value = qualifying_value(member_id=member.pk, now=now)
     higher = [t for t in tiers if current is None or t.rank > current.rank]
