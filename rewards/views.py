@@ -173,7 +173,7 @@ def page_counted(queryset: QuerySet[Any], per_page: int, number: Any) -> Page:
     wanted = _page_number(number)
     start = (wanted - 1) * per_page
     rows = list(queryset.annotate(_page_total=Window(Count("pk")))[start : start + per_page])
-    return _page(rows, queryset, per_page, wanted)
+    return _page(rows, lambda: queryset, per_page, wanted)
 
 
 def _page_number(number: Any) -> int:
@@ -183,9 +183,13 @@ def _page_number(number: Any) -> int:
         return 1
 
 
-def _page(rows: list[Any], queryset: QuerySet[Any], per_page: int, wanted: int) -> Page:
+def _page(
+    rows: list[Any], queryset: Callable[[], QuerySet[Any]], per_page: int, wanted: int
+) -> Page:
+    """The page of ``rows`` (each with ``_page_total``); past the end, the paginator's last
+    page of ``queryset()`` (built only then)."""
     if not rows and wanted > 1:
-        return Paginator(queryset, per_page).get_page(wanted)
+        return Paginator(queryset(), per_page).get_page(wanted)
     paginator = Paginator(rows, per_page)
     if not rows:
         paginator.count = 0
@@ -222,7 +226,7 @@ def _page_of_member_rows(list_name: str, member: Member, per_page: int, number: 
             ],
             "member_id",
         )
-    return _page(query(member_id=member.pk), rows_of(member=member), per_page, wanted)
+    return _page(query(member_id=member.pk), lambda: rows_of(member=member), per_page, wanted)
 
 
 def points_panel(request: HttpRequest, member: Member) -> str:
