@@ -232,7 +232,9 @@ def main(argv: list[str]) -> int:
                 request(handler, path, key(i), args.lang)
             profile.disable()
             out = io.StringIO()
-            pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(int(os.environ.get("PROFILE_LINES", "45")))
+            pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(
+                int(os.environ.get("PROFILE_LINES", "45"))
+            )
             print(out.getvalue())
             continue
         batches = []
