@@ -110,7 +110,7 @@ def server_env() -> dict[str, str]:
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL,
-            "CACHE_KEY_PREFIX": "bench-pages",
+            "CACHE_KEY_PREFIX": os.environ.get("BENCH_PAGES_CACHE_KEY_PREFIX", "bench-pages"),
             "EMAIL_URL": "consolemail://",
             "LOG_LEVEL": "WARNING",
             "PRIVATE_ROOT": os.environ.get("BENCH_PAGES_PRIVATE_ROOT", str(VAR_DIR / "private")),

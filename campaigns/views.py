@@ -55,8 +55,7 @@ def offers_panel(request: HttpRequest, member: Member) -> str:
     return render_to_string(
         "campaigns/_offers_panel.html",
         {"count": len(cards), "waiting": sum(1 for c in cards if c["needs_activation"])},
-        request=request,
-    )
+    )  # no request: a panel needs no context processors (members.pages)
 
 
 @never_cache

@@ -34,7 +34,7 @@ from consent.models import (
 from consent.scrub import ERASED, Identifiers, identifier_regex, scrub
 from consent.services.consent import Proof, consent_set_locked
 from consent.services.export import export_leftovers_clean, privacy_export_file_delete
-from members.models import ActivityEvent, Member, User
+from members.models import ActivityEvent, Member, Store, User
 from members.phone import phone_display
 from members.rows import CompiledQuery
 
@@ -338,6 +338,17 @@ def _local(value: datetime.datetime | None) -> str:
     return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
 
+# ``member.home_store`` (a query the ORM builds per call), compiled once (members.rows).
+_STORE: CompiledQuery[Store] = CompiledQuery(lambda pk: Store.objects.filter(pk=pk), "pk")
+
+
+def _home_store_name(member: Member) -> str:
+    if member.home_store_id is None:
+        return ""
+    found = _STORE(pk=member.home_store_id)
+    return found[0].name if found else ""
+
+
 def _profile_rows(member: Member) -> list[dict[str, str]]:
     user = member.user
     values = [
@@ -352,7 +363,7 @@ def _profile_rows(member: Member) -> list[dict[str, str]]:
         ),
         (_("Membership number"), member.formatted_membership_number),
         (_("Member since"), _local(member.joined_at)),
-        (_("Home store"), member.home_store.name if member.home_store else ""),
+        (_("Home store"), _home_store_name(member)),
         (_("Language"), member.get_preferred_language_display()),
     ]
     return [{"label": str(label), "value": str(value) or "—"} for label, value in values]

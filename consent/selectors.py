@@ -180,14 +180,30 @@ def contact_preferences_get(*, member: Member) -> ContactPreferences:
     return found[0] if found else ContactPreferences(member=member)
 
 
+_POLICY_CURRENT: CompiledQuery[PolicyVersion] = CompiledQuery(
+    lambda at: PolicyVersion.objects.filter(effective_at__lte=at).order_by("-effective_at")[:1],
+    "at",
+    datetimes=["at"],
+)
+
+
 def policy_version_current(*, at: datetime.datetime | None = None) -> PolicyVersion | None:
-    """The policy version in force at ``at``: the latest that has taken effect."""
-    at = at or timezone.now()
-    return PolicyVersion.objects.filter(effective_at__lte=at).order_by("-effective_at").first()
+    """The policy version in force at ``at``: the latest that has taken effect (compiled
+    once per process, members.rows)."""
+    found = _POLICY_CURRENT(at=at or timezone.now())
+    return found[0] if found else None
 
 
 def purposes_needing_consent() -> QuerySet[Purpose]:
     return Purpose.objects.filter(active=True, lawful_basis="consent").order_by("order", "code")
+
+
+_PURPOSES_NEEDING_CONSENT: CompiledQuery[Purpose] = CompiledQuery(purposes_needing_consent)
+
+
+def purposes_needing_consent_list() -> list[Purpose]:
+    """``list(purposes_needing_consent())``, compiled once per process (members.rows)."""
+    return _PURPOSES_NEEDING_CONSENT()
 
 
 def consent_states(*, member: Member) -> dict[int, ConsentState]:
@@ -225,6 +241,14 @@ def interests_active() -> QuerySet[Interest]:
     return Interest.objects.filter(active=True).order_by("order", "code")
 
 
+_INTERESTS_ACTIVE: CompiledQuery[Interest] = CompiledQuery(interests_active)
+
+
+def interests_active_list() -> list[Interest]:
+    """``list(interests_active())``, compiled once per process (members.rows)."""
+    return _INTERESTS_ACTIVE()
+
+
 def member_interest_ids(*, member: Member) -> set[int]:
     return {row.interest_id for row in _INTEREST_IDS(member_id=member.pk)}
 
@@ -245,19 +269,37 @@ def privacy_request_latest(*, member: Member, kind: str) -> PrivacyRequest | Non
     return found[0] if found else None
 
 
-def privacy_export_downloadable(*, member: Member, request_id: int) -> PrivacyRequest | None:
-    """The member's own finished, unexpired export, or None."""
-    return (
+_EXPORT_DOWNLOADABLE: CompiledQuery[PrivacyRequest] = CompiledQuery(
+    lambda request_id, member_id, now: (
         PrivacyRequest.objects.filter(
             pk=request_id,
-            member=member,
+            member=member_id,
             kind=PrivacyRequest.Kind.EXPORT,
             status=PrivacyRequest.Status.DONE,
-            expires_at__gt=timezone.now(),
+            expires_at__gt=now,
         )
         .exclude(file_name="")
-        .first()
-    )
+        .order_by("pk")[:1]
+    ),
+    "request_id",
+    "member_id",
+    "now",
+    datetimes=["now"],
+)
+
+
+def privacy_export_downloadable(*, member: Member, request_id: int) -> PrivacyRequest | None:
+    """The member's own finished, unexpired export, or None (compiled once, members.rows)."""
+    found = _EXPORT_DOWNLOADABLE(request_id=request_id, member_id=member.pk, now=timezone.now())
+    return found[0] if found else None
+
+
+_PURPOSES_ALL: CompiledQuery[Purpose] = CompiledQuery(lambda: Purpose.objects.all())
+
+
+def purposes_all_list() -> list[Purpose]:
+    """``list(Purpose.objects.all())``, compiled once per process (members.rows)."""
+    return _PURPOSES_ALL()
 
 
 def private_storage() -> Storage:

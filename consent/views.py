@@ -49,11 +49,13 @@ from consent.selectors import (
     consent_history_latest,
     consent_states,
     contact_preferences_get,
+    interests_active_list,
     member_interest_ids,
     policy_version_current,
     privacy_export_downloadable,
     privacy_request_latest,
-    purposes_needing_consent,
+    purposes_all_list,
+    purposes_needing_consent_list,
 )
 from consent.services.consent import consent_set
 from consent.services.erasure import (
@@ -117,6 +119,17 @@ def preferences(request: HttpRequest) -> HttpResponse:
     return _preferences_render(request, member, contact_form, interests_form, prefs=prefs)
 
 
+def _interest_choices_fixed(form: InterestsForm) -> None:
+    """The interests as a list read once (a compiled query, members.rows) for rendering:
+    the field's own choices run its queryset anew every time the template walks them.
+    Validation (``is_valid``) has already used the queryset."""
+    field = form.fields["interests"]
+    field.choices = [  # type: ignore[attr-defined]
+        (field.prepare_value(interest), field.label_from_instance(interest))  # type: ignore[attr-defined]
+        for interest in interests_active_list()
+    ]
+
+
 def _preferences_render(
     request: HttpRequest,
     member: Member,
@@ -132,10 +145,11 @@ def _preferences_render(
             "granted": bool(states.get(p.pk) and states[p.pk].granted),
             "state": states.get(p.pk),
         }
-        for p in purposes_needing_consent()
+        for p in purposes_needing_consent_list()
     ]
     if prefs is None:
         prefs = contact_preferences_get(member=member)
+    _interest_choices_fixed(interests_form)
     return render(
         request,
         "consent/preferences.html",
@@ -283,7 +297,7 @@ def my_data(request: HttpRequest) -> HttpResponse:
             "member": member,
             "sections": sections,
             "states": list(consent_states(member=member).values()),
-            "purposes": {p.pk: p for p in Purpose.objects.all()},
+            "purposes": {p.pk: p for p in purposes_all_list()},
             "history": consent_history_latest(member=member, limit=100),
             "retention": retention_overview(),
             "export": export,

@@ -1,7 +1,10 @@
 """Panels on "My pages" that higher apps contribute (points, tier, offers, challenges).
 
 Each app registers a function that returns rendered HTML for the member, from its
-``AppConfig.ready``; members knows nothing of them beyond this list.
+``AppConfig.ready``; members knows nothing of them beyond this list. Panels hold no forms
+and read nothing from the request: they render without it (``render_to_string`` with no
+``request``), so the context processors run once for the page, not once per panel
+(docs/benchmarks.md "Member pages").
 """
 
 from __future__ import annotations

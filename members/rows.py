@@ -21,6 +21,7 @@ Everything else uses the ORM; tests compare each statement with its queryset.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -158,6 +159,7 @@ def relation_cache(instance: Model, accessor: str, value: Model | None) -> None:
 # parameters that change between the two compilations are known to be the stand-ins (and no
 # other number of the query that happens to be equal). Small enough for any integer column.
 _STAND_INS = (20_011, 20_111)
+_EPOCH = datetime.datetime(2001, 2, 3, 4, 5, 6, tzinfo=datetime.UTC)
 
 
 class CompiledQuery(Generic[M]):
@@ -173,17 +175,39 @@ class CompiledQuery(Generic[M]):
     not depend on anything but its parameters (no ``now()``, no settings read per call).
     """
 
-    def __init__(self, build: Callable[..., Any], *names: str) -> None:
+    def __init__(
+        self,
+        build: Callable[..., Any],
+        *names: str,
+        lists: Sequence[str] = (),
+        datetimes: Sequence[str] = (),
+    ) -> None:
         self.build = build
         self.names = names
+        # Names whose values are lists of integers (``pk__in=ids``): the project's backend
+        # (config.db.postgresql) sends a list longer than IN_LIST_MAX as one array parameter,
+        # ``= ANY(%s)``, the same statement for any length; their stand-ins are that long.
+        self.lists = frozenset(lists)
+        # Names whose values are aware datetimes (``created_at__gte=since``).
+        self.datetimes = frozenset(datetimes)
         self._compiled: dict[str, tuple[Any, ...]] = {}
+
+    def _stand_in(self, name: str, value: int) -> Any:
+        if name in self.lists:
+            return [value * 100 + k for k in range(12)]
+        if name in self.datetimes:
+            return _EPOCH + datetime.timedelta(seconds=value)
+        return value
+
+    def _stand_ins(self, base: int) -> dict[str, Any]:
+        return {name: self._stand_in(name, base + n) for n, name in enumerate(self.names)}
 
     def _compile(self, alias: str) -> tuple[Any, ...]:
         from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
         builds = []
         for base in _STAND_INS:
-            stand_ins = {name: base + n for n, name in enumerate(self.names)}
+            stand_ins = self._stand_ins(base)
             queryset = self.build(**stand_ins)
             if queryset._prefetch_related_lookups or queryset._known_related_objects:
                 raise ValueError("prefetch_related and related managers' querysets: not supported")
@@ -191,9 +215,12 @@ class CompiledQuery(Generic[M]):
             sql, params = compiler.as_sql()
             builds.append((stand_ins, compiler, sql, list(params)))
         (stand_ins, compiler, sql, params), (other_ins, _c, other_sql, other_params) = builds
-        by_value = {value: name for name, value in stand_ins.items()}
+
+        def name_of(param: Any) -> str | None:
+            return next((name for name, value in stand_ins.items() if value == param), None)
+
         slots = [
-            (index, by_value.get(param))
+            (index, name_of(param))
             for index, (param, other) in enumerate(zip(params, other_params, strict=True))
             if param != other
         ]
@@ -203,6 +230,21 @@ class CompiledQuery(Generic[M]):
             or {name for _index, name in slots} != set(self.names)
         ):
             raise ValueError(f"{self.names}: each must reach the SQL as a parameter of its own")
+        # The fields' converters, found once (results_iter would look them up on every run).
+        converters = compiler.get_converters(
+            [column[0] for column in compiler.select[0 : compiler.col_count]]
+        )
+        if self.values_only:
+            compiled: tuple[Any, ...] = (
+                sql,
+                params,
+                slots,
+                compiler,
+                converters,
+                self._names_of(queryset.query),
+            )
+            self._compiled[alias] = compiled
+            return compiled
         klass_info = compiler.klass_info
         select = compiler.select
         first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
@@ -216,15 +258,25 @@ class CompiledQuery(Generic[M]):
             (first, last),
             get_related_populators(klass_info, select, alias),
             compiler.annotation_col_map,
+            converters,
         )
         self._compiled[alias] = compiled
         return compiled
 
-    def __call__(self, *, using: str = "default", **values: Any) -> list[M]:
-        compiled = self._compiled.get(using) or self._compile(using)
-        sql, params, slots, compiler, model, attnames, (first, last), populators, annotations = (
-            compiled
-        )
+    values_only = False
+
+    @staticmethod
+    def _rows(
+        using: str,
+        sql: str,
+        params: list[Any],
+        slots: list[tuple[int, str]],
+        values: dict[str, Any],
+        compiler: Any,
+        converters: dict[int, Any],
+    ) -> Any:
+        """The rows of the compiled statement run with ``values``, converted as
+        ``compiler.results_iter`` converts them."""
         bound = list(params)
         for index, name in slots:
             bound[index] = values[name]
@@ -233,8 +285,28 @@ class CompiledQuery(Generic[M]):
             rows = cursor.fetchall()
         if compiler.has_extra_select:
             rows = [row[: compiler.col_count] for row in rows]
+        return compiler.apply_converters(rows, converters) if converters else rows
+
+    @staticmethod
+    def _names_of(query: Any) -> list[str]:
+        return [*query.extra_select, *query.values_select, *query.annotation_select]
+
+    def __call__(self, *, using: str = "default", **values: Any) -> list[M]:
+        compiled = self._compiled.get(using) or self._compile(using)
+        (
+            sql,
+            params,
+            slots,
+            compiler,
+            model,
+            attnames,
+            (first, last),
+            populators,
+            annotations,
+            converters,
+        ) = compiled
         out = []
-        for row in compiler.results_iter([rows]):
+        for row in self._rows(using, sql, params, slots, values, compiler, converters):
             obj = model.from_db(using, attnames, row[first:last])
             for populator in populators:
                 populator.populate(row, obj)
@@ -242,3 +314,19 @@ class CompiledQuery(Generic[M]):
                 setattr(obj, attr, row[position])
             out.append(obj)
         return out
+
+
+class CompiledValues(CompiledQuery[Any]):
+    """:class:`CompiledQuery` for a ``.values(...)`` queryset: the rows as the dicts that
+    iterating the queryset makes (the fields' converters applied). A slice is no parameter
+    (``LIMIT 20 OFFSET 40`` is part of the SQL): keep one per slice."""
+
+    values_only = True
+
+    def __call__(self, *, using: str = "default", **values: Any) -> list[dict[str, Any]]:
+        compiled = self._compiled.get(using) or self._compile(using)
+        sql, params, slots, compiler, converters, names = compiled
+        return [
+            dict(zip(names, row, strict=True))
+            for row in self._rows(using, sql, params, slots, values, compiler, converters)
+        ]

@@ -12,7 +12,15 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from members.models import Member
-from members.rows import RowReader, column, fetch_one, relation_cache, table
+from members.rows import (
+    CompiledQuery,
+    CompiledValues,
+    RowReader,
+    column,
+    fetch_one,
+    relation_cache,
+    table,
+)
 from members.selectors import member_identify
 from rewards.ledger.snapshots import balance_snapshot
 from rewards.loyalty import tier_ladder as tier_rules
@@ -87,8 +95,16 @@ def member_for_purchase(
     return member_identify(**identifiers), None
 
 
+# ``PointBalance.objects.filter(member=member).first()``, compiled once (members.rows).
+_BALANCE: CompiledQuery[PointBalance] = CompiledQuery(
+    lambda member_id: PointBalance.objects.filter(member=member_id).order_by("pk")[:1],
+    "member_id",
+)
+
+
 def balance_get(*, member: Member) -> dict[str, int]:
-    return balance_snapshot(PointBalance.objects.filter(member=member).first())
+    found = _BALANCE(member_id=member.pk)
+    return balance_snapshot(found[0] if found else None)
 
 
 @dataclass(frozen=True)
@@ -195,7 +211,7 @@ def points_summary(
     return PointsSummary(balance=balance, pending=pending, expiries=expiries)
 
 
-def ledger_history_rows(*, member: Member) -> QuerySet[LedgerEntry, Any]:
+def ledger_history_rows(*, member: Member | int) -> QuerySet[LedgerEntry, Any]:
     """The entries a member reads (everything but internal moves: maturing), latest first, as
     the columns the points page shows: dicts, no model instances."""
     return (
@@ -223,7 +239,7 @@ def ledger_recent(*, member: Member, limit: int = 10) -> list[LedgerEntry]:
     )
 
 
-def purchases_for_member_rows(*, member: Member) -> QuerySet[Purchase, Any]:
+def purchases_for_member_rows(*, member: Member | int) -> QuerySet[Purchase, Any]:
     """A member's purchases, latest first, as the columns the points page shows; their lines
     come from :func:`purchase_lines_rows`."""
     return (
@@ -233,12 +249,8 @@ def purchases_for_member_rows(*, member: Member) -> QuerySet[Purchase, Any]:
     )
 
 
-def purchase_lines_rows(purchase_ids: list[int]) -> dict[int, list[Any]]:
-    """The lines of these purchases, in line order, with their product's name (one query)."""
-    lines: dict[int, list[Any]] = {}
-    if not purchase_ids:
-        return lines
-    for line in (
+def _purchase_lines_query(purchase_ids: list[int]) -> QuerySet[PurchaseLine, Any]:
+    return (
         PurchaseLine.objects.filter(purchase_id__in=purchase_ids)
         .order_by("purchase_id", "line_no")
         .values(
@@ -251,7 +263,19 @@ def purchase_lines_rows(purchase_ids: list[int]) -> dict[int, list[Any]]:
             "returned_quantity",
             "product__name",
         )
-    ):
+    )
+
+
+# Compiled once per process (members.rows); the ids go as one array parameter.
+_PURCHASE_LINES = CompiledValues(_purchase_lines_query, "purchase_ids", lists=["purchase_ids"])
+
+
+def purchase_lines_rows(purchase_ids: list[int]) -> dict[int, list[Any]]:
+    """The lines of these purchases, in line order, with their product's name (one query)."""
+    lines: dict[int, list[Any]] = {}
+    if not purchase_ids:
+        return lines
+    for line in _PURCHASE_LINES(purchase_ids=list(purchase_ids)):
         lines.setdefault(line["purchase_id"], []).append(line)
     return lines
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import html
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -14,19 +16,37 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import floatformat
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
-from django.utils.html import format_html, format_html_join
+from django.utils.dates import MONTHS, MONTHS_3
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from members.errors import DomainError
 from members.models import Member
+from members.rows import CompiledValues
 from members.views import member_required
 from rewards import selectors
 from rewards.forms import ClaimPurchaseForm
 from rewards.models import LedgerEntry
 from rewards.purchases.claims import purchase_claim
+
+
+def _html(template: str, *args: Any) -> str:
+    """``format_html(template, *args)`` without its per-argument lazy-object checks, for the
+    points page's rows: each argument escaped as ``conditional_escape`` escapes it (its own
+    ``__html__`` if it is safe, else ``html.escape``, which is what Django's ``escape``
+    calls). The caller marks the joined result safe."""
+    return template.format(
+        *(
+            html.escape(a)
+            if type(a) is str
+            else a.__html__()
+            if hasattr(a, "__html__")
+            else html.escape(str(a))
+            for a in args
+        )
+    )
 
 
 def _short_date(value: datetime.datetime, months: list[str]) -> str:
@@ -35,15 +55,62 @@ def _short_date(value: datetime.datetime, months: list[str]) -> str:
     return f"{local.day} {months[local.month]} {local.year}"
 
 
+_MONTHS: dict[str | None, list[str]] = {}
+_MONTHS_LONG: dict[str | None, list[str]] = {}
+_KINDS: dict[str | None, dict[str, str]] = {}
+
+
 def _months_short() -> list[str]:
-    """The ``M`` of Django's date format ("Jan", "Maj") in the current language, index 1-12."""
-    return ["", *(str(MONTHS_3[n]).title() for n in range(1, 13))]
+    """The ``M`` of Django's date format ("Jan", "Maj") in the current language, index 1-12
+    (once per process and language)."""
+    language = get_language()
+    months = _MONTHS.get(language)
+    if months is None:
+        months = _MONTHS[language] = ["", *(str(MONTHS_3[n]).title() for n in range(1, 13))]
+    return months
+
+
+def _months_long() -> list[str]:
+    """The ``F`` of Django's date format ("januari") in the current language, index 1-12."""
+    language = get_language()
+    months = _MONTHS_LONG.get(language)
+    if months is None:
+        months = _MONTHS_LONG[language] = ["", *(str(MONTHS[n]) for n in range(1, 13))]
+    return months
+
+
+def _long_date(value: datetime.date, months: list[str]) -> str:
+    """``value|date:"j F Y"`` of a date (``months``: ``_months_long()``)."""
+    return f"{value.day} {months[value.month]} {value.year:04d}"
+
+
+def _kind_labels() -> dict[str, str]:
+    """Ledger kinds' labels in the current language (once per process and language)."""
+    language = get_language()
+    kinds = _KINDS.get(language)
+    if kinds is None:
+        kinds = _KINDS[language] = {value: str(label) for value, label in LedgerEntry.Kind.choices}
+    return kinds
+
+
+def _dated_texts(rows: list[Any], name: str, message: Callable[[int], str]) -> list[SafeString]:
+    """``{% blocktranslate with <name>=row.points date=row.date|date:"j F Y" %}`` for each
+    row, made here instead of by the template: ``message(points)`` is the tag's translated
+    message (``%(<name>)s`` and ``%(date)s``), the values escaped as the tag escapes them."""
+    months = _months_long()
+    return [
+        mark_safe(  # the values are escaped here
+            message(row.points)
+            % {name: escape(row.points), "date": escape(_long_date(row.date, months))}
+        )
+        for row in rows
+    ]
 
 
 def _history_rows(entries: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
     """The ledger page as plain rows, every text ready: the template only prints them."""
     months = _months_short()
-    kinds = {value: str(label) for value, label in LedgerEntry.Kind.choices}
+    kinds = _kind_labels()
     rows = []
     for entry, lines in zip(entries, selectors.entries_text_rows(entries, language), strict=True):
         kind = entry["kind"]
@@ -103,14 +170,26 @@ def page_counted(queryset: QuerySet[Any], per_page: int, number: Any) -> Page:
     """``Paginator(queryset, per_page).get_page(number)`` in one query instead of two: the
     total rides along on every row as ``COUNT(*) OVER ()``. A number past the end falls
     back to the paginator (the last page), as ``get_page`` does."""
-    try:
-        wanted = max(1, int(number))
-    except (TypeError, ValueError):
-        wanted = 1
+    wanted = _page_number(number)
     start = (wanted - 1) * per_page
     rows = list(queryset.annotate(_page_total=Window(Count("pk")))[start : start + per_page])
+    return _page(rows, lambda: queryset, per_page, wanted)
+
+
+def _page_number(number: Any) -> int:
+    try:
+        return max(1, int(number))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _page(
+    rows: list[Any], queryset: Callable[[], QuerySet[Any]], per_page: int, wanted: int
+) -> Page:
+    """The page of ``rows`` (each with ``_page_total``); past the end, the paginator's last
+    page of ``queryset()`` (built only then)."""
     if not rows and wanted > 1:
-        return Paginator(queryset, per_page).get_page(wanted)
+        return Paginator(queryset(), per_page).get_page(wanted)
     paginator = Paginator(rows, per_page)
     if not rows:
         paginator.count = 0
@@ -121,20 +200,62 @@ def page_counted(queryset: QuerySet[Any], per_page: int, number: Any) -> Page:
     return Page(rows, wanted, paginator)
 
 
+# The first pages of the two lists, compiled once per process (members.rows.CompiledValues;
+# a slice is part of the SQL, so one per page); later pages are compiled per request.
+_COMPILED_PAGES = 5
+_pages_compiled: dict[tuple[str, int, int], CompiledValues] = {}
+_ROWS = {
+    "history": selectors.ledger_history_rows,
+    "purchases": selectors.purchases_for_member_rows,
+}
+
+
+def _page_of_member_rows(list_name: str, member: Member, per_page: int, number: Any) -> Page:
+    """:func:`page_counted` of ``_ROWS[list_name](member=member)``."""
+    rows_of = _ROWS[list_name]
+    wanted = _page_number(number)
+    if wanted > _COMPILED_PAGES:
+        return page_counted(rows_of(member=member), per_page, wanted)
+    start = (wanted - 1) * per_page
+    key = (list_name, start, per_page)
+    query = _pages_compiled.get(key)
+    if query is None:
+        query = _pages_compiled[key] = CompiledValues(
+            lambda member_id: rows_of(member=member_id).annotate(_page_total=Window(Count("pk")))[
+                start : start + per_page
+            ],
+            "member_id",
+        )
+    return _page(query(member_id=member.pk), lambda: rows_of(member=member), per_page, wanted)
+
+
 def points_panel(request: HttpRequest, member: Member) -> str:
     """The points panel on "My pages": available, pending and the next expiry."""
     summary = selectors.points_summary(member=member, pending_limit=1, expiry_limit=1)
     return render_to_string(
         "rewards/_points_panel.html",
-        {"balance": summary.balance, "pending": summary.pending, "expiries": summary.expiries},
-        request=request,
+        {
+            "balance": summary.balance,
+            "pending": _dated_texts(
+                summary.pending, "date", lambda n: _("available from %(date)s")
+            ),
+            "expiries": _dated_texts(
+                summary.expiries,
+                "counter",
+                lambda n: ngettext(
+                    "%(counter)s point expires after %(date)s",
+                    "%(counter)s points expire after %(date)s",
+                    n,
+                ),
+            ),
+        },
     )
 
 
 # The two long lists of the points page, written here rather than by template loops: the
 # template engine's per-variable work for 20 ledger rows and 10 purchases with their lines was
 # most of the page's time (docs/benchmarks.md "Member pages"). Every value is escaped by
-# format_html; the markup is what rewards/points.html had in its loops.
+# _html (format_html's escaping); the markup is what rewards/points.html had in its loops.
 _HISTORY_ROW = (
     "\n      <tr>\n        <td>{}</td>\n        <td>{}{}\n          {}\n          {}\n"
     "        </td>\n        <td>{}</td>\n      </tr>\n    "
@@ -149,19 +270,20 @@ _PURCHASE_LINE = "<tr><td>{}</td><td>{}{}</td><td>{} kr</td><td>{}</td></tr>"
 
 
 def _history_html(rows: list[dict[str, Any]]) -> SafeString:
-    return mark_safe(  # every part is escaped by format_html
+    return mark_safe(  # every part is escaped by _html
         "".join(
-            format_html(
+            _html(
                 _HISTORY_ROW,
                 row["date"],
                 row["what"],
-                format_html(" · {}", row["store"]) if row["store"] else "",
-                format_html_join(
-                    "",
-                    '<br><span class="muted explanation">{}</span>',
-                    ((x,) for x in row["lines"]),
+                mark_safe(_html(" · {}", row["store"])) if row["store"] else "",
+                mark_safe(
+                    "".join(
+                        _html('<br><span class="muted explanation">{}</span>', x)
+                        for x in row["lines"]
+                    )
                 ),
-                format_html('<br><span class="muted">{}</span>', row["reason"])
+                mark_safe(_html('<br><span class="muted">{}</span>', row["reason"]))
                 if row["reason"]
                 else "",
                 row["points"],
@@ -173,22 +295,22 @@ def _history_html(rows: list[dict[str, Any]]) -> SafeString:
 
 def _purchases_html(purchases: list[dict[str, Any]]) -> SafeString:
     headings = (_("Item"), _("Qty"), _("Price"), _("Points"))
-    return mark_safe(  # every part is escaped by format_html
+    return mark_safe(  # every part is escaped by _html
         "".join(
-            format_html(
+            _html(
                 _PURCHASE,
                 purchase["date"],
                 purchase["store"],
                 purchase["total"],
                 purchase["points"],
                 *headings,
-                mark_safe(  # format_html, each
+                mark_safe(
                     "".join(
-                        format_html(
+                        _html(
                             _PURCHASE_LINE,
                             line["name"],
                             line["quantity"],
-                            format_html(" ({})", line["returned"]) if line["returned"] else "",
+                            mark_safe(_html(" ({})", line["returned"])) if line["returned"] else "",
                             line["price"],
                             line["points"],
                         )
@@ -208,10 +330,8 @@ def points(request: HttpRequest) -> HttpResponse:
     # Rows as dicts of the columns shown, their texts made here: the template prints them
     # (model instances, |date and {% blocktranslate %} per row cost most of the page's time,
     # docs/benchmarks.md "Member pages").
-    page = page_counted(selectors.ledger_history_rows(member=member), 20, request.GET.get("page"))
-    purchases = page_counted(
-        selectors.purchases_for_member_rows(member=member), 10, request.GET.get("kop")
-    )
+    page = _page_of_member_rows("history", member, 20, request.GET.get("page"))
+    purchases = _page_of_member_rows("purchases", member, 10, request.GET.get("kop"))
     summary = selectors.points_summary(member=member)
     rows = _history_rows(list(page.object_list), language)
     purchase_rows = _purchase_rows(list(purchases.object_list))
@@ -221,8 +341,12 @@ def points(request: HttpRequest) -> HttpResponse:
         {
             "member": member,
             "balance": summary.balance,
-            "pending": summary.pending,
-            "expiries": summary.expiries,
+            "pending": _dated_texts(
+                summary.pending, "points", lambda n: _("%(points)s p on %(date)s")
+            ),
+            "expiries": _dated_texts(
+                summary.expiries, "points", lambda n: _("%(points)s p can be used until %(date)s")
+            ),
             "page": page,
             "rows": rows,
             "history_html": _history_html(rows),

@@ -17,7 +17,7 @@ from campaigns.models.personalisation import (
 from campaigns.personalisation.profiling import Reason, may_profile, profiling_consent_q
 from consent.models import Interest, MemberInterest
 from members.models import Member
-from members.rows import CompiledQuery
+from members.rows import CompiledQuery, CompiledValues
 from rewards.models import Category, Product, PurchaseLine
 
 REASON_TEXT: dict[str, dict[str, str]] = {
@@ -230,6 +230,57 @@ def offer_reason(
     return generic
 
 
+# offer_reasons' reads, compiled once per process (members.rows): on "My offers" their
+# compilation cost more than PostgreSQL spent answering them (docs/benchmarks.md "Member
+# pages"). Lists of ids go as one array parameter each.
+_PRODUCTS: CompiledQuery[Product] = CompiledQuery(
+    lambda ids: Product.objects.filter(pk__in=ids), "ids", lists=["ids"]
+)
+_CATEGORIES: CompiledQuery[Category] = CompiledQuery(
+    lambda ids: Category.objects.filter(pk__in=ids), "ids", lists=["ids"]
+)
+_BOUGHT_PRODUCTS = CompiledValues(
+    lambda member_id, ids: (
+        PurchaseLine.objects.filter(purchase__member=member_id, product_id__in=ids)
+        .exclude(returned_quantity__gte=F("quantity"))
+        .values("product_id")
+    ),
+    "member_id",
+    "ids",
+    lists=["ids"],
+)
+_BOUGHT_CATEGORIES = CompiledValues(
+    lambda member_id, ids: (
+        PurchaseLine.objects.filter(purchase__member=member_id, category_id__in=ids)
+        .exclude(returned_quantity__gte=F("quantity"))
+        .values("category_id")
+        .annotate(n=Count("id"))
+    ),
+    "member_id",
+    "ids",
+    lists=["ids"],
+)
+_CHOSEN_INTERESTS: CompiledQuery[Interest] = CompiledQuery(
+    lambda member_id: Interest.objects.filter(
+        active=True,
+        pk__in=MemberInterest.objects.filter(member=member_id).values("interest_id"),
+    ).order_by("order", "code"),
+    "member_id",
+)
+_INTEREST_CATEGORIES = CompiledValues(
+    lambda category_ids, interest_ids: InterestCategory.objects.filter(
+        category_id__in=category_ids, interest__in=interest_ids
+    ).values("interest_id", "category_id"),
+    "category_ids",
+    "interest_ids",
+    lists=["category_ids", "interest_ids"],
+)
+
+
+def _by_pk(rows: list[Any]) -> dict[Any, Any]:
+    return {row.pk: row for row in rows}
+
+
 def offer_reasons(
     *,
     member: Member,
@@ -252,12 +303,12 @@ def offer_reasons(
     targeted = [(key, p, c) for key, p, c in offers if p or c]
     if not targeted or not may_profile(member.pk):
         return out
-    product_ids = {p for _k, p, _c in targeted if p}
-    products = Product.objects.in_bulk(product_ids)
-    bought_products = set(
-        PurchaseLine.objects.filter(purchase__member=member, product_id__in=product_ids)
-        .exclude(returned_quantity__gte=F("quantity"))
-        .values_list("product_id", flat=True)
+    product_ids = sorted({p for _k, p, _c in targeted if p})
+    products = _by_pk(_PRODUCTS(ids=product_ids)) if product_ids else {}
+    bought_products = (
+        {row["product_id"] for row in _BOUGHT_PRODUCTS(member_id=member.pk, ids=product_ids)}
+        if product_ids
+        else set()
     )
     recommended = {rec.product_id: rec for rec in _member_rows(member.pk, 10_000)}
     # The best-ranked recommendation in each category, for offers on a whole category.
@@ -268,15 +319,16 @@ def offer_reasons(
     category_of = {
         key: c or (products[p].category_id if p in products else None) for key, p, c in targeted
     }
-    category_ids = {c for c in category_of.values() if c}
-    bought_categories = dict(
-        PurchaseLine.objects.filter(purchase__member=member, category_id__in=category_ids)
-        .exclude(returned_quantity__gte=F("quantity"))
-        .values("category_id")
-        .annotate(n=Count("id"))
-        .values_list("category_id", "n")
+    category_ids = sorted({c for c in category_of.values() if c})
+    bought_categories = (
+        {
+            row["category_id"]: row["n"]
+            for row in _BOUGHT_CATEGORIES(member_id=member.pk, ids=category_ids)
+        }
+        if category_ids
+        else {}
     )
-    categories = Category.objects.in_bulk(category_ids)
+    categories = _by_pk(_CATEGORIES(ids=category_ids)) if category_ids else {}
     interest_by_category = _interests_for_categories(member, categories)
     for key, p, _c in targeted:
         category_id = category_of[key]
@@ -304,19 +356,14 @@ def _interests_for_categories(
     """Category id -> the member's first chosen interest that is about it."""
     if not categories:
         return {}
-    chosen = list(
-        Interest.objects.filter(
-            active=True,
-            pk__in=MemberInterest.objects.filter(member=member).values("interest_id"),
-        ).order_by("order", "code")
-    )
+    chosen = _CHOSEN_INTERESTS(member_id=member.pk)
     if not chosen:
         return {}
     mapped: dict[int, set[int]] = defaultdict(set)
-    for interest_id, category_id in InterestCategory.objects.filter(
-        category_id__in=categories, interest__in=chosen
-    ).values_list("interest_id", "category_id"):
-        mapped[category_id].add(interest_id)
+    for row in _INTEREST_CATEGORIES(
+        category_ids=sorted(categories), interest_ids=[i.pk for i in chosen]
+    ):
+        mapped[row["category_id"]].add(row["interest_id"])
     out: dict[int, Interest] = {}
     for category_id, category in categories.items():
         for interest in chosen:

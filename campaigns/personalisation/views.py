@@ -33,8 +33,7 @@ def recommended_panel(request: HttpRequest, member: Member) -> str:
     return render_to_string(
         "campaigns/_recommended_panel.html",
         {"recommendations": recommendations},
-        request=request,
-    )
+    )  # no request: a panel needs no context processors (members.pages)
 
 
 def member_next_best_offer(member: Member) -> dict[str, Any]:

@@ -462,6 +462,10 @@ CAMPAIGNS_MAX_ATTEMPTS = env.int("CAMPAIGNS_MAX_ATTEMPTS", default=6)
 # (config/celery.py), so a campaign uses the CPU the tills leave.
 CAMPAIGNS_QUEUE = env.str("CAMPAIGNS_QUEUE", default="campaigns")
 CAMPAIGNS_WORKER_NICE = env.int("CAMPAIGNS_WORKER_NICE", default=10)
+# ... and rests this many times as long as each fan-out chunk or send batch took (0: never),
+# so that its bulk statements leave the database to the tills between batches
+# (campaigns.tasks.campaigns_rest).
+CAMPAIGNS_SEND_PACE = env.float("CAMPAIGNS_SEND_PACE", default=1.0)
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CAMPAIGNS_QUEUE))
 CELERY_TASK_ROUTES = {

@@ -31,6 +31,7 @@ from members.card import QR_MASK  # the same fixed mask as the membership card
 from members.enqueue import task_get
 from members.errors import DomainError
 from members.models import Member, Store, User
+from members.rows import CompiledQuery
 from rewards.errors import (
     BasketBelowMinimumError,
     IdempotencyConflictError,
@@ -90,9 +91,19 @@ def voucher_qr_svg(voucher: Voucher, *, title: str = "") -> str:
 # --- availability ---------------------------------------------------------------------------
 
 
+# ``MemberTier.objects.filter(member=member).select_related("tier").first()``, compiled once
+# per process (members.rows): every catalogue page reads it.
+_MEMBER_TIER: CompiledQuery[MemberTier] = CompiledQuery(
+    lambda member_id: (
+        MemberTier.objects.filter(member=member_id).select_related("tier").order_by("pk")[:1]
+    ),
+    "member_id",
+)
+
+
 def member_tier_rank(member: Member) -> int:
-    member_tier = MemberTier.objects.filter(member=member).select_related("tier").first()
-    return member_tier.tier.rank if member_tier else -1
+    found = _MEMBER_TIER(member_id=member.pk)
+    return found[0].tier.rank if found else -1
 
 
 def reward_check_available(
@@ -114,7 +125,17 @@ def rewards_for_member(
 ) -> QuerySet[Reward]:
     """What the member's catalogue shows: active, in date, open to their tier."""
     now = now or timezone.now()
-    rank = member_tier_rank(member)
+    available = _available(member) if affordable else None
+    return _rewards_open(now=now, rank=member_tier_rank(member), kind=kind, available=available)
+
+
+def _available(member: Member) -> int:
+    return balance_snapshot(PointBalance.objects.filter(member=member).first())["available"]
+
+
+def _rewards_open(
+    *, now: datetime.datetime, rank: int, kind: str, available: int | None
+) -> QuerySet[Reward]:
     rewards = (
         Reward.objects.filter(active=True, starts_at__lte=now)
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
@@ -123,10 +144,35 @@ def rewards_for_member(
     )
     if kind:
         rewards = rewards.filter(kind=kind)
-    if affordable:
-        available = balance_snapshot(PointBalance.objects.filter(member=member).first())
-        rewards = rewards.filter(points_cost__lte=available["available"])
+    if available is not None:
+        rewards = rewards.filter(points_cost__lte=available)
     return rewards.order_by("points_cost", "code")
+
+
+# The catalogue page's list, compiled once per process and filter (members.rows).
+_CATALOGUE: dict[tuple[str, bool], CompiledQuery[Reward]] = {}
+
+
+def rewards_for_member_list(
+    *, member: Member, kind: str = "", affordable: bool = False
+) -> list[Reward]:
+    """``list(rewards_for_member(...))``; ``kind`` must be one of ``Reward.Kind`` or ""."""
+    if kind and kind not in Reward.Kind.values:
+        raise ValueError(f"unknown reward kind {kind!r}")
+    query = _CATALOGUE.get((kind, affordable))
+    if query is None:
+        names = ("now", "rank", "available") if affordable else ("now", "rank")
+        query = _CATALOGUE[(kind, affordable)] = CompiledQuery(
+            lambda now, rank, available=None: _rewards_open(
+                now=now, rank=rank, kind=kind, available=available
+            ),
+            *names,
+            datetimes=["now"],
+        )
+    values: dict[str, Any] = {"now": timezone.now(), "rank": member_tier_rank(member)}
+    if affordable:
+        values["available"] = _available(member)
+    return query(**values)
 
 
 # --- claim ----------------------------------------------------------------------------------
@@ -581,6 +627,32 @@ def vouchers_usable(*, member: Member, now: datetime.datetime | None = None) -> 
         .select_related("reward", "member")
         .order_by("valid_until", "id")
     )
+
+
+# The vouchers page's two lists, compiled once per process (members.rows).
+_USABLE: CompiledQuery[Voucher] = CompiledQuery(
+    lambda member_id, now: vouchers_usable(member=member_id, now=now),
+    "member_id",
+    "now",
+    datetimes=["now"],
+)
+_PAST: CompiledQuery[Voucher] = CompiledQuery(
+    lambda member_id, usable_ids: (
+        Voucher.objects.filter(member=member_id)
+        .exclude(pk__in=usable_ids)
+        .select_related("reward")
+        .order_by("-issued_at")[:20]
+    ),
+    "member_id",
+    "usable_ids",
+    lists=["usable_ids"],
+)
+
+
+def vouchers_page_lists(*, member: Member) -> tuple[list[Voucher], list[Voucher]]:
+    """The member's usable vouchers (``vouchers_usable``) and their latest 20 others."""
+    usable = _USABLE(member_id=member.pk, now=timezone.now())
+    return usable, _PAST(member_id=member.pk, usable_ids=[v.pk for v in usable])
 
 
 def vouchers_liability(*, now: datetime.datetime | None = None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.models import ActivityEvent, Member
+from members.rows import CompiledQuery, CompiledValues
 from rewards.ledger.points import points_earn
 from rewards.models import (
     Challenge,
@@ -118,14 +119,42 @@ def challenge_measure(
     return 0  # pragma: no cover - every kind is measured above
 
 
-def challenges_active(now: datetime.datetime | None = None) -> list[Challenge]:
-    now = now or timezone.now()
-    return list(
+# The member page's reads, compiled once per process (members.rows): building and compiling
+# these querysets cost more than PostgreSQL spent answering them (docs/benchmarks.md).
+_ACTIVE: CompiledQuery[Challenge] = CompiledQuery(
+    lambda now: (
         Challenge.objects.filter(active=True, starts_at__lte=now)
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
         .select_related("badge")
         .order_by("starts_at", "code")
-    )
+    ),
+    "now",
+    datetimes=["now"],
+)
+_PROGRESS: CompiledQuery[ChallengeProgress] = CompiledQuery(
+    lambda member_id, challenge_ids: ChallengeProgress.objects.filter(
+        member=member_id, challenge__in=challenge_ids
+    ),
+    "member_id",
+    "challenge_ids",
+    lists=["challenge_ids"],
+)
+_PURCHASE_TIMES = CompiledValues(
+    lambda member_id, since: Purchase.objects.filter(
+        member=member_id, purchased_at__gte=since
+    ).values("purchased_at"),
+    "member_id",
+    "since",
+    datetimes=["since"],
+)
+_BADGES: CompiledQuery[MemberBadge] = CompiledQuery(
+    lambda member_id: MemberBadge.objects.filter(member=member_id).select_related("badge"),
+    "member_id",
+)
+
+
+def challenges_active(now: datetime.datetime | None = None) -> list[Challenge]:
+    return _ACTIVE(now=now or timezone.now())
 
 
 def challenge_progress_update(
@@ -219,10 +248,14 @@ def challenges_for_member(*, member: Member) -> list[ChallengeRow]:
     """Active challenges with the member's stored progress (two queries), unfinished first,
     closest to completion first."""
     active = challenges_active()
-    stored = {
-        p.challenge_id: p
-        for p in ChallengeProgress.objects.filter(member=member, challenge__in=active)
-    }
+    stored = (
+        {
+            p.challenge_id: p
+            for p in _PROGRESS(member_id=member.pk, challenge_ids=[c.pk for c in active])
+        }
+        if active
+        else {}
+    )
     rows = [
         ChallengeRow(
             challenge=c,
@@ -244,10 +277,8 @@ def purchase_week_streak(*, member: Member, now: datetime.datetime | None = None
     now = now or timezone.now()
     since = now - datetime.timedelta(weeks=104)
     weeks = {
-        timezone.localtime(at).date().isocalendar()[:2]
-        for at in Purchase.objects.filter(member=member, purchased_at__gte=since).values_list(
-            "purchased_at", flat=True
-        )
+        timezone.localtime(row["purchased_at"]).date().isocalendar()[:2]
+        for row in _PURCHASE_TIMES(member_id=member.pk, since=since)
     }
     monday = timezone.localtime(now).date()
     monday -= datetime.timedelta(days=monday.weekday())
@@ -261,4 +292,4 @@ def purchase_week_streak(*, member: Member, now: datetime.datetime | None = None
 
 
 def badges_for_member(*, member: Member) -> list[MemberBadge]:
-    return list(MemberBadge.objects.filter(member=member).select_related("badge"))
+    return _BADGES(member_id=member.pk)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from members.rows import CompiledValues
 from rewards.models import (
     LedgerEntry,
     Purchase,
@@ -35,12 +36,14 @@ def spend_basis() -> bool:
     return bool(settings.REWARDS_TIER_BASIS == "spend")
 
 
-def qualifying_values(
-    *, member_ids: list[int] | None = None, now: datetime.datetime | None = None
-) -> dict[int, int]:
-    """Points earned (or öre spent) in the window, per member, in one query."""
-    now = now or timezone.now()
-    since = _window_start(now)
+def _qualifying_rows(
+    *,
+    since: datetime.datetime,
+    now: datetime.datetime,
+    member_ids: list[int] | None = None,
+    member_id: int | None = None,
+) -> Any:
+    """Points earned (or öre spent) in the window as ``{"member_id", "value"}`` rows."""
     rows: Any
     if spend_basis():
         purchases = Purchase.objects.filter(
@@ -48,11 +51,15 @@ def qualifying_values(
         )
         if member_ids is not None:
             purchases = purchases.filter(member_id__in=member_ids)
+        if member_id is not None:
+            purchases = purchases.filter(member_id=member_id)
         rows = purchases.values("member_id").annotate(value=Sum("total_ore"))
     else:
         entries = LedgerEntry.objects.filter(created_at__gte=since, created_at__lte=now)
         if member_ids is not None:
             entries = entries.filter(member_id__in=member_ids)
+        if member_id is not None:
+            entries = entries.filter(member_id=member_id)
         rows = entries.values("member_id").annotate(
             value=Sum(
                 "points", filter=Q(kind=LedgerEntry.Kind.EARN, cause__in=EARNED_CAUSES), default=0
@@ -63,11 +70,39 @@ def qualifying_values(
                 default=0,
             )
         )
+    return rows
+
+
+def qualifying_values(
+    *, member_ids: list[int] | None = None, now: datetime.datetime | None = None
+) -> dict[int, int]:
+    """Points earned (or öre spent) in the window, per member, in one query."""
+    now = now or timezone.now()
+    rows = _qualifying_rows(since=_window_start(now), now=now, member_ids=member_ids)
     return {row["member_id"]: max(0, row["value"] or 0) for row in rows}
 
 
+# One member's value (the tier panel on "My pages", tier evaluation), compiled once per
+# process and basis (members.rows): the same statement as ``qualifying_values`` for one id.
+_QUALIFYING_ONE: dict[bool, CompiledValues] = {}
+
+
 def qualifying_value(*, member_id: int, now: datetime.datetime | None = None) -> int:
-    return qualifying_values(member_ids=[member_id], now=now).get(member_id, 0)
+    now = now or timezone.now()
+    basis = spend_basis()
+    query = _QUALIFYING_ONE.get(basis)
+    if query is None:
+        query = _QUALIFYING_ONE[basis] = CompiledValues(
+            lambda member_id, since, now: _qualifying_rows(
+                member_id=member_id, since=since, now=now
+            ),
+            "member_id",
+            "since",
+            "now",
+            datetimes=["since", "now"],
+        )
+    rows = query(member_id=member_id, since=_window_start(now), now=now)
+    return max(0, rows[0]["value"] or 0) if rows else 0
 
 
 def tier_threshold(tier: Tier) -> int:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.models import Member, User
+from members.rows import CompiledQuery
 from members.sql_names import sql_names
 from rewards.errors import BenefitAlreadyChosenError, BenefitNotAvailableError, TooManyBenefitsError
 from rewards.loyalty.tier_ladder import (
@@ -285,12 +286,19 @@ class TierProgress:
     downgrade_on: datetime.date | None
 
 
+# ``MemberTier.objects.filter(member=member).first()``, compiled once (members.rows).
+_MEMBER_TIER: CompiledQuery[MemberTier] = CompiledQuery(
+    lambda member_id: MemberTier.objects.filter(member=member_id).order_by("pk")[:1], "member_id"
+)
+
+
 def tier_progress(*, member: Member, now: datetime.datetime | None = None) -> TierProgress:
     """Where the member stands on the ladder. The ladder is the per-process snapshot the
     purchase path uses (configuration, refreshed every ``REWARDS_RULES_CACHE_SECONDS``)."""
     now = now or timezone.now()
     tiers = ladder_cached()
-    member_tier = MemberTier.objects.filter(member=member).first()
+    found = _MEMBER_TIER(member_id=member.pk)
+    member_tier = found[0] if found else None
     current = next((t for t in tiers if member_tier and t.pk == member_tier.tier_id), None)
     value = qualifying_value(member_id=member.pk, now=now)
     higher = [t for t in tiers if current is None or t.rank > current.rank]

@@ -94,8 +94,7 @@ def tier_panel(request: HttpRequest, member: Member) -> str:
     return render_to_string(
         "rewards/loyalty/_tier_panel.html",
         {"progress": tiers.tier_progress(member=member), "language": _language()},
-        request=request,
-    )
+    )  # no request: a panel needs no context processors (members.pages)
 
 
 # --- tiers ----------------------------------------------------------------------------------
@@ -145,12 +144,19 @@ def catalogue_page(request: HttpRequest) -> HttpResponse:
     if kind not in Reward.Kind.values:
         kind = ""
     affordable = request.GET.get("rad") == "1"
-    rewards = list(catalogue.rewards_for_member(member=member, kind=kind, affordable=affordable))
+    rewards = catalogue.rewards_for_member_list(member=member, kind=kind, affordable=affordable)
+    # Each reward's link and kind made here, not by {% url %} and get_kind_display per row
+    # (docs/benchmarks.md "Member pages"); reward codes are slugs, as the URL pattern says.
+    link = reverse("rewards:reward", args=["-"])[:-2]
+    kinds = dict(Reward.Kind.choices)
     return render(
         request,
         "rewards/loyalty/catalogue.html",
         {
-            "rewards": rewards,
+            "rows": [
+                {"reward": r, "url": f"{link}{r.code}/", "kind": kinds.get(r.kind, r.kind)}
+                for r in rewards
+            ],
             "kinds": Reward.Kind.choices,
             "kind": kind,
             "affordable": affordable,
@@ -222,16 +228,10 @@ def waitlist_join(request: HttpRequest, code: str) -> HttpResponse:
 def vouchers_page(request: HttpRequest) -> HttpResponse:
     member = _member(request)
     language = _language()
-    vouchers = list(catalogue.vouchers_usable(member=member))
+    vouchers, past = catalogue.vouchers_page_lists(member=member)
     usable = [
         {"voucher": v, "qr": catalogue.voucher_qr_svg(v, title=v.formatted_code)} for v in vouchers
     ]
-    past = (
-        Voucher.objects.filter(member=member)
-        .exclude(pk__in=[v.pk for v in vouchers])
-        .select_related("reward")
-        .order_by("-issued_at")[:20]
-    )
     return render(
         request,
         "rewards/loyalty/vouchers.html",

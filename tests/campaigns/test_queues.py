@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+import campaigns.tasks
 import config.celery
 from config.celery import app, campaigns_only_nice
 
@@ -71,3 +72,53 @@ def test_already_lower_priority_is_kept(monkeypatch: pytest.MonkeyPatch) -> None
         config.celery.os, "setpriority", lambda *_args: pytest.fail("must not raise priority")
     )
     assert campaigns_only_nice() == 15
+
+
+@pytest.mark.parametrize(
+    ("queues", "pace", "took", "rest"),
+    [
+        ({"campaigns"}, 1.0, 2.0, 2.0),
+        ({"campaigns"}, 0.5, 2.0, 1.0),
+        ({"campaigns"}, 1.0, 90.0, 30.0),  # never more than MAX_REST_SECONDS
+        ({"campaigns"}, 0.0, 2.0, 0.0),
+        ({"celery", "campaigns"}, 1.0, 2.0, 0.0),  # would hold up the default queue
+        (None, 1.0, 2.0, 0.0),
+    ],
+)
+def test_only_a_campaigns_worker_rests_in_proportion_to_its_work(
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    queues: set[str] | None,
+    pace: float,
+    took: float,
+    rest: float,
+) -> None:
+    settings.CAMPAIGNS_SEND_PACE = pace
+    selected = None if queues is None else {name: app.amqp.queues[name] for name in queues}
+    monkeypatch.setattr(app.amqp.queues, "_consume_from", selected)
+    slept: list[float] = []
+    monkeypatch.setattr(campaigns.tasks.time, "monotonic", lambda: 100.0 + took)
+    monkeypatch.setattr(campaigns.tasks.time, "sleep", slept.append)
+    assert campaigns.tasks.campaigns_rest(started=100.0) == rest
+    assert slept == ([rest] if rest else [])
+
+
+@pytest.mark.django_db
+def test_send_and_fanout_tasks_rest_after_their_work(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.CAMPAIGNS_SEND_PACE = 1.0
+    monkeypatch.setattr(
+        app.amqp.queues, "_consume_from", {"campaigns": app.amqp.queues["campaigns"]}
+    )
+    order: list[str] = []
+    monkeypatch.setattr(
+        campaigns.tasks.services, "deliveries_send", lambda **_kw: order.append("send") or {}
+    )
+    monkeypatch.setattr(
+        campaigns.tasks.services, "fanout_chunk_run", lambda **_kw: order.append("fanout") or 0
+    )
+    monkeypatch.setattr(campaigns.tasks.time, "sleep", lambda _s: order.append("rest"))
+    campaigns.tasks.deliveries_send.run([1, 2])
+    campaigns.tasks.fanout_chunk.run(7)
+    assert order == ["send", "rest", "fanout", "rest"]

@@ -170,3 +170,68 @@ def test_compiled_query_refuses_a_parameter_it_cannot_replace() -> None:
     sliced: CompiledQuery[Member] = CompiledQuery(lambda n: Member.objects.order_by("pk")[:n], "n")
     with pytest.raises(ValueError, match="parameter of its own"):
         sliced(n=5)
+
+
+def test_compiled_query_takes_id_lists_and_datetimes(member, store) -> None:
+    from members.rows import CompiledQuery
+
+    # given members joined at different times
+    others = [factories.member_with_user(email=f"m{n}@example.se") for n in range(3)]
+    everyone = [member, *others]
+    joined = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    for n, who in enumerate(everyone):
+        Member.objects.filter(pk=who.pk).update(joined_at=joined + datetime.timedelta(days=n))
+    query: CompiledQuery[Member] = CompiledQuery(
+        lambda ids, since: Member.objects.filter(pk__in=ids, joined_at__gte=since).order_by("pk"),
+        "ids",
+        "since",
+        lists=["ids"],
+        datetimes=["since"],
+    )
+
+    # when it runs with lists of any length and with different times
+    for ids, since in [
+        ([m.pk for m in everyone], joined),
+        ([others[0].pk], joined),
+        ([], joined),
+        ([m.pk for m in everyone], joined + datetime.timedelta(days=2)),
+        ([*range(1, 200), member.pk], joined),
+    ]:
+        expected = list(Member.objects.filter(pk__in=ids, joined_at__gte=since).order_by("pk"))
+        # then it finds what the queryset finds
+        assert [fields_of(m) for m in query(ids=ids, since=since)] == [
+            fields_of(m) for m in expected
+        ]
+
+
+def test_compiled_values_makes_the_querysets_dicts(member, store) -> None:
+    from django.db.models import Count, Window
+
+    from members.rows import CompiledValues
+    from rewards.selectors import purchase_lines_rows, purchases_for_member_rows
+
+    # given a member with purchases and lines
+    for n in range(3):
+        rf.purchase(
+            store=store,
+            member=member,
+            lines=[rf.line(f"SKU-{n}", 1 + n, 4900), rf.line("SOCK", 1, 5000)],
+        )
+
+    # when their first page is read compiled and through the queryset
+    def page(member_id: int) -> Any:
+        return purchases_for_member_rows(member=member_id).annotate(total=Window(Count("pk")))[0:2]
+
+    compiled = CompiledValues(page, "member_id")
+    rows = compiled(member_id=member.pk)
+
+    # then the same dicts (converted datetimes included), and none for another member
+    assert rows == list(page(member.pk))
+    assert len(rows) == 2
+    assert rows[0]["total"] == 3
+    assert rows[0]["purchased_at"].tzinfo is not None
+    assert compiled(member_id=member.pk + 1000) == []
+    ids = [row["id"] for row in rows]
+    lines = purchase_lines_rows(ids)
+    assert sorted(lines) == sorted(ids)
+    assert all(len(found) == 2 for found in lines.values())

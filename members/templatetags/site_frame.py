@@ -1,0 +1,89 @@
+"""``{% site_head %}``, ``{% site_header %}`` and ``{% site_footer %}``: the frame of every
+page in base.html (stylesheet and script links, navigation, language switch, footer),
+rendered once per process, language and kind of visitor instead of on every request
+(issue 12, docs/benchmarks.md "Member pages": base.html's two dozen ``{% translate %}``,
+``{% url %}`` and ``{% static %}`` tags were a third of a logged-in page's rendering).
+
+The frame holds nothing personal: which links it shows depends only on whether the visitor
+is a member, another logged-in user or anonymous. The two per-request parts, the CSRF
+token of its forms and the path the language switch returns to, are put into the cached
+HTML on each request, escaped as the template would escape them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.dispatch import receiver
+from django.template.loader import get_template
+from django.test.signals import setting_changed
+from django.urls import get_script_prefix, get_urlconf
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+
+register = template.Library()
+
+# Stand-ins rendered into the cached frame, replaced on every request.
+_TOKEN = "site-frame-csrf-token"  # noqa: S105 - a stand-in, no secret
+_NEXT = "site-frame-next-path"
+_CSRF_INPUT = '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'  # CsrfTokenNode's
+
+_frames: dict[tuple[Any, ...], list[str]] = {}
+
+
+def _frame(name: str, variant: str) -> list[str]:
+    """The fragment ``includes/<name>.html`` for this language and variant, split around
+    the stand-ins (every other item is a stand-in's name)."""
+    key = (name, variant, get_language(), get_script_prefix(), get_urlconf())
+    parts = _frames.get(key)
+    if parts is None:
+        context = {
+            "current_member": variant == "member",
+            "user": {"is_authenticated": variant != "anonymous"},
+            "csrf_token": _TOKEN,
+            "next_path": _NEXT,
+        }
+        html = get_template(f"includes/{name}.html").render(context).rstrip("\n")
+        html = html.replace(format_html(_CSRF_INPUT, _TOKEN), "\x00csrf\x00")
+        html = html.replace(_NEXT, "\x00next\x00")
+        parts = _frames[key] = html.split("\x00")
+    return parts
+
+
+def _render(parts: list[str], values: dict[str, str]) -> SafeString:
+    return mark_safe(  # the frame is template output; the values are escaped below
+        "".join(values[part] if n % 2 else part for n, part in enumerate(parts))
+    )
+
+
+@register.simple_tag
+def site_head() -> SafeString:
+    return _render(_frame("site_head", ""), {})
+
+
+@register.simple_tag(takes_context=True)
+def site_header(context: template.Context) -> SafeString:
+    if context.get("current_member"):
+        variant = "member"
+    else:
+        user = context.get("user")
+        variant = "user" if user is not None and user.is_authenticated else "anonymous"
+    # As ``{% csrf_token %}`` (nothing without a token) and ``{{ request.get_full_path }}``.
+    token = context.get("csrf_token")
+    csrf = format_html(_CSRF_INPUT, token) if token and token != "NOTPROVIDED" else ""  # noqa: S105
+    request = context.get("request")
+    next_path = escape(request.get_full_path()) if request is not None else ""
+    return _render(_frame("site_header", variant), {"csrf": csrf, "next": next_path})
+
+
+@register.simple_tag
+def site_footer() -> SafeString:
+    return _render(_frame("site_footer", ""), {})
+
+
+@receiver(setting_changed)
+def _frame_settings_changed(*, setting: str, **kwargs: object) -> None:
+    if setting in {"ROOT_URLCONF", "STATIC_URL", "STORAGES", "TEMPLATES", "LANGUAGES"}:
+        _frames.clear()
