@@ -113,10 +113,10 @@ def test_send_and_fanout_tasks_rest_after_their_work(
     )
     order: list[str] = []
     monkeypatch.setattr(
-        campaigns.tasks.services, "deliveries_send", lambda **_kw: order.append("send") or {}
+        campaigns.tasks.batch, "deliveries_send", lambda **_kw: order.append("send") or {}
     )
     monkeypatch.setattr(
-        campaigns.tasks.services, "fanout_chunk_run", lambda **_kw: order.append("fanout") or 0
+        campaigns.tasks, "fanout_chunk_run", lambda **_kw: order.append("fanout") or 0
     )
     monkeypatch.setattr(campaigns.tasks.time, "sleep", lambda _s: order.append("rest"))
     campaigns.tasks.deliveries_send.run([1, 2])
