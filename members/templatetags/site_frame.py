@@ -23,6 +23,8 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
+from members.templatetags.member_urls import static_url
+
 register = template.Library()
 
 # Stand-ins rendered into the cached frame, replaced on every request.
@@ -86,4 +88,66 @@ def site_footer() -> SafeString:
 @receiver(setting_changed)
 def _frame_settings_changed(*, setting: str, **kwargs: object) -> None:
     if setting in {"ROOT_URLCONF", "STATIC_URL", "STORAGES", "TEMPLATES", "LANGUAGES"}:
-        _frames.clear()
+        _frames.clear()  # {% frozen %} blocks: the URL conf is in their key
+
+
+# --- {% frozen %}: static stretches of a page, rendered once per process and language ------
+
+
+class FrozenNode(template.Node):
+    """Renders its content once per language, script prefix, URL conf and autoescape, then
+    returns that text: the content is only text, ``{% translate "literal" %}``, ``{% url
+    'name' %}`` without arguments and ``{% static_url 'name' %}`` (checked when the template
+    is compiled), so it is the same for every visitor."""
+
+    def __init__(self, nodelist: template.NodeList) -> None:
+        self.nodelist = nodelist
+        self.rendered: dict[tuple[Any, ...], SafeString] = {}
+
+    def render(self, context: template.Context) -> SafeString:
+        key = (get_language(), get_script_prefix(), get_urlconf(), context.autoescape)
+        text = self.rendered.get(key)
+        if text is None:
+            text = self.rendered[key] = self.nodelist.render(context)
+        return text
+
+
+def _literal(expression: Any) -> bool:
+    from django.template.base import Variable
+
+    var = expression.var
+    literal = isinstance(var, str) or (isinstance(var, Variable) and var.literal is not None)
+    return literal and not expression.filters
+
+
+def _frozen_allowed(node: template.Node) -> bool:
+    from django.template.base import TextNode
+    from django.template.defaulttags import CommentNode, URLNode
+    from django.template.library import SimpleNode
+    from django.templatetags.i18n import TranslateNode
+
+    if isinstance(node, TextNode | CommentNode):
+        return True
+    if isinstance(node, TranslateNode):
+        return (
+            node.asvar is None and node.message_context is None and _literal(node.filter_expression)
+        )
+    if isinstance(node, URLNode):
+        return not node.args and not node.kwargs and node.asvar is None and _literal(node.view_name)
+    if isinstance(node, SimpleNode):
+        return node.func is static_url and all(map(_literal, node.args)) and not node.kwargs
+    return False
+
+
+@register.tag("frozen")
+def frozen(parser: Any, token: Any) -> FrozenNode:
+    """``{% frozen %}...{% endfrozen %}``: see :class:`FrozenNode`."""
+    nodelist = parser.parse(("endfrozen",))
+    parser.delete_first_token()
+    for node in nodelist:
+        if not _frozen_allowed(node):
+            raise template.TemplateSyntaxError(
+                "{% frozen %} holds only text, translations of literals and links without "
+                f"arguments, not {node!r}"
+            )
+    return FrozenNode(nodelist)
