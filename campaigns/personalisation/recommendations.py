@@ -295,6 +295,7 @@ def recommendations_compute(
             if ranked:
                 counts.members_scored += 1
         with transaction.atomic():
+            _members_key_share(chunk)
             _recommendations_lock()
             # Re-check under the lock: a withdrawal committed since the chunk was read must
             # win (its consumer waits for this lock, then deletes what is left).
@@ -349,6 +350,25 @@ def personalisation_run() -> PersonalisationRun:
     run.recommendations = recs.recommendations
     run.save()
     return run
+
+
+def _members_key_share(member_ids: list[int]) -> None:
+    """Lock the chunk's member rows FOR KEY SHARE, in primary-key order, before the table.
+
+    The new rows' foreign keys are checked at commit, and that check takes the same lock on
+    each member row. An erasure holds its member's row FOR UPDATE and then takes the table
+    lock (``recommendations_erase``): checked only at commit, this chunk would hold the table
+    and wait for the row while the erasure held the row and waited for the table, a deadlock
+    PostgreSQL ends by failing one of them (seen in the soak benchmark). Taken first, the
+    chunk waits for the erasure instead. FOR KEY SHARE does not block the tills' updates of
+    a member, only deletes and FOR UPDATE."""
+    table = connection.ops.quote_name(Member._meta.db_table)
+    pk = connection.ops.quote_name(Member._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {pk} FROM {table} WHERE {pk} = ANY(%s) ORDER BY {pk} FOR KEY SHARE",  # noqa: S608
+            [member_ids],
+        )
 
 
 def _recommendations_lock() -> None:

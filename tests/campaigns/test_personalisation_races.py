@@ -4,11 +4,12 @@ racing a run, never fail and never leave a withdrawn member with stored recommen
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from campaigns.models import MemberRecommendation, ProductAffinity
 from campaigns.personalisation.affinities import affinities_compute
@@ -109,3 +110,62 @@ def test_withdrawal_racing_a_run_leaves_no_rows_for_the_withdrawn(club, settings
 
     assert not MemberRecommendation.objects.filter(member__in=leaving).exists()
     assert MemberRecommendation.objects.exclude(member__in=leaving).exists()
+
+
+def test_a_nightly_chunk_and_an_erasure_holding_its_member_never_deadlock(club):
+    """Erasure holds the member's row FOR UPDATE, then erases the recommendations (table
+    lock). A nightly chunk that took the table lock first would wait for the member row at
+    commit (its foreign-key check): a deadlock. Found by the soak benchmark."""
+    from campaigns.personalisation.recommendations import recommendations_erase
+    from members.models import Member
+
+    affinities_compute()
+    erased = club[0]
+    holding = threading.Event()
+    errors: list[BaseException] = []
+
+    def erasure() -> None:
+        try:
+            with transaction.atomic():
+                member = Member.objects.select_for_update().get(pk=erased.pk)
+                holding.set()
+                _wait_for_a_lock_wait()
+                recommendations_erase(member=member)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def nightly() -> None:
+        try:
+            assert holding.wait(timeout=10)
+            recommendations_compute()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=erasure), threading.Thread(target=nightly)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert MemberRecommendation.objects.filter(member_id=club[1].pk).exists()
+
+
+def _wait_for_a_lock_wait() -> None:
+    """Until another session of this database waits for a lock (the nightly chunk)."""
+    deadline = time.monotonic() + 20
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            # Inside a transaction pg_stat_activity is read once and cached; read anew.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the nightly run never waited for the erased member's row")
