@@ -34,7 +34,8 @@ must hold, and no process may grow.
      clients), paced at ``BENCH_SOAK_PAGE_RATE`` pages/s in total, going round the member
      pages;
    - campaigns: a new campaign to every member with consent (no-op channel) launched as soon
-     as the last one is done and at least ``BENCH_SOAK_CAMPAIGN_EVERY`` (30 s) after it;
+     as the last one is done (and at least ``BENCH_SOAK_CAMPAIGN_EVERY`` seconds after its
+     launch; 0), so something is sending throughout;
    - privacy: every ``BENCH_SOAK_PRIVACY_EVERY`` (60 s) an export (a browsing member) and an
      erasure (a member with history who does not browse), requested as staff would, built
      and carried out by the worker (the erasure by beat's due-erasures job).
@@ -101,7 +102,7 @@ HISTORY = int(os.environ.get("BENCH_SOAK_HISTORY", "40"))
 BROWSE_MEMBERS = int(os.environ.get("BENCH_SOAK_BROWSE_MEMBERS", "16"))
 PURCHASES = int(os.environ.get("BENCH_SOAK_PURCHASES", "40"))
 CAMPAIGN_MEMBERS = int(os.environ.get("BENCH_SOAK_CAMPAIGN_MEMBERS", "20000"))
-CAMPAIGN_EVERY = float(os.environ.get("BENCH_SOAK_CAMPAIGN_EVERY", "30"))
+CAMPAIGN_EVERY = float(os.environ.get("BENCH_SOAK_CAMPAIGN_EVERY", "0"))
 PRIVACY_EVERY = float(os.environ.get("BENCH_SOAK_PRIVACY_EVERY", "60"))
 NIGHTLY_EVERY = int(os.environ.get("BENCH_SOAK_NIGHTLY_SECONDS", "60"))
 CONCURRENCY = int(os.environ.get("BENCH_SOAK_CONCURRENCY", "4"))
