@@ -449,7 +449,7 @@ REWARDS_REFERRAL_JOIN_DAYS = env.int("REWARDS_REFERRAL_JOIN_DAYS", default=30)
 CAMPAIGNS_MAX_MESSAGES_PER_WEEK = env.int("CAMPAIGNS_MAX_MESSAGES_PER_WEEK", default=3)
 # Members per fan-out task (one id range each) and deliveries per send task.
 CAMPAIGNS_FANOUT_CHUNK = env.int("CAMPAIGNS_FANOUT_CHUNK", default=10000)
-CAMPAIGNS_SEND_BATCH = env.int("CAMPAIGNS_SEND_BATCH", default=1000)
+CAMPAIGNS_SEND_BATCH = env.int("CAMPAIGNS_SEND_BATCH", default=250)
 # A delivery still "sending" (or a queued one still "pending") this long after its claim is
 # presumed lost with its worker and is re-queued by the sweeper. Keep it above
 # CELERY_TASK_TIME_LIMIT: no live task holds a claim longer than that.
