@@ -6,8 +6,14 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import celeryd_after_setup, worker_process_init
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+# A closed broker connection raises a connection error the worker recovers from, never an
+# AttributeError it exits on (config/broker_transport.py).
+for _scheme in ("redis", "rediss"):
+    TRANSPORT_ALIASES[_scheme] = "config.broker_transport:Transport"
 
 app = Celery("kundklubb")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -155,6 +155,35 @@ def _final() -> int:
     return Delivery.objects.filter(status__in=["sent", "suppressed"]).count()
 
 
+def _campaign_done(campaign: Campaign, *processes: subprocess.Popen[bytes]) -> bool:
+    """The campaign is done; a worker or beat that exited fails at once instead of after the
+    whole recovery limit."""
+    for process in processes:
+        if process.poll() is not None:
+            raise AssertionError(f"{process.args[3]} exited with {process.returncode}")
+    return Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DONE
+
+
+def _diagnosis(campaign: Campaign, tmp_path: Path) -> str:
+    """What CI prints when recovery fails: the database's view and the processes' logs."""
+    deliveries = dict(
+        Delivery.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
+    chunks = FanoutChunk.objects.filter(campaign=campaign)
+    lines = [
+        f"campaign status: {Campaign.objects.get(pk=campaign.pk).status}",
+        f"deliveries: {deliveries}; not queued: "
+        f"{Delivery.objects.filter(status='pending', queued_at__isnull=True).count()}",
+        f"chunks: {chunks.count()}, done {chunks.filter(done_at__isnull=False).count()}",
+    ]
+    for name in ("worker.log", "beat.log"):
+        text = (tmp_path / name).read_text(errors="replace").splitlines()
+        notable = [line for line in text if re.search(r"ERROR|CRITICAL|Traceback|sweep", line)]
+        lines += [f"--- {name}: notable lines (last 30)", *notable[-30:]]
+        lines += [f"--- {name}: last 40 lines", *text[-40:]]
+    return "\n".join(lines)
+
+
 def _wait(condition, timeout: float, what: str, poll: float = 0.01) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -245,12 +274,15 @@ def test_campaign_finishes_soon_after_a_broker_restart_without_loss_or_duplicate
                 assert _final() < MEMBERS
             returned_at = broker.start()
             log_mark = (tmp_path / "worker.log").stat().st_size
-            _wait(
-                lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DONE,
-                RECOVERY_LIMIT_SECONDS + 30,
-                "the campaign to finish",
-                poll=0.1,
-            )
+            try:
+                _wait(
+                    lambda: _campaign_done(campaign, worker, beat),
+                    RECOVERY_LIMIT_SECONDS + 30,
+                    "the campaign to finish",
+                    poll=0.1,
+                )
+            except AssertionError as failure:
+                raise AssertionError(f"{failure}\n{_diagnosis(campaign, tmp_path)}") from None
             done_at = time.monotonic()
             # beat kept scheduling after the restart (the worker, alive, ran what it sent)
             assert worker.poll() is None
