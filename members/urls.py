@@ -12,4 +12,5 @@ urlpatterns = [
     path("mina-sidor/profil/", views.profile, name="profile"),
     path("sprak/", views.language_set, name="language"),
     path("offline/", views.offline, name="offline"),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]
