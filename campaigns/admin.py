@@ -33,13 +33,16 @@ from campaigns.authoring import (
     variant_save,
 )
 from campaigns.errors import CampaignStateError, SegmentCriteriaError
+from campaigns.labels import CHANNEL_LABELS, DELIVERY_REASON_LABELS
 from campaigns.models import Campaign, Delivery, MemberOffer, Offer, Segment, Variant
 from campaigns.segments import criteria_validate
 from campaigns.sending import rendering
 from campaigns.sending.channels import MARKETING_CHANNELS
 from members.actors import request_actor
+from members.admin_base import labelled_filter
 from members.admin_guard import MemberListGuard
 from members.errors import DomainError
+from members.labels import label_for
 from members.models import Member
 
 # What the segment builder offers: field -> (label, kind of parameters).
@@ -274,7 +277,7 @@ class VariantInline(admin.StackedInline):
 class CampaignForm(forms.ModelForm):
     channels = forms.MultipleChoiceField(
         label=_("Channels"),
-        choices=[(c, c) for c in MARKETING_CHANNELS],
+        choices=[(c, CHANNEL_LABELS[c]) for c in MARKETING_CHANNELS],
         widget=forms.CheckboxSelectMultiple,
         help_text=_("In priority order: email, then SMS, then the member page."),
     )
@@ -302,6 +305,10 @@ class CampaignForm(forms.ModelForm):
         return [c for c in MARKETING_CHANNELS if c in chosen]
 
 
+# A launched campaign is shown read-only: its channels by their names, not as a JSON list.
+_READONLY_NAMES = {"channels": "channels_display"}
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
@@ -321,8 +328,26 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
         if obj is not None and obj.status != Campaign.Status.DRAFT:
-            return list(CampaignForm.Meta.fields)
+            # "channels" stays read-only too, so the form never takes it; it is not shown.
+            return [*(_READONLY_NAMES.get(f, f) for f in CampaignForm.Meta.fields), "channels"]
         return []
+
+    def get_fields(self, request: HttpRequest, obj: Campaign | None = None) -> Any:
+        fields = super().get_fields(request, obj)
+        if obj is not None and obj.status != Campaign.Status.DRAFT:
+            return [f for f in fields if f not in _READONLY_NAMES]
+        if obj is not None and not self.has_change_permission(request, obj):
+            # View-only roles see every field read-only: the channels by their names too.
+            return list(
+                dict.fromkeys(
+                    _READONLY_NAMES.get(f, f) if isinstance(f, str) else f for f in fields
+                )
+            )
+        return fields
+
+    @admin.display(description=_("Channels"))
+    def channels_display(self, obj: Campaign) -> str:
+        return ", ".join(label_for(CHANNEL_LABELS, channel) for channel in obj.channels or [])
 
     def get_form(
         self, request: HttpRequest, obj: Campaign | None = None, change: bool = False, **kwargs: Any
@@ -485,6 +510,19 @@ class CampaignAdmin(admin.ModelAdmin):
             "admin/campaigns/campaign/simulate.html",
             campaign,
             result=result,
+            reached=[
+                (
+                    variant,
+                    label_for(CHANNEL_LABELS, channel),
+                    n,
+                )
+                for key, n in result["reached"].items()
+                for variant, _sep, channel in [key.partition("/")]
+            ],
+            suppressed=[
+                (label_for(DELIVERY_REASON_LABELS, reason), n)
+                for reason, n in result["suppressed"].items()
+            ],
             title=_("Simulation"),
         )
 
@@ -540,22 +578,68 @@ class CampaignAdmin(admin.ModelAdmin):
             request,
             "admin/campaigns/campaign/progress.html",
             campaign,
-            progress=selectors.campaign_progress(campaign),
+            progress=_progress_labelled(selectors.campaign_progress(campaign)),
             title=_("Progress"),
         )
 
     def progress_json_view(self, request: HttpRequest, pk: int) -> JsonResponse:
         campaign = self._campaign(request, pk)
-        return JsonResponse(selectors.campaign_progress(campaign))
+        return JsonResponse(_progress_labelled(selectors.campaign_progress(campaign)))
+
+
+def _progress_labelled(progress: dict[str, Any]) -> dict[str, Any]:
+    """The progress counters with the status's and the reasons' labels for the page (the
+    codes stay for the page's script, which polls until the status is final)."""
+    return {
+        **progress,
+        "status_label": str(Campaign.Status(progress["status"]).label),
+        "reason_labels": {
+            label_for(DELIVERY_REASON_LABELS, reason): n
+            for reason, n in progress["reasons"].items()
+        },
+    }
 
 
 @admin.register(Delivery)
 class DeliveryAdmin(MemberListGuard, admin.ModelAdmin):
-    list_display = ["id", "campaign", "member", "channel", "status", "reason", "sent_at"]
-    list_filter = ["status", "channel", "reason"]
+    list_display = [
+        "id",
+        "campaign",
+        "member",
+        "channel_label",
+        "status",
+        "reason_label",
+        "sent_at",
+    ]
+    list_filter = [
+        "status",
+        labelled_filter("channel", _("channel"), CHANNEL_LABELS),
+        labelled_filter("reason", _("reason"), DELIVERY_REASON_LABELS),
+    ]
     raw_id_fields = ["campaign", "member", "variant"]
     list_select_related = ["campaign", "member"]
     search_fields = ["member__membership_number"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The codes' labels in place of the codes (members.labels).
+        names = {"channel": "channel_label", "reason": "reason_label"}
+        return list(
+            dict.fromkeys(
+                names.get(f, f) if isinstance(f, str) else f
+                for f in super().get_fields(request, obj)
+            )
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*super().get_readonly_fields(request, obj), "channel_label", "reason_label"]
+
+    @admin.display(description=_("channel"), ordering="channel")
+    def channel_label(self, obj: Delivery) -> str:
+        return label_for(CHANNEL_LABELS, obj.channel)
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def reason_label(self, obj: Delivery) -> str:
+        return label_for(DELIVERY_REASON_LABELS, obj.reason) if obj.reason else ""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from consent.errors import PrivacyRequestBusyError, PrivacyRequestStateError
+from consent.labels import ACCESS_VIEW_LABELS
 from consent.models import (
     AccessLog,
     ConsentEvent,
@@ -41,7 +42,9 @@ from consent.services.policy import policy_version_create
 from consent.services.requests import privacy_request_process_now, privacy_request_refuse
 from members.actors import request_actor, request_staff
 from members.admin import MemberAdmin
+from members.admin_base import labelled_filter
 from members.admin_guard import MemberListGuard
+from members.labels import label_for
 from members.models import Member
 
 
@@ -264,12 +267,18 @@ class PrivacyRequestAdmin(MemberListGuard, admin.ModelAdmin):
 
 @admin.register(AccessLog)
 class AccessLogAdmin(MemberListGuard, admin.ModelAdmin):
-    list_display = ["viewed_at", "staff", "member", "view"]
-    list_filter = ["view"]
+    list_display = ["viewed_at", "staff", "member", "view_label"]
+    list_filter = [labelled_filter("view", _("view"), ACCESS_VIEW_LABELS)]
+    fields = ["viewed_at", "staff", "member", "view_label"]
+    readonly_fields = fields  # type: ignore[assignment]
     list_select_related = ["staff", "member"]
     search_fields = ["member__membership_number", "staff__email"]
     date_hierarchy = "viewed_at"
     show_full_result_count = False
+
+    @admin.display(description=_("view"), ordering="view")
+    def view_label(self, obj: AccessLog) -> str:
+        return label_for(ACCESS_VIEW_LABELS, obj.view)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

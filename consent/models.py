@@ -473,4 +473,8 @@ class AccessLog(models.Model):
         permissions = [("browse_members", "Browse the member list without searching")]
 
     def __str__(self) -> str:
-        return f"{self.staff_id} → {self.member_id} ({self.view})"
+        from consent.labels import ACCESS_VIEW_LABELS
+
+        return (
+            f"{self.staff_id} → {self.member_id} ({ACCESS_VIEW_LABELS.get(self.view, self.view)})"
+        )

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -16,5 +18,17 @@ class MembersConfig(AppConfig):
         # The back-office log-in counts failures like the members' (docs/security.md).
         admin.site.login_form = RateLimitedAdminAuthenticationForm
 
+        # Roles (groups) are shown by their label in the page's language wherever the
+        # back-office names a group: user lists, filters, the groups picker.
+        from django.contrib.auth.models import Group
+
+        Group.__str__ = _group_str  # type: ignore[method-assign]
+
         # Keep the staff role groups in step with permissions that later migrations add.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="members.roles.sync")
+
+
+def _group_str(group: Any) -> str:
+    from members import roles
+
+    return roles.role_label(group.name)

@@ -10,10 +10,27 @@ from __future__ import annotations
 from fnmatch import fnmatch
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 STORE_STAFF = "Store staff"
 MARKETER = "Marketer"
 DATA_PROTECTION_OFFICER = "Data protection officer"
 ADMINISTRATOR = "Administrator"
+
+# The roles as staff read them; the group names stay in English (they are the roles' keys).
+ROLE_LABELS: dict[str, Any] = {
+    STORE_STAFF: _("Store staff"),
+    MARKETER: _("Marketer"),
+    DATA_PROTECTION_OFFICER: _("Data protection officer"),
+    ADMINISTRATOR: _("Administrator"),
+}
+
+
+def role_label(name: str) -> str:
+    """A group's name in the page's language (a group that is not a role keeps its name)."""
+    label = ROLE_LABELS.get(name)
+    return str(label) if label is not None else name
+
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     # Serve members at the till and the door: look up, check in, adjust points with a reason.

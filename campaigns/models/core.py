@@ -354,7 +354,10 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.channel} {self.status}"
+        from campaigns.labels import CHANNEL_LABELS
+
+        channel = CHANNEL_LABELS.get(self.channel, self.channel)
+        return f"#{self.pk} {channel} {self.get_status_display()}"
 
 
 class FanoutChunk(models.Model):
@@ -416,7 +419,7 @@ class MemberOffer(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_id}: {self.offer_id} ({self.status})"
+        return f"{self.member_id}: {self.offer_id} ({self.get_status_display()})"
 
 
 class InboxMessage(models.Model):

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from members.actors import request_actor
@@ -34,18 +35,97 @@ from rewards.models import (
 )
 
 
+def explanation_text(explanation: list[dict[str, Any]] | None) -> str:
+    """Which rule gave how many points, in the page's language: "+990 p 1 p per krona"."""
+    language = "sv" if (get_language() or "sv").startswith("sv") else "en"
+    return "; ".join(
+        f"{'+' if part.get('points', 0) >= 0 else ''}{part.get('points', 0)} p "
+        f"{part.get(language) or part.get('sv') or ''}".strip()
+        for part in explanation or []
+        if isinstance(part, dict)
+    )
+
+
+class StoreFilter(admin.RelatedFieldListFilter):
+    """The store filter under a translated title (the column has no verbose name)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = str(_("store"))
+
+
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(MemberListGuard, ReadOnlyAdmin):
-    list_display = ["created_at", "member", "kind", "points", "change", "cause", "store", "actor"]
-    list_filter = ["kind", "cause", "store"]
+    list_display = [
+        "created_at",
+        "member",
+        "kind",
+        "points",
+        "change",
+        "cause",
+        "store_column",
+        "actor",
+    ]
+    list_filter = ["kind", "cause", ("store", StoreFilter)]
     list_select_related = ["member", "store", "actor"]
     search_fields = ["member__membership_number", "idempotency_key", "purchase__receipt_id"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    fields = [
+        "created_at",
+        "member",
+        "kind",
+        "points",
+        "pending_change",
+        "posted_change",
+        "reserved_change",
+        "cause",
+        "purchase_column",
+        "reservation_column",
+        "event_rule_column",
+        "explanation_display",
+        "reason",
+        "store_column",
+        "actor",
+        "idempotency_key",
+    ]
+    readonly_fields = fields  # type: ignore[assignment]
 
     @admin.display(description=_("change"))
     def change(self, obj: LedgerEntry) -> int:
         return obj.signed_points
+
+    @admin.display(description=_("change in pending points"))
+    def pending_change(self, obj: LedgerEntry) -> int:
+        return obj.delta_pending
+
+    @admin.display(description=_("change in available points"))
+    def posted_change(self, obj: LedgerEntry) -> int:
+        return obj.delta_posted
+
+    @admin.display(description=_("change in reserved points"))
+    def reserved_change(self, obj: LedgerEntry) -> int:
+        return obj.delta_reserved
+
+    @admin.display(description=_("explanation"))
+    def explanation_display(self, obj: LedgerEntry) -> str:
+        return explanation_text(obj.explanation) or "—"
+
+    @admin.display(description=_("purchase"))
+    def purchase_column(self, obj: LedgerEntry) -> str:
+        return str(obj.purchase) if obj.purchase_id else "—"
+
+    @admin.display(description=_("reservation"))
+    def reservation_column(self, obj: LedgerEntry) -> str:
+        return str(obj.reservation) if obj.reservation_id else "—"
+
+    @admin.display(description=_("event rule"))
+    def event_rule_column(self, obj: LedgerEntry) -> str:
+        return str(obj.event_rule) if obj.event_rule_id else "—"
+
+    @admin.display(description=_("store"), ordering="store__name")
+    def store_column(self, obj: LedgerEntry) -> str:
+        return str(obj.store) if obj.store else "—"
 
 
 @admin.register(Reservation)

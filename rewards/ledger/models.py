@@ -47,7 +47,7 @@ class PointBalance(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_id}: {self.available} available"
+        return f"{self.member_id}: {self.available} p"
 
     @property
     def available(self) -> int:
@@ -97,7 +97,7 @@ class Reservation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.amount} p ({self.status})"
+        return f"#{self.pk} {self.amount} p ({self.get_status_display()})"
 
 
 class LedgerEntry(models.Model):
@@ -174,7 +174,7 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.points} p ({self.member_id})"
+        return f"{self.get_kind_display()} {self.points} p ({self.member_id})"
 
     @property
     def signed_points(self) -> int:

@@ -21,10 +21,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from members.actors import request_actor
-from members.admin_base import ReadOnlyAdmin
+from members.admin_base import KronorAdminMixin, ReadOnlyAdmin
 from members.admin_guard import MemberListGuard, may_browse_members
 from members.errors import DomainError
-from rewards.loyalty import catalogue, reviews
+from members.kronor import kronor_display
+from rewards.loyalty import catalogue, reviews, tier_ladder
 from rewards.models import (
     Badge,
     Benefit,
@@ -45,11 +46,28 @@ from rewards.models import (
 
 @admin.register(TierChange)
 class TierChangeAdmin(MemberListGuard, ReadOnlyAdmin):
-    list_display = ["created_at", "member", "from_tier", "to_tier", "reason", "qualifying_value"]
+    list_display = ["created_at", "member", "from_tier", "to_tier", "reason", "qualifying"]
     list_filter = ["reason", "to_tier"]
     list_select_related = ["member", "from_tier", "to_tier"]
     search_fields = ["member__membership_number"]
     show_full_result_count = False
+    fields = [
+        "created_at",
+        "member",
+        "from_tier",
+        "to_tier",
+        "reason",
+        "qualifying",
+        "purchase_id",
+    ]
+    readonly_fields = fields  # type: ignore[assignment]
+
+    @admin.display(description=_("qualifying value"), ordering="qualifying_value")
+    def qualifying(self, obj: TierChange) -> str:
+        # Spend is kept in öre and shown in kronor; earned points as points.
+        if tier_ladder.spend_basis():
+            return kronor_display(obj.qualifying_value)
+        return f"{obj.qualifying_value} p"
 
 
 @admin.register(Benefit)
@@ -106,7 +124,11 @@ class WaitlistInline(admin.TabularInline):
 
 
 @admin.register(Reward)
-class RewardAdmin(admin.ModelAdmin):
+class RewardAdmin(KronorAdminMixin, admin.ModelAdmin):
+    kronor_fields = {
+        "amount_off_ore": _("amount off (kr)"),
+        "min_basket_ore": _("minimum basket (kr)"),
+    }
     list_display = [
         "image_thumbnail",
         "code",
@@ -466,7 +488,8 @@ class ReviewAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(KronorAdminMixin, admin.ModelAdmin):
+    kronor_fields = {"threshold_spend_ore": _("spend to qualify (kr)")}
     list_display = ["code", "name_sv", "name_en", "rank"]
 
 

@@ -15,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from members.admin_base import ReadOnlyAdmin
 from members.admin_guard import MemberListGuard
+from members.kronor import kronor_display
+from rewards.ledger.admin import explanation_text
 from rewards.models import (
     Category,
     Product,
@@ -32,8 +34,8 @@ class PurchaseLineInline(admin.TabularInline):
         "product",
         "category",
         "quantity",
-        "unit_price_ore",
-        "discount_ore",
+        "unit_price_kronor",
+        "discount_kronor",
         "points",
         "returned_quantity",
         "points_reversed",
@@ -45,6 +47,14 @@ class PurchaseLineInline(admin.TabularInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description=_("unit price"))
+    def unit_price_kronor(self, obj: PurchaseLine) -> str:
+        return kronor_display(obj.unit_price_ore)
+
+    @admin.display(description=_("discount"))
+    def discount_kronor(self, obj: PurchaseLine) -> str:
+        return kronor_display(obj.discount_ore)
+
 
 @admin.register(Purchase)
 class PurchaseAdmin(MemberListGuard, ReadOnlyAdmin):
@@ -53,7 +63,7 @@ class PurchaseAdmin(MemberListGuard, ReadOnlyAdmin):
         "store",
         "receipt_id",
         "member",
-        "total_ore",
+        "total_kronor",
         "points_earned",
         "points_reversed",
     ]
@@ -63,6 +73,27 @@ class PurchaseAdmin(MemberListGuard, ReadOnlyAdmin):
     date_hierarchy = "purchased_at"
     inlines = [PurchaseLineInline]
     show_full_result_count = False
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The total in kronor, never in öre (members.kronor).
+        names = {"total_ore": "total_kronor", "explanation": "explanation_display"}
+        return list(
+            dict.fromkeys(
+                names.get(name, name) if isinstance(name, str) else name
+                for name in super().get_fields(request, obj)
+            )
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return [*super().get_readonly_fields(request, obj), "total_kronor", "explanation_display"]
+
+    @admin.display(description=_("explanation"))
+    def explanation_display(self, obj: Purchase) -> str:
+        return explanation_text(obj.explanation) or "—"
+
+    @admin.display(description=_("total"), ordering="total_ore")
+    def total_kronor(self, obj: Purchase) -> str:
+        return kronor_display(obj.total_ore)
 
 
 @admin.register(Category)

@@ -13,6 +13,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from members.admin_base import KronorAdminMixin
 from rewards.forms import SimulateForm
 from rewards.models import (
     EarningRule,
@@ -23,7 +24,7 @@ from rewards.models import (
 from rewards.rules import earning
 
 
-class RuleCacheMixin(admin.ModelAdmin):
+class RuleCacheMixin(KronorAdminMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         earning.rules_cache_clear()
@@ -31,6 +32,7 @@ class RuleCacheMixin(admin.ModelAdmin):
 
 @admin.register(EarningRule)
 class EarningRuleAdmin(RuleCacheMixin):
+    kronor_fields = {"min_purchase_ore": _("minimum purchase (kr)")}
     list_display = [
         "name_en",
         "kind",

@@ -100,7 +100,7 @@ def test_campaign_admin_preview_simulate_launch_progress(
     assert "Hello Bo (A)" in preview.content.decode()
     simulate = client.get(f"/admin/campaigns/campaign/{campaign.pk}/simulate/")
     assert simulate.status_code == 200
-    assert "no_consent" in simulate.content.decode()
+    assert "Inget samtycke" in simulate.content.decode()  # the reason no_consent, in words
     change = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/")
     assert change.status_code == 200
     with django_capture_on_commit_callbacks(execute=True):

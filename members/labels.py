@@ -1,0 +1,147 @@
+"""Plain-language labels for the codes members' rows store (docs/roles.md, "Back-office
+language"). The stored values stay codes; the back-office shows these labels, in Swedish or
+English, through ``label_for`` and ``labelled_filter`` (``members.admin_base``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from members.activity import Kind
+
+EVENT_KIND_LABELS: dict[str, Promise] = {
+    Kind.JOINED: _("Joined the club"),
+    Kind.EMAIL_VERIFIED: _("Confirmed the email address"),
+    Kind.PROFILE_UPDATED: _("Changed the profile"),
+    Kind.CARD_ROTATED: _("Got a new card QR code"),
+    Kind.LANGUAGE_CHANGED: _("Changed language"),
+    Kind.PURCHASED: _("Made a purchase"),
+    Kind.RETURNED: _("Returned goods"),
+    Kind.PURCHASE_CLAIMED: _("Claimed a purchase"),
+    Kind.CHECKED_IN: _("Checked in"),
+    Kind.POINTS_ADJUSTED: _("Points adjusted by staff"),
+    Kind.POINTS_REDEEMED: _("Used points"),
+    Kind.POINTS_EXPIRED: _("Points expired"),
+    Kind.REWARD_CLAIMED: _("Claimed a reward"),
+    Kind.VOUCHER_USED: _("Used a voucher"),
+    Kind.TIER_CHANGED: _("Changed tier"),
+    Kind.BENEFIT_CHOSEN: _("Chose a benefit"),
+    Kind.VOUCHER_CANCELLED: _("Voucher cancelled"),
+    Kind.WAITLIST_JOINED: _("Joined a waiting list"),
+    Kind.REFERRAL_JOINED: _("Joined through a friend's invitation"),
+    Kind.REVIEW_SUBMITTED: _("Sent in a review or post"),
+    Kind.CHALLENGE_COMPLETED: _("Completed a challenge"),
+    Kind.REFERRAL_COMPLETED: _("An invited friend joined"),
+    Kind.REVIEW_APPROVED: _("Review or post approved"),
+    Kind.CONSENT_GRANTED: _("Gave consent"),
+    Kind.CONSENT_WITHDRAWN: _("Withdrew consent"),
+    Kind.PREFERENCES_CHANGED: _("Changed contact preferences"),
+    Kind.INTERESTS_CHANGED: _("Changed interests"),
+    Kind.MESSAGE_RECEIVED: _("Received a message"),
+    Kind.OFFER_ACTIVATED: _("Activated an offer"),
+    Kind.DATA_EXPORTED: _("Got a copy of their data"),
+    Kind.ERASURE_REQUESTED: _("Asked to be erased"),
+    Kind.ERASURE_CANCELLED: _("Cancelled the erasure request"),
+    Kind.ERASED: _("Erased"),
+}
+
+# Where an event came from (``ActivityEvent.source``): the services' ``source=`` values and
+# consent's ``ConsentEvent.Source`` values, which consent's services pass on.
+EVENT_SOURCE_LABELS: dict[str, Promise] = {
+    "web": _("Member web page"),
+    "signup": _("Sign-up"),
+    "store": _("Staff in store"),
+    "staff": _("Staff"),
+    "admin": _("Back-office (staff)"),
+    "api": _("Till or web shop (API)"),
+    "import": _("Import"),
+    "unsubscribe": _("Unsubscribe link"),
+    "campaign": _("Campaign"),
+    "system": _("System"),
+}
+
+
+def label_for(labels: Mapping[str, Promise | str], code: str) -> str:
+    """The label of ``code`` in the current language; an unknown code is shown as it is
+    (a test keeps every known code labelled)."""
+    if not code:
+        return "—"
+    label = labels.get(code)
+    return str(label) if label is not None else code
+
+
+# An event's facts (``ActivityEvent.data``): names for the keys, and for the values of the
+# keys whose values are codes. Other keys are shown with spaces for underscores.
+FACT_KEY_LABELS: dict[str, Promise] = {
+    "channel": _("channel"),
+    "kind": _("kind"),
+    "points": _("points"),
+    "language": _("language"),
+    "fields": _("fields"),
+    "added": _("added"),
+    "removed": _("removed"),
+    "quiet_hours": _("quiet hours"),
+    "max_messages_per_week": _("messages per week at most"),
+    "paused_days": _("paused for days"),
+    "period": _("period"),
+    "reason": _("reason"),
+    "to_code": _("new tier"),
+    "return_id": _("return"),
+    "seeded": _("demo data"),
+}
+FACT_VALUE_LABELS: dict[str, dict[str, Promise]] = {
+    "channel": {
+        "": _("Any channel"),
+        "web": _("Web"),
+        "store": _("Store"),
+        "webshop": _("Web shop"),
+        "import": _("Import"),
+        "email": _("Email"),
+        "sms": _("SMS"),
+        "onsite": _("Member pages"),
+    },
+    # rewards' Review.Kind and Reward.Kind (a review's and a claimed reward's "kind")
+    "kind": {
+        "review": _("Review"),
+        "social": _("Social media post"),
+        "discount_percent": _("Discount (percent)"),
+        "discount_amount": _("Discount (SEK)"),
+        "free_product": _("Free product"),
+        "partner": _("Partner reward"),
+        "invitation": _("Invitation"),
+        "donation": _("Donation to charity"),
+    },
+    "language": {"sv": _("Swedish"), "en": _("English")},
+    # rewards' TierChange.Reason
+    "reason": {
+        "purchase": _("A purchase crossed the threshold"),
+        "reevaluation": _("Nightly re-evaluation"),
+        "grace_ended": _("Below the threshold after the grace period"),
+        "staff": _("Set by staff"),
+    },
+}
+
+
+def _fact_value(key: str, value: object) -> str:
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, list):
+        return ", ".join(_fact_value(key, item) for item in value) or "—"
+    if value is None:
+        return "—"
+    labels = FACT_VALUE_LABELS.get(key, {})
+    return str(labels[value]) if isinstance(value, str) and value in labels else str(value)
+
+
+def facts_text(data: Mapping[str, object] | None) -> str:
+    """An event's facts in words: ``{"channel": "email", "quiet_hours": True}`` -> "channel:
+    Email, quiet hours: yes" (in the page's language). Row ids (``*_id``, tiers' ``from`` and
+    ``to``) are for the programs that read the timeline, not for staff, and are left out;
+    a fact without a name here is left out too rather than shown as a code."""
+    return ", ".join(
+        f"{FACT_KEY_LABELS[key]}: {_fact_value(key, value)}"
+        for key, value in (data or {}).items()
+        if key in FACT_KEY_LABELS
+    )
