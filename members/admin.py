@@ -16,8 +16,10 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from members.actors import request_actor
+from members.admin_base import labelled_filter
 from members.admin_guard import MemberListGuard
 from members.api.scopes import SCOPES
+from members.labels import EVENT_KIND_LABELS, EVENT_SOURCE_LABELS, facts_text, label_for
 from members.models import ActivityEvent, ApiKey, Member, Store, User
 from members.phone import phone_display, phone_normalise
 from members.selectors import member_search_q, member_timeline
@@ -225,7 +227,18 @@ class MemberAdmin(MemberListGuard, admin.ModelAdmin):
             return "—"
         return render_to_string(
             "admin/members/member/timeline.html",
-            {"events": member_timeline(member=obj, limit=TIMELINE_LIMIT), "limit": TIMELINE_LIMIT},
+            {
+                "events": [
+                    {
+                        "event": event,
+                        "kind": label_for(EVENT_KIND_LABELS, event.kind),
+                        "source": label_for(EVENT_SOURCE_LABELS, event.source),
+                        "facts": facts_text(event.data),
+                    }
+                    for event in member_timeline(member=obj, limit=TIMELINE_LIMIT)
+                ],
+                "limit": TIMELINE_LIMIT,
+            },
         )
 
     @admin.display(description=_("name"), ordering="last_name")
@@ -318,13 +331,29 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(ActivityEvent)
 class ActivityEventAdmin(MemberListGuard, admin.ModelAdmin):
-    list_display = ["created_at", "member", "kind", "source", "store"]
-    list_filter = ["kind", "source"]
+    list_display = ["created_at", "member", "kind_label", "source_label", "store"]
+    list_filter = [
+        labelled_filter("kind", _("kind"), EVENT_KIND_LABELS),
+        labelled_filter("source", _("source"), EVENT_SOURCE_LABELS),
+    ]
     list_select_related = ["member", "store"]
     search_fields = ["member__membership_number"]
-    readonly_fields = ["member", "kind", "data", "source", "actor", "store", "created_at"]
+    fields = ["member", "kind_label", "facts", "source_label", "actor", "store", "created_at"]
+    readonly_fields = fields  # type: ignore[assignment]
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_label(self, obj: ActivityEvent) -> str:
+        return label_for(EVENT_KIND_LABELS, obj.kind)
+
+    @admin.display(description=_("facts"))
+    def facts(self, obj: ActivityEvent) -> str:
+        return facts_text(obj.data) or "—"
+
+    @admin.display(description=_("source"), ordering="source")
+    def source_label(self, obj: ActivityEvent) -> str:
+        return label_for(EVENT_SOURCE_LABELS, obj.source)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

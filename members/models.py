@@ -206,7 +206,9 @@ class ActivityEvent(models.Model):
         indexes = [models.Index(fields=["member", "-created_at"], name="event_member_time_idx")]
 
     def __str__(self) -> str:
-        return f"{self.kind} #{self.pk}"
+        from members.labels import EVENT_KIND_LABELS, label_for  # labels import the kinds
+
+        return f"{label_for(EVENT_KIND_LABELS, self.kind)} #{self.pk}"
 
 
 class EventConsumption(models.Model):

@@ -45,7 +45,7 @@ THIRD_PARTY_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_celery_beat",
+    "config.apps.SchedulingConfig",  # django_celery_beat, under a plain heading
     "csp",
     "axes",
 ]

@@ -144,6 +144,7 @@ PUBLIC_PAGES: dict[str, Callable[[World], dict[str, str]]] = {
     "members:landing": lambda w: {},
     "members:language": lambda w: {},
     "members:offline": lambda w: {},
+    "members:favicon": lambda w: {},
     "manifest": lambda w: {},
     "service-worker": lambda w: {},
     "consent:privacy-notice": lambda w: {},
