@@ -18,6 +18,7 @@ from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from campaigns import selectors
 from campaigns.authoring import (
@@ -119,16 +120,15 @@ class SegmentAdmin(admin.ModelAdmin):
     @admin.display(description=_("Import report"))
     def import_report_display(self, obj: Segment) -> str:
         report = obj.import_report or {}
-        return format_html(
-            "{} {} · {} {} · {} {} · {} {}",
-            report.get("lines", 0),
-            _("lines"),
-            report.get("matched", 0),
-            _("members"),
-            report.get("duplicates", 0),
-            _("duplicates"),
-            report.get("rejected", 0),
-            _("rejected"),
+        lines, matched = report.get("lines", 0), report.get("matched", 0)
+        duplicates, rejected = report.get("duplicates", 0), report.get("rejected", 0)
+        return " · ".join(
+            [
+                ngettext("%(n)d line", "%(n)d lines", lines) % {"n": lines},
+                ngettext("%(n)d member", "%(n)d members", matched) % {"n": matched},
+                ngettext("%(n)d duplicate", "%(n)d duplicates", duplicates) % {"n": duplicates},
+                ngettext("%(n)d rejected", "%(n)d rejected", rejected) % {"n": rejected},
+            ]
         )
 
     def save_model(self, request: HttpRequest, obj: Segment, form: Any, change: bool) -> None:
@@ -180,6 +180,7 @@ class SegmentAdmin(admin.ModelAdmin):
         return JsonResponse(
             {
                 "count": count,
+                "count_label": ngettext("matching member", "matching members", count),
                 "sample": [
                     {"number": m.formatted_membership_number, "name": m.first_name} for m in sample
                 ],
@@ -201,10 +202,14 @@ class SegmentAdmin(admin.ModelAdmin):
                 form.add_error("file", error)
             else:
                 report = segment.import_report
+                matched, rejected = report["matched"], report["rejected"]
                 messages.success(
                     request,
-                    _("%(matched)s members on the list; %(rejected)s lines not used.")
-                    % {"matched": report["matched"], "rejected": report["rejected"]},
+                    ngettext("%(n)d member on the list", "%(n)d members on the list", matched)
+                    % {"n": matched}
+                    + "; "
+                    + ngettext("%(n)d line not used.", "%(n)d lines not used.", rejected)
+                    % {"n": rejected},
                 )
                 return redirect("admin:campaigns_segment_change", segment.pk)
         context = {
@@ -568,7 +573,13 @@ class CampaignAdmin(admin.ModelAdmin):
                 messages.error(request, error.message)
             else:
                 messages.success(
-                    request, _("Cancelled; %(n)s messages will not be sent.") % {"n": n}
+                    request,
+                    ngettext(
+                        "Cancelled; %(n)s message will not be sent.",
+                        "Cancelled; %(n)s messages will not be sent.",
+                        n,
+                    )
+                    % {"n": n},
                 )
         return redirect("admin:campaigns_campaign_progress", pk)
 

@@ -9,6 +9,8 @@
   const list = document.getElementById("builder-conditions");
   const op = document.getElementById("builder-op");
   const countEl = document.getElementById("live-count");
+  // "1 matchande medlem", "2 matchande medlemmar": the server words the count (ngettext).
+  const countLabelEl = document.getElementById("live-count-label");
   const errorEl = document.getElementById("live-error");
   const sampleEl = document.getElementById("live-sample");
   const csrf = document.querySelector("input[name=csrfmiddlewaretoken]");
@@ -131,6 +133,7 @@
         }
         errorEl.hidden = true;
         countEl.textContent = data.count;
+        if (countLabelEl && data.count_label) countLabelEl.textContent = data.count_label;
         sampleEl.textContent = "";
         for (const m of data.sample) sampleEl.appendChild(el("li", { text: `${m.name} (${m.number})` }));
       })
