@@ -210,3 +210,36 @@ def test_no_admin_page_shows_oere(client, world):
         if re.search(r"\böre\b", text):
             offending.append(url)
     assert offending == []
+
+
+def test_no_admin_page_shows_a_compound_code_in_english(client, world):
+    # Given an administrator reading English, where labels are English words too ("Consent
+    # withdrawn"): the codes that are never words ("no_consent", "consent_granted") must not
+    # show either
+    client.force_login(factories.staff_user(role=ADMINISTRATOR))
+    codes = {code: where for code, where in all_codes().items() if "_" in code}
+    shown = {}
+    for url in _pages(world):
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+        if response.status_code == 200:
+            found = visible_words(response.content.decode()) & codes.keys()
+            if found:
+                shown[url] = sorted(found)
+    assert shown == {}
+
+
+def test_scheduling_and_roles_read_in_swedish(client):
+    # Given an administrator, when they open the back-office's index and the users list
+    client.force_login(factories.staff_user(role=ADMINISTRATOR))
+    index = visible_text(client.get("/admin/", HTTP_ACCEPT_LANGUAGE="sv").content.decode())
+    users = visible_text(
+        client.get("/admin/members/user/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    )
+
+    # Then django-celery-beat's section and models have Swedish names, and roles their labels
+    assert "Schemaläggning" in index
+    assert "Cron-scheman" in index
+    assert "Periodic Tasks" not in index
+    assert "Crontabs" not in index
+    assert "Butikspersonal" in users
+    assert "Store staff" not in users
