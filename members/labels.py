@@ -59,6 +59,8 @@ EVENT_SOURCE_LABELS: dict[str, Promise] = {
     "import": _("Import"),
     "unsubscribe": _("Unsubscribe link"),
     "campaign": _("Campaign"),
+    "desk": _("Staff desk"),
+    "door": _("Door poster (check-in)"),
     "system": _("System"),
 }
 

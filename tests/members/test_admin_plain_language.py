@@ -169,6 +169,19 @@ def test_every_code_has_a_label_in_swedish_and_english():
                 assert swedish != english, f"{code!r} has no Swedish label"
 
 
+def test_every_code_the_apps_write_has_a_label():
+    # Given the codes the apps write without model choices, then each has a label
+    from campaigns.sending.batch import CHANNEL_REASONS
+    from campaigns.sending.channels import CHANNELS
+    from consent.models import ConsentEvent
+    from members.activity import Kind
+
+    assert set(Kind) - EVENT_KIND_LABELS.keys() == set()
+    assert set(ConsentEvent.Source.values) - EVENT_SOURCE_LABELS.keys() == set()
+    assert set(CHANNELS) - CHANNEL_LABELS.keys() == set()
+    assert CHANNEL_REASONS - DELIVERY_REASON_LABELS.keys() == set()
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_no_admin_page_shows_a_raw_code(client, world, role):
     # Given a member with a row in every member-level model, and staff in one role
