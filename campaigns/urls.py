@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import views
+from campaigns import door, views
 
 app_name = "campaigns"
 
@@ -8,5 +8,6 @@ urlpatterns = [
     path("mina-sidor/erbjudanden/", views.my_offers, name="my-offers"),
     path("mina-sidor/erbjudanden/<int:pk>/aktivera/", views.offer_activate, name="offer-activate"),
     path("k/<str:token>/", views.click, name="click"),
+    path("in/<str:token>/", door.door, name="door"),
     path("o/<str:token>/p.gif", views.opened, name="open"),
 ]

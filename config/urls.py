@@ -20,6 +20,11 @@ api_v1 = [
 urlpatterns = [
     # Back-office pages outside the model admin (campaign results); before admin's catch-all.
     path("admin/campaigns/results/", include("campaigns.results.urls")),
+    # The staff desk (docs/desk.md): the page, then each app's actions on one member.
+    path("admin/desk/", include("members.desk_urls")),
+    path("admin/desk/arrivals/", include("rewards.desk_home_urls")),
+    path("admin/desk/<int:member_id>/rewards/", include("rewards.desk_urls")),
+    path("admin/desk/<int:member_id>/consent/", include("consent.desk_urls")),
     path("admin/", admin.site.urls),
     path("konto/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),

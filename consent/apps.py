@@ -7,9 +7,10 @@ class ConsentConfig(AppConfig):
     verbose_name = _("Consent and privacy")
 
     def ready(self) -> None:
-        from consent import privacy
+        from consent import desk, privacy
 
         # Each app registers its export sections, erasure steps, "my data" sections and
         # retention jobs from its own ready() (consent.privacy_parts; docs/privacy.md);
         # members sits below consent, so consent registers members' parts with its own.
         privacy.register()
+        desk.desk_register()

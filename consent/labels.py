@@ -12,4 +12,5 @@ ACCESS_VIEW_LABELS: dict[str, Promise] = {
     "change": _("Changed the member record"),
     "history": _("Opened the record's history"),
     "consent": _("Recorded consent given in store"),
+    "desk": _("Opened the member at the staff desk"),
 }

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.actors import request_actor
 from members.admin_base import labelled_filter
+from members.admin_door import DoorPosterAdminMixin
 from members.admin_guard import MemberListGuard
 from members.api.scopes import SCOPES
 from members.labels import EVENT_KIND_LABELS, EVENT_SOURCE_LABELS, facts_text, label_for
@@ -271,7 +272,7 @@ class MemberAdmin(MemberListGuard, admin.ModelAdmin):
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(DoorPosterAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "city", "kind", "status"]
     list_filter = ["kind", "status", "city"]
     search_fields = ["code", "name", "city"]

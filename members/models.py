@@ -6,6 +6,7 @@ service in ``members.services``.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -62,6 +63,11 @@ class User(AbstractUser):
         return self.email
 
 
+def door_key_new() -> str:
+    """A store's door key (``Store.door_key``): random, URL-safe, 16 characters."""
+    return secrets.token_urlsafe(12)
+
+
 class Store(models.Model):
     """A physical store, or the web shop as a sales channel."""
 
@@ -82,6 +88,11 @@ class Store(models.Model):
         _("opening status"), max_length=20, choices=Status.choices, default=Status.OPEN
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # The door poster's QR code carries this, signed (members.door); a new key makes every
+    # printed poster of the store stop working at once.
+    door_key = models.CharField(
+        _("door code key"), max_length=32, default=door_key_new, editable=False
+    )
 
     class Meta:
         ordering = ["name"]

@@ -54,6 +54,7 @@ NOT_PERSONAL = {
     "Store.kind",
     "Store.status",
     "Store.created_at",
+    "Store.door_key",  # the door poster's secret (members.door): a store's, nobody's personal data
     "EventConsumption.id",
     "EventConsumption.consumer",
     "EventConsumption.event",

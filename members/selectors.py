@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from members.card import card_token_from_payload
+from members.card import CARD_PREFIX, card_token_from_payload
 from members.errors import UnknownMemberError
 from members.models import ActivityEvent, ApiKey, Member, Store
 from members.phone import phone_try_normalise
@@ -51,6 +51,37 @@ def member_identify(
     if member is None:
         raise UnknownMemberError()
     return member
+
+
+DESK_RESULTS = 20
+
+
+def member_desk_find(term: str) -> list[Member]:
+    """Who the staff desk means by ``term``: a scanned card QR (one member, or
+    ``InvalidCardTokenError`` / ``UnknownMemberError``), a membership number, a phone
+    number in any format (every member sharing it: staff choose), an email, or a name.
+    At most ``DESK_RESULTS``, by name."""
+    term = (term or "").strip()
+    if not term:
+        return []
+    if term.startswith(CARD_PREFIX):
+        return [member_get_by_card_payload(term)]
+    queryset = _active_members().order_by("last_name", "first_name", "pk")
+    digits = term.replace(" ", "").replace("-", "")
+    if digits.isdigit():
+        exact = list(queryset.filter(membership_number=digits)[:1])
+        if exact:
+            return exact
+    e164 = phone_try_normalise(term)
+    if e164:
+        by_phone = list(queryset.filter(phone=e164)[:DESK_RESULTS])
+        if by_phone:
+            return by_phone
+    if "@" in term:
+        return list(queryset.filter(user__email__iexact=term)[:DESK_RESULTS])
+    if len(term) < 2:
+        return []
+    return list(queryset.filter(member_search_q(term))[:DESK_RESULTS])
 
 
 def member_search_q(term: str) -> Q:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from members.activity import Kind, activity_record
 from members.api.scopes import SCOPES
-from members.models import ApiKey, Member, Store, User
+from members.models import ApiKey, Member, Store, User, door_key_new
 from members.phone import phone_normalise
 from members.validators import birth_date_validate, name_validate
 
@@ -219,6 +219,14 @@ def card_token_rotate(*, member: Member, actor: User | None) -> Member:
         locked.save(update_fields=["card_token", "card_token_rotated_at"])
         activity_record(member=locked, kind=Kind.CARD_ROTATED, source="web", actor=actor)
     return locked
+
+
+def store_door_key_rotate(*, store: Store) -> Store:
+    """Give the store a new door key: every printed door poster of the store stops working
+    (members.door); print the new one."""
+    Store.objects.filter(pk=store.pk).update(door_key=door_key_new())
+    store.refresh_from_db(fields=["door_key"])
+    return store
 
 
 # --- API keys -----------------------------------------------------------------------------

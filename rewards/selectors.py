@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from members.models import Member
 from members.rows import (
@@ -25,6 +26,7 @@ from members.selectors import member_identify
 from rewards.ledger.snapshots import balance_snapshot
 from rewards.loyalty import tier_ladder as tier_rules
 from rewards.models import (
+    CheckIn,
     LedgerEntry,
     MemberTier,
     PointBalance,
@@ -374,3 +376,50 @@ def next_tiers_bulk(
                 spend_basis=spend_basis,
             )
     return out
+
+
+ARRIVALS_SHOWN = 20
+
+
+def checkins_today(*, store_id: int | None = None, limit: int = ARRIVALS_SHOWN) -> list[Any]:
+    """Today's check-ins (door scanners, the desk, invitation tickets), latest first, with
+    the member, the store and the member's tier (``checkin.tier``, or None)."""
+    start = timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time.min))
+    queryset = CheckIn.objects.filter(created_at__gte=start, member__erased_at__isnull=True)
+    if store_id is not None:
+        queryset = queryset.filter(store_id=store_id)
+    checkins = list(
+        queryset.select_related("member", "store").order_by("-created_at", "-id")[:limit]
+    )
+    tiers = dict(
+        MemberTier.objects.filter(member_id__in={c.member_id for c in checkins}).values_list(
+            "member_id", "tier__name_sv" if _swedish() else "tier__name_en"
+        )
+    )
+    for checkin in checkins:
+        checkin.tier_name = tiers.get(checkin.member_id)  # type: ignore[attr-defined]
+    return checkins
+
+
+def _swedish() -> bool:
+    return (get_language() or settings.LANGUAGE_CODE).startswith("sv")
+
+
+def visit_key_for(member_id: int, store_id: int) -> str:
+    """The idempotency key of a member's one visit to a store today (desk and door share it)."""
+    return f"visit:{member_id}:{store_id}:{timezone.localdate().isoformat()}"
+
+
+def visit_today(*, member: Member, store_id: int) -> tuple[Any, int] | None:
+    """Today's visit of the member at the store (the desk's or the door's check-in, one per
+    day: ``rewards.rules.events.visit_key``) and the points it earned, or None."""
+    checkin = CheckIn.objects.filter(idempotency_key=visit_key_for(member.pk, store_id)).first()
+    if checkin is None:
+        return None
+    points = (
+        LedgerEntry.objects.filter(idempotency_key__startswith=f"checkin:{checkin.pk}:").aggregate(
+            total=Sum("points")
+        )["total"]
+        or 0
+    )
+    return checkin, int(points)

@@ -418,6 +418,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- The staff desk (docs/desk.md) ----------------------------------------------------------
+# How often the desk's "Arrived today" list is asked for again while the page is open.
+DESK_ARRIVALS_REFRESH_SECONDS = env.int("DESK_ARRIVALS_REFRESH_SECONDS", default=10)
+# Door posters: scans by one member in one minute beyond this are refused (429).
+DOOR_SCANS_PER_MINUTE = env.int("DOOR_SCANS_PER_MINUTE", default=5)
+
 # --- Rewards (points ledger) ---------------------------------------------------------------
 # Points from a purchase stay pending this many days (the return window) before they can be
 # spent; a return inside the window cancels them.

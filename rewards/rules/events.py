@@ -22,6 +22,7 @@ from rewards.models import (
     EventRule,
     LedgerEntry,
 )
+from rewards.selectors import visit_key_for
 
 
 def _period_start(period: str, now: datetime.datetime) -> datetime.datetime | None:
@@ -95,9 +96,15 @@ def event_points_award(
 
 
 def checkin_record(
-    *, member: Member, store: Store, idempotency_key: str
+    *,
+    member: Member,
+    store: Store,
+    idempotency_key: str,
+    source: str = "api",
+    actor: User | None = None,
 ) -> tuple[Any, list[LedgerEntry]]:
-    """A member arrived at the door: record it on the timeline and award check-in rules."""
+    """A member arrived at the door: record it on the timeline and award check-in rules.
+    ``source`` and ``actor`` say who recorded it (a door scanner's key, staff at the desk)."""
     with transaction.atomic():
         checkin, created = CheckIn.objects.get_or_create(
             idempotency_key=idempotency_key, defaults={"member": member, "store": store}
@@ -113,7 +120,8 @@ def checkin_record(
             member=member,
             kind=ActivityKind.CHECKED_IN,
             data={"checkin_id": checkin.pk},
-            source="api",
+            source=source,
+            actor=actor,
             store=store,
         )
         entries = event_points_award(
@@ -123,3 +131,34 @@ def checkin_record(
             store=store,
         )
     return checkin, entries
+
+
+def checkin_record_by_staff(
+    *, member: Member, store: Store, staff: User
+) -> tuple[Any, list[LedgerEntry]]:
+    """Staff checked the member in at the desk: once per member, store and day (a second
+    tap, or a second tablet, gets the same check-in and no more points)."""
+    return checkin_record(
+        member=member,
+        store=store,
+        idempotency_key=visit_key(member, store),
+        source="desk",
+        actor=staff,
+    )
+
+
+def checkin_record_at_door(*, member: Member, store: Store) -> tuple[Any, list[LedgerEntry], bool]:
+    """The member scanned the store's door poster with their phone: once per member, store
+    and day, shared with the desk (a member checked in at the desk who also scans the
+    poster is not checked in twice). The third value says whether this scan checked in."""
+    key = visit_key(member, store)
+    existed = CheckIn.objects.filter(idempotency_key=key).exists()
+    checkin, entries = checkin_record(
+        member=member, store=store, idempotency_key=key, source="door", actor=member.user
+    )
+    return checkin, entries, not existed
+
+
+def visit_key(member: Member, store: Store) -> str:
+    """One visit per member, store and day (the store's local day)."""
+    return visit_key_for(member.pk, store.pk)

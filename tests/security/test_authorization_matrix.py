@@ -155,6 +155,15 @@ PUBLIC_PAGES: dict[str, Callable[[World], dict[str, str]]] = {
     "rewards:referral-link": lambda w: {"code": "NOSUCHCODE"},
 }
 API_DOCS = ["api-schema", "api-docs"]
+# Member pages outside /mina-sidor/ (a short address for a QR code): the member-page rules.
+MEMBER_PAGES_ELSEWHERE = {"campaigns:door"}
+
+
+def _door_token(world: World) -> str:
+    from members.door import store_door_token
+
+    return store_door_token(world.stores["1"])
+
 
 # Routes left out on purpose, with the reason (by URL name, or name suffix for the admin).
 OUT_OF_MATRIX_ADMIN_SUFFIXES = {
@@ -249,6 +258,39 @@ ADMIN_VIEWS: dict[str, tuple[Callable[[World], dict[str, Any]], list[AdminCall]]
         lambda w: {},
         [("POST", ("campaigns.add_personalisationrun",), None)],  # GET: 405 for everyone
     ),
+    # The door poster (members.admin_door): printed by those who see stores, retired (a new
+    # door code) only by those who change them.
+    "admin:members_store_door_poster": (
+        lambda w: {"store_id": w.stores["1"].pk},
+        [("GET", ("members.view_store",), 200)],
+    ),
+    "admin:members_store_door_code": (
+        lambda w: {"store_id": w.stores["1"].pk},
+        [("POST", ("members.change_store",), None)],
+    ),
+    # The staff desk (members.desk_views): seeing members, then each action's own permission.
+    "desk:home": (lambda w: {}, [("GET", ("members.view_member",), 200)]),
+    "desk-arrivals:list": (lambda w: {}, [("GET", ("members.view_member",), 200)]),
+    "desk:member": (
+        lambda w: {"member_id": w.members["A"].pk},
+        [("GET", ("members.view_member",), 200)],
+    ),
+    "desk-rewards:check-in": (
+        lambda w: {"member_id": w.members["A"].pk},
+        [("POST", ("members.view_member", "rewards.add_checkin"), None)],
+    ),
+    "desk-rewards:adjust-points": (
+        lambda w: {"member_id": w.members["A"].pk},
+        [("POST", ("members.view_member", "rewards.adjust_points"), None)],
+    ),
+    "desk-rewards:voucher-use": (
+        lambda w: {"member_id": w.members["A"].pk, "voucher_id": w.owned["voucher"]["A"]},
+        [("POST", ("members.view_member", "rewards.change_voucher"), None)],
+    ),
+    "desk-consent:given-in-store": (
+        lambda w: {"member_id": w.members["A"].pk},
+        [("POST", ("members.view_member", "members.change_member"), None)],
+    ),
     "campaign_results:detail": (
         lambda w: {"campaign_id": w.campaign_id},
         [("GET", ("campaigns.view_campaign",), 200)],
@@ -275,6 +317,8 @@ SHARED_PARAMS: dict[str, Callable[[World], dict[str, Any]]] = {
     "rewards:reward": lambda w: {"code": w.reward_code},
     "rewards:waitlist": lambda w: {"code": w.reward_code},
     "api-my-consent": lambda w: {"code": "marketing_email"},
+    # the door poster's page (a member page outside /mina-sidor/: MEMBER_PAGES_ELSEWHERE)
+    "campaigns:door": lambda w: {"token": _door_token(w)},
 }
 # A body that passes validation, so that a foreign object's request reaches the lookup. An
 # allowed principal on its own object sends {} instead (a 400 before anything is written).
@@ -368,6 +412,8 @@ def route_class(route: Route) -> str | None:
         return "member page"
     if route.name in PUBLIC_PAGES:
         return "public"
+    if route.name in MEMBER_PAGES_ELSEWHERE:
+        return "member page"
     return None
 
 

@@ -1,0 +1,88 @@
+"""The consent part of the staff desk (members.desk): what the member allows us to send and
+by which channel, their interests, consent given in store, and the staff access log of every
+customer view shown."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from consent.models import ConsentEvent
+from consent.selectors import (
+    consent_states,
+    interests_active_list,
+    member_interest_ids,
+    purposes_needing_consent_list,
+)
+from consent.services.access_log import access_log_record
+from consent.services.consent import consent_set
+from members.actors import request_staff
+from members.desk_views import desk_view
+from members.models import Member
+
+
+def consent_section(request: HttpRequest, member: Member) -> str:
+    states = consent_states(member=member)
+    purposes = purposes_needing_consent_list()
+    chosen = member_interest_ids(member=member)
+    sv = (getattr(request, "LANGUAGE_CODE", "") or "").startswith("sv")
+    return render_to_string(
+        "admin/desk/consent.html",
+        {
+            "member": member,
+            "rows": [
+                (purpose.name_sv if sv else purpose.name_en, purpose, states.get(purpose.pk))
+                for purpose in purposes
+            ],
+            "interests": [
+                i.name_sv if sv else i.name_en for i in interests_active_list() if i.pk in chosen
+            ],
+            "can_record": request.user.has_perm("members.change_member"),
+        },
+        request=request,
+    )
+
+
+@desk_view
+@require_POST
+def consent_in_store(request: HttpRequest, member_id: int) -> HttpResponse:
+    """The member told staff in store that they agree: recorded with the staff member as the
+    actor and "Staff in store" as the source (the proof)."""
+    if not request.user.has_perm("members.change_member"):
+        raise PermissionDenied
+    member = get_object_or_404(Member, pk=member_id, erased_at__isnull=True)
+    purposes = {str(p.pk): p for p in purposes_needing_consent_list()}
+    purpose = purposes.get(request.POST.get("purpose", ""))
+    if purpose is None:
+        messages.error(request, _("Choose what the member agreed to."))
+    else:
+        event = consent_set(
+            member=member,
+            purpose=purpose,
+            granted=True,
+            source=ConsentEvent.Source.STORE,
+            actor=request_staff(request),
+        )
+        messages.success(
+            request,
+            _("The consent was recorded.") if event else _("The member had already agreed."),
+        )
+    return HttpResponseRedirect(reverse("desk:member", args=[member.pk]))
+
+
+def desk_shown_log(request: HttpRequest, member: Member, view: str) -> None:
+    access_log_record(staff=request_staff(request), member_id=member.pk, view=view)
+
+
+def desk_register() -> None:
+    """Called from ``ConsentConfig.ready``."""
+    from members.desk import desk_section_register, desk_shown_register
+
+    desk_section_register(name="consent.consent", order=30, render=consent_section)
+    desk_shown_register(name="consent.access_log", callback=desk_shown_log)

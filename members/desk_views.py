@@ -1,0 +1,99 @@
+"""The staff desk's pages (members.desk): the search and the customer view.
+
+Both sit in the back-office (staff login, ``admin_site.admin_view``) and need
+``members.view_member``: the Store staff, DPO and Administrator roles, never the Marketer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+
+from members.desk import desk_home_render, desk_sections_render, desk_shown
+from members.errors import DomainError
+from members.models import Member
+from members.phone import phone_display
+from members.selectors import member_desk_find
+
+View = Callable[..., HttpResponse]
+
+
+def desk_view(view: View) -> View:
+    """Staff only (the admin's login), with permission to see members; never cached."""
+
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.has_perm("members.view_member"):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    checked.__name__ = view.__name__
+    checked.__doc__ = view.__doc__
+    return admin.site.admin_view(never_cache(checked))
+
+
+def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    # The whole tablet width for the member: no model list beside it.
+    return {**admin.site.each_context(request), "is_nav_sidebar_enabled": False, **extra}
+
+
+@desk_view
+def desk_home(request: HttpRequest) -> HttpResponse:
+    """Scan or type; one match opens the member, several (a shared phone) are listed."""
+    term = request.GET.get("q", "").strip()[:200]
+    results: list[Member] = []
+    error = ""
+    if term:
+        try:
+            results = member_desk_find(term)
+        except DomainError as exc:
+            error = str(exc.message)
+        else:
+            if len(results) == 1:
+                return HttpResponseRedirect(reverse("desk:member", args=[results[0].pk]))
+            if not results:
+                error = _("No member found for “%(term)s”.") % {"term": term}
+    return TemplateResponse(
+        request,
+        "admin/desk/home.html",
+        _context(
+            request,
+            title=_("Staff desk"),
+            term=term,
+            results=[(m, phone_display(m.phone) if m.phone else "") for m in results],
+            error=error,
+            parts=desk_home_render(request) if not term else [],
+        ),
+        status=200 if not error else 404,
+    )
+
+
+@desk_view
+def desk_member(request: HttpRequest, member_id: int) -> HttpResponse:
+    """One customer view: the member's header, then every app's section."""
+    member = get_object_or_404(
+        Member.objects.select_related("user", "home_store"), pk=member_id, erased_at__isnull=True
+    )
+    sections = desk_sections_render(request, member)
+    response = TemplateResponse(
+        request,
+        "admin/desk/member.html",
+        _context(
+            request,
+            title=str(member),
+            member=member,
+            phone=phone_display(member.phone) if member.phone else "",
+            sections=sections,
+            can_open_record=request.user.has_perm("members.change_member"),
+        ),
+    )
+    desk_shown(request, member, "desk")
+    return response
