@@ -45,6 +45,7 @@ from members.admin_guard import MemberListGuard
 from members.errors import DomainError
 from members.labels import label_for
 from members.models import Member
+from members.staff_access import staff_access
 
 # What the segment builder offers: field -> (label, kind of parameters).
 BUILDER_FIELDS = [
@@ -497,6 +498,9 @@ class CampaignAdmin(admin.ModelAdmin):
                     }
                 )
         sample = list(audience.order_by("-pk")[:8])
+        if member is not None:
+            # the message rendered with the member's name and data: a view of them
+            staff_access(request, member.pk, "campaign_preview")
         return self._render(
             request,
             "admin/campaigns/campaign/preview.html",

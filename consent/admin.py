@@ -24,7 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from consent.errors import PrivacyRequestBusyError, PrivacyRequestStateError
-from consent.labels import ACCESS_VIEW_LABELS
+from consent.labels import ACCESS_VIEW_LABELS, access_view_label
 from consent.models import (
     AccessLog,
     ConsentEvent,
@@ -44,7 +44,6 @@ from members.actors import request_actor, request_staff
 from members.admin import MemberAdmin
 from members.admin_base import labelled_filter
 from members.admin_guard import MemberListGuard
-from members.labels import label_for
 from members.models import Member
 
 
@@ -267,8 +266,15 @@ class PrivacyRequestAdmin(MemberListGuard, admin.ModelAdmin):
 
 @admin.register(AccessLog)
 class AccessLogAdmin(MemberListGuard, admin.ModelAdmin):
+    log_one_member_lists = False  # the DPO reading the log is not a view of a member
     list_display = ["viewed_at", "staff", "member", "view_label"]
-    list_filter = [labelled_filter("view", _("view"), ACCESS_VIEW_LABELS)]
+    # The DPO's one list of every staff access: by staff member, view and period (the date
+    # drill-down); by member through the search (membership number).
+    list_filter = [
+        ("staff", admin.RelatedOnlyFieldListFilter),
+        labelled_filter("view", _("view"), ACCESS_VIEW_LABELS),
+        "viewed_at",
+    ]
     fields = ["viewed_at", "staff", "member", "view_label"]
     readonly_fields = fields  # type: ignore[assignment]
     list_select_related = ["staff", "member"]
@@ -278,7 +284,7 @@ class AccessLogAdmin(MemberListGuard, admin.ModelAdmin):
 
     @admin.display(description=_("view"), ordering="view")
     def view_label(self, obj: AccessLog) -> str:
-        return label_for(ACCESS_VIEW_LABELS, obj.view)
+        return access_view_label(obj.view)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

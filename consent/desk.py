@@ -1,6 +1,6 @@
 """The consent part of the staff desk (members.desk): what the member allows us to send and
-by which channel, their interests, consent given in store, and the staff access log of every
-customer view shown."""
+by which channel, their interests and consent given in store; and the staff access log of
+every staff view of one member (``members.staff_access``), the desk's included."""
 
 from __future__ import annotations
 
@@ -76,13 +76,15 @@ def consent_in_store(request: HttpRequest, member_id: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("desk:member", args=[member.pk]))
 
 
-def desk_shown_log(request: HttpRequest, member: Member, view: str) -> None:
-    access_log_record(staff=request_staff(request), member_id=member.pk, view=view)
+def staff_access_log(request: HttpRequest, member_id: int, view: str) -> None:
+    """``members.staff_access``'s recorder: one access-log row."""
+    access_log_record(staff=request_staff(request), member_id=member_id, view=view)
 
 
 def desk_register() -> None:
     """Called from ``ConsentConfig.ready``."""
-    from members.desk import desk_section_register, desk_shown_register
+    from members.desk import desk_section_register
+    from members.staff_access import staff_access_register
 
     desk_section_register(name="consent.consent", order=30, render=consent_section)
-    desk_shown_register(name="consent.access_log", callback=desk_shown_log)
+    staff_access_register(name="consent.access_log", recorder=staff_access_log)

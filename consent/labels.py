@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from members.labels import label_for
 
 # ``AccessLog.view``: which staff view showed the member's data.
 ACCESS_VIEW_LABELS: dict[str, Promise] = {
@@ -13,4 +17,19 @@ ACCESS_VIEW_LABELS: dict[str, Promise] = {
     "history": _("Opened the record's history"),
     "consent": _("Recorded consent given in store"),
     "desk": _("Opened the member at the staff desk"),
+    "points_page": _("Opened the member's points page"),
+    "campaign_preview": _("Previewed a campaign as the member"),
 }
+LIST_VIEW_PREFIX = "list:"
+
+
+def access_view_label(code: str) -> str:
+    """An access-log view in words: a listed code, or a list of one member's rows
+    (``list:<app>.<model>``, ``members.admin_guard``) named by the model."""
+    if code.startswith(LIST_VIEW_PREFIX):
+        try:
+            model = apps.get_model(code.removeprefix(LIST_VIEW_PREFIX))
+        except (LookupError, ValueError):
+            return code
+        return gettext("Listed the member's %(rows)s") % {"rows": model._meta.verbose_name_plural}
+    return label_for(ACCESS_VIEW_LABELS, code)

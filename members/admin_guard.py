@@ -16,12 +16,26 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+
+from members.staff_access import staff_access
 
 BROWSE_PERMISSION = "consent.browse_members"
 SEARCH_MIN_LENGTH = 3
 SEARCH_MAX_MEMBERS = 10
+
+
+def _member_id_of(row: Any, path: str) -> Any:
+    """The member id of a listed row by ``member_path`` ("member", "referrer", "pk")."""
+    if path == "pk":
+        return row.pk
+    *hops, last = path.split("__")
+    for hop in hops:
+        row = getattr(row, hop, None)
+        if row is None:
+            return None
+    return getattr(row, f"{last}_id", None)
 
 
 def may_browse_members(request: HttpRequest) -> bool:
@@ -37,10 +51,36 @@ class GuardedChangeList(ChangeList):
         return guard.member_list_guard(request, queryset, self.query)
 
 
-class MemberListGuard(admin.ModelAdmin):
-    """Mix in first; ``member_path`` is the lookup from the listed model to its member."""
+class OneMemberListLog(admin.ModelAdmin):
+    """A list page that shows the rows of exactly one member (a search or a filter narrowed
+    it to them) is a staff view of that member's data: one access-log row, view
+    ``list:<app>.<model>`` (``members.staff_access``). ``member_path`` is the lookup from
+    the listed model to its member; ``log_one_member_lists = False`` for lists about staff,
+    not members (the access log itself)."""
 
     member_path = "member"
+    log_one_member_lists = True
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        response: HttpResponse = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if (
+            self.log_one_member_lists
+            and response.status_code == 200
+            and changelist is not None
+            and request.method == "GET"
+        ):
+            owners = {_member_id_of(row, self.member_path) for row in changelist.result_list}
+            if len(owners) == 1 and None not in owners:
+                (member_id,) = owners
+                opts = self.model._meta
+                staff_access(request, int(member_id), f"list:{opts.app_label}.{opts.model_name}")
+        return response
+
+
+class MemberListGuard(OneMemberListLog):
+    """Mix in first; ``member_path`` is the lookup from the listed model to its member."""
+
     show_facets = admin.ShowFacets.NEVER
     show_full_result_count = False
     list_max_show_all = 0

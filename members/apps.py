@@ -27,6 +27,13 @@ class MembersConfig(AppConfig):
         # Keep the staff role groups in step with permissions that later migrations add.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="members.roles.sync")
 
+        # The staff desk's timeline section (the other sections come from higher apps).
+        from members import desk, desk_views
+
+        desk.desk_section_register(
+            name="members.timeline", order=90, render=desk_views.timeline_section
+        )
+
 
 def _group_str(group: Any) -> str:
     from members import roles

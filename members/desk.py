@@ -8,8 +8,8 @@ they know from their ``AppConfig.ready``, as they add panels to "My pages":
   hold forms: each form posts to its own app's view, which calls one service.
 - ``desk_home_register``: a part of the desk's first page, beside the search (the arrivals
   at the door, from rewards).
-- ``desk_shown_register``: told each time the customer view was shown to a staff user (the
-  consent app writes the staff access log).
+
+Each customer view shown is a staff access to the member's data (``members.staff_access``).
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from django.http import HttpRequest
 from members.models import Member
 
 Section = Callable[[HttpRequest, Member], str]
-Shown = Callable[[HttpRequest, Member, str], None]
 
 Home = Callable[[HttpRequest], str]
 
 _sections: list[tuple[int, str, Section]] = []
 _home: dict[str, Home] = {}
-_shown: dict[str, Shown] = {}
 
 
 def desk_section_register(*, name: str, order: int, render: Section) -> None:
@@ -47,12 +45,3 @@ def desk_home_register(*, name: str, render: Home) -> None:
 
 def desk_home_render(request: HttpRequest) -> list[str]:
     return [render(request) for render in _home.values()]
-
-
-def desk_shown_register(*, name: str, callback: Shown) -> None:
-    _shown[name] = callback
-
-
-def desk_shown(request: HttpRequest, member: Member, view: str) -> None:
-    for callback in _shown.values():
-        callback(request, member, view)

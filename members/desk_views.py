@@ -13,16 +13,19 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from members.desk import desk_home_render, desk_sections_render, desk_shown
+from members.desk import desk_home_render, desk_sections_render
 from members.errors import DomainError
+from members.labels import EVENT_KIND_LABELS, EVENT_SOURCE_LABELS, facts_text, label_for
 from members.models import Member
 from members.phone import phone_display
-from members.selectors import member_desk_find
+from members.selectors import member_desk_find, member_timeline
+from members.staff_access import staff_access
 
 View = Callable[..., HttpResponse]
 
@@ -38,6 +41,23 @@ def desk_view(view: View) -> View:
     checked.__name__ = view.__name__
     checked.__doc__ = view.__doc__
     return admin.site.admin_view(never_cache(checked))
+
+
+TIMELINE_SHOWN = 10
+
+
+def timeline_section(request: HttpRequest, member: Member) -> str:
+    """The member's latest events in words: what happened, the facts, where and by whom."""
+    events = [
+        {
+            "event": event,
+            "kind": label_for(EVENT_KIND_LABELS, event.kind),
+            "facts": facts_text(event.data),
+            "source": label_for(EVENT_SOURCE_LABELS, event.source),
+        }
+        for event in member_timeline(member=member, limit=TIMELINE_SHOWN)
+    ]
+    return render_to_string("admin/desk/timeline.html", {"events": events}, request=request)
 
 
 def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
@@ -95,5 +115,5 @@ def desk_member(request: HttpRequest, member_id: int) -> HttpResponse:
             can_open_record=request.user.has_perm("members.change_member"),
         ),
     )
-    desk_shown(request, member, "desk")
+    staff_access(request, member.pk, "desk")
     return response

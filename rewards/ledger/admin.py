@@ -23,6 +23,7 @@ from members.admin_base import ReadOnlyAdmin
 from members.admin_guard import MemberListGuard
 from members.errors import DomainError
 from members.models import Member
+from members.staff_access import staff_access
 from rewards import selectors
 from rewards.forms import AdjustPointsForm
 from rewards.ledger.points import points_adjust
@@ -234,4 +235,6 @@ class PointBalanceAdmin(MemberListGuard, ReadOnlyAdmin):
             "form": form if can_adjust else None,
             "now": datetime.datetime.now(tz=datetime.UTC),
         }
-        return render(request, "admin/rewards/member_points.html", context)
+        response = render(request, "admin/rewards/member_points.html", context)
+        staff_access(request, member.pk, "points_page")
+        return response

@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 
 from members.actors import request_actor
 from members.admin_base import KronorAdminMixin, ReadOnlyAdmin
-from members.admin_guard import MemberListGuard, may_browse_members
+from members.admin_guard import MemberListGuard, OneMemberListLog, may_browse_members
 from members.errors import DomainError
 from members.kronor import kronor_display
 from rewards.loyalty import catalogue, reviews, tier_ladder
@@ -396,7 +396,7 @@ class RejectForm(forms.Form):
 
 
 @admin.register(Review)
-class ReviewAdmin(ReadOnlyAdmin):
+class ReviewAdmin(OneMemberListLog, ReadOnlyAdmin):
     """The moderation queue: pending reviews and posts, oldest first."""
 
     list_display = ["submitted_at", "member", "kind", "excerpt", "link", "status"]

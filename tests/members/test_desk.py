@@ -117,8 +117,14 @@ def test_the_customer_view_shows_every_section_and_logs_one_access(
         "What the member allows",
         "Latest purchases",
         "Challenges in progress",
+        "Latest events",
     ):
         assert heading in page
+    # the timeline in words, not codes: the purchase and the claim, where and how
+    assert "Made a purchase" in page
+    assert "Claimed a reward" in page
+    assert ">purchased<" not in page
+    assert "reward_claimed" not in page
     # names of rewards and tiers in the member's language (Swedish), the page in the staff's
     assert "Gratis kaffe" in page
     assert "SKU-RUN" in page
@@ -141,8 +147,9 @@ def test_check_in_counts_once_per_store_and_day(staff_client: Client, member: Me
     assert event.actor is not None
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_same_member_checked_in_from_two_tablets_at_once_counts_once(
-    member: Member, transactional_db: None
+    member: Member,
 ) -> None:
     from members.models import User
     from rewards.rules.events import checkin_record_by_staff
@@ -167,6 +174,7 @@ def test_the_same_member_checked_in_from_two_tablets_at_once_counts_once(
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
     assert CheckIn.objects.filter(member=member).count() == 1
     assert ActivityEvent.objects.filter(member=member, kind=Kind.CHECKED_IN).count() == 1
 
