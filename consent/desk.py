@@ -18,6 +18,7 @@ from consent.selectors import (
     consent_states,
     interests_active_list,
     member_interest_ids,
+    purposes_all_list,
     purposes_needing_consent_list,
 )
 from consent.services.access_log import access_log_record
@@ -76,6 +77,12 @@ def consent_in_store(request: HttpRequest, member_id: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("desk:member", args=[member.pk]))
 
 
+def purpose_name(code: str) -> str | None:
+    """A consent purpose's name in the page's language, for the timeline's sentences."""
+    purpose = next((p for p in purposes_all_list() if p.code == code), None)
+    return str(purpose) if purpose is not None else None
+
+
 def staff_access_log(request: HttpRequest, member_id: int, view: str) -> None:
     """``members.staff_access``'s recorder: one access-log row."""
     access_log_record(staff=request_staff(request), member_id=member_id, view=view)
@@ -84,7 +91,9 @@ def staff_access_log(request: HttpRequest, member_id: int, view: str) -> None:
 def desk_register() -> None:
     """Called from ``ConsentConfig.ready``."""
     from members.desk import desk_section_register
+    from members.labels import fact_name_register
     from members.staff_access import staff_access_register
 
+    fact_name_register("purpose", purpose_name)
     desk_section_register(name="consent.consent", order=30, render=consent_section)
     staff_access_register(name="consent.access_log", recorder=staff_access_log)

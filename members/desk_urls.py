@@ -10,4 +10,9 @@ app_name = "desk"
 urlpatterns = [
     path("", desk_views.desk_home, name="home"),
     path("<int:member_id>/", desk_views.desk_member, name="member"),
+    path(
+        "<int:member_id>/verification/",
+        desk_views.verification_resend,
+        name="verification-resend",
+    ),
 ]

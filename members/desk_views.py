@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from allauth.account.models import EmailAddress
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -18,13 +19,15 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from members.desk import desk_home_render, desk_sections_render
 from members.errors import DomainError
-from members.labels import EVENT_KIND_LABELS, EVENT_SOURCE_LABELS, facts_text, label_for
+from members.labels import EVENT_SOURCE_LABELS, event_sentence, label_for
 from members.models import Member
 from members.phone import phone_display
 from members.selectors import member_desk_find, member_timeline
+from members.services import email_verification_resend
 from members.staff_access import staff_access
 
 View = Callable[..., HttpResponse]
@@ -51,8 +54,7 @@ def timeline_section(request: HttpRequest, member: Member) -> str:
     events = [
         {
             "event": event,
-            "kind": label_for(EVENT_KIND_LABELS, event.kind),
-            "facts": facts_text(event.data),
+            "text": event_sentence(event),
             "source": label_for(EVENT_SOURCE_LABELS, event.source),
         }
         for event in member_timeline(member=member, limit=TIMELINE_SHOWN)
@@ -113,7 +115,28 @@ def desk_member(request: HttpRequest, member_id: int) -> HttpResponse:
             phone=phone_display(member.phone) if member.phone else "",
             sections=sections,
             can_open_record=request.user.has_perm("members.change_member"),
+            email_unconfirmed=EmailAddress.objects.filter(
+                user_id=member.user_id, primary=True, verified=False
+            ).exists(),
         ),
     )
     staff_access(request, member.pk, "desk")
     return response
+
+
+@desk_view
+@require_POST
+def verification_resend(request: HttpRequest, member_id: int) -> HttpResponse:
+    """ "Send the confirmation mail again" (``members.change_member``)."""
+    if not request.user.has_perm("members.change_member"):
+        raise PermissionDenied
+    member = get_object_or_404(Member, pk=member_id, erased_at__isnull=True)
+    try:
+        address = email_verification_resend(member=member, request=request)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, _("A new confirmation link was sent to %(email)s.") % {"email": address}
+        )
+    return HttpResponseRedirect(reverse("desk:member", args=[member.pk]))

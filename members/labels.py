@@ -4,12 +4,16 @@ English, through ``label_for`` and ``labelled_filter`` (``members.admin_base``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from members.activity import Kind
+
+if TYPE_CHECKING:
+    from members.models import ActivityEvent
 
 EVENT_KIND_LABELS: dict[str, Promise] = {
     Kind.JOINED: _("Joined the club"),
@@ -147,3 +151,46 @@ def facts_text(data: Mapping[str, object] | None) -> str:
         for key, value in (data or {}).items()
         if key in FACT_KEY_LABELS
     )
+
+
+# An event as one sentence, for the staff desk ("Bought for 1 298,00 kr in Södermalm"). Kinds
+# without a sentence here are shown as their label and facts. Names that live in higher apps
+# (a consent purpose's) come from resolvers those apps register (``fact_name_register``).
+EVENT_SENTENCES: dict[str, Promise] = {
+    Kind.PURCHASED: _("Bought for %(amount)s in %(store)s"),
+    Kind.RETURNED: _("Returned goods in %(store)s"),
+    Kind.CHECKED_IN: _("Checked in at %(store)s"),
+    # A purpose's name says its channel ("Offers by email"): no "via" after it.
+    Kind.CONSENT_GRANTED: _("Gave consent to %(purpose)s"),
+    Kind.CONSENT_WITHDRAWN: _("Withdrew consent to %(purpose)s"),
+    Kind.POINTS_ADJUSTED: _("Points adjusted by staff: %(points)s p"),
+}
+
+_fact_names: dict[str, Callable[[str], str | None]] = {}
+
+
+def fact_name_register(key: str, resolver: Callable[[str], str | None]) -> None:
+    """A higher app names the values of one fact (consent: a purpose's code -> its name)."""
+    _fact_names[key] = resolver
+
+
+def event_sentence(event: ActivityEvent) -> str:
+    """The event in words, in the page's language."""
+    from members.kronor import kronor_display
+
+    data = event.data or {}
+    template = EVENT_SENTENCES.get(event.kind)
+    store = event.store.name if event.store_id and event.store else str(_("the web shop"))
+    purpose = str(data.get("purpose") or "")
+    resolver = _fact_names.get("purpose")
+    values = {
+        "amount": kronor_display(data.get("total_ore")) if "total_ore" in data else "",
+        "store": store,
+        "purpose": (resolver(purpose) if resolver else None) or purpose,
+        "points": data.get("points", ""),
+    }
+    if template is None or (event.kind == Kind.PURCHASED and not values["amount"]):
+        label = label_for(EVENT_KIND_LABELS, event.kind)
+        facts = facts_text(data)
+        return f"{label}: {facts}" if facts else label
+    return str(template) % values

@@ -7,14 +7,18 @@ import hashlib
 import secrets
 from typing import Any
 
+from allauth.account.models import EmailAddress
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.activity import Kind, activity_record
 from members.api.scopes import SCOPES
+from members.errors import DomainError
 from members.models import ApiKey, Member, Store, User, door_key_new
 from members.phone import phone_normalise
 from members.validators import birth_date_validate, name_validate
@@ -227,6 +231,35 @@ def store_door_key_rotate(*, store: Store) -> Store:
     Store.objects.filter(pk=store.pk).update(door_key=door_key_new())
     store.refresh_from_db(fields=["door_key"])
     return store
+
+
+VERIFICATION_RESEND_SECONDS = 180
+
+
+class VerificationResendError(DomainError):
+    code = "verification_not_sent"
+    status = 409
+
+
+def email_verification_resend(*, member: Member, request: HttpRequest) -> str:
+    """Staff send the member a new link to confirm their email address (the member asks at
+    the counter why no mail came). Once per ``VERIFICATION_RESEND_SECONDS`` per member;
+    refused when the address is confirmed already. Returns the address it went to."""
+    address = (
+        EmailAddress.objects.filter(user_id=member.user_id, primary=True).first()
+        if member.user_id
+        else None
+    )
+    if address is None:
+        raise VerificationResendError(_("The member has no email address to confirm."))
+    if address.verified:
+        raise VerificationResendError(_("The member's email address is already confirmed."))
+    if not cache.add(f"verification-resend:{member.pk}", 1, VERIFICATION_RESEND_SECONDS):
+        raise VerificationResendError(
+            _("A mail was sent a moment ago. Ask the member to look in their inbox and spam.")
+        )
+    address.send_confirmation(request)
+    return str(address.email)
 
 
 # --- API keys -----------------------------------------------------------------------------

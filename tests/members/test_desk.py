@@ -113,7 +113,7 @@ def test_the_customer_view_shows_every_section_and_logs_one_access(
     assert "070-123 45 67" in page
     for heading in (
         "Points and tier",
-        "Vouchers",
+        "Vouchers and tickets",
         "What the member allows",
         "Latest purchases",
         "Challenges in progress",
@@ -121,7 +121,7 @@ def test_the_customer_view_shows_every_section_and_logs_one_access(
     ):
         assert heading in page
     # the timeline in words, not codes: the purchase and the claim, where and how
-    assert "Made a purchase" in page
+    assert "Bought for 1,298.00 kr in Södermalm" in page
     assert "Claimed a reward" in page
     assert ">purchased<" not in page
     assert "reward_claimed" not in page
@@ -322,3 +322,73 @@ def test_arrivals_list_todays_check_ins_from_the_door_and_the_desk(
     assert "Kungsholmen" in page
     # a list of names is not a view of one member's data
     assert not AccessLog.objects.exclude(view="desk").exists()
+
+
+def test_staff_send_the_confirmation_mail_again_once_in_a_while(
+    staff_client: Client, mailoutbox: list, django_capture_on_commit_callbacks
+) -> None:
+    from allauth.account.models import EmailAddress
+
+    member = factories.member_with_user(first_name="Nils", verified=False)
+    page = staff_client.get(reverse("desk:member", args=[member.pk])).content.decode()
+    assert "not confirmed" in page
+    url = reverse("desk:verification-resend", args=[member.pk])
+    with django_capture_on_commit_callbacks(execute=True):  # mails leave through a task
+        response = staff_client.post(url, follow=True)
+    assert f"A new confirmation link was sent to {member.user.email}." in response.content.decode()
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == [member.user.email]
+    assert "/konto/confirm-email/" in mailoutbox[0].body
+    # a second tap right away sends nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(url, follow=True)
+    assert "A mail was sent a moment ago." in response.content.decode()
+    assert len(mailoutbox) == 1
+    # a confirmed address gets no mail and no button
+    EmailAddress.objects.filter(user=member.user).update(verified=True)
+    page = staff_client.get(reverse("desk:member", args=[member.pk])).content.decode()
+    assert url not in page
+
+
+def test_an_invitation_ticket_shows_its_event(staff_client: Client, member: Member) -> None:
+    from django.utils import timezone
+
+    from rewards.models import Reward
+
+    rf.earned(member, 500)
+    rf.claim(
+        member,
+        rf.reward(
+            code="kvall",
+            kind=Reward.Kind.INVITATION,
+            name_sv="Löparkväll",
+            amount_off_ore=None,
+            event_starts_at=timezone.now() + timezone.timedelta(days=2),
+            event_place="Södermalm",
+            points_cost=100,
+        ),
+    )
+    page = staff_client.get(reverse("desk:member", args=[member.pk])).content.decode()
+    assert "Löparkväll" in page
+    assert "ticket for" in page
+
+
+def test_the_timeline_speaks_in_sentences_in_the_pages_language(member: Member) -> None:
+    from consent.services.consent import consent_set
+
+    consent_set(member=member, purpose="marketing_email", granted=True, source="web")
+    consent_set(member=member, purpose="profiling", granted=True, source="web")
+    shop = member.home_store
+    assert shop is not None
+    rf.purchase(store=shop, member=member, lines=[rf.line(price_ore=129800)])
+    client = Client(HTTP_ACCEPT_LANGUAGE="sv")
+    client.force_login(factories.staff_user(role=STORE_STAFF))
+    client.cookies["django_language"] = "sv"
+    page = client.get(reverse("desk:member", args=[member.pk])).content.decode()
+    assert (
+        "Köpte för 1\xa0298,00 kr i Södermalm" in page
+        or "Köpte för 1 298,00 kr i Södermalm" in page
+    )
+    assert "Gav samtycke till Erbjudanden via e-post" in page
+    assert "Gav samtycke till Personliga erbjudanden" in page
+    assert " via E-post" not in page

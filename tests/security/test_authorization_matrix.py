@@ -275,6 +275,10 @@ ADMIN_VIEWS: dict[str, tuple[Callable[[World], dict[str, Any]], list[AdminCall]]
         lambda w: {"member_id": w.members["A"].pk},
         [("GET", ("members.view_member",), 200)],
     ),
+    "desk:verification-resend": (
+        lambda w: {"member_id": w.members["A"].pk},
+        [("POST", ("members.view_member", "members.change_member"), None)],
+    ),
     "desk-rewards:check-in": (
         lambda w: {"member_id": w.members["A"].pk},
         [("POST", ("members.view_member", "rewards.add_checkin"), None)],
