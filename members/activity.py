@@ -24,47 +24,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from members.activity_kinds import Kind as Kind  # re-exported: the services name it from here
 from members.enqueue import task_get
 from members.models import ActivityEvent, EventConsumption, Member, Store, User
 from members.rows import RowInserter
 
 logger = logging.getLogger(__name__)
-
-
-class Kind(StrEnum):
-    JOINED = "joined"
-    EMAIL_VERIFIED = "email_verified"
-    PROFILE_UPDATED = "profile_updated"
-    CARD_ROTATED = "card_rotated"
-    LANGUAGE_CHANGED = "language_changed"
-    PURCHASED = "purchased"
-    RETURNED = "returned"
-    PURCHASE_CLAIMED = "purchase_claimed"
-    CHECKED_IN = "checked_in"
-    POINTS_ADJUSTED = "points_adjusted"
-    POINTS_REDEEMED = "points_redeemed"
-    POINTS_EXPIRED = "points_expired"
-    REWARD_CLAIMED = "reward_claimed"
-    VOUCHER_USED = "voucher_used"
-    TIER_CHANGED = "tier_changed"
-    BENEFIT_CHOSEN = "benefit_chosen"
-    VOUCHER_CANCELLED = "voucher_cancelled"
-    WAITLIST_JOINED = "waitlist_joined"
-    REFERRAL_JOINED = "referral_joined"
-    REVIEW_SUBMITTED = "review_submitted"
-    CHALLENGE_COMPLETED = "challenge_completed"
-    REFERRAL_COMPLETED = "referral_completed"
-    REVIEW_APPROVED = "review_approved"
-    CONSENT_GRANTED = "consent_granted"
-    CONSENT_WITHDRAWN = "consent_withdrawn"
-    PREFERENCES_CHANGED = "preferences_changed"
-    INTERESTS_CHANGED = "interests_changed"
-    MESSAGE_RECEIVED = "message_received"
-    OFFER_ACTIVATED = "offer_activated"
-    DATA_EXPORTED = "data_exported"
-    ERASURE_REQUESTED = "erasure_requested"
-    ERASURE_CANCELLED = "erasure_cancelled"
-    ERASED = "erased"
 
 
 Handler = Callable[[ActivityEvent], None]

@@ -1,3 +1,4 @@
+from importlib import import_module
 from typing import Any
 
 from django.apps import AppConfig
@@ -26,6 +27,9 @@ class MembersConfig(AppConfig):
 
         # Keep the staff role groups in step with permissions that later migrations add.
         post_migrate.connect(roles.sync_after_migrate, dispatch_uid="members.roles.sync")
+
+        # drf-spectacular's schema extensions register themselves when their module loads.
+        import_module("members.api.openapi")
 
         # The staff desk's timeline section (the other sections come from higher apps).
         from members import desk, desk_views

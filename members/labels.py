@@ -5,15 +5,22 @@ English, through ``label_for`` and ``labelled_filter`` (``members.admin_base``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from members.activity import Kind
+from members.activity_kinds import Kind
 
-if TYPE_CHECKING:
-    from members.models import ActivityEvent
+
+class Event(Protocol):
+    """What ``event_sentence`` reads of an ``ActivityEvent`` (no import of the models)."""
+
+    kind: str
+    data: Any
+    store_id: int | None
+    store: Any
+
 
 EVENT_KIND_LABELS: dict[str, Promise] = {
     Kind.JOINED: _("Joined the club"),
@@ -174,7 +181,7 @@ def fact_name_register(key: str, resolver: Callable[[str], str | None]) -> None:
     _fact_names[key] = resolver
 
 
-def event_sentence(event: ActivityEvent) -> str:
+def event_sentence(event: Event) -> str:
     """The event in words, in the page's language."""
     from members.kronor import kronor_display
 

@@ -217,7 +217,7 @@ class ActivityEvent(models.Model):
         indexes = [models.Index(fields=["member", "-created_at"], name="event_member_time_idx")]
 
     def __str__(self) -> str:
-        from members.labels import EVENT_KIND_LABELS, label_for  # labels import the kinds
+        from members.labels import EVENT_KIND_LABELS, label_for  # the labels import no models
 
         return f"{label_for(EVENT_KIND_LABELS, self.kind)} #{self.pk}"
 

@@ -6,8 +6,8 @@ the server checks (schemathesis holds the two to each other, tests/rewards/test_
 - A serializer that takes exactly one of several fields (``exactly_one_of``) gets a
   ``oneOf`` of one ``required`` branch per field: a body naming none, or two, is invalid.
 
-Imported by ``members.api.serializers``, so the extensions are registered before any schema
-is built.
+Imported from ``MembersConfig.ready`` (defining an extension class registers it), so the
+extensions are registered before any schema is built.
 """
 
 from __future__ import annotations

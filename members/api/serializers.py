@@ -7,8 +7,6 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from members.api import openapi as _openapi  # noqa: F401  (schema extensions)
-
 IDENTIFIERS = ("card", "membership_number", "phone", "email")
 # Ten digits with spaces anywhere ("4711 000 011"), nothing else; ``\Z`` so that no trailing
 # newline slips through (the schema shows it as ``$``).
