@@ -673,6 +673,11 @@ class MemberOfferAdmin(MemberListGuard, admin.ModelAdmin):
     raw_id_fields = ["member", "offer", "campaign", "delivery"]
     list_select_related = ["member", "offer", "campaign"]
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Store staff may activate a member's offer at the desk (change_memberoffer), which
+        # must not open the list of every member's offers here.
+        return request.user.has_perm("campaigns.view_memberoffer")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

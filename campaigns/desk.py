@@ -1,15 +1,27 @@
 """The campaigns section of the staff desk (members.desk): the member's offers (activated
 first) and the next best offer with its reason, so staff can present it in the member's
-language ("Because you bought ...")."""
+language ("Because you bought ..."). An offer that waits for activation can be activated
+for the member at the desk; an activated reward offer's voucher is then in the vouchers
+section, with its "use in store"."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
-from campaigns.models import MemberOffer
+from campaigns.models import MemberOffer, Offer
+from campaigns.offers import offer_activate
 from campaigns.personalisation.selectors import next_best_offer
 from campaigns.selectors import member_offers
+from members.actors import request_staff
+from members.desk_views import desk_view
+from members.errors import DomainError, NotFoundError
 from members.models import Member
 
 OFFERS_SHOWN = 5
@@ -25,8 +37,41 @@ def offers_section(request: HttpRequest, member: Member) -> str:
             "sv": member.preferred_language == Member.Language.SWEDISH,
             # [] without the member's consent to profiling: then there is no recommendation
             "recommendation": next_best_offer(member=member),
+            "member": member,
+            "can_activate": request.user.has_perm("campaigns.change_memberoffer"),
         },
+        request,
     )
+
+
+@desk_view
+@require_POST
+def offer_activate_for_member(
+    request: HttpRequest, member_id: int, member_offer_id: int
+) -> HttpResponse:
+    """The member asks in store: staff activate the offer for them (``offer_activate``)."""
+    if not request.user.has_perm("campaigns.change_memberoffer"):
+        raise PermissionDenied
+    member = get_object_or_404(Member, pk=member_id, erased_at__isnull=True)
+    try:
+        item = offer_activate(
+            member=member, member_offer_id=member_offer_id, staff=request_staff(request)
+        )
+    except NotFoundError as exc:
+        raise Http404 from exc  # not this member's offer
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        if item.offer.kind == Offer.Kind.REWARD:
+            messages.success(
+                request,
+                _("The offer is activated: the voucher is under Vouchers and tickets."),
+            )
+        else:
+            messages.success(
+                request, _("The offer is activated: it counts on the member's purchases.")
+            )
+    return HttpResponseRedirect(reverse("desk:member", args=[member.pk]))
 
 
 def desk_register() -> None:

@@ -18,18 +18,25 @@ from campaigns.models import (
 from campaigns.selectors import REWARD_OFFER_KEY
 from members.activity import Kind, activity_record
 from members.errors import NotFoundError
-from members.models import ActivityEvent, Member
+from members.models import ActivityEvent, Member, User
 from rewards.errors import RewardNotAvailableError
 from rewards.loyalty.catalogue import reward_grant
 from rewards.models import PurchaseLine, Reward, Voucher
 
 
 def offer_activate(
-    *, member: Member, member_offer_id: int, now: datetime.datetime | None = None
+    *,
+    member: Member,
+    member_offer_id: int,
+    now: datetime.datetime | None = None,
+    staff: User | None = None,
 ) -> MemberOffer:
     """ "Aktivera" / "Hämta": a bonus offer starts counting at the till and in the web shop;
     a reward offer issues its voucher or invitation ticket as a gift (``reward_grant``: no
     points, but stock, the per-member limit, validity and the tier rule apply).
+
+    By the member on their pages, or by ``staff`` at the desk for the member in the store
+    (then the timeline names the staff member, and the source is the desk).
 
     A refusal (sold out, tier, limit, unknown reward) raises and changes nothing."""
     now = now or timezone.now()
@@ -50,7 +57,7 @@ def offer_activate(
             )
         data: dict[str, Any] = {"offer_id": item.offer_id, "campaign_id": item.campaign_id}
         if item.offer.kind == Offer.Kind.REWARD:
-            voucher = _offer_reward_grant(member=member, item=item)
+            voucher = _offer_reward_grant(member=member, item=item, staff=staff)
             item.active_until = voucher.valid_until
             data["voucher_id"] = voucher.pk
         else:
@@ -66,13 +73,13 @@ def offer_activate(
             member=member,
             kind=Kind.OFFER_ACTIVATED,
             data=data,
-            source="web",
-            actor=member.user,
+            source="desk" if staff is not None else "web",
+            actor=staff or member.user,
         )
     return item
 
 
-def _offer_reward_grant(*, member: Member, item: MemberOffer) -> Any:
+def _offer_reward_grant(*, member: Member, item: MemberOffer, staff: User | None) -> Any:
     """Issue the reward offer's voucher; the key ties the voucher to this member offer."""
     reward = Reward.objects.filter(code=item.offer.reward_code).first()
     if reward is None:  # the reward was renamed or removed after the offer was saved
@@ -82,7 +89,7 @@ def _offer_reward_grant(*, member: Member, item: MemberOffer) -> Any:
         reward=reward,
         idempotency_key=REWARD_OFFER_KEY.format(item.pk),
         source="campaign",
-        actor=member.user,
+        actor=staff or member.user,
     )
 
 

@@ -25,6 +25,7 @@ urlpatterns = [
     path("admin/desk/arrivals/", include("rewards.desk_home_urls")),
     path("admin/desk/<int:member_id>/rewards/", include("rewards.desk_urls")),
     path("admin/desk/<int:member_id>/consent/", include("consent.desk_urls")),
+    path("admin/desk/<int:member_id>/campaigns/", include("campaigns.desk_urls")),
     path("admin/", admin.site.urls),
     path("konto/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),

@@ -46,6 +46,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "rewards.moderate_submission",
         "rewards.change_voucher",
         "campaigns.view_offer*",
+        # activate a member's offer at the desk (campaigns.desk); the admin edits none
+        "campaigns.change_memberoffer",
     ],
     # Segments, campaigns, offers and rewards; sees members only through segments' counts
     # and samples, never their raw contact details in bulk.

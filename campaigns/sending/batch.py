@@ -84,6 +84,14 @@ class _Batch:
         self.variants = variants
         self.people = people
         self.now = now
+        # An on-site offer for a member who just checked in is shown on the page the member
+        # opened (campaigns.door): no marketing message, so it takes no contact budget. It
+        # still needs the member's consent to personal offers (the channel's purpose).
+        self.budget_free = (
+            channel_name == "onsite"
+            and campaign.schedule_kind == Campaign.ScheduleKind.TRIGGER
+            and campaign.trigger == Campaign.Trigger.CHECKED_IN
+        )
 
     def _has_address(self, row: Claimed) -> bool:
         person = self.people.get(row.member_id)
@@ -117,7 +125,9 @@ class _Batch:
         to_send: list[Claimed] = []
         with transaction.atomic():
             outcome = budget_take(
-                member_ids=[r.member_id for r in allowed if not r.budget_taken],
+                member_ids=[]
+                if self.budget_free
+                else [r.member_id for r in allowed if not r.budget_taken],
                 rank=Rank(campaign_id=campaign.pk, priority=campaign.priority),
                 at=now,
             )
@@ -126,7 +136,7 @@ class _Batch:
                 result = "ok" if row.budget_taken else outcome.get(row.member_id, "ok")
                 if result == "ok":
                     to_send.append(row)
-                    if not row.budget_taken:
+                    if not row.budget_taken and not self.budget_free:
                         taken.append(row.pk)
                 else:
                     suppressed[result].append(row)

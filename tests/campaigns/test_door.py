@@ -14,14 +14,25 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import MemberRecommendation
-from members.activity import Kind
+from campaigns.authoring import campaign_launch
+from campaigns.models import (
+    Campaign,
+    ContactBudget,
+    Delivery,
+    MemberOffer,
+    MemberRecommendation,
+    Offer,
+)
+from campaigns.sending.sendtime import week_of
+from campaigns.triggers import trigger_event_handle
+from members.activity import Dispatch, Kind, activity_dispatch
 from members.door import store_door_path, store_door_token
 from members.models import ActivityEvent, Member, Store
 from members.roles import ADMINISTRATOR, STORE_STAFF
-from rewards.models import CheckIn, EventRule, Reward
+from rewards.models import Category, CheckIn, EventRule, Reward
 from rewards.rules.events import checkin_record_at_door
 from tests import factories
+from tests.factories import campaigns as cf
 from tests.factories import consent as consent_factories
 from tests.factories import rewards as rf
 
@@ -266,3 +277,85 @@ def test_each_store_has_its_own_door_key() -> None:
     keys = {factories.store().door_key for _ in range(3)}
     assert len(keys) == 3
     assert all(len(key) == 16 for key in keys)
+
+
+def _checkin_campaign(member: Member, *, title_en: str = "Coffee on us today") -> Campaign:
+    """A launched campaign triggered by a check-in: an on-site message with an offer (shown
+    in the language of the member, who reads English here)."""
+    Member.objects.filter(pk=member.pk).update(preferred_language=Member.Language.ENGLISH)
+    member.refresh_from_db()
+    offer = cf.offer(
+        kind=Offer.Kind.BONUS_POINTS,
+        title_en=title_en,
+        title_sv="Kaffe på oss i dag",
+        category=Category.objects.get_or_create(code="coffee", defaults={"name": "Kaffe"})[0],
+    )
+    campaign = cf.campaign(
+        schedule_kind="trigger", trigger="checked_in", channels=["onsite"], offer_obj=offer
+    )
+    campaign_launch(campaign=campaign, actor=None)
+    return campaign
+
+
+def test_a_campaign_triggered_by_the_check_in_brings_its_offer_to_the_welcome_page(
+    shop: Store, member: Member, django_capture_on_commit_callbacks
+) -> None:
+    _checkin_campaign(member)
+    consent_factories.granted(member, "profiling")
+    # a member whose contact budget for the week is spent still gets the offer: it is shown
+    # on the page the member opened, not sent as a marketing message
+    ContactBudget.objects.create(member=member, week=week_of(timezone.now()), used=99)
+    client = _client(member)
+    with django_capture_on_commit_callbacks(execute=True):
+        _scan(client, store_door_path(shop))
+    page = client.get(store_door_path(shop)).content.decode()
+    assert 'data-testid="door-offer"' in page
+    assert "Coffee on us today" in page
+    assert "data-door-offer-poll" not in page  # already here: nothing to wait for
+    assert "Activate" in page  # a bonus offer starts counting once activated
+    delivery = Delivery.objects.get(member=member)
+    assert (delivery.channel, delivery.status) == ("onsite", Delivery.Status.SENT)
+    assert ContactBudget.objects.get(member=member).used == 99
+
+
+def test_the_welcome_page_waits_for_the_workers_offer_and_then_shows_it(
+    shop: Store, member: Member, django_capture_on_commit_callbacks
+) -> None:
+    _checkin_campaign(member)
+    consent_factories.granted(member, "profiling")
+    client = _client(member)
+    part = reverse("campaigns:door-offer", args=[store_door_token(shop)])
+    nothing = client.get(part)  # not checked in here today: nothing is coming
+    assert (nothing.status_code, nothing.content) == (200, b"")
+    # the check-in is recorded, its timeline event not yet handled (as before the worker)
+    with activity_dispatch(Dispatch.OFF):
+        _scan(client, store_door_path(shop))
+    page = client.get(store_door_path(shop)).content.decode()
+    assert f'data-door-offer-poll="{part}"' in page
+    assert "on its way" in page
+    assert client.get(part).status_code == 204
+    # then the worker handles the event: the campaign sends the on-site offer
+    event = ActivityEvent.objects.get(member=member, kind=Kind.CHECKED_IN)
+    with django_capture_on_commit_callbacks(execute=True):
+        trigger_event_handle(event)
+    answer = client.get(part)
+    assert answer.status_code == 200
+    assert 'data-testid="door-visit-offer"' in answer.content.decode()
+    assert "Coffee on us today" in answer.content.decode()
+
+
+def test_without_consent_to_personal_offers_no_offer_is_on_its_way(
+    shop: Store, member: Member, django_capture_on_commit_callbacks
+) -> None:
+    _checkin_campaign(member)
+    client = _client(member)
+    with django_capture_on_commit_callbacks(execute=True):
+        _scan(client, store_door_path(shop))
+    page = client.get(store_door_path(shop)).content.decode()
+    assert "Coffee on us today" not in page
+    assert "data-door-offer-poll" not in page
+    part = reverse("campaigns:door-offer", args=[store_door_token(shop)])
+    nothing = client.get(part)
+    assert (nothing.status_code, nothing.content) == (200, b"")
+    assert Delivery.objects.get(member=member).reason == "no_consent"
+    assert not MemberOffer.objects.filter(member=member).exists()

@@ -392,3 +392,92 @@ def test_the_timeline_speaks_in_sentences_in_the_pages_language(member: Member) 
     assert "Gav samtycke till Erbjudanden via e-post" in page
     assert "Gav samtycke till Personliga erbjudanden" in page
     assert " via E-post" not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_voucher_used_at_the_desk_and_at_the_till_at_once_is_used_once(
+    member: Member,
+) -> None:
+    from rewards.errors import VoucherUsedError
+    from rewards.loyalty.catalogue import voucher_redeem
+
+    rf.earned(member, 500)
+    rf.claim(member, rf.reward(code="bag", points_cost=100))
+    voucher = Voucher.objects.get(member=member)
+    staff = Client(HTTP_ACCEPT_LANGUAGE="en")
+    staff.force_login(factories.staff_user(role=STORE_STAFF))
+    url = reverse("desk-rewards:voucher-use", args=[member.pk, voucher.pk])
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def desk() -> None:
+        try:
+            barrier.wait()
+            page = staff.post(url, {"store": member.home_store_id}, follow=True)
+            text = page.content.decode()
+            outcomes["desk"] = "used" if "The voucher was marked as used." in text else text
+        finally:
+            connection.close()
+
+    def till() -> None:
+        try:
+            barrier.wait()
+            voucher_redeem(code=voucher.code, store=member.home_store, idempotency_key="till-1")
+            outcomes["till"] = "used"
+        except VoucherUsedError:
+            outcomes["till"] = "refused"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=desk), threading.Thread(target=till)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # exactly one of them used it; the other was told so, clearly
+    assert sorted(v if v in ("used", "refused") else "refused-page" for v in outcomes.values()) in (
+        ["refused", "used"],
+        ["refused-page", "used"],
+    ), outcomes
+    if outcomes["desk"] != "used":
+        assert "already been used" in outcomes["desk"]
+    voucher.refresh_from_db()
+    assert voucher.status == Voucher.Status.USED
+    assert ActivityEvent.objects.filter(member=member, kind=Kind.VOUCHER_USED).count() == 1
+
+
+def test_staff_activate_a_members_offer_at_the_desk(staff_client: Client, member: Member) -> None:
+    from campaigns.models import MemberOffer, Offer
+    from rewards.models import Category
+    from tests.factories import campaigns as cf
+
+    coffee = Category.objects.create(code="kaffe", name="Kaffe")
+    offer = cf.offer(
+        kind=Offer.Kind.BONUS_POINTS, title_en="Double points on coffee", category=coffee
+    )
+    campaign = cf.campaign(offer_obj=offer)
+    mine = MemberOffer.objects.create(member=member, offer=offer, campaign=campaign)
+    page = staff_client.get(reverse("desk:member", args=[member.pk])).content.decode()
+    action = reverse("desk-campaigns:offer-activate", args=[member.pk, mine.pk])
+    assert f'action="{action}"' in page
+    assert "Activate for the member" in page
+
+    answer = staff_client.post(action, follow=True).content.decode()
+    assert "The offer is activated: it counts on the member&#x27;s purchases." in answer
+    mine.refresh_from_db()
+    assert mine.status == MemberOffer.Status.ACTIVE
+    event = ActivityEvent.objects.get(member=member, kind=Kind.OFFER_ACTIVATED)
+    assert event.source == "desk"
+    assert event.actor is not None
+    assert event.actor.is_staff  # the staff member, not the member
+    # once active there is nothing more to activate, and saying so changes nothing
+    answer = staff_client.post(action, follow=True).content.decode()
+    assert "already active" in answer
+    assert ActivityEvent.objects.filter(member=member, kind=Kind.OFFER_ACTIVATED).count() == 1
+    # another member's offer cannot be reached through this member's desk
+    other = factories.member_with_user()
+    theirs = MemberOffer.objects.create(member=other, offer=offer, campaign=campaign)
+    url = reverse("desk-campaigns:offer-activate", args=[member.pk, theirs.pk])
+    assert staff_client.post(url).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == MemberOffer.Status.AVAILABLE

@@ -156,7 +156,7 @@ PUBLIC_PAGES: dict[str, Callable[[World], dict[str, str]]] = {
 }
 API_DOCS = ["api-schema", "api-docs"]
 # Member pages outside /mina-sidor/ (a short address for a QR code): the member-page rules.
-MEMBER_PAGES_ELSEWHERE = {"campaigns:door"}
+MEMBER_PAGES_ELSEWHERE = {"campaigns:door", "campaigns:door-offer"}
 
 
 def _door_token(world: World) -> str:
@@ -291,6 +291,10 @@ ADMIN_VIEWS: dict[str, tuple[Callable[[World], dict[str, Any]], list[AdminCall]]
         lambda w: {"member_id": w.members["A"].pk, "voucher_id": w.owned["voucher"]["A"]},
         [("POST", ("members.view_member", "rewards.change_voucher"), None)],
     ),
+    "desk-campaigns:offer-activate": (
+        lambda w: {"member_id": w.members["A"].pk, "member_offer_id": w.owned["member_offer"]["A"]},
+        [("POST", ("members.view_member", "campaigns.change_memberoffer"), None)],
+    ),
     "desk-consent:given-in-store": (
         lambda w: {"member_id": w.members["A"].pk},
         [("POST", ("members.view_member", "members.change_member"), None)],
@@ -323,6 +327,7 @@ SHARED_PARAMS: dict[str, Callable[[World], dict[str, Any]]] = {
     "api-my-consent": lambda w: {"code": "marketing_email"},
     # the door poster's page (a member page outside /mina-sidor/: MEMBER_PAGES_ELSEWHERE)
     "campaigns:door": lambda w: {"token": _door_token(w)},
+    "campaigns:door-offer": lambda w: {"token": _door_token(w)},
 }
 # A body that passes validation, so that a foreign object's request reaches the lookup. An
 # allowed principal on its own object sends {} instead (a 400 before anything is written).
@@ -640,9 +645,11 @@ def role_grants(role: str, permission: str) -> bool:
 
 def role_may(role: str, permission: str) -> bool:
     """As the admin checks it: a view permission is also given by the change permission, and
-    the moderation queue opens for moderators (rewards.loyalty_admin.ReviewAdmin)."""
+    the moderation queue opens for moderators (rewards.loyalty_admin.ReviewAdmin). Members'
+    offers are the exception: activating one at the desk (change) does not open their list
+    (campaigns.admin.MemberOfferAdmin)."""
     alternatives = [permission]
-    if ".view_" in permission:
+    if ".view_" in permission and permission != "campaigns.view_memberoffer":
         alternatives.append(permission.replace(".view_", ".change_"))
     if permission == "rewards.view_review":
         alternatives.append("rewards.moderate_submission")
