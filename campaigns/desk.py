@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from campaigns.models import MemberOffer, Offer
+from campaigns.models import Campaign, MemberOffer, Offer
 from campaigns.offers import offer_activate
 from campaigns.personalisation.selectors import next_best_offer
 from campaigns.selectors import member_offers
@@ -74,8 +74,27 @@ def offer_activate_for_member(
     return HttpResponseRedirect(reverse("desk:member", args=[member.pk]))
 
 
+def _campaign_name(pk: str) -> str | None:
+    """The timeline's "Received <campaign>": the campaign's name, as marketers gave it."""
+    if not pk.isdigit():
+        return None
+    return Campaign.objects.filter(pk=int(pk)).values_list("name", flat=True).first()
+
+
+def _offer_title(pk: str) -> str | None:
+    """The timeline's "Activated the offer <offer>": its internal name (titles may hold
+    placeholders such as {{ first_name }})."""
+    if not pk.isdigit():
+        return None
+    return Offer.objects.filter(pk=int(pk)).values_list("name", flat=True).first()
+
+
 def desk_register() -> None:
     """Called from ``CampaignsConfig.ready``."""
     from members.desk import desk_section_register
+    from members.labels import fact_name_register
+
+    fact_name_register("campaign", _campaign_name)
+    fact_name_register("offer", _offer_title)
 
     desk_section_register(name="campaigns.offers", order=25, render=offers_section)

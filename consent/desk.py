@@ -10,10 +10,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consent.models import ConsentEvent
+from consent.models import ConsentEvent, Interest
 from consent.selectors import (
     consent_states,
     interests_active_list,
@@ -83,6 +84,14 @@ def purpose_name(code: str) -> str | None:
     return str(purpose) if purpose is not None else None
 
 
+def interest_name(code: str) -> str | None:
+    """An interest's name in the page's language, for the timeline's sentences."""
+    row = Interest.objects.filter(code=code).values("name_sv", "name_en").first()
+    if row is None:
+        return None
+    return str(row["name_sv"] if get_language().startswith("sv") else row["name_en"])
+
+
 def staff_access_log(request: HttpRequest, member_id: int, view: str) -> None:
     """``members.staff_access``'s recorder: one access-log row."""
     access_log_record(staff=request_staff(request), member_id=member_id, view=view)
@@ -95,5 +104,6 @@ def desk_register() -> None:
     from members.staff_access import staff_access_register
 
     fact_name_register("purpose", purpose_name)
+    fact_name_register("interest", interest_name)
     desk_section_register(name="consent.consent", order=30, render=consent_section)
     staff_access_register(name="consent.access_log", recorder=staff_access_log)

@@ -4,11 +4,13 @@ English, through ``label_for`` and ``labelled_filter`` (``members.admin_base``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from members.activity_kinds import Kind
 
@@ -111,7 +113,7 @@ FACT_VALUE_LABELS: dict[str, dict[str, Promise]] = {
         "store": _("Store"),
         "webshop": _("Web shop"),
         "import": _("Import"),
-        "email": _("Email"),
+        "email": pgettext_lazy("channel", "Email"),
         "sms": _("SMS"),
         "onsite": _("Member pages"),
     },
@@ -160,25 +162,87 @@ def facts_text(data: Mapping[str, object] | None) -> str:
     )
 
 
-# An event as one sentence, for the staff desk ("Bought for 1 298,00 kr in Södermalm"). Kinds
-# without a sentence here are shown as their label and facts. Names that live in higher apps
-# (a consent purpose's) come from resolvers those apps register (``fact_name_register``).
+# An event as one sentence, for the staff desk ("Bought for 1 298,00 kr in Södermalm"), in
+# the page's language. Names that live in higher apps (a consent purpose's, a reward's, a
+# tier's, a challenge's, an offer's, a campaign's) come from resolvers those apps register
+# (``fact_name_register``: fact key -> name). A sentence whose name cannot be found (the row
+# is gone) falls back to the kind's label and its facts, never to a code.
 EVENT_SENTENCES: dict[str, Promise] = {
+    Kind.JOINED: _("Became a member via %(channel)s"),
+    Kind.EMAIL_VERIFIED: _("Confirmed the email address"),
+    Kind.PROFILE_UPDATED: _("Changed their details"),
+    Kind.CARD_ROTATED: _("Got a new card QR code"),
+    Kind.LANGUAGE_CHANGED: _("Chose %(language)s as language"),
     Kind.PURCHASED: _("Bought for %(amount)s in %(store)s"),
     Kind.RETURNED: _("Returned goods in %(store)s"),
+    Kind.PURCHASE_CLAIMED: _("Added a purchase afterwards: %(points)s p"),
     Kind.CHECKED_IN: _("Checked in at %(store)s"),
+    Kind.POINTS_ADJUSTED: _("Points adjusted by staff: %(points)s p"),
+    Kind.POINTS_REDEEMED: _("Used %(points)s points"),
+    Kind.POINTS_EXPIRED: _("%(points)s points expired"),
+    Kind.REWARD_CLAIMED: _("Chose the reward %(reward)s"),
+    Kind.VOUCHER_USED: _("Used the voucher for %(reward)s in %(store)s"),
+    Kind.TIER_CHANGED: _("New tier: %(tier)s"),
+    Kind.BENEFIT_CHOSEN: _("Chose this period's tier benefits"),
+    Kind.VOUCHER_CANCELLED: _("Cancelled a voucher and got %(points)s points back"),
+    Kind.WAITLIST_JOINED: _("Joined the waiting list for %(reward)s"),
+    Kind.REFERRAL_JOINED: _("Joined through a friend's invitation"),
+    Kind.REVIEW_SUBMITTED: _("Sent in a review or post"),
+    Kind.CHALLENGE_COMPLETED: _("Completed the challenge %(challenge)s: %(points)s p"),
+    Kind.REFERRAL_COMPLETED: _("A friend they invited joined"),
+    Kind.REVIEW_APPROVED: _("Their review or post was approved"),
     # A purpose's name says its channel ("Offers by email"): no "via" after it.
     Kind.CONSENT_GRANTED: _("Gave consent to %(purpose)s"),
     Kind.CONSENT_WITHDRAWN: _("Withdrew consent to %(purpose)s"),
-    Kind.POINTS_ADJUSTED: _("Points adjusted by staff: %(points)s p"),
+    Kind.PREFERENCES_CHANGED: _("Changed how often and when we may contact them"),
+    Kind.INTERESTS_CHANGED: _("Changed their interests"),
+    Kind.MESSAGE_RECEIVED: _("Received %(campaign)s via %(channel)s"),
+    Kind.OFFER_ACTIVATED: _("Activated the offer %(offer)s"),
+    Kind.DATA_EXPORTED: _("Got a copy of their data"),
+    Kind.ERASURE_REQUESTED: _("Asked to be erased"),
+    Kind.ERASURE_CANCELLED: _("Cancelled the erasure request"),
+    Kind.ERASED: _("Erased"),
 }
+PAUSED_SENTENCE = _("Paused offers for %(days)s days")
+RESUMED_SENTENCE = _("Resumed offers")
+INTERESTS_SENTENCE = _("Changed their interests: added %(added)s, removed %(removed)s")
+
+# The names a sentence needs, by placeholder: (fact key in the event's data, resolver key).
+_NAMED_FACTS = {
+    "purpose": ("purpose", "purpose"),
+    "reward": ("reward_id", "reward"),
+    "tier": ("to", "tier"),
+    "challenge": ("challenge_id", "challenge"),
+    "offer": ("offer_id", "offer"),
+    "campaign": ("campaign_id", "campaign"),
+}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 _fact_names: dict[str, Callable[[str], str | None]] = {}
 
 
 def fact_name_register(key: str, resolver: Callable[[str], str | None]) -> None:
-    """A higher app names the values of one fact (consent: a purpose's code -> its name)."""
+    """A higher app names the values of one fact (consent: a purpose's code -> its name;
+    rewards: a reward's, tier's or challenge's id -> its name in the page's language)."""
     _fact_names[key] = resolver
+
+
+def _named(data: Mapping[str, Any], placeholder: str) -> str:
+    fact, resolver_key = _NAMED_FACTS[placeholder]
+    value = data.get(fact)
+    resolver = _fact_names.get(resolver_key)
+    if value in (None, "") or resolver is None:
+        return ""
+    return resolver(str(value)) or ""
+
+
+def _interest_names(codes: object) -> str:
+    resolver = _fact_names.get("interest")
+    names = [
+        (resolver(str(code)) if resolver else None) or str(code)
+        for code in (codes if isinstance(codes, list) else [])
+    ]
+    return ", ".join(names) or "—"
 
 
 def event_sentence(event: Event) -> str:
@@ -187,17 +251,43 @@ def event_sentence(event: Event) -> str:
 
     data = event.data or {}
     template = EVENT_SENTENCES.get(event.kind)
-    store = event.store.name if event.store_id and event.store else str(_("the web shop"))
-    purpose = str(data.get("purpose") or "")
-    resolver = _fact_names.get("purpose")
-    values = {
+    if event.kind == Kind.PREFERENCES_CHANGED and "paused_days" in data:
+        days = data["paused_days"]
+        template = PAUSED_SENTENCE if days else RESUMED_SENTENCE
+    if event.kind == Kind.INTERESTS_CHANGED and ("added" in data or "removed" in data):
+        return str(INTERESTS_SENTENCE) % {
+            "added": _interest_names(data.get("added")),
+            "removed": _interest_names(data.get("removed")),
+        }
+    if template is None:
+        return _label_and_facts(event.kind, data)
+    values: dict[str, Any] = {
         "amount": kronor_display(data.get("total_ore")) if "total_ore" in data else "",
-        "store": store,
-        "purpose": (resolver(purpose) if resolver else None) or purpose,
+        "store": event.store.name if event.store_id and event.store else str(_("the web shop")),
         "points": data.get("points", ""),
+        "days": data.get("paused_days", ""),
+        "channel": _in_sentence(_fact_value("channel", data["channel"]))
+        if data.get("channel")
+        else "",
+        "language": _in_sentence(_fact_value("language", data["language"]))
+        if data.get("language")
+        else "",
     }
-    if template is None or (event.kind == Kind.PURCHASED and not values["amount"]):
-        label = label_for(EVENT_KIND_LABELS, event.kind)
-        facts = facts_text(data)
-        return f"{label}: {facts}" if facts else label
+    wanted = _PLACEHOLDER.findall(str(template))
+    for placeholder in wanted:
+        if placeholder in _NAMED_FACTS:
+            values[placeholder] = _named(data, placeholder)
+    if any(values.get(name) in ("", None) for name in wanted):
+        return _label_and_facts(event.kind, data)
     return str(template) % values
+
+
+def _in_sentence(label: str) -> str:
+    """A label inside a sentence: "via e-post", "via SMS" (an acronym keeps its case)."""
+    return label if label.isupper() else label[:1].lower() + label[1:]
+
+
+def _label_and_facts(kind: str, data: Mapping[str, object]) -> str:
+    label = label_for(EVENT_KIND_LABELS, kind)
+    facts = facts_text(data)
+    return f"{label}: {facts}" if facts else label

@@ -9,6 +9,7 @@ customer view as a message.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -29,7 +31,7 @@ from rewards.ledger.points import points_adjust
 from rewards.loyalty.catalogue import voucher_redeem, vouchers_usable
 from rewards.loyalty.challenges import challenges_for_member
 from rewards.loyalty.tiers import tier_progress
-from rewards.models import Voucher
+from rewards.models import Challenge, Reward, Tier, Voucher
 from rewards.rules.events import checkin_record_by_staff
 from rewards.selectors import (
     checkins_today,
@@ -232,9 +234,29 @@ def voucher_use(request: HttpRequest, member_id: int, voucher_id: int) -> HttpRe
     return _back(member)
 
 
+def _named_in_page_language(model: type[Tier] | type[Reward] | type[Challenge]) -> Any:
+    """A resolver for the timeline's sentences: a row's id -> its name in the page's
+    language (None when the row is gone)."""
+
+    def resolve(pk: str) -> str | None:
+        if not pk.isdigit():
+            return None
+        row = model.objects.filter(pk=int(pk)).values("name_sv", "name_en").first()
+        if row is None:
+            return None
+        return str(row["name_sv"] if get_language().startswith("sv") else row["name_en"])
+
+    return resolve
+
+
 def desk_sections_register() -> None:
     """Called from ``RewardsConfig.ready``."""
     from members.desk import desk_home_register, desk_section_register
+    from members.labels import fact_name_register
+
+    fact_name_register("reward", _named_in_page_language(Reward))
+    fact_name_register("tier", _named_in_page_language(Tier))
+    fact_name_register("challenge", _named_in_page_language(Challenge))
 
     desk_home_register(name="rewards.arrivals", render=arrivals_part)
     desk_section_register(name="rewards.points", order=10, render=points_section)

@@ -122,7 +122,7 @@ def test_the_customer_view_shows_every_section_and_logs_one_access(
         assert heading in page
     # the timeline in words, not codes: the purchase and the claim, where and how
     assert "Bought for 1,298.00 kr in Södermalm" in page
-    assert "Claimed a reward" in page
+    assert "Chose the reward Free coffee" in page  # the timeline speaks the page's language
     assert ">purchased<" not in page
     assert "reward_claimed" not in page
     # names of rewards and tiers in the member's language (Swedish), the page in the staff's
