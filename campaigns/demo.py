@@ -90,6 +90,7 @@ class DemoSummary:
     steps: int = 0
     purchases: int = 0
     marketing_consent_share: float = 0.0
+    arrivals_today: int = 0
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -198,6 +199,7 @@ def demo_load(
             batch_size=batch_size,
         )
         lap("bulk members")
+        summary.arrivals_today = rewards_demo.arrivals_today_ensure()
     summary.members_total = Member.objects.count()
     summary.members_new = summary.members_total - members_before
     summary.purchases = Purchase.objects.count()

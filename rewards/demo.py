@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from members.activity import Dispatch, activity_dispatch
-from members.demo import DemoPerson, Step, local_time
+from members.demo import DEMO_MEMBER_EMAIL, DemoPerson, Step, local_time, timeline_play
 from members.errors import DomainError
 from members.models import Member, Store, User
 from rewards.ledger.points import points_adjust
@@ -50,7 +50,7 @@ from rewards.purchases.recording import purchase_record_for_till
 from rewards.purchases.returns import purchase_return
 from rewards.purchases.types import LineInput
 from rewards.rules.earning import rules_cache_clear
-from rewards.rules.events import checkin_record
+from rewards.rules.events import checkin_record, checkin_record_at_door
 from rewards.tasks import birthday_points_award
 
 # --- the catalogue: a Swedish sports chain ---------------------------------------------------
@@ -1275,3 +1275,52 @@ def _benefit_step(person: DemoPerson) -> Callable[[], None]:
             tiers.benefit_choose(member=member, benefit_ids=[benefit.pk], actor=member.user)
 
     return run
+
+
+# --- today's arrivals -------------------------------------------------------------------------
+
+ARRIVALS_TODAY = 6
+ARRIVALS_WINDOW = datetime.timedelta(hours=2, minutes=30)
+
+
+def arrivals_today_ensure(*, now: datetime.datetime | None = None) -> int:
+    """A few members with history scanned their home store's door poster in the last couple
+    of hours, so the desk's "Arrived today" has someone in it whenever the demo is started
+    (every run, not only the first: the list is today's). One visit per member, store and
+    day (``checkin_record_at_door``), so running again the same day adds nothing. The demo
+    login is left out: the newcomer checks in by themselves with a door poster. Returns how
+    many check-ins were new."""
+    now = now or timezone.now()
+    midnight = local_time(timezone.localtime(now).date(), 0, 0)
+    start = max(midnight, now - ARRIVALS_WINDOW)
+    members = list(
+        Member.objects.filter(
+            purchases__isnull=False, home_store__isnull=False, erased_at__isnull=True
+        )
+        .exclude(user__email=DEMO_MEMBER_EMAIL)
+        .select_related("home_store", "user")
+        .distinct()
+        .order_by("pk")[:ARRIVALS_TODAY]
+    )
+    if not members or now - start < datetime.timedelta(minutes=1):
+        return 0
+    step_gap = (now - start) / (len(members) + 1)
+    new = 0
+
+    def arrive(member: Member) -> Callable[[], None]:
+        def run() -> None:
+            nonlocal new
+            assert member.home_store is not None
+            with activity_dispatch(Dispatch.INLINE):
+                _checkin, _entries, created = checkin_record_at_door(
+                    member=member, store=member.home_store
+                )
+            new += int(created)
+
+        return run
+
+    timeline_play(
+        [Step(start + step_gap * (n + 1), arrive(m)) for n, m in enumerate(members)],
+        until=now,
+    )
+    return new

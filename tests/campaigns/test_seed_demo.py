@@ -30,8 +30,10 @@ from members.demo import DEMO_MEMBER_EMAIL, DEMO_PASSWORD, demo_members
 from members.models import ActivityEvent, Member, Store, User
 from members.phone import phone_normalise
 from members.services import membership_number_is_valid
+from rewards.demo import ARRIVALS_TODAY
 from rewards.models import (
     Challenge,
+    CheckIn,
     EarningRule,
     EventRule,
     LedgerEntry,
@@ -84,6 +86,7 @@ def _counts() -> dict[str, int]:
         LedgerEntry,
         PointLot,
         PointBalance,
+        CheckIn,
         Voucher,
         PartnerCode,
         Reward,
@@ -271,14 +274,40 @@ def test_seed_demo_twice_adds_nothing(demo, capsys):
     assert "history already loaded" in out
 
 
-def test_seed_demo_on_a_later_day_adds_nothing_and_does_not_fail(demo, capsys):
+def test_seed_demo_on_a_later_day_adds_only_that_days_arrivals(demo, capsys):
     before = _counts()
+    later = timezone.now() + datetime.timedelta(days=9, hours=5)
 
-    with time_machine.travel(timezone.now() + datetime.timedelta(days=9, hours=5)):
+    with time_machine.travel(later):
         call_command("seed_demo", "--members", MEMBERS, "--history", HISTORY)
 
-    assert _counts() == before
-    assert "history already loaded" in capsys.readouterr().out
+    after = _counts()
+    # that day's arrivals: check-ins, their timeline events and points; nothing else
+    arrivals = {"ActivityEvent", "LedgerEntry", "PointLot", "CheckIn"}
+    assert {k: v for k, v in after.items() if k not in arrivals} == {
+        k: v for k, v in before.items() if k not in arrivals
+    }
+    day = timezone.localtime(later).date()
+    checked_in = CheckIn.objects.filter(created_at__date=day)
+    assert checked_in.count() == ARRIVALS_TODAY
+    assert after["CheckIn"] == before["CheckIn"] + ARRIVALS_TODAY
+    out = capsys.readouterr().out
+    assert "history already loaded" in out
+    assert f"{ARRIVALS_TODAY} arrived at a store today" in out
+
+
+def test_the_desk_has_arrivals_today_and_the_demo_login_is_not_among_them(demo, client):
+    """After `make run` the desk's "Arrived today" is not empty: a few members scanned their
+    home store's door poster in the last hours; the demo login checks in by themselves."""
+    assert f"{ARRIVALS_TODAY} arrived at a store today" in demo
+    today = CheckIn.objects.filter(created_at__date=timezone.localdate())
+    assert today.count() == ARRIVALS_TODAY
+    assert not today.filter(member__user__email=DEMO_MEMBER_EMAIL).exists()
+    assert all(c.created_at <= timezone.now() for c in today)
+    _login(client, "butik@demo.kundklubb.se")
+    page = _text(client.get("/admin/desk/"))
+    for checkin in today.select_related("member"):
+        assert f"{checkin.member.first_name} {checkin.member.last_name}" in page
 
 
 def test_seed_demo_more_members_adds_only_members_without_history(demo):

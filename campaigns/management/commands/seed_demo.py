@@ -50,7 +50,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready in {summary.seconds:.1f} s: {summary.stores} stores, "
-                f"{summary.members_new} new members ({summary.members_total} in all), {history}. "
+                f"{summary.members_new} new members ({summary.members_total} in all), {history}, "
+                f"{summary.arrivals_today} arrived at a store today. "
                 f"Log in as {DEMO_MEMBER_EMAIL} / {DEMO_PASSWORD}."
             )
         )
