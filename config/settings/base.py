@@ -233,6 +233,8 @@ LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 TIME_ZONE = "Europe/Stockholm"
 USE_I18N = True
 USE_TZ = True
+# English as written in Sweden ("5 December 2026 14:05"): config/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["config.formats"]
 PHONE_DEFAULT_REGION = "SE"
 
 # --- Static files -----------------------------------------------------------------------

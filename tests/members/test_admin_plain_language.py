@@ -143,6 +143,7 @@ def _pages(member: Member) -> list[str]:
     assert campaign is not None
     for name in ("progress", "simulate", "preview"):
         pages.append(reverse(f"admin:campaigns_campaign_{name}", args=[campaign.pk]))
+    pages += [reverse("desk:home"), reverse("desk:member", args=[member.pk])]
     return pages
 
 
@@ -239,6 +240,43 @@ def test_no_admin_page_shows_a_compound_code_in_english(client, world):
             if found:
                 shown[url] = sorted(found)
     assert shown == {}
+
+
+ENGLISH_MONTH = (
+    r"(January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
+)
+MONTH_DAY = rf"\b{ENGLISH_MONTH}\.? \d{{1,2}}\b(?!:)"  # "Dec. 5", "December 5, 2026"
+AMERICAN = r"\b[ap]\.m\.|\b\d{1,2}/\d{1,2}/\d{2,4}\b"  # "2:05 p.m.", "12/05/2026"
+# "5 Dec 2026", "Dec. 5, 2026", "December 5", "2:05 p.m.", "12/05/2026": not how dates are
+# written on a Swedish page ("5 december 2026", "2026-12-05 14:05"), nor on an English one
+# in this club ("5 December 2026", "2026-12-05 14:05": config/formats/en).
+NOT_SWEDISH_STYLE = re.compile(rf"\b\d{{1,2}} {ENGLISH_MONTH}\b|{MONTH_DAY}|{AMERICAN}")
+NOT_EUROPEAN_STYLE = re.compile(rf"{MONTH_DAY}|{AMERICAN}")
+
+
+@pytest.mark.parametrize(
+    ("language", "pattern", "example"),
+    [("sv", NOT_SWEDISH_STYLE, "december 20"), ("en", NOT_EUROPEAN_STYLE, "December 20")],
+)
+def test_dates_on_every_page_are_written_the_pages_way(client, world, language, pattern, example):
+    # Given an administrator, when they open every page (and the desk) in one language
+    client.force_login(factories.staff_user(role=ADMINISTRATOR))
+    shown: dict[str, list[str]] = {}
+    seen_example = False
+    for url in _pages(world):
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE=language)
+        if response.status_code != 200:
+            continue
+        text = visible_text(response.content.decode())
+        seen_example = seen_example or example in text
+        found = [m.group(0) for m in pattern.finditer(text)]
+        if found:
+            shown[url] = found[:5]
+    # Then dates read "5 december 2026" / "2026-12-05 14:05" (Swedish), "5 December 2026"
+    # (English), never "Dec. 5, 2026", "5 Dec 2026" on a Swedish page or "2:05 p.m."
+    assert seen_example  # the check saw dates at all
+    assert shown == {}, shown
 
 
 def test_scheduling_and_roles_read_in_swedish(client):
