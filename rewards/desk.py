@@ -61,6 +61,7 @@ def points_section(request: HttpRequest, member: Member) -> str:
             "stores": list(Store.objects.order_by("name").values_list("pk", "name")),
             "store_id": _desk_store(request, member),
             "can_check_in": user.has_perm("rewards.add_checkin"),
+            "can_see_history": user.has_perm("rewards.view_pointbalance"),
             "adjust_form": AdjustPointsForm(initial={"idempotency_key": f"desk:{uuid.uuid4()}"})
             if user.has_perm("rewards.adjust_points")
             else None,

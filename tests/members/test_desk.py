@@ -481,3 +481,17 @@ def test_staff_activate_a_members_offer_at_the_desk(staff_client: Client, member
     assert staff_client.post(url).status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == MemberOffer.Status.AVAILABLE
+
+
+def test_the_member_record_and_the_desk_lead_to_each_other_and_to_every_point(
+    staff_client: Client, member: Member
+) -> None:
+    # the member's back-office record opens the desk, even for a member with no balance yet
+    record = staff_client.get(reverse("admin:members_member_change", args=[member.pk]))
+    desk = reverse("desk:member", args=[member.pk])
+    assert f'href="{desk}"' in record.content.decode()
+    # and the desk's points section opens the points page, entry by entry
+    page = staff_client.get(desk).content.decode()
+    points = reverse("admin:rewards_member_points", args=[member.pk])
+    assert f'href="{points}"' in page
+    assert staff_client.get(points).status_code == 200
