@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from members.card import CARD_PREFIX, card_token_from_payload
-from members.errors import UnknownMemberError
+from members.errors import DomainError, UnknownMemberError
 from members.models import ActivityEvent, ApiKey, Member, Store
 from members.phone import phone_try_normalise
 from members.rows import RowReader, column, fetch_one, relation_cache, table
@@ -85,8 +85,14 @@ def member_desk_find(term: str) -> list[Member]:
 
 
 def member_search_q(term: str) -> Q:
-    """Staff search: membership number, email, phone in any format, or name."""
+    """Staff search: a scanned card QR, membership number, email, phone in any format, or
+    name. A card code that is forged or no longer valid finds nobody."""
     term = term.strip()
+    if term.startswith(CARD_PREFIX):
+        try:
+            return Q(pk=member_get_by_card_payload(term).pk)
+        except DomainError:
+            return Q(pk__in=[])
     q = (
         Q(user__email__icontains=term)
         | Q(first_name__icontains=term)

@@ -495,3 +495,18 @@ def test_the_member_record_and_the_desk_lead_to_each_other_and_to_every_point(
     points = reverse("admin:rewards_member_points", args=[member.pk])
     assert f'href="{points}"' in page
     assert staff_client.get(points).status_code == 200
+
+
+def test_the_back_office_member_search_finds_a_scanned_card(
+    staff_client: Client, member: Member
+) -> None:
+    # a USB scanner types the card's QR into the member list's search box
+    other = factories.member_with_user(first_name="Nils")
+    url = reverse("admin:members_member_changelist")
+    page = staff_client.get(url, {"q": card_qr_payload(member)}).content.decode()
+    assert reverse("admin:members_member_change", args=[member.pk]) in page
+    assert reverse("admin:members_member_change", args=[other.pk]) not in page
+    # a forged code finds nobody (and is no error page)
+    forged = staff_client.get(url, {"q": card_qr_payload(member)[:-3] + "abc"})
+    assert forged.status_code == 200
+    assert reverse("admin:members_member_change", args=[member.pk]) not in forged.content.decode()
