@@ -17,8 +17,8 @@ from django.urls import path, reverse
 from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.text import capfirst
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from campaigns import selectors
 from campaigns.authoring import (
@@ -47,7 +47,8 @@ from members.labels import label_for
 from members.models import Member
 from members.staff_access import staff_access
 
-# What the segment builder offers: field -> (label, kind of parameters).
+# What the segment builder offers: field -> (label, kind of parameters). The values of the
+# "codes" kinds are chosen from lists (``selectors.segment_builder_choices``).
 BUILDER_FIELDS = [
     ("tier", _("Tier"), "codes"),
     ("points_balance", _("Points balance"), "number"),
@@ -55,17 +56,39 @@ BUILDER_FIELDS = [
     ("spend", _("Spend in SEK (in the last N days)"), "number_days"),
     ("purchase_count", _("Number of purchases (in the last N days)"), "number_days"),
     ("days_since_purchase", _("Days since last purchase"), "number"),
-    ("bought_category", _("Bought in category (codes)"), "codes_days"),
-    ("bought_product", _("Bought product (SKUs)"), "codes_days"),
-    ("store", _("Home store (codes)"), "codes"),
+    ("bought_category", _("Bought in category"), "codes_days"),
+    ("bought_product", _("Bought product"), "codes_days"),
+    ("store", _("Store"), "codes"),
     ("channel", _("Bought in channel (store / webshop)"), "codes_days"),
     ("age", _("Age range"), "range"),
-    ("language", _("Language (sv / en)"), "codes"),
-    ("interest", _("Interest (codes)"), "codes"),
-    ("consent", _("Consent to purpose (code)"), "codes"),
+    ("language", _("Language"), "codes"),
+    ("interest", _("Interest"), "codes"),
+    ("consent", _("Consent to purpose"), "codes"),
     ("days_since_checkin", _("Days since last check-in"), "number"),
     ("member_since_days", _("Member for N days"), "number"),
 ]
+
+
+def _builder_texts() -> dict[str, str]:
+    """The builder's own words, in the page's language (the script has no catalogue)."""
+    return {
+        "not": str(_("not")),
+        "remove": str(_("Remove")),
+        "value": str(_("Value")),
+        "days": str(_("in the last N days")),
+        "min": str(_("from")),
+        "max": str(_("to")),
+        "compare": str(_("Comparison")),
+        "condition": str(_("Condition")),
+        "codes": str(_("Codes, comma separated")),
+        "filter": str(_("Filter the list")),
+        "choose": str(_("Choose one or more")),
+        "empty": str(_("Nothing to choose from yet.")),
+        "gone": str(_("%(code)s (no longer exists)")),
+        "mode": str(_("Which store")),
+        "mode_home": str(_("home store")),
+        "mode_purchased": str(_("bought in the store")),
+    }
 
 
 def _criteria_from_request(request: HttpRequest) -> Any:
@@ -157,11 +180,14 @@ class SegmentAdmin(admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> Any:
+        choices = selectors.segment_builder_choices(get_language() or "sv")
         extra = {
             **(extra_context or {}),
             "builder_fields": [
-                {"field": f, "label": str(label), "kind": kind} for f, label, kind in BUILDER_FIELDS
+                {"field": f, "label": str(label), "kind": kind, "choices": choices.get(f)}
+                for f, label, kind in BUILDER_FIELDS
             ],
+            "builder_texts": _builder_texts(),
         }
         return super().changeform_view(request, object_id, form_url, extra)
 

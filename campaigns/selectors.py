@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, QuerySet, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaigns.models import (
     Campaign,
@@ -25,11 +25,20 @@ from campaigns.segments import members_matching
 from campaigns.sending import audience
 from campaigns.sending.channels import channel_get
 from campaigns.sending.sendtime import caps_for, week_of
+from consent.models import Interest, Purpose
 from consent.selectors import contact_permissions
-from members.models import Member
+from members.models import Member, Store
 from members.rows import CompiledQuery
 from members.sql_names import sql_names
-from rewards.models import EarningRule, PurchaseLine, Reward, Voucher
+from rewards.models import (
+    Category,
+    EarningRule,
+    Product,
+    PurchaseLine,
+    Reward,
+    Tier,
+    Voucher,
+)
 from rewards.rules.earning import bonus_sql
 
 
@@ -45,6 +54,58 @@ def segment_count(criteria: dict[str, Any] | None) -> int:
 def segment_sample(criteria: dict[str, Any] | None, *, size: int = 10) -> list[Member]:
     """A few matching members for the builder (name and number only are shown)."""
     return list(members_matching(criteria).order_by("-pk")[:size])
+
+
+# A catalogue with more products than this is not sent to the builder as a list: the SKUs
+# are typed there instead.
+BUILDER_PRODUCTS_MAX = 500
+
+
+def segment_builder_choices(language: str) -> dict[str, list[dict[str, str]] | None]:
+    """What the segment builder lists for each condition whose values are codes: ``code`` and
+    ``label`` in ``language`` (stores, categories and products by name, tiers, interests and
+    purposes by their name in that language, channels and languages by their label). The
+    value ``None`` means "no list: type the codes" (a product catalogue above
+    ``BUILDER_PRODUCTS_MAX``)."""
+    swedish = language.startswith("sv")
+
+    def named(sv: str, en: str) -> str:
+        return sv if swedish else en
+
+    with translation.override(language):
+        channels = [{"code": c, "label": str(label)} for c, label in Store.Kind.choices]
+        languages = [{"code": c, "label": str(label)} for c, label in Member.Language.choices]
+    products: list[dict[str, str]] | None = None
+    if Product.objects.count() <= BUILDER_PRODUCTS_MAX:
+        products = [
+            {"code": p.sku, "label": f"{p.name} ({p.sku})" if p.name else p.sku}
+            for p in Product.objects.order_by("name", "sku")
+        ]
+    return {
+        "tier": [
+            {"code": t.code, "label": named(t.name_sv, t.name_en)}
+            for t in Tier.objects.order_by("rank", "code")
+        ],
+        "store": [
+            {"code": s.code, "label": s.name or s.code}
+            for s in Store.objects.order_by("kind", "name", "code")
+        ],
+        "bought_category": [
+            {"code": c.code, "label": c.name or c.code}
+            for c in Category.objects.order_by("name", "code")
+        ],
+        "bought_product": products,
+        "channel": channels,
+        "language": languages,
+        "interest": [
+            {"code": i.code, "label": named(i.name_sv, i.name_en)}
+            for i in Interest.objects.order_by("order", "code")
+        ],
+        "consent": [
+            {"code": p.code, "label": named(p.name_sv, p.name_en)}
+            for p in Purpose.objects.order_by("order", "code")
+        ],
+    }
 
 
 def campaign_progress(campaign: Campaign) -> dict[str, Any]:

@@ -4,6 +4,7 @@ simulation, launch and progress."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -73,6 +74,102 @@ def test_segment_admin_add_saves_through_the_service_and_validates(client, marke
     )
     assert response.status_code == 302
     assert Segment.objects.get().criteria["children"][0]["field"] == "language"
+
+
+def _builder_fields(response) -> dict:
+    script = re.search(
+        r'<script id="segment-builder-fields" type="application/json">(.*?)</script>',
+        response.content.decode(),
+        re.S,
+    )
+    assert script is not None
+    return {f["field"]: f for f in json.loads(script.group(1))}
+
+
+@pytest.mark.parametrize(
+    ("language", "tier", "interest", "channel", "purpose"),
+    [
+        ("sv", "Guld", "Löpning", "Webbutik", "Erbjudanden via e-post"),
+        ("en", "Gold", "Running", "Web shop", "Offers by email"),
+    ],
+)
+def test_segment_builder_lists_codes_by_name_in_the_pages_language(
+    client, marketer, language, tier, interest, channel, purpose
+):
+    # Given stores, categories, products and tiers
+    from rewards.models import Category, Product
+    from tests.factories import rewards as rewards_f
+
+    factories.store(code="sthlm-sodermalm", name="Södermalm")
+    shoes = Category.objects.create(code="shoes", name="Skor")
+    Product.objects.create(sku="SKU-1", name="Löparsko", category=shoes)
+    rewards_f.tier(code="gold", rank=5, name_sv="Guld", name_en="Gold")
+    # When a marketer opens the segment builder in one language
+    fields = _builder_fields(
+        client.get("/admin/campaigns/segment/add/", HTTP_ACCEPT_LANGUAGE=language)
+    )
+
+    # Then every field whose values are codes lists them with names in that language
+    def labels(field: str) -> dict[str, str]:
+        return {c["code"]: c["label"] for c in fields[field]["choices"]}
+
+    assert labels("store")["sthlm-sodermalm"] == "Södermalm"
+    assert labels("bought_category")["shoes"] == "Skor"
+    assert labels("bought_product")["SKU-1"] == "Löparsko (SKU-1)"
+    assert labels("tier")["gold"] == tier
+    assert labels("interest")["running"] == interest
+    assert labels("channel")["webshop"] == channel
+    assert labels("consent")["marketing_email"] == purpose
+    assert labels("language") == (
+        {"sv": "Svenska", "en": "Engelska"}
+        if language == "sv"
+        else {"sv": "Swedish", "en": "English"}
+    )
+    # and fields that take numbers have no list
+    assert fields["spend"]["choices"] is None
+    assert fields["age"]["choices"] is None
+    # and the field names speak of no codes
+    assert not any("code" in f["label"].lower() or "kod" in f["label"] for f in fields.values())
+
+
+def test_segment_builder_types_skus_when_the_catalogue_is_too_long(client, marketer):
+    # Given more products than the builder lists
+    from campaigns import selectors
+    from rewards.models import Product
+
+    Product.objects.bulk_create(
+        Product(sku=f"SKU-{n}") for n in range(selectors.BUILDER_PRODUCTS_MAX + 1)
+    )
+    # Then the builder asks for SKUs typed, not a list of thousands
+    fields = _builder_fields(client.get("/admin/campaigns/segment/add/"))
+    assert fields["bought_product"]["choices"] is None
+    assert fields["store"]["choices"] is not None
+
+
+def test_segment_builder_words_the_count_and_hides_the_json(client, marketer):
+    # Given one member who reads English
+    factories.member_with_user(preferred_language="en")
+    criteria = {"criteria": {"op": "and", "children": [{"field": "language", "value": ["en"]}]}}
+    # When the live count is asked for in Swedish, then it agrees in number
+    one = client.post(
+        "/admin/campaigns/segment/count/",
+        json.dumps(criteria),
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="sv",
+    )
+    assert one.json()["count_label"] == "matchande medlem"
+    factories.member_with_user(preferred_language="en")
+    two = client.post(
+        "/admin/campaigns/segment/count/",
+        json.dumps(criteria),
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="sv",
+    )
+    assert two.json()["count_label"] == "matchande medlemmar"
+    # and the page has the JSON behind "Visa som JSON" and an error box that starts hidden
+    page = client.get("/admin/campaigns/segment/add/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert "<summary>Visa som JSON</summary>" in page
+    assert re.search(r'<p id="live-error"[^>]* hidden>', page)
 
 
 def test_segment_csv_upload_reports_lines(client, marketer):

@@ -62,7 +62,7 @@ def test_marketer_builds_previews_launches_and_member_activates(live_server, new
     page.click("#builder-add")
     condition = page.locator("[data-testid=builder-condition]").first
     condition.locator("select[data-part=field]").select_option("interest")
-    condition.locator("input[data-part=codes]").fill("running")
+    condition.get_by_label("Löpning").check()
     expect(page.locator("#live-count")).to_have_text("2")
     assert "Sara" in page.locator("#live-sample").inner_text()
     page.click("input[name=_save]")
@@ -130,3 +130,97 @@ def test_marketer_builds_previews_launches_and_member_activates(live_server, new
     member_page.wait_for_selector("[data-testid=offer-active]")
     assert MemberOffer.objects.get(member=member).status == "active"
     assert not MemberOffer.objects.filter(member=olle).exists()
+
+
+def test_marketer_picks_a_store_and_a_category_from_lists(live_server, new_page):
+    # given Sara and Erik, whose home store is Södermalm, and Olle from Göteborg; Sara and
+    # Olle bought shoes
+    from tests.factories import rewards as rewards_f
+
+    sodermalm = factories.store(code="sthlm-sodermalm", name="Södermalm")
+    goteborg = factories.store(code="gbg-nordstan", name="Nordstan")
+    Category.objects.create(code="shoes", name="Skor")
+    Category.objects.create(code="socks", name="Strumpor")
+    sara = factories.member_with_user(first_name="Sara", home_store=sodermalm)
+    factories.member_with_user(first_name="Erik", home_store=sodermalm)
+    olle = factories.member_with_user(first_name="Olle", home_store=goteborg)
+    for member, store in ((sara, sodermalm), (olle, goteborg)):
+        rewards_f.purchase(store=store, member=member, lines=[rewards_f.line(category="shoes")])
+    marketer = factories.staff_user(superuser=True)
+    page = _page_as(new_page, live_server, marketer, viewport=DESKTOP)
+    base = live_server.url
+
+    # The marketer opens the builder: no error box, no JSON until asked for
+    page.goto(base + "/admin/campaigns/segment/add/")
+    expect(page.locator("#live-count")).to_have_text(re.compile(r"^\d+$"))
+    expect(page.locator("#live-error")).to_be_hidden()
+    expect(page.locator("textarea[name=criteria]")).to_be_hidden()
+    page.fill("#id_name", "Skoköpare på Södermalm")
+
+    # picks the home store Södermalm from the list of stores
+    page.click("#builder-add")
+    store_row = page.locator("[data-testid=builder-condition]").nth(0)
+    store_row.locator("select[data-part=field]").select_option("store")
+    assert store_row.locator("input[type=text]").count() == 0
+    store_row.get_by_label("Södermalm").check()
+    expect(page.locator("#live-count")).to_have_text("2")
+    expect(page.locator("#live-count-label")).to_have_text("matchande medlemmar")
+
+    # and the category Skor, with the keyboard
+    page.click("#builder-add")
+    category_row = page.locator("[data-testid=builder-condition]").nth(1)
+    category_row.locator("select[data-part=field]").select_option("bought_category")
+    category_row.get_by_label("Skor").focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#live-count")).to_have_text("1")
+    expect(page.locator("#live-count-label")).to_have_text("matchande medlem")
+    assert "Sara" in page.locator("#live-sample").inner_text()
+    expect(page.locator("#live-error")).to_be_hidden()
+
+    # the rows never overlap, on a desktop or a tablet held upright
+    for width in (1280, 768):
+        page.set_viewport_size({"width": width, "height": 900})
+        boxes = [
+            row.bounding_box() for row in page.locator("[data-testid=builder-condition]").all()
+        ]
+        assert boxes[0]["y"] + boxes[0]["height"] <= boxes[1]["y"]
+        for row in page.locator("[data-testid=builder-condition]").all():
+            box = row.bounding_box()
+            for part in row.locator("select, input, button, legend").all():
+                inner = part.bounding_box()
+                if inner is None:  # filtered out of the list
+                    continue
+                assert box["x"] <= inner["x"], width
+                assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 1, width
+    page.set_viewport_size(DESKTOP)
+
+    # the JSON is there when asked for
+    page.get_by_text("Visa som JSON").click()
+    expect(page.locator("textarea[name=criteria]")).to_be_visible()
+    assert "sthlm-sodermalm" in page.locator("textarea[name=criteria]").input_value()
+
+    # saves, and the segment has the codes
+    page.click("input[name=_continue]")
+    page.wait_for_url(re.compile(r"/admin/campaigns/segment/\d+/change/$"))
+    from campaigns.models import Segment
+
+    segment = Segment.objects.get(name="Skoköpare på Södermalm")
+    assert segment.criteria == {
+        "op": "and",
+        "children": [
+            {"field": "store", "mode": "home", "value": ["sthlm-sodermalm"]},
+            {"field": "bought_category", "value": ["shoes"]},
+        ],
+    }
+
+    # reopened, the codes are chosen, and a code whose store has gone is shown as such
+    segment.criteria["children"][0]["value"].append("sthlm-gone")
+    segment.save(update_fields=["criteria"])
+    page.reload()
+    store_row = page.locator("[data-testid=builder-condition]").nth(0)
+    expect(store_row.get_by_label("Södermalm")).to_be_checked()
+    expect(store_row.get_by_label("sthlm-gone (finns inte längre)")).to_be_checked()
+    expect(
+        page.locator("[data-testid=builder-condition]").nth(1).get_by_label("Skor")
+    ).to_be_checked()
+    expect(page.locator("textarea[name=criteria]")).to_be_hidden()
