@@ -11,8 +11,9 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from members.actors import request_actor
@@ -269,6 +270,21 @@ class MemberAdmin(MemberListGuard, admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # "Open in the staff desk" among the object tools (the template that shows it is
+        # campaigns' admin/members/member/change_form.html, which adds the next best offer).
+        extra = dict(extra_context or {})
+        if object_id.isdigit():
+            extra["desk_url"] = reverse("desk:member", args=[int(object_id)])
+            extra["desk_label"] = _("Open in the staff desk")
+        return super().change_view(request, object_id, form_url, extra)
 
 
 @admin.register(Store)
