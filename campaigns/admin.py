@@ -37,6 +37,7 @@ from campaigns.errors import CampaignStateError, SegmentCriteriaError
 from campaigns.labels import CHANNEL_LABELS, DELIVERY_REASON_LABELS
 from campaigns.models import Campaign, Delivery, MemberOffer, Offer, Segment, Variant
 from campaigns.segments import criteria_validate
+from campaigns.selectors import reward_choices
 from campaigns.sending import rendering
 from campaigns.sending.channels import MARKETING_CHANNELS
 from members.actors import request_actor
@@ -265,6 +266,21 @@ class OfferForm(forms.ModelForm):
             "reward_code",
         ]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The reward is chosen from the catalogue by name, not typed as a code; a saved code
+        # whose reward is gone stays choosable and says so (saving again keeps it).
+        saved = (self.instance.reward_code or "") if self.instance.pk else ""
+        choices = [("", "—"), *reward_choices(get_language() or "sv")]
+        if saved and saved not in {code for code, _label in choices}:
+            choices.append((saved, _("%(code)s (no longer in the catalogue)") % {"code": saved}))
+        self.fields["reward_code"] = forms.ChoiceField(
+            label=_("Reward"),
+            choices=choices,
+            required=False,
+            help_text=_("For a reward offer: the voucher or invitation the member collects."),
+        )
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         # The same check offer_save makes, shown as a form error next to the field.
@@ -283,7 +299,9 @@ class OfferAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "title_sv", "multiplier", "category", "bonus_days"]
     list_filter = ["kind"]
     search_fields = ["name", "title_sv", "title_en"]
-    raw_id_fields = ["category", "product"]
+    # Chosen by name, never typed as an id: a category from the list, a product by typing
+    # its name or SKU (a catalogue may hold thousands).
+    autocomplete_fields = ["product"]
 
     def save_model(self, request: HttpRequest, obj: Offer, form: Any, change: bool) -> None:
         fields = {f: form.cleaned_data.get(f) for f in OfferForm.Meta.fields}
@@ -303,7 +321,6 @@ class VariantInline(admin.StackedInline):
         ("email_html_sv", "email_html_en"),
         ("sms_text_sv", "sms_text_en"),
     ]
-    raw_id_fields = ["offer"]
 
 
 class CampaignForm(forms.ModelForm):

@@ -108,6 +108,18 @@ def segment_builder_choices(language: str) -> dict[str, list[dict[str, str]] | N
     }
 
 
+def reward_choices(language: str) -> list[tuple[str, str]]:
+    """The catalogue for a reward offer's list: (code, "name (code)") in ``language``,
+    rewards that can still be given first."""
+    swedish = language.startswith("sv")
+    return [
+        (code, f"{name_sv if swedish else name_en} ({code})")
+        for code, name_sv, name_en in Reward.objects.order_by(
+            "-active", "name_sv", "code"
+        ).values_list("code", "name_sv", "name_en")
+    ]
+
+
 def campaign_progress(campaign: Campaign) -> dict[str, Any]:
     """Counters for the progress bar: sent / suppressed / failed / remaining / control."""
     counts = dict(

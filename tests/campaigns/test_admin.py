@@ -251,3 +251,45 @@ def test_campaign_admin_add_with_variant_inline(client, marketer):
     campaign = Campaign.objects.get(name="Spring")
     assert campaign.channels == ["email", "onsite"]
     assert campaign.variants.get().email_subject_sv == "Hej {{ first_name }}"
+
+
+def test_offers_and_variants_choose_rewards_categories_and_offers_by_name(client, marketer):
+    # Given a reward in the catalogue, a category and an offer
+    from rewards.models import Category
+    from tests.factories import rewards as rf
+
+    rf.reward(code="kaffe", name_sv="Gratis kaffe", name_en="Free coffee")
+    Category.objects.create(code="shoes", name="Skor")
+    cf.offer(name="3x skor")
+
+    # When a marketer opens a new offer and a new campaign
+    offer_page = client.get("/admin/campaigns/offer/add/", HTTP_ACCEPT_LANGUAGE="sv")
+    campaign_page = client.get("/admin/campaigns/campaign/add/", HTTP_ACCEPT_LANGUAGE="sv")
+
+    # Then the reward, the category and the variant's offer are lists of names, not id boxes
+    html = offer_page.content.decode()
+    assert re.search(r'<select name="reward_code"[^>]*>', html)
+    assert '<option value="kaffe">Gratis kaffe (kaffe)</option>' in html
+    assert re.search(r'<select name="category"[^>]*>', html)
+    assert ">Skor</option>" in html
+    assert "vForeignKeyRawIdAdminField" not in html
+    assert "admin-autocomplete" in html  # the product: typed by name or SKU
+    page = campaign_page.content.decode()
+    assert re.search(r'<select name="variants-0-offer"[^>]*>', page)
+    assert ">3x skor</option>" in page
+    assert "vForeignKeyRawIdAdminField" not in page
+
+
+def test_a_reward_offer_whose_reward_is_gone_keeps_its_code_and_says_so(client, marketer):
+    from rewards.models import Reward
+    from tests.factories import rewards as rf
+
+    rf.reward(code="kaffe", name_sv="Gratis kaffe", name_en="Free coffee")
+    offer = cf.offer(kind="reward", name="Kaffe på oss", reward_code="kaffe")
+    Reward.objects.filter(code="kaffe").update(code="kaffe-old")
+
+    html = client.get(
+        f"/admin/campaigns/offer/{offer.pk}/change/", HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+
+    assert '<option value="kaffe" selected>kaffe (no longer in the catalogue)</option>' in html

@@ -77,7 +77,7 @@ def test_marketer_builds_previews_launches_and_member_activates(live_server, new
     page.fill("#id_body_sv", "Gäller i 14 dagar när du har aktiverat.")
     page.fill("#id_body_en", "Valid for 14 days once activated.")
     page.fill("#id_multiplier", "3")
-    page.fill("#id_category", str(shoes.pk))
+    page.select_option("#id_category", label=str(shoes))  # chosen by name
     page.click("input[name=_save]")
     page.wait_for_url(re.compile(r"/admin/campaigns/offer/$"))
 
@@ -90,9 +90,7 @@ def test_marketer_builds_previews_launches_and_member_activates(live_server, new
     page.fill("#id_test_group_size", "1")
     page.fill("#id_variants-0-code", "A")
     page.fill("#id_variants-0-weight", "100")
-    from campaigns.models import Offer
-
-    page.fill("#id_variants-0-offer", str(Offer.objects.get(name="3x skor").pk))
+    page.select_option("#id_variants-0-offer", label="3x skor")  # chosen by name
     page.fill("#id_variants-0-email_subject_sv", "Skovecka")
     page.fill("#id_variants-0-email_subject_en", "Shoe week")
     page.click("input[name=_continue]")
