@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from campaigns.models import Campaign, MemberOffer, Offer
 from campaigns.offers import offer_activate
+from campaigns.personalisation.profiling import may_profile
 from campaigns.personalisation.selectors import next_best_offer
 from campaigns.selectors import member_offers
 from members.actors import request_staff
@@ -37,6 +38,7 @@ def offers_section(request: HttpRequest, member: Member) -> str:
             "sv": member.preferred_language == Member.Language.SWEDISH,
             # [] without the member's consent to profiling: then there is no recommendation
             "recommendation": next_best_offer(member=member),
+            "consented": may_profile(member.pk),
             "member": member,
             "can_activate": request.user.has_perm("campaigns.change_memberoffer"),
         },

@@ -287,11 +287,17 @@ def test_the_next_best_offer_is_shown_with_its_reason_only_with_profiling_consen
     url = reverse("desk:member", args=[member.pk])
     page = staff_client.get(url).content.decode()
     assert "Regnjacka" not in page
-    assert "has not agreed to personal offers" in page
+    assert "has not said yes to personal offers" in page  # why there is none
     consent_factories.granted(member, "profiling")
     page = staff_client.get(url).content.decode()
     assert 'data-testid="desk-nbo">Regnjacka<' in page
     assert "Stövlar" in page  # the reason, in the member's language: "... köpte Stövlar ..."
+    # with consent but nothing computed yet, staff learn when it comes
+    from campaigns.models import MemberRecommendation
+
+    MemberRecommendation.objects.filter(member=member).delete()
+    page = staff_client.get(url).content.decode()
+    assert "they are computed every night" in page
 
 
 def test_arrivals_list_todays_check_ins_from_the_door_and_the_desk(
