@@ -175,6 +175,7 @@ def erase_member_core(member: Member) -> None:
         last_name="",
         phone="",
         birth_date=None,
+        postcode="",
         home_store=None,
         preferred_language=Member.Language.SWEDISH,
         membership_number=f"X{member.pk:09d}",

@@ -142,6 +142,7 @@ class Member(models.Model):
         blank=True,
         related_name="home_members",
     )
+    postcode = models.CharField(_("postcode"), max_length=10, blank=True)
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
     join_channel = models.CharField(
         _("join channel"), max_length=10, choices=JoinChannel.choices, default=JoinChannel.WEB
@@ -149,6 +150,12 @@ class Member(models.Model):
     # The secret behind the card's QR code; rotating it revokes every old screenshot.
     card_token = models.CharField(_("card token"), max_length=64, unique=True)
     card_token_rotated_at = models.DateTimeField(_("card token rotated"), null=True, blank=True)
+    # The member's id in the club or till system they were imported from (members.imports,
+    # docs/import.md): the import's idempotency key, so a file imported twice adds nobody
+    # twice. Unique when set; members who joined here have none.
+    external_id = models.CharField(
+        _("external id"), max_length=64, null=True, blank=True, unique=True
+    )
     # Set when the member has been anonymised (erasure or retention); the row stays as a
     # tombstone so that the books (purchases, ledger) keep their owner.
     erased_at = models.DateTimeField(_("erased"), null=True, blank=True)

@@ -23,6 +23,10 @@ PERSONAL_DATA = {
     "Member.birth_date": ("membership", "membership"),
     "Member.preferred_language": ("membership", "membership"),
     "Member.home_store": ("membership", "membership"),
+    "Member.postcode": ("membership", "membership"),
+    # The member's key in the system they were imported from; kept on an erased member's
+    # tombstone so that re-running an old import file never brings them back (docs/import.md).
+    "Member.external_id": ("membership", "membership"),
     "Member.joined_at": ("membership", "membership"),
     "Member.join_channel": ("membership", "membership"),
     "Member.card_token": ("membership", "membership"),

@@ -1,0 +1,482 @@
+"""Import members from another club's or till system's file (docs/import.md).
+
+``members_import`` reads the file (``members.import_files``), checks every line, and writes
+the valid lines in batches: a user with an unusable password and an unconfirmed email
+address when the line has an email, the member (join channel "import", the original join
+time) and their "joined" event (source "import"). A batch is one transaction; a batch that
+collides with a concurrent write (another import of the same file, a sign-up with the same
+email) is written again line by line, each line in its own savepoint, so a line is either
+written whole or reported, never half-written.
+
+Idempotent by the external id: a line whose external id is already a member's counts as
+unchanged and is not read further. The import never overwrites a member; corrections are
+made in the back-office.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.activity import Kind, consumers_for
+from members.import_files import (
+    ImportFileError,
+    ImportReport,
+    Record,
+    ReportLine,
+    csv_read,
+    date_parse,
+    datetime_parse,
+)
+from members.models import ActivityEvent, EventConsumption, Member, Store, User
+from members.phone import phone_normalise
+from members.services import card_token_generate, membership_number_generate
+from members.validators import birth_date_validate, email_length_validate, name_validate
+
+COLUMNS = (
+    "external_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "birth_date",
+    "postcode",
+    "home_store",
+    "joined_at",
+    "language",
+)
+REQUIRED = ("external_id", "first_name", "last_name")
+EXTERNAL_ID_MAX = 64
+NAME_MAX = 100
+BATCH_SIZE = 1000
+# How far back the timeline's beat sweep looks for events no consumer has handled
+# (``members.activity.activity_sweep``), with room to spare: an imported "joined" event
+# newer than this is marked handled, so no consumer acts on it (see ``_events_write``).
+SWEEP_WINDOW = datetime.timedelta(days=2)
+
+LANGUAGES = {
+    "sv": Member.Language.SWEDISH,
+    "svenska": Member.Language.SWEDISH,
+    "swedish": Member.Language.SWEDISH,
+    "en": Member.Language.ENGLISH,
+    "engelska": Member.Language.ENGLISH,
+    "english": Member.Language.ENGLISH,
+}
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(eq=False)
+class Line:
+    """One line of the file on its way in: its cleaned values and its problems."""
+
+    record: Record
+    external_id: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    phone: str = ""
+    birth_date: datetime.date | None = None
+    postcode: str = ""
+    home_store: Store | None = None
+    joined_at: datetime.datetime | None = None
+    language: str = Member.Language.SWEDISH
+    problems: list[ReportLine] = field(default_factory=list)
+    # Imported by a concurrent run of the same file while this one was writing.
+    unchanged: bool = False
+
+    def reject(self, column: str, reason: str) -> None:
+        self.problems.append(
+            ReportLine(
+                line=self.record.line,
+                column=column,
+                value=self.record.values.get(column, ""),
+                reason=reason,
+            )
+        )
+
+
+def members_import(
+    *,
+    data: bytes,
+    dry_run: bool,
+    actor: User | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import the members in ``data`` (the file's bytes); see the module's docstring.
+
+    ``dry_run``: check everything and count what would happen, writing nothing.
+    ``actor``: the staff member who uploaded the file (their events name them).
+    ``progress(done, total)``: called after each batch with the lines handled so far.
+    The reasons in the report are in the active language."""
+    report = ImportReport(dry_run=dry_run)
+    try:
+        parsed = csv_read(data, known=COLUMNS, required=REQUIRED)
+    except ImportFileError as exc:
+        report.problems.append(exc.problem)
+        return report
+    report.encoding, report.delimiter = parsed.encoding, parsed.delimiter
+    report.notices.extend(parsed.notices)
+    now = timezone.now()
+    lines = [Line(record=record) for record in parsed.records]
+    for line in lines:
+        if line.record.problem is not None:
+            line.problems.append(line.record.problem)
+    candidates = _external_ids_check(lines, report)
+    stores = {store.code.lower(): store for store in Store.objects.all()}
+    for line in candidates:
+        _line_clean(line, stores=stores, now=now)
+    _emails_check(candidates)
+    valid = [line for line in candidates if not line.problems]
+    if not dry_run:
+        for start in range(0, len(valid), batch_size):
+            _batch_write(valid[start : start + batch_size], actor=actor, now=now)
+            if progress is not None:
+                progress(min(start + batch_size, len(valid)), len(valid))
+    written = {id(line) for line in valid}
+    for line in lines:
+        if line.problems:
+            report.rejected += 1
+            report.problems.extend(line.problems)
+        elif line.unchanged:
+            report.unchanged += 1
+        elif id(line) in written:
+            report.imported += 1
+    report.problems.sort(key=lambda problem: problem.line)
+    return report
+
+
+# --- checks ------------------------------------------------------------------------------
+
+
+def _external_ids_check(lines: list[Line], report: ImportReport) -> list[Line]:
+    """Missing and repeated external ids are problems; an external id that is already a
+    member's makes its line unchanged. Returns the lines to check further."""
+    by_id: dict[str, list[Line]] = defaultdict(list)
+    for line in lines:
+        if line.record.problem is not None:
+            continue
+        line.external_id = line.record.values.get("external_id", "")
+        if not line.external_id:
+            line.reject("external_id", _("The external id is missing."))
+        elif len(line.external_id) > EXTERNAL_ID_MAX:
+            line.reject(
+                "external_id",
+                _("The external id is too long: at most %(max)d characters.")
+                % {"max": EXTERNAL_ID_MAX},
+            )
+        else:
+            by_id[line.external_id].append(line)
+    existing = set(
+        Member.objects.filter(external_id__in=list(by_id)).values_list("external_id", flat=True)
+    )
+    candidates: list[Line] = []
+    for external_id, same in by_id.items():
+        if external_id in existing:
+            report.unchanged += len(same)
+            continue
+        if len(same) > 1:
+            # Which of them is right cannot be known: all of them wait for a corrected file.
+            for line in same:
+                others = ", ".join(str(o.record.line) for o in same if o is not line)
+                line.reject(
+                    "external_id",
+                    _("The external id is on line %(lines)s too; none of them is imported.")
+                    % {"lines": others},
+                )
+            continue
+        candidates.extend(same)
+    return candidates
+
+
+def _line_clean(line: Line, *, stores: dict[str, Store], now: datetime.datetime) -> None:
+    """Check and normalise the line's values, collecting every problem."""
+    values = line.record.values
+    for column in ("first_name", "last_name"):
+        _name_clean(line, column, values.get(column, ""))
+    _email_clean(line, values.get("email", ""))
+    try:
+        line.phone = phone_normalise(values.get("phone", ""))
+    except ValidationError as exc:
+        line.reject("phone", exc.messages[0])
+    _birth_date_clean(line, values.get("birth_date", ""), today=timezone.localdate(now))
+    postcode = values.get("postcode", "").replace(" ", "")
+    if postcode:
+        if len(postcode) == 5 and postcode.isdigit() and postcode[0] != "0":
+            line.postcode = f"{postcode[:3]} {postcode[3:]}"
+        else:
+            line.reject("postcode", _("Not a Swedish postcode: five digits, such as 114 55."))
+    code = values.get("home_store", "")
+    if code:
+        line.home_store = stores.get(code.lower())
+        if line.home_store is None:
+            line.reject("home_store", _("No store has this code."))
+    _joined_at_clean(line, values.get("joined_at", ""), now=now)
+    language = values.get("language", "").lower().replace("_", "-")
+    if language:
+        found = LANGUAGES.get(language) or LANGUAGES.get(language.split("-")[0])
+        if found is None:
+            line.reject("language", _("Unknown language: write sv or en."))
+        else:
+            line.language = found
+
+
+def _name_clean(line: Line, column: str, value: str) -> None:
+    if not value:
+        line.reject(column, _("The name is missing."))
+        return
+    if len(value) > NAME_MAX:
+        line.reject(
+            column, _("The name is too long: at most %(max)d characters.") % {"max": NAME_MAX}
+        )
+        return
+    try:
+        name_validate(value)
+    except ValidationError as exc:
+        line.reject(column, exc.messages[0])
+        return
+    setattr(line, column, value)
+
+
+def _email_clean(line: Line, value: str) -> None:
+    if not value:
+        return
+    try:
+        email_length_validate(value)
+    except ValidationError as exc:
+        line.reject("email", exc.messages[0])
+        return
+    try:
+        validate_email(value)
+    except ValidationError:
+        line.reject("email", _("Not a valid email address."))
+        return
+    line.email = value.lower()
+
+
+def _joined_at_clean(line: Line, value: str, *, now: datetime.datetime) -> None:
+    if not value:
+        return
+    line.joined_at = datetime_parse(value)
+    if line.joined_at is None:
+        line.reject(
+            "joined_at", _("Not a date and time; write it as 2024-03-01 or 2024-03-01 14:05.")
+        )
+    elif line.joined_at > now:
+        line.reject("joined_at", _("The join date is in the future."))
+
+
+def _birth_date_clean(line: Line, value: str, *, today: datetime.date) -> None:
+    if not value:
+        return
+    birth_date = date_parse(value)
+    if birth_date is None:
+        line.reject("birth_date", _("Not a date; write it as 1984-03-01."))
+        return
+    try:
+        birth_date_validate(birth_date, today=today)
+    except ValidationError as exc:
+        if exc.code == "too_young":
+            reason = _("The member is younger than the club's minimum age.")
+        elif exc.code == "future":
+            reason = _("The birth date is in the future.")
+        else:
+            reason = _("The birth date is before 1900.")
+        line.reject("birth_date", reason)
+        return
+    line.birth_date = birth_date
+
+
+def _emails_check(lines: list[Line]) -> None:
+    """An email may belong to one login: an address on two lines of the file rejects both
+    (which person owns it cannot be known), an address that is already a login's rejects
+    its line."""
+    by_email: dict[str, list[Line]] = defaultdict(list)
+    for line in lines:
+        if line.email:
+            by_email[line.email].append(line)
+    for same in by_email.values():
+        if len(same) > 1:
+            for line in same:
+                others = ", ".join(str(o.record.line) for o in same if o is not line)
+                line.reject(
+                    "email",
+                    _(
+                        "The email address is on line %(lines)s too; an address belongs to "
+                        "one member."
+                    )
+                    % {"lines": others},
+                )
+    taken = _emails_taken(list(by_email))
+    for email, has_member in taken.items():
+        for line in by_email.get(email, []):
+            line.reject("email", _email_taken_reason(has_member))
+
+
+def _emails_taken(emails: list[str]) -> dict[str, bool]:
+    """Which of the (lower-case) addresses a login already has, as its user's or as one of
+    allauth's addresses: address -> whether that login is a member's."""
+    if not emails:
+        return {}
+    taken: dict[str, bool] = {}
+    users = (
+        User.objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=emails)
+        .values_list("email_lower", "member__id")
+    )
+    for email, member_id in users:
+        taken[email] = member_id is not None
+    addresses = (
+        EmailAddress.objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=emails)
+        .values_list("email_lower", "user__member__id")
+    )
+    for email, member_id in addresses:
+        taken[email] = taken.get(email, False) or member_id is not None
+    return taken
+
+
+def _email_taken_reason(has_member: bool) -> str:
+    if has_member:
+        return _("The email address already belongs to another member.")
+    return _("The email address already belongs to a login that is not a member's.")
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def _batch_write(lines: list[Line], *, actor: User | None, now: datetime.datetime) -> None:
+    """Write a batch in one transaction; after a collision with a concurrent write, line by
+    line, each in its own savepoint."""
+    try:
+        with transaction.atomic():
+            _members_write(lines, actor=actor, now=now)
+        return
+    except IntegrityError:
+        pass
+    for line in lines:
+        _line_write_alone(line, actor=actor, now=now)
+
+
+def _line_write_alone(line: Line, *, actor: User | None, now: datetime.datetime) -> None:
+    """One line after its batch collided: checked again against what is there now."""
+    for _attempt in range(3):
+        if Member.objects.filter(external_id=line.external_id).exists():
+            line.unchanged = True
+            return
+        if line.email:
+            taken = _emails_taken([line.email])
+            if line.email in taken:
+                line.reject("email", _email_taken_reason(taken[line.email]))
+                return
+        try:
+            with transaction.atomic():
+                _members_write([line], actor=actor, now=now)
+            return
+        except IntegrityError:
+            continue  # a membership number drawn at the same moment: draw again
+    line.problems.append(  # pragma: no cover - three collisions in a row
+        ReportLine(
+            line=line.record.line,
+            column="",
+            value="",
+            reason=_("The line could not be saved; run the import again."),
+        )
+    )
+
+
+def _numbers_draw(count: int) -> list[str]:
+    """``count`` free membership numbers: drawn, then checked against the table at once."""
+    numbers: set[str] = set()
+    while len(numbers) < count:
+        drawn = {membership_number_generate() for _ in range(count - len(numbers))}
+        drawn -= set(
+            Member.objects.filter(membership_number__in=list(drawn)).values_list(
+                "membership_number", flat=True
+            )
+        )
+        numbers |= drawn
+    return sorted(numbers)
+
+
+def _members_write(lines: list[Line], *, actor: User | None, now: datetime.datetime) -> None:
+    """Users and unconfirmed addresses for the lines with an email, then the members and
+    their "joined" events; four INSERTs per batch. Call inside a transaction."""
+    with_email = [line for line in lines if line.email]
+    users = User.objects.bulk_create(
+        [
+            User(
+                email=line.email,
+                password=make_password(None),
+                date_joined=line.joined_at or now,
+            )
+            for line in with_email
+        ]
+    )
+    EmailAddress.objects.bulk_create(
+        [EmailAddress(user=user, email=user.email, verified=False, primary=True) for user in users]
+    )
+    user_for = {id(line): user for line, user in zip(with_email, users, strict=True)}
+    members = Member.objects.bulk_create(
+        [
+            Member(
+                user=user_for.get(id(line)),
+                external_id=line.external_id,
+                membership_number=number,
+                card_token=card_token_generate(),
+                first_name=line.first_name,
+                last_name=line.last_name,
+                phone=line.phone,
+                birth_date=line.birth_date,
+                postcode=line.postcode,
+                preferred_language=line.language,
+                home_store=line.home_store,
+                joined_at=line.joined_at or now,
+                join_channel=Member.JoinChannel.IMPORT,
+            )
+            for line, number in zip(lines, _numbers_draw(len(lines)), strict=True)
+        ]
+    )
+    _events_write(members, actor=actor, now=now)
+
+
+def _events_write(members: list[Member], *, actor: User | None, now: datetime.datetime) -> None:
+    """Each member's "joined" event at their original join time, source "import".
+
+    The event is history: no consumer acts on it (no welcome points, no welcome campaign,
+    no challenge progress). It is inserted without being handed to the consumers, and an
+    event recent enough for the timeline's sweep to find is marked handled by each of them."""
+    events = ActivityEvent.objects.bulk_create(
+        [
+            ActivityEvent(
+                member=member,
+                kind=Kind.JOINED,
+                data={"channel": member.join_channel, "home_store_id": member.home_store_id},
+                source="import",
+                actor=actor if actor is not None and actor.is_authenticated else None,
+                store=member.home_store,
+                created_at=member.joined_at,
+            )
+            for member in members
+        ]
+    )
+    recent = [event for event in events if event.created_at >= now - SWEEP_WINDOW]
+    EventConsumption.objects.bulk_create(
+        [
+            EventConsumption(consumer=consumer.name, event=event, processed_at=now)
+            for event in recent
+            for consumer in consumers_for(Kind.JOINED)
+        ]
+    )
