@@ -31,7 +31,7 @@ from members.services import (
     member_create,
     member_update_profile,
 )
-from members.validators import birth_date_validate
+from members.validators import birth_date_validate, postcode_normalise
 
 # The member page shows the latest events; the full history is under "Activity events".
 TIMELINE_LIMIT = 50
@@ -147,6 +147,7 @@ class MemberAdminForm(forms.ModelForm):
             "last_name",
             "phone",
             "birth_date",
+            "postcode",
             "preferred_language",
             "home_store",
         ]
@@ -158,6 +159,9 @@ class MemberAdminForm(forms.ModelForm):
         value = self.cleaned_data.get("birth_date")
         birth_date_validate(value)
         return value
+
+    def clean_postcode(self) -> str:
+        return postcode_normalise(self.cleaned_data.get("postcode", ""))
 
 
 @admin.register(Member)
@@ -182,6 +186,7 @@ class MemberAdmin(MemberListGuard, admin.ModelAdmin):
         "user",
         "joined_at",
         "join_channel",
+        "external_id",
         "card_token_rotated_at",
         "erased_at",
         "timeline",
@@ -193,10 +198,12 @@ class MemberAdmin(MemberListGuard, admin.ModelAdmin):
         "last_name",
         "phone",
         "birth_date",
+        "postcode",
         "preferred_language",
         "home_store",
         "joined_at",
         "join_channel",
+        "external_id",
         "card_token_rotated_at",
         "erased_at",
         "timeline",

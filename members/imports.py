@@ -42,7 +42,12 @@ from members.import_files import (
 from members.models import ActivityEvent, EventConsumption, Member, Store, User
 from members.phone import phone_normalise
 from members.services import card_token_generate, membership_number_generate
-from members.validators import birth_date_validate, email_length_validate, name_validate
+from members.validators import (
+    birth_date_validate,
+    email_length_validate,
+    name_validate,
+    postcode_normalise,
+)
 
 COLUMNS = (
     "external_id",
@@ -212,12 +217,10 @@ def _line_clean(line: Line, *, stores: dict[str, Store], now: datetime.datetime)
     except ValidationError as exc:
         line.reject("phone", exc.messages[0])
     _birth_date_clean(line, values.get("birth_date", ""), today=timezone.localdate(now))
-    postcode = values.get("postcode", "").replace(" ", "")
-    if postcode:
-        if len(postcode) == 5 and postcode.isdigit() and postcode[0] != "0":
-            line.postcode = f"{postcode[:3]} {postcode[3:]}"
-        else:
-            line.reject("postcode", _("Not a Swedish postcode: five digits, such as 114 55."))
+    try:
+        line.postcode = postcode_normalise(values.get("postcode", ""))
+    except ValidationError as exc:
+        line.reject("postcode", exc.messages[0])
     code = values.get("home_store", "")
     if code:
         line.home_store = stores.get(code.lower())

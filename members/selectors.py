@@ -85,8 +85,9 @@ def member_desk_find(term: str) -> list[Member]:
 
 
 def member_search_q(term: str) -> Q:
-    """Staff search: a scanned card QR, membership number, email, phone in any format, or
-    name. A card code that is forged or no longer valid finds nobody."""
+    """Staff search: a scanned card QR, membership number, email, phone in any format, name,
+    or the id an imported member had in the old system (exactly). A card code that is forged
+    or no longer valid finds nobody."""
     term = term.strip()
     if term.startswith(CARD_PREFIX):
         try:
@@ -97,6 +98,7 @@ def member_search_q(term: str) -> Q:
         Q(user__email__icontains=term)
         | Q(first_name__icontains=term)
         | Q(last_name__icontains=term)
+        | Q(external_id=term)
     )
     digits = term.replace(" ", "").replace("-", "")
     if digits.isdigit():

@@ -21,13 +21,14 @@ from members.api.scopes import SCOPES
 from members.errors import DomainError
 from members.models import ApiKey, Member, Store, User, door_key_new
 from members.phone import phone_normalise
-from members.validators import birth_date_validate, name_validate
+from members.validators import birth_date_validate, name_validate, postcode_normalise
 
 PROFILE_FIELDS = (
     "first_name",
     "last_name",
     "phone",
     "birth_date",
+    "postcode",
     "preferred_language",
     "home_store",
 )
@@ -62,6 +63,11 @@ def _clean_profile(fields: dict[str, Any]) -> dict[str, Any]:
             birth_date_validate(cleaned["birth_date"])
         except ValidationError as exc:
             errors.setdefault("birth_date", []).append(exc)
+    if "postcode" in cleaned:
+        try:
+            cleaned["postcode"] = postcode_normalise(cleaned["postcode"] or "")
+        except ValidationError as exc:
+            errors.setdefault("postcode", []).append(exc)
     if "preferred_language" in cleaned and cleaned["preferred_language"] not in Member.Language:
         errors.setdefault("preferred_language", []).append(
             ValidationError(_("Choose Swedish or English."), code="invalid_choice")
@@ -111,6 +117,7 @@ def member_create(
     user: User | None = None,
     phone: str = "",
     birth_date: datetime.date | None = None,
+    postcode: str = "",
     preferred_language: str = Member.Language.SWEDISH,
     home_store: Store | None = None,
     join_channel: str = Member.JoinChannel.WEB,
@@ -130,6 +137,7 @@ def member_create(
             "last_name": last_name,
             "phone": phone,
             "birth_date": birth_date,
+            "postcode": postcode,
             "preferred_language": preferred_language,
         }
     )

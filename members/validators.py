@@ -54,6 +54,19 @@ def name_validate(value: str) -> None:
         )
 
 
+def postcode_normalise(value: str) -> str:
+    """A Swedish postcode as it is written, ``114 55``, from ``11455`` or ``114 55``; blank
+    stays blank. Raises ``ValidationError`` for anything that is not five digits."""
+    digits = (value or "").replace(" ", "")
+    if not digits:
+        return ""
+    if len(digits) != 5 or not digits.isascii() or not digits.isdigit() or digits[0] == "0":
+        raise ValidationError(
+            _("Not a Swedish postcode: five digits, such as 114 55."), code="invalid_postcode"
+        )
+    return f"{digits[:3]} {digits[3:]}"
+
+
 def birth_date_validate(value: datetime.date | None, *, today: datetime.date | None = None) -> None:
     """Raise ``ValidationError`` for a birth date before 1900, in the future or under the
     club's minimum age (``MEMBER_MINIMUM_AGE``)."""

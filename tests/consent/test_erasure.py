@@ -79,6 +79,7 @@ def _needles(member: Member) -> list[str]:
         f"{birth.day} maj {birth.year}",
         birth.strftime("%d.%m.%Y"),
         member.membership_number,
+        member.postcode,  # 114 55
     ]
 
 

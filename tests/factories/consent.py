@@ -116,8 +116,11 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
         last_name="Exportsson",
         phone="0701112233",
         birth_date=datetime.date(1980, 5, 17),
+        postcode="114 55",
         home_store=store,
     )
+    # The id an imported member had in the old system (members.imports).
+    Member.objects.filter(pk=member.pk).update(external_id="K-EXPORT-1")
     User.objects.filter(pk=member.user_id).update(
         last_login=timezone.now(), first_name="Karin", last_name="Exportsson"
     )

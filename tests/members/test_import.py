@@ -391,3 +391,33 @@ def test_the_command_prints_the_report_and_the_counts_last(stores, tmp_path: Pat
         'rad 7; external_id; "M-6"; Externt id finns även på rad 8; ingen av dem importeras.'
     )
     assert 'rad 5; birth_date; "2999-01-01"; Födelsedatumet ligger i framtiden.' in swedish
+
+
+def test_the_downloadable_template_imports_as_it_is(english):
+    """static/import/members.csv (docs/import.md): the demo's store codes, UTF-8, `;`."""
+    factories.store(code="sthlm-drottning", name="Drottninggatan")
+    factories.store(code="gbg-avenyn", name="Avenyn")
+    data = (Path(__file__).parents[2] / "static" / "import" / "members.csv").read_bytes()
+
+    report = members_import(data=data, dry_run=False)
+
+    assert (report.encoding, report.delimiter) == ("utf-8", ";")
+    assert report.lines() == []
+    assert report.summary == "imported=2 unchanged=0 rejected=0"
+    assert data.decode().splitlines()[0].split(";") == HEADER
+
+
+def test_staff_find_an_imported_member_by_their_old_id_and_correct_the_postcode(stores):
+    from django.core.exceptions import ValidationError
+
+    from members.selectors import member_search_q
+    from members.services import member_update_profile
+
+    members_import(data=_file([["K-77", "Per", "Ek", "", "", "", "", "", "", ""]]), dry_run=False)
+    member = Member.objects.get(external_id="K-77")
+
+    assert list(Member.objects.filter(member_search_q("K-77"))) == [member]
+    updated = member_update_profile(member=member, actor=None, source="admin", postcode="41103")
+    assert updated.postcode == "411 03"
+    with pytest.raises(ValidationError):
+        member_update_profile(member=member, actor=None, source="admin", postcode="4110")
