@@ -421,3 +421,43 @@ def test_staff_find_an_imported_member_by_their_old_id_and_correct_the_postcode(
     assert updated.postcode == "411 03"
     with pytest.raises(ValidationError):
         member_update_profile(member=member, actor=None, source="admin", postcode="4110")
+
+
+def test_an_imported_member_with_an_email_sets_a_password_and_logs_in_as_themselves(
+    stores, client, django_capture_on_commit_callbacks
+):
+    """Until activation is built (issue 15, next): the login the import made cannot be used
+    until the member sets a password through "Forgot your password?"; their first login
+    then asks them to confirm the address (a second mail), and they are the same member."""
+    import re
+
+    from django.core import mail
+
+    def link_in(message: Any) -> str:
+        found = re.search(r"https?://[^/\s]+(/\S+)", message.body)
+        assert found is not None
+        return found.group(1)
+
+    members_import(
+        data=_file([["P-1", "Pia", "Ek", "pia@example.se", "", "", "", "", "", ""]]),
+        dry_run=False,
+    )
+    member = Member.objects.get(external_id="P-1")
+    password = "Grön-Tulpan-1987"
+    client.post("/konto/login/", {"login": "pia@example.se", "password": password})
+    assert "_auth_user_id" not in client.session
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/konto/password/reset/", {"email": "pia@example.se"})
+    form = client.get(link_in(mail.outbox[-1]), follow=True)
+    client.post(form.redirect_chain[-1][0], {"password1": password, "password2": password})
+    with django_capture_on_commit_callbacks(execute=True):
+        login = client.post("/konto/login/", {"login": "pia@example.se", "password": password})
+    assert login["Location"] == "/konto/confirm-email/"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(link_in(mail.outbox[-1]))
+
+    assert client.session["_auth_user_id"] == str(member.user_id)
+    assert EmailAddress.objects.get(user_id=member.user_id).verified
+    assert [message.to for message in mail.outbox][:1] == [["pia@example.se"]]
+    assert Member.objects.filter(user__email="pia@example.se").get() == member
