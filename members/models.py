@@ -142,7 +142,11 @@ class Member(models.Model):
         blank=True,
         related_name="home_members",
     )
-    postcode = models.CharField(_("postcode"), max_length=10, blank=True)
+    # A database default too: rows written by SQL that predates the column (a server of the
+    # previous release during a deploy, bulk seeding) stay valid.
+    postcode = models.CharField(
+        _("postcode"), max_length=10, blank=True, default="", db_default=""
+    )
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
     join_channel = models.CharField(
         _("join channel"), max_length=10, choices=JoinChannel.choices, default=JoinChannel.WEB
