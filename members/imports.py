@@ -99,7 +99,8 @@ class Line:
     joined_at: datetime.datetime | None = None
     language: str = Member.Language.SWEDISH
     problems: list[ReportLine] = field(default_factory=list)
-    # Imported by a concurrent run of the same file while this one was writing.
+    # Its external id is a member's already (found before writing, or written meanwhile by a
+    # concurrent run of the same file).
     unchanged: bool = False
 
     def reject(self, column: str, reason: str) -> None:
@@ -125,7 +126,8 @@ def members_import(
 
     ``dry_run``: check everything and count what would happen, writing nothing.
     ``actor``: the staff member who uploaded the file (their events name them).
-    ``progress(done, total)``: called after each batch with the lines handled so far.
+    ``progress(done, total)``: called after each batch with the valid lines written so far
+    and all valid lines.
     The reasons in the report are in the active language."""
     report = ImportReport(dry_run=dry_run)
     try:
@@ -140,7 +142,7 @@ def members_import(
     for line in lines:
         if line.record.problem is not None:
             line.problems.append(line.record.problem)
-    candidates = _external_ids_check(lines, report)
+    candidates = _external_ids_check(lines)
     stores = {store.code.lower(): store for store in Store.objects.all()}
     for line in candidates:
         _line_clean(line, stores=stores, now=now)
@@ -167,7 +169,7 @@ def members_import(
 # --- checks ------------------------------------------------------------------------------
 
 
-def _external_ids_check(lines: list[Line], report: ImportReport) -> list[Line]:
+def _external_ids_check(lines: list[Line]) -> list[Line]:
     """Missing and repeated external ids are problems; an external id that is already a
     member's makes its line unchanged. Returns the lines to check further."""
     by_id: dict[str, list[Line]] = defaultdict(list)
@@ -191,7 +193,8 @@ def _external_ids_check(lines: list[Line], report: ImportReport) -> list[Line]:
     candidates: list[Line] = []
     for external_id, same in by_id.items():
         if external_id in existing:
-            report.unchanged += len(same)
+            for line in same:
+                line.unchanged = True
             continue
         if len(same) > 1:
             # Which of them is right cannot be known: all of them wait for a corrected file.

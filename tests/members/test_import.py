@@ -461,3 +461,43 @@ def test_an_imported_member_with_an_email_sets_a_password_and_logs_in_as_themsel
     assert EmailAddress.objects.get(user_id=member.user_id).verified
     assert [message.to for message in mail.outbox][:1] == [["pia@example.se"]]
     assert Member.objects.filter(user__email="pia@example.se").get() == member
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b"", 'line 1; ; ""; The file is empty.'),
+        (
+            b"external_id;first_name;last_name;First_Name\nX;A;B;C\n",
+            'line 1; First_Name; ""; The column is in the header twice.',
+        ),
+        (
+            b"external_id;first_name;last_name\nX;\x81;B\n",
+            'line 2; ; "0x81"; The file is neither UTF-8 nor Windows-1252; save it as UTF-8.',
+        ),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_refused_as_a_whole(data, line, english):
+    report = members_import(data=data, dry_run=False)
+
+    assert report.lines() == [line]
+    assert report.summary == "imported=0 unchanged=0 rejected=0"
+
+
+def test_excel_unicode_text_with_tabs_and_the_progress_of_the_batches(english):
+    rows = [[f"T-{n}", "Tove", f"Ek{n}"] for n in range(5)]
+    text = "\r\n".join(
+        "\t".join(row) for row in [["external_id", "first_name", "last_name"], *rows]
+    )
+    seen: list[tuple[int, int]] = []
+
+    report = members_import(
+        data=text.encode("utf-16"),
+        dry_run=False,
+        batch_size=2,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+
+    assert (report.encoding, report.delimiter) == ("utf-16", "\t")
+    assert report.summary == "imported=5 unchanged=0 rejected=0"
+    assert seen == [(2, 5), (4, 5), (5, 5)]
