@@ -17,6 +17,7 @@ from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Cast
 from django.utils import formats, timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from consent import privacy_parts
@@ -362,6 +363,8 @@ def _profile_rows(member: Member) -> list[dict[str, str]]:
             if member.birth_date
             else "",
         ),
+        # The field's own name ("Postnummer"), translated in the members app's catalog.
+        (capfirst(Member._meta.get_field("postcode").verbose_name), member.postcode),
         (_("Membership number"), member.formatted_membership_number),
         (_("Member since"), _local(member.joined_at)),
         (_("Home store"), _home_store_name(member)),

@@ -501,3 +501,14 @@ def test_excel_unicode_text_with_tabs_and_the_progress_of_the_batches(english):
     assert (report.encoding, report.delimiter) == ("utf-16", "\t")
     assert report.summary == "imported=5 unchanged=0 rejected=0"
     assert seen == [(2, 5), (4, 5), (5, 5)]
+
+
+def test_the_member_sees_their_imported_postcode_on_their_data_page(client):
+    """The right of access: "Mina data" lists the postcode with the rest of the profile."""
+    member = factories.member_with_user(email="post@example.se", postcode="11455")
+    client.force_login(member.user)
+
+    page = client.get("/mina-sidor/mina-data/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+
+    assert "Postnummer" in page
+    assert "114 55" in page
