@@ -144,9 +144,7 @@ class Member(models.Model):
     )
     # A database default too: rows written by SQL that predates the column (a server of the
     # previous release during a deploy, bulk seeding) stay valid.
-    postcode = models.CharField(
-        _("postcode"), max_length=10, blank=True, default="", db_default=""
-    )
+    postcode = models.CharField(_("postcode"), max_length=10, blank=True, default="", db_default="")
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
     join_channel = models.CharField(
         _("join channel"), max_length=10, choices=JoinChannel.choices, default=JoinChannel.WEB
