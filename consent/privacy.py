@@ -35,6 +35,7 @@ from consent.models import (
 from consent.scrub import ERASED, Identifiers, identifier_regex, scrub
 from consent.services.consent import Proof, consent_set_locked
 from consent.services.export import export_leftovers_clean, privacy_export_file_delete
+from members.external_ids import external_id_erased_form
 from members.models import ActivityEvent, Member, Store, User
 from members.phone import phone_display
 from members.rows import CompiledQuery
@@ -177,6 +178,8 @@ def erase_member_core(member: Member) -> None:
         phone="",
         birth_date=None,
         postcode="",
+        # a keyed hash: an old import file cannot bring the person back (members.imports)
+        external_id=external_id_erased_form(member.external_id) if member.external_id else None,
         home_store=None,
         preferred_language=Member.Language.SWEDISH,
         membership_number=f"X{member.pk:09d}",

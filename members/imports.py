@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.activity import Kind, consumers_for
+from members.external_ids import external_id_erased_form
 from members.import_files import (
     ImportFileError,
     ImportReport,
@@ -190,11 +191,28 @@ def _external_ids_check(lines: list[Line]) -> list[Line]:
     existing = set(
         Member.objects.filter(external_id__in=list(by_id)).values_list("external_id", flat=True)
     )
+    # An erased member keeps only a keyed hash of the external id (external_id_erased_form):
+    # enough to refuse bringing the person back from an old file, nothing to identify them.
+    erased_forms = {external_id_erased_form(e): e for e in by_id if e not in existing}
+    erased = {
+        erased_forms[form]
+        for form in Member.objects.filter(external_id__in=list(erased_forms)).values_list(
+            "external_id", flat=True
+        )
+        if form is not None
+    }
     candidates: list[Line] = []
     for external_id, same in by_id.items():
         if external_id in existing:
             for line in same:
                 line.unchanged = True
+            continue
+        if external_id in erased:
+            for line in same:
+                line.reject(
+                    "external_id",
+                    _("This member was erased at their own request and is not imported again."),
+                )
             continue
         if len(same) > 1:
             # Which of them is right cannot be known: all of them wait for a corrected file.
@@ -382,6 +400,12 @@ def _line_write_alone(line: Line, *, actor: User | None, now: datetime.datetime)
     for _attempt in range(3):
         if Member.objects.filter(external_id=line.external_id).exists():
             line.unchanged = True
+            return
+        if Member.objects.filter(external_id=external_id_erased_form(line.external_id)).exists():
+            line.reject(
+                "external_id",
+                _("This member was erased at their own request and is not imported again."),
+            )
             return
         if line.email:
             taken = _emails_taken([line.email])

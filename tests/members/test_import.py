@@ -512,3 +512,25 @@ def test_the_member_sees_their_imported_postcode_on_their_data_page(client):
 
     assert "Postnummer" in page
     assert "114 55" in page
+
+
+def test_an_erased_member_keeps_no_external_id_and_is_not_imported_again(stores, english):
+    from consent.privacy import erase_member_core
+
+    row = ["OLD-42", "Karin", "Lind", "", "", "", "", "", "", "sv"]
+    data = _file([row])
+    assert members_import(data=data, dry_run=False).summary == "imported=1 unchanged=0 rejected=0"
+    member = Member.objects.get(external_id="OLD-42")
+
+    # when the member is erased, the old system's id is gone: only a keyed hash is left
+    erase_member_core(member)
+    member.refresh_from_db()
+    assert member.external_id is not None
+    assert "OLD-42" not in member.external_id
+    assert member.external_id.startswith("erased:")
+
+    # and the old file cannot bring the person back
+    again = members_import(data=data, dry_run=False)
+    assert again.summary == "imported=0 unchanged=0 rejected=1"
+    assert "erased at their own request" in "\n".join(again.lines())
+    assert not Member.objects.filter(external_id="OLD-42").exists()
