@@ -17,8 +17,8 @@ def ledger_violations(*, member_ids: Iterable[int]) -> list[str]:
     """Every broken invariant of these members, one line each (empty when the books hold):
     I1 (cached balances = sums of the entries), I2 (nothing negative, available >= 0),
     I4 (a reservation has one reserve entry and, once resolved, one resolution; active
-    reservations add up to ``reserved``), I6 (earned - reversed - redeemed - expired +
-    adjustments = posted + pending), and the lots holding exactly the balance."""
+    reservations add up to ``reserved``), I6 (earned + imported - reversed - redeemed -
+    expired + adjustments = posted + pending), and the lots holding exactly the balance."""
     problems: list[str] = []
     for member_id in member_ids:
         problems += _member_violations(member_id)
@@ -52,6 +52,7 @@ def _member_violations(member_id: int) -> list[str]:
 
     books = (
         total("earn")
+        + total("import")
         - total("reverse")
         + total("redeem", "posted")
         - total("expire")

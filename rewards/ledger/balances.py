@@ -32,6 +32,28 @@ def balance_credit(member_id: int, *, pending: int = 0, posted: int = 0) -> None
         cursor.execute(_BALANCE_UPSERT, [member_id, pending, posted, timezone.now()])
 
 
+_BALANCES_UPSERT = """
+INSERT INTO rewards_pointbalance (member_id, pending, posted, reserved, updated_at)
+SELECT member_id, 0, posted, 0, %s FROM unnest(%s::bigint[], %s::bigint[]) AS t(member_id, posted)
+ORDER BY member_id
+ON CONFLICT (member_id) DO UPDATE SET
+    posted = rewards_pointbalance.posted + excluded.posted,
+    updated_at = excluded.updated_at
+"""
+
+
+def balances_credit(*, posted: dict[int, int]) -> None:
+    """Add non-negative available points to many members' balances in one statement (the
+    import of opening balances), creating missing rows; rows are taken in member order."""
+    if not posted:
+        return
+    member_ids = sorted(posted)
+    points = [posted[member_id] for member_id in member_ids]
+    assert min(points) >= 0
+    with connection.cursor() as cursor:
+        cursor.execute(_BALANCES_UPSERT, [timezone.now(), member_ids, points])
+
+
 def balance_apply(
     balance: PointBalance, *, pending: int = 0, posted: int = 0, reserved: int = 0
 ) -> None:

@@ -117,6 +117,8 @@ class LedgerEntry(models.Model):
         EXPIRE = "expire", _("Expired")
         ADJUST = "adjust", _("Adjusted")
         REVERSE = "reverse", _("Reversed")
+        # Opening balances brought over from the chain's old club (rewards.ledger.imports).
+        IMPORT = "import", _("Imported from the old club")
 
     class Cause(models.TextChoices):
         PURCHASE = "purchase", _("Purchase")
@@ -127,6 +129,7 @@ class LedgerEntry(models.Model):
         CAMPAIGN = "campaign", _("Campaign")
         STAFF = "staff", _("Staff adjustment")
         SYSTEM = "system", _("System")
+        IMPORT = "import", _("Old club")
 
     member = models.ForeignKey(
         Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="ledger"
