@@ -10,6 +10,7 @@ from enum import StrEnum
 class Kind(StrEnum):
     JOINED = "joined"
     EMAIL_VERIFIED = "email_verified"
+    ACCOUNT_ACTIVATED = "account_activated"
     PROFILE_UPDATED = "profile_updated"
     CARD_ROTATED = "card_rotated"
     LANGUAGE_CHANGED = "language_changed"

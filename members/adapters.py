@@ -6,12 +6,14 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailAddress
+from allauth.core import context
 from django.conf import settings
 from django.db import transaction
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
+from members.activation import activation_offer_for_signup
 from members.enqueue import task_get
 from members.models import Member
 from members.services import member_email_verified
@@ -55,6 +57,17 @@ class AccountAdapter(DefaultAccountAdapter):
         }
 
         transaction.on_commit(lambda: task_get("members.tasks.email_send").delay(payload))
+
+    def send_account_already_exists_mail(self, email: str) -> None:
+        # Sign-up with an address that is already a login: when it is the login of a member
+        # who joined in store or was imported and never set a password, the address gets
+        # the activation link (set a password, same member) instead of "someone tried to
+        # sign up with your address". The visitor sees the usual "check your email" page
+        # either way, and no second member is created (docs/import.md, "Activation").
+        request = context.request
+        if request is not None and activation_offer_for_signup(email=email, request=request):
+            return
+        super().send_account_already_exists_mail(email)
 
     def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
         confirmed = super().confirm_email(request, email_address)

@@ -49,6 +49,18 @@ class UnknownMemberError(NotFoundError):
     default_message = _("No member matches that identifier.")
 
 
+class AmbiguousMemberError(ConflictError):
+    """An identifier (a phone number a family shares) names several members. ``details``
+    carries their ``membership_numbers`` and nothing else: the till asks which one and
+    identifies again by membership number or card."""
+
+    code = "ambiguous_member"
+    default_message = _(
+        "Several members share this phone number. Ask which membership it is and identify "
+        "by membership number or card."
+    )
+
+
 class InvalidCardTokenError(DomainError):
     code = "invalid_card_token"
     default_message = _("The card code is not valid.")

@@ -4,6 +4,7 @@ from typing import Any
 
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -130,3 +131,47 @@ def form_add_service_errors(form: forms.Form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc)
+
+
+class ActivationRequestForm(forms.Form):
+    """The activation page: one field, whichever of the three the member has at hand."""
+
+    identifier = forms.CharField(
+        label=_("Email, mobile number or membership number"),
+        max_length=254,
+        help_text=_(
+            "The email address or mobile number you gave in the store, or the membership "
+            "number on your card."
+        ),
+        widget=forms.TextInput({"autocomplete": "username", "autocapitalize": "none"}),
+    )
+
+
+class ActivationPasswordForm(forms.Form):
+    """Choose the password of a login being activated; Django's validators, as at sign-up."""
+
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput({"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Password (again)"),
+        strip=False,
+        widget=forms.PasswordInput({"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+        help_text = password_validation.password_validators_help_text_html()
+        self.fields["password1"].help_text = help_text
+
+    def clean_password2(self) -> str:
+        password1 = self.cleaned_data.get("password1")
+        password2 = self.cleaned_data.get("password2", "")
+        if password1 and password1 != password2:
+            raise ValidationError(_("You must type the same password each time."), code="mismatch")
+        if password1:
+            password_validation.validate_password(password2, self.user)
+        return str(password2)

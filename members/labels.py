@@ -27,6 +27,7 @@ class Event(Protocol):
 EVENT_KIND_LABELS: dict[str, Promise] = {
     Kind.JOINED: _("Joined the club"),
     Kind.EMAIL_VERIFIED: _("Confirmed the email address"),
+    Kind.ACCOUNT_ACTIVATED: _("Activated the online account"),
     Kind.PROFILE_UPDATED: _("Changed the profile"),
     Kind.CARD_ROTATED: _("Got a new card QR code"),
     Kind.LANGUAGE_CHANGED: _("Changed language"),
@@ -170,6 +171,7 @@ def facts_text(data: Mapping[str, object] | None) -> str:
 EVENT_SENTENCES: dict[str, Promise] = {
     Kind.JOINED: _("Became a member via %(channel)s"),
     Kind.EMAIL_VERIFIED: _("Confirmed the email address"),
+    Kind.ACCOUNT_ACTIVATED: _("Activated their online account via %(channel)s"),
     Kind.PROFILE_UPDATED: _("Changed their details"),
     Kind.CARD_ROTATED: _("Got a new card QR code"),
     Kind.LANGUAGE_CHANGED: _("Chose %(language)s as language"),

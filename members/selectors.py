@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from members.card import CARD_PREFIX, card_token_from_payload
-from members.errors import DomainError, UnknownMemberError
+from members.errors import AmbiguousMemberError, DomainError, UnknownMemberError
 from members.models import ActivityEvent, ApiKey, Member, Store
 from members.phone import phone_try_normalise
 from members.rows import RowReader, column, fetch_one, relation_cache, table
@@ -26,6 +26,10 @@ def member_get_by_card_payload(payload: str) -> Member:
     return member
 
 
+# The most membership numbers an ambiguous identify lists (a household rarely has more).
+AMBIGUOUS_CANDIDATES = 10
+
+
 def member_identify(
     *,
     card: str | None = None,
@@ -33,7 +37,11 @@ def member_identify(
     phone: str | None = None,
     email: str | None = None,
 ) -> Member:
-    """Resolve exactly one identifier to an active member, or raise ``UnknownMemberError``."""
+    """Resolve exactly one identifier to an active member, or raise ``UnknownMemberError``.
+
+    A phone number several members share (a family) identifies none of them: it raises
+    ``AmbiguousMemberError`` with their membership numbers (at most
+    ``AMBIGUOUS_CANDIDATES``, in number order), so the till can ask which one."""
     if card:
         return member_get_by_card_payload(card)
     queryset = _active_members()
@@ -41,9 +49,16 @@ def member_identify(
         member = queryset.filter(membership_number=membership_number.replace(" ", "")).first()
     elif phone:
         e164 = phone_try_normalise(phone)
-        # A phone number shared by two members (a family) does not identify anyone.
-        matches = list(queryset.filter(phone=e164)[:2]) if e164 else []
-        member = matches[0] if len(matches) == 1 else None
+        matches = (
+            list(queryset.filter(phone=e164).order_by("membership_number")[:AMBIGUOUS_CANDIDATES])
+            if e164
+            else []
+        )
+        if len(matches) > 1:
+            raise AmbiguousMemberError(
+                membership_numbers=[match.membership_number for match in matches]
+            )
+        member = matches[0] if matches else None
     elif email:
         member = queryset.filter(user__email__iexact=email.strip()).first()
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,9 +24,23 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from members.activation import (
+    ACTIVATION_SECONDS,
+    ActivationLimitedError,
+    ActivationLinkInvalidError,
+    activation_request,
+    activation_token_member,
+    member_activate,
+)
 from members.card import card_qr_svg
-from members.forms import ProfileForm, form_add_service_errors
+from members.forms import (
+    ActivationPasswordForm,
+    ActivationRequestForm,
+    ProfileForm,
+    form_add_service_errors,
+)
 from members.models import Member
+from members.security import client_ip
 from members.services import card_token_rotate, member_set_language, member_update_profile
 
 
@@ -190,6 +205,90 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     )
     response["Service-Worker-Allowed"] = "/"
     return response
+
+
+# --- activation: a login for a member who joined in store (members.activation) --------------
+
+_ACTIVATION_SESSION_KEY = "members_activation_token"
+
+
+def _logged_in_member(request: HttpRequest) -> bool:
+    return request.user.is_authenticated and _member_or_none(request) is not None
+
+
+@never_cache
+def activate(request: HttpRequest) -> HttpResponse:
+    """The activation page ("Aktivera ditt konto"): the member names themselves; the answer
+    never says whether a membership matched (members.activation)."""
+    if _logged_in_member(request):
+        return redirect("members:home")
+    form = ActivationRequestForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            activation_request(
+                identifier_text=form.cleaned_data["identifier"],
+                client=client_ip(request),
+                request=request,
+            )
+        except ActivationLimitedError:
+            form.add_error(
+                None,
+                _("You have asked for many links in a short time. Try again in an hour."),
+            )
+            return render(request, "members/activate.html", {"form": form}, status=429)
+        return redirect("members:activate-sent")
+    return render(request, "members/activate.html", {"form": form})
+
+
+def activate_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "members/activate_sent.html", {"minutes": ACTIVATION_SECONDS // 60})
+
+
+@never_cache
+def activate_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The link from the mail: checked, then kept in the session and the browser sent on to
+    a page whose address holds no token (as Django's password reset does), so the token
+    never leaks through the Referer header or the browser history."""
+    try:
+        activation_token_member(token)
+    except ActivationLinkInvalidError:
+        return render(request, "members/activate_invalid.html", status=400)
+    request.session[_ACTIVATION_SESSION_KEY] = token
+    return redirect("members:activate-password")
+
+
+@never_cache
+def activate_password(request: HttpRequest) -> HttpResponse:
+    token = request.session.get(_ACTIVATION_SESSION_KEY, "")
+    try:
+        member = activation_token_member(token)
+    except ActivationLinkInvalidError:
+        return render(request, "members/activate_invalid.html", status=400)
+    assert member.user is not None
+    form = ActivationPasswordForm(
+        request.POST if request.method == "POST" else None, user=member.user
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = member_activate(token=token, password=form.cleaned_data["password2"])
+        except ActivationLinkInvalidError:
+            return render(request, "members/activate_invalid.html", status=400)
+        except ValidationError as exc:
+            form_add_service_errors(form, exc)
+        else:
+            request.session.pop(_ACTIVATION_SESSION_KEY, None)
+            get_account_adapter(request).login(request, user)
+            messages.success(
+                request, _("Your account is active. Welcome to your membership online!")
+            )
+            response = redirect("members:home")
+            _set_language_cookie(response, member.preferred_language)
+            return response
+    return render(
+        request,
+        "members/activate_password.html",
+        {"form": form, "email": member.user.email, "member": member},
+    )
 
 
 def offline(request: HttpRequest) -> HttpResponse:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +17,29 @@ from members.api.serializers import (
 )
 from members.api.summary import member_summary
 from members.selectors import member_identify
+
+AMBIGUOUS_MEMBER_RESPONSE = OpenApiResponse(
+    ErrorSerializer,
+    description="`ambiguous_member`: the phone number is shared by several members (a "
+    "family). `details.membership_numbers` lists their membership numbers (at most 10, in "
+    "number order) and nothing else about them; ask the customer which one is theirs and "
+    "identify again by membership number or card.",
+    examples=[
+        OpenApiExample(
+            "Shared phone",
+            value={
+                "error": {
+                    "code": "ambiguous_member",
+                    "message": "Several members share this phone number. Ask which "
+                    "membership it is and identify by membership number or card.",
+                    "details": {"membership_numbers": ["4711000011", "5820000027"]},
+                }
+            },
+            response_only=True,
+            status_codes=["409"],
+        )
+    ],
+)
 
 
 class MeView(APIView):
@@ -47,7 +70,8 @@ class IdentifyView(APIView):
             200: MemberSummarySerializer,
             400: ErrorSerializer,
             403: ErrorSerializer,
-            404: ErrorSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="`unknown_member`"),
+            409: AMBIGUOUS_MEMBER_RESPONSE,
         },
         examples=[
             OpenApiExample("By card", value={"card": "KK1:…"}, request_only=True),

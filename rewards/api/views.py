@@ -36,7 +36,12 @@ ERRORS = {
         description="`unknown_member`, `unknown_receipt`, `unknown_reservation`, ...; another "
         "store's receipt or reservation is not found either, exactly like an unknown id",
     ),
-    409: OpenApiResponse(ErrorSerializer, description="`insufficient_points`, `*_conflict`, ..."),
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="`insufficient_points`, `*_conflict`, ...; `ambiguous_member` when the "
+        "member is named by a phone number several members share (`details.membership_numbers`"
+        " lists them: name the member by membership number or card instead)",
+    ),
 }
 MEMBER_EXAMPLE = {"membership_number": "4711000011"}
 

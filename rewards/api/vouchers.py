@@ -33,7 +33,9 @@ ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="`unknown_voucher`, `unknown_member`"),
     409: OpenApiResponse(
         ErrorSerializer,
-        description="`voucher_used`, `voucher_cancelled`, `voucher_expired`",
+        description="`voucher_used`, `voucher_cancelled`, `voucher_expired`; "
+        "`ambiguous_member` when the member is named by a phone number several members share "
+        "(`details.membership_numbers` lists them)",
     ),
 }
 CODE_EXAMPLE = "7KQM-4XTA-9BHC-2WRN"

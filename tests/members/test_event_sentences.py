@@ -68,6 +68,7 @@ def _every_kind(n: dict[str, Any]) -> dict[str, SimpleNamespace]:
     return {
         Kind.JOINED: _event(Kind.JOINED, {"channel": "web", "home_store_id": shop.pk}),
         Kind.EMAIL_VERIFIED: _event(Kind.EMAIL_VERIFIED, {}),
+        Kind.ACCOUNT_ACTIVATED: _event(Kind.ACCOUNT_ACTIVATED, {"channel": "email"}),
         Kind.PROFILE_UPDATED: _event(Kind.PROFILE_UPDATED, {"fields": ["phone"]}),
         Kind.CARD_ROTATED: _event(Kind.CARD_ROTATED, {}),
         Kind.LANGUAGE_CHANGED: _event(Kind.LANGUAGE_CHANGED, {"language": "en"}),
@@ -114,6 +115,7 @@ def _every_kind(n: dict[str, Any]) -> dict[str, SimpleNamespace]:
 
 SWEDISH = {
     Kind.JOINED: "Blev medlem via webb",
+    Kind.ACCOUNT_ACTIVATED: "Aktiverade sitt konto på webben via e-post",
     Kind.LANGUAGE_CHANGED: "Valde engelska som språk",
     Kind.RETURNED: "Lämnade tillbaka varor i Södermalm",
     Kind.POINTS_REDEEMED: "Använde 500 poäng",
@@ -131,6 +133,7 @@ SWEDISH = {
 }
 ENGLISH = {
     Kind.JOINED: "Became a member via web",
+    Kind.ACCOUNT_ACTIVATED: "Activated their online account via email",
     Kind.REWARD_CLAIMED: "Chose the reward Tote bag",
     Kind.TIER_CHANGED: "New tier: Gold",
     Kind.CHALLENGE_COMPLETED: "Completed the challenge Three runs: 200 p",

@@ -241,7 +241,12 @@ MEMBER_PAGES = [
     "/konto/password/change/",
     "/konto/email/",
 ]
-ANONYMOUS_PAGES = ["/konto/signup/", "/konto/login/", "/konto/password/reset/"]
+ANONYMOUS_PAGES = [
+    "/konto/signup/",
+    "/konto/login/",
+    "/konto/password/reset/",
+    "/konto/aktivera/",
+]
 # Forms with nothing to type (a button) or that end the session: not fuzzed.
 NOT_FUZZED = {"/konto/logout/"}
 # Forms that legitimately answer a hostile value with a plain redirect (their reason); they
@@ -250,6 +255,8 @@ ACCEPTS_ANY_TEXT: dict[str, str] = {
     "/sprak/": "Django's set_language ignores a language it does not know and redirects back",
     "/konto/email/": "allauth's address page redirects back when no action button is named "
     "(the fuzzed form is the address list; its buttons are not form fields)",
+    "/konto/aktivera/": "activation answers any text with the same 'check your email' page, "
+    "so that it never tells whether a membership matched (members.activation)",
 }
 
 

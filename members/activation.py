@@ -1,0 +1,273 @@
+"""Activation: a member who joined in store, was added by staff or was imported gets an
+online login with a one-time link (issue 15, docs/import.md "Activation").
+
+The member names themselves on the activation page by email, mobile number or membership
+number. When that matches exactly one active member without a usable login (no login at
+all, or an imported login with an unusable password), a link goes to the **email address
+on record**; never to an address the visitor typed that is not on record. The page answers
+the same whatever happened, so it tells nobody whether an address or number is a member's.
+
+The link is ``signing.dumps`` of the member's id and a hash of the login's state (its
+password, last login and address), salted and signed with the site key, and expires after
+``ACTIVATION_SECONDS``. Setting the password changes that state, so a used link (and every
+other link sent before it) no longer matches: single use without a table. The password set
+from the link counts as the confirmation of the address it went to.
+
+No SMS: the only SMS path (campaigns' channel) is marketing, behind consent, in a higher
+app. A member with no email on record (a till member) cannot activate online yet; the
+answer is the same and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+from members.activity import Kind, activity_record
+from members.enqueue import task_get
+from members.errors import DomainError
+from members.models import Member, User
+from members.phone import phone_try_normalise
+from members.services import membership_number_is_valid
+
+ACTIVATION_SECONDS = 60 * 60
+# Requests per client address and per typed identifier, each per hour; then the page asks
+# the visitor to wait. Counted for every request, match or not, so the limit says nothing
+# about who is a member.
+REQUESTS_PER_CLIENT_PER_HOUR = 20
+REQUESTS_PER_IDENTIFIER_PER_HOUR = 5
+# At most one activation mail per member in this many seconds (the same member named by
+# email, then by phone, then by number sends one mail).
+MAIL_INTERVAL_SECONDS = 180
+
+_SALT = "members.activation"
+
+
+class ActivationLimitedError(DomainError):
+    code = "activation_rate_limited"
+    status = 429
+    default_message = _("Too many activation requests. Try again in an hour.")
+
+
+class ActivationLinkInvalidError(DomainError):
+    code = "activation_link_invalid"
+    status = 400
+    default_message = _("The activation link is not valid, has expired or has been used.")
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """What the visitor typed, read as one kind: ``email``, ``phone`` or ``number``."""
+
+    kind: str
+    value: str
+
+
+def identifier_parse(text: str) -> Identifier | None:
+    """An email (has an @), a membership number (ten digits, not starting with 0, with a
+    valid check digit: a Swedish mobile number starts with 0 or +46/0046) or a mobile
+    number in any form; None for anything else."""
+    text = (text or "").strip()
+    if not text or len(text) > 254:
+        return None
+    if "@" in text:
+        return Identifier("email", text.lower())
+    digits = text.replace(" ", "").replace("-", "")
+    if digits.isdigit() and not digits.startswith("0") and membership_number_is_valid(digits):
+        return Identifier("number", digits)
+    e164 = phone_try_normalise(text)
+    return Identifier("phone", e164) if e164 else None
+
+
+def _without_usable_login() -> QuerySet[Member]:
+    """Active members who cannot log in: no login, or a login (not staff, not disabled)
+    whose password is unusable (an import's)."""
+    return Member.objects.filter(erased_at__isnull=True).filter(
+        Q(user__isnull=True)
+        | Q(
+            user__password__startswith=UNUSABLE_PASSWORD_PREFIX,
+            user__is_active=True,
+            user__is_staff=False,
+        )
+    )
+
+
+def activation_candidate(identifier: Identifier) -> Member | None:
+    """The one member without a usable login that ``identifier`` names, or None (nobody,
+    or several: a phone two such members share names neither)."""
+    queryset = _without_usable_login().select_related("user")
+    if identifier.kind == "email":
+        queryset = queryset.filter(user__email__iexact=identifier.value)
+    elif identifier.kind == "phone":
+        queryset = queryset.filter(phone=identifier.value)
+    else:
+        queryset = queryset.filter(membership_number=identifier.value)
+    found = list(queryset.order_by("pk")[:2])
+    return found[0] if len(found) == 1 else None
+
+
+def _state(member: Member) -> str:
+    """A hash of what using a link changes: the login's password (unusable until then),
+    last login and address. Any change makes every earlier link stale."""
+    user = member.user
+    parts = [str(member.pk), str(member.user_id or "")]
+    if user is not None:
+        parts += [user.password, str(user.last_login or ""), user.email.lower()]
+    return salted_hmac(_SALT, "\x1f".join(parts), algorithm="sha256").hexdigest()[:32]
+
+
+def activation_token_make(member: Member) -> str:
+    return signing.dumps([member.pk, _state(member)], salt=_SALT, compress=True)
+
+
+def _token_payload(token: str) -> tuple[int, str]:
+    try:
+        member_id, state = signing.loads(token, salt=_SALT, max_age=ACTIVATION_SECONDS)
+        return int(member_id), str(state)
+    except (signing.BadSignature, ValueError, TypeError) as error:
+        raise ActivationLinkInvalidError() from error
+
+
+def activation_token_member(token: str) -> Member:
+    """The member a link is for, while the link is valid: signed by this site, younger than
+    ``ACTIVATION_SECONDS``, unused and the member still without a usable login. Raises
+    ``ActivationLinkInvalidError`` otherwise (one error for every reason)."""
+    member_id, state = _token_payload(token)
+    member = _without_usable_login().select_related("user").filter(pk=member_id).first()
+    if member is None or member.user is None or not constant_time_compare(state, _state(member)):
+        raise ActivationLinkInvalidError()
+    return member
+
+
+def _count(key: str) -> int:
+    cache.add(key, 0, 3600 + 60)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, 3600 + 60)
+        return 1
+
+
+def _limited(*, client: str | None, identifier: Identifier | None, text: str) -> bool:
+    """Count this request for the client and for what was typed (the parsed identifier, so
+    "070-111 22 33" and "+46701112233" count together); True once either is over."""
+    hour = int(timezone.now().timestamp() // 3600)
+    typed = f"{identifier.kind}:{identifier.value}" if identifier else " ".join(text.split())
+    typed_key = hashlib.sha256(typed.lower().encode()).hexdigest()[:32]
+    over = _count(f"activation:id:{hour}:{typed_key}") > REQUESTS_PER_IDENTIFIER_PER_HOUR
+    if client:
+        client_key = hashlib.sha256(client.encode()).hexdigest()[:32]
+        over = _count(f"activation:ip:{hour}:{client_key}") > REQUESTS_PER_CLIENT_PER_HOUR or over
+    return over
+
+
+def activation_request(*, identifier_text: str, client: str | None, request: HttpRequest) -> None:
+    """The activation page's form: send a link when the text names exactly one member
+    without a usable login who has an email address on record. Returns nothing either way
+    (the page answers the same); raises ``ActivationLimitedError`` past the rate limits."""
+    identifier = identifier_parse(identifier_text)
+    if _limited(client=client, identifier=identifier, text=identifier_text or ""):
+        raise ActivationLimitedError()
+    member = activation_candidate(identifier) if identifier is not None else None
+    if member is None or member.user is None or not member.user.email:
+        return
+    activation_mail_send(member=member, request=request)
+
+
+def activation_offer_for_signup(*, email: str, request: HttpRequest) -> bool:
+    """Sign-up with an address that already is the login of a member without a usable
+    password: send that address the activation link instead of allauth's "someone tried to
+    sign up with your address" mail. True when the member was found (a mail was sent, or
+    one was sent a moment ago); False: allauth's mail goes out as usual."""
+    member = activation_candidate(Identifier("email", email.strip().lower()))
+    if member is None or member.user is None:
+        return False
+    activation_mail_send(member=member, request=request)
+    return True
+
+
+def activation_mail_send(*, member: Member, request: HttpRequest) -> bool:
+    """Mail the member a fresh link, in their language, to the address on record (at most
+    one per ``MAIL_INTERVAL_SECONDS``; False when skipped for that). Sent by a worker once
+    the caller's transaction commits."""
+    assert member.user is not None
+    if not cache.add(f"activation:mail:{member.pk}", 1, MAIL_INTERVAL_SECONDS):
+        return False
+    url = request.build_absolute_uri(
+        reverse("members:activate-link", kwargs={"token": activation_token_make(member)})
+    )
+    context = {"member": member, "activate_url": url, "minutes": ACTIVATION_SECONDS // 60}
+    with translation.override(member.preferred_language):
+        subject = render_to_string("members/email/activation_subject.txt", context)
+        body = render_to_string("members/email/activation_message.txt", context)
+    payload = {
+        "subject": settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + " ".join(subject.split()),
+        "body": body,
+        "from_email": settings.DEFAULT_FROM_EMAIL,
+        "to": [member.user.email],
+        "html": None,
+        "headers": {},
+    }
+    transaction.on_commit(lambda: task_get("members.tasks.email_send").delay(payload))
+    return True
+
+
+def member_activate(*, token: str, password: str) -> User:
+    """Set the login's password from a valid link, confirm the address the link went to and
+    record the activation on the timeline. The member keeps everything (number, card,
+    points): the login is theirs already, no member is created. Raises
+    ``ActivationLinkInvalidError`` for a link that is no longer valid (also when a second
+    tab used it a moment ago) and ``ValidationError`` for a password the validators
+    refuse."""
+    with transaction.atomic():
+        # Lock the member and the login first, then check the link: a second use waiting
+        # on these locks reads the password the first one set, and is refused.
+        member_id = _token_payload(token)[0]
+        user_id = (
+            Member.objects.select_for_update()
+            .filter(pk=member_id)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+        if user_id is None:
+            raise ActivationLinkInvalidError()
+        User.objects.select_for_update().filter(pk=user_id).first()
+        member = activation_token_member(token)
+        user = member.user
+        assert user is not None
+        validate_password(password, user)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        address, created = EmailAddress.objects.get_or_create(
+            user=user, email__iexact=user.email, defaults={"email": user.email, "primary": True}
+        )
+        newly_verified = created or not address.verified
+        if newly_verified:
+            EmailAddress.objects.filter(pk=address.pk).update(verified=True)
+        if not EmailAddress.objects.filter(user=user, primary=True).exists():
+            EmailAddress.objects.filter(pk=address.pk).update(primary=True)
+        activity_record(
+            member=member,
+            kind=Kind.ACCOUNT_ACTIVATED,
+            data={"channel": "email"},
+            source="web",
+            actor=user,
+        )
+        if newly_verified:
+            activity_record(member=member, kind=Kind.EMAIL_VERIFIED, source="web", actor=user)
+    return user
