@@ -39,7 +39,6 @@ from rewards.ledger.imports import (
     POINTS_MAX,
     OpeningLot,
     opening_key,
-    opening_lot_expired,
     points_import,
     points_imported,
 )
@@ -129,9 +128,10 @@ def balances_import(
     _imported_check(readable)
     candidates = [line for line in readable if not line.unchanged]
     _repeats_check(candidates)
+    expiries: dict[datetime.date, datetime.datetime] = {}
     for line in candidates:
         if line.earned_at is not None and not line.problems:
-            _expiry_check(line, now=now)
+            _expiry_check(line, now=now, expiries=expiries)
     valid = [line for line in candidates if not line.problems]
     if not dry_run:
         for start in range(0, len(valid), batch_size):
@@ -311,12 +311,18 @@ def _repeats_check(lines: list[Line]) -> None:
             )
 
 
-def _expiry_check(line: Line, *, now: datetime.datetime) -> None:
+def _expiry_check(
+    line: Line, *, now: datetime.datetime, expiries: dict[datetime.date, datetime.datetime]
+) -> None:
+    """Points already expired under the club's rules are refused. ``expiries``: each earn
+    day's expiry, worked out once per run (it depends on the day alone)."""
     assert line.earned_at is not None
-    if opening_lot_expired(line.earned_at, now=now):
-        last_day = timezone.localtime(lot_expiry(line.earned_at)).date() - datetime.timedelta(
-            days=1
-        )
+    day = timezone.localtime(line.earned_at).date()
+    expires_at = expiries.get(day)
+    if expires_at is None:
+        expires_at = expiries[day] = lot_expiry(line.earned_at)
+    if expires_at <= now:
+        last_day = timezone.localtime(expires_at).date() - datetime.timedelta(days=1)
         line.reject(
             "earned_at",
             _(

@@ -72,11 +72,6 @@ def points_imported(keys: Iterable[str]) -> dict[str, int]:
     )
 
 
-def opening_lot_expired(earned_at: datetime.datetime, *, now: datetime.datetime) -> bool:
-    """Whether points earned at ``earned_at`` have expired by ``now`` under the club's rules."""
-    return lot_expiry(earned_at) <= now
-
-
 def points_import(
     *,
     lots: Sequence[OpeningLot],
@@ -95,9 +90,14 @@ def points_import(
     key twice)."""
     now = now or timezone.now()
     keys = [lot.key for lot in lots]
-    _lots_check(lots, keys, now=now)
+    expiries = _expiries(lots)
+    _lots_check(lots, keys, expiries, now=now)
     existing = points_imported(keys)
-    new = [lot for lot, key in zip(lots, keys, strict=True) if key not in existing]
+    new = [
+        (lot, expires_at)
+        for lot, key, expires_at in zip(lots, keys, expiries, strict=True)
+        if key not in existing
+    ]
     if not new:
         return existing
     try:
@@ -106,10 +106,10 @@ def points_import(
         return existing
     except IntegrityError:
         pass  # another import wrote some of these keys meanwhile
-    for lot in new:
+    for lot, expires_at in new:
         try:
             with transaction.atomic():
-                _lots_write([lot], actor=actor, now=now)
+                _lots_write([(lot, expires_at)], actor=actor, now=now)
         except IntegrityError:
             found = points_imported([lot.key])
             if not found:
@@ -118,14 +118,34 @@ def points_import(
     return existing
 
 
-def _lots_check(lots: Sequence[OpeningLot], keys: list[str], *, now: datetime.datetime) -> None:
+def _expiries(lots: Sequence[OpeningLot]) -> list[datetime.datetime]:
+    """Each lot's expiry (``lot_expiry``), worked out once per Stockholm day: it depends on
+    the earn date alone."""
+    by_day: dict[datetime.date, datetime.datetime] = {}
+    expiries = []
     for lot in lots:
+        day = timezone.localtime(lot.earned_at).date()
+        expires_at = by_day.get(day)
+        if expires_at is None:
+            expires_at = by_day[day] = lot_expiry(lot.earned_at)
+        expiries.append(expires_at)
+    return expiries
+
+
+def _lots_check(
+    lots: Sequence[OpeningLot],
+    keys: list[str],
+    expiries: list[datetime.datetime],
+    *,
+    now: datetime.datetime,
+) -> None:
+    for lot, expires_at in zip(lots, expiries, strict=True):
         points = lot.points
         if not isinstance(points, int) or isinstance(points, bool) or not 0 < points <= POINTS_MAX:
             raise ValidationError({"points": _("Points must be a positive whole number.")})
         if timezone.is_naive(lot.earned_at) or lot.earned_at > now:
             raise ValidationError({"earned_at": _("The earn date is in the future.")})
-        if opening_lot_expired(lot.earned_at, now=now):
+        if expires_at <= now:
             raise ValidationError({"earned_at": _("Expired points are not imported.")})
         if len(lot.note) > NOTE_MAX:
             raise ValidationError(
@@ -140,23 +160,30 @@ def _lots_check(lots: Sequence[OpeningLot], keys: list[str], *, now: datetime.da
 def _explanations(lots: Sequence[OpeningLot]) -> list[list[dict[str, object]]]:
     """What the member reads on the entry, in both languages: where and when the points were
     earned ("+500 p: Intjänat i den gamla klubben 1 mars 2024")."""
-    texts: dict[str, list[str]] = {}
+    days = [timezone.localtime(lot.earned_at).date() for lot in lots]
+    texts: dict[str, dict[datetime.date, str]] = {}
     for language in ("sv", "en"):
         with translation.override(language):
-            texts[language] = [
-                _("Earned in the old club on %(date)s")
-                % {"date": formats.date_format(timezone.localtime(lot.earned_at), "j F Y")}
-                for lot in lots
-            ]
+            texts[language] = {
+                day: _("Earned in the old club on %(date)s")
+                % {"date": formats.date_format(day, "j F Y")}
+                for day in set(days)
+            }
     return [
-        [{"rule": None, "sv": sv, "en": en, "points": lot.points}]
-        for lot, sv, en in zip(lots, texts["sv"], texts["en"], strict=True)
+        [{"rule": None, "sv": texts["sv"][day], "en": texts["en"][day], "points": lot.points}]
+        for lot, day in zip(lots, days, strict=True)
     ]
 
 
-def _lots_write(lots: Sequence[OpeningLot], *, actor: User | None, now: datetime.datetime) -> None:
-    """The entries, their lots and the balances: three INSERTs per thousand lots. Call
-    inside a transaction."""
+def _lots_write(
+    new: Sequence[tuple[OpeningLot, datetime.datetime]],
+    *,
+    actor: User | None,
+    now: datetime.datetime,
+) -> None:
+    """The entries, their lots (with their expiry) and the balances: three INSERTs per
+    thousand lots. Call inside a transaction."""
+    lots = [lot for lot, _expires_at in new]
     acted_by = actor if actor is not None and actor.is_authenticated else None
     entries = LedgerEntry.objects.bulk_create(
         [
@@ -185,9 +212,9 @@ def _lots_write(lots: Sequence[OpeningLot], *, actor: User | None, now: datetime
                 remaining=lot.points,
                 available_at=lot.earned_at,
                 matured=True,
-                expires_at=lot_expiry(lot.earned_at),
+                expires_at=expires_at,
             )
-            for lot, entry in zip(lots, entries, strict=True)
+            for (lot, expires_at), entry in zip(new, entries, strict=True)
         ],
         batch_size=INSERT_BATCH,
     )
