@@ -29,6 +29,8 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -44,6 +46,7 @@ from members.errors import DomainError
 from members.models import Member, User
 from members.phone import phone_try_normalise
 from members.services import membership_number_is_valid
+from members.validators import email_length_validate
 
 ACTIVATION_SECONDS = 60 * 60
 # Requests per client address and per typed identifier, each per hour; then the page asks
@@ -271,3 +274,70 @@ def member_activate(*, token: str, password: str) -> User:
         if newly_verified:
             activity_record(member=member, kind=Kind.EMAIL_VERIFIED, source="web", actor=user)
     return user
+
+
+# --- at the staff desk: the member is at the counter, staff have seen them -----------------
+
+
+class ActivationNotPossibleError(DomainError):
+    code = "activation_not_possible"
+    status = 409
+    default_message = _("This member can log in already.")
+
+
+def member_login_add(*, member: Member, email: str, actor: User | None) -> User:
+    """Give a member who has no login one: ``email`` as its address (unconfirmed) and an
+    unusable password, exactly as the import makes one, attached to this member. Staff
+    then send the activation link. Refuses an address that is already a login's."""
+    email = (email or "").strip().lower()
+    email_length_validate(email)
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        raise ValidationError({"email": error.messages}) from error
+    with transaction.atomic():
+        locked = Member.objects.select_for_update().get(pk=member.pk)
+        if locked.user_id is not None or locked.erased_at is not None:
+            raise ActivationNotPossibleError(_("This member has a login already."))
+        if (
+            User.objects.filter(email__iexact=email).exists()
+            or EmailAddress.objects.filter(email__iexact=email).exists()
+        ):
+            raise ValidationError(
+                {"email": _("This email address already belongs to another login.")}
+            )
+        user = User.objects.create_user(email=email, password=None)
+        EmailAddress.objects.create(user=user, email=email, verified=False, primary=True)
+        locked.user = user
+        locked.save(update_fields=["user"])
+        activity_record(
+            member=locked,
+            kind=Kind.PROFILE_UPDATED,
+            data={"fields": ["email"]},
+            source="desk",
+            actor=actor,
+        )
+    member.user = user
+    return user
+
+
+def activation_send_by_staff(
+    *, member: Member, request: HttpRequest, actor: User | None, email: str = ""
+) -> str:
+    """The desk's "Send an activation link": to the address on record, or, for a member
+    without a login, to ``email`` (which becomes the login, ``member_login_add``). Returns
+    the address. Refuses a member who can log in already, and a second mail within
+    ``MAIL_INTERVAL_SECONDS``."""
+    member = Member.objects.select_related("user").get(pk=member.pk)
+    if member.user is None:
+        if not email.strip():
+            raise ValidationError({"email": _("Enter the member's email address.")})
+        member_login_add(member=member, email=email, actor=actor)
+    elif activation_candidate(Identifier("number", member.membership_number)) is None:
+        raise ActivationNotPossibleError()
+    assert member.user is not None
+    if not activation_mail_send(member=member, request=request):
+        raise ActivationNotPossibleError(
+            _("A link was sent a moment ago. Ask the member to look in their inbox and spam.")
+        )
+    return str(member.user.email)

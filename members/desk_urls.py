@@ -15,4 +15,5 @@ urlpatterns = [
         desk_views.verification_resend,
         name="verification-resend",
     ),
+    path("<int:member_id>/activation/", desk_views.activation_send, name="activation-send"),
 ]

@@ -11,7 +11,7 @@ from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -21,6 +21,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from members.activation import Identifier, activation_candidate, activation_send_by_staff
+from members.actors import request_actor
 from members.desk import desk_home_render, desk_sections_render
 from members.errors import DomainError
 from members.labels import EVENT_SOURCE_LABELS, event_sentence, label_for
@@ -118,6 +120,9 @@ def desk_member(request: HttpRequest, member_id: int) -> HttpResponse:
             email_unconfirmed=EmailAddress.objects.filter(
                 user_id=member.user_id, primary=True, verified=False
             ).exists(),
+            # No login, or an imported one without a password: the desk sends activation.
+            can_activate=activation_candidate(Identifier("number", member.membership_number))
+            is not None,
         ),
     )
     staff_access(request, member.pk, "desk")
@@ -138,5 +143,35 @@ def verification_resend(request: HttpRequest, member_id: int) -> HttpResponse:
     else:
         messages.success(
             request, _("A new confirmation link was sent to %(email)s.") % {"email": address}
+        )
+    return HttpResponseRedirect(reverse("desk:member", args=[member.pk]))
+
+
+@desk_view
+@require_POST
+def activation_send(request: HttpRequest, member_id: int) -> HttpResponse:
+    """ "Send an activation link" (``members.change_member``): to the address on record, or
+    to the address the member gives at the counter, which becomes their login
+    (members.activation)."""
+    if not request.user.has_perm("members.change_member"):
+        raise PermissionDenied
+    member = get_object_or_404(Member, pk=member_id, erased_at__isnull=True)
+    try:
+        address = activation_send_by_staff(
+            member=member,
+            request=request,
+            actor=request_actor(request),
+            email=request.POST.get("email", "")[:400],
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("An activation link was sent to %(email)s. It works once, for an hour.")
+            % {"email": address},
         )
     return HttpResponseRedirect(reverse("desk:member", args=[member.pk]))

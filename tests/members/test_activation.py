@@ -325,3 +325,105 @@ def test_a_membership_number_is_read_as_one(db):
     member = member_create(first_name="A", last_name="B")
     parsed = activation.identifier_parse(member.membership_number)
     assert parsed == activation.Identifier("number", member.membership_number)
+
+
+# --- at the staff desk ------------------------------------------------------------------
+
+
+@pytest.fixture
+def staff_client() -> Any:
+    from django.test import Client
+
+    from members.roles import STORE_STAFF
+
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(factories.staff_user(role=STORE_STAFF))
+    return client
+
+
+def test_a_till_member_gets_a_login_at_the_desk_and_activates_as_the_same_member(
+    staff_client, client, django_capture_on_commit_callbacks
+):
+    """A member who joined at a till has no login and no email: at the counter, staff type
+    the address the member gives; it becomes the member's login and gets the link."""
+    from django.urls import reverse
+
+    till_member = member_create(
+        first_name="Tove", last_name="Till", phone="0706667788", join_channel="store"
+    )
+    rf.earned(till_member, 300)
+    number, members = till_member.membership_number, Member.objects.count()
+    page = staff_client.get(reverse("desk:member", args=[till_member.pk])).content.decode()
+    assert "Send an activation link" in page
+    assert 'name="email"' in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = staff_client.post(
+            reverse("desk:activation-send", args=[till_member.pk]),
+            {"email": "Tove@Example.se"},
+            follow=True,
+        )
+
+    assert "An activation link was sent to tove@example.se." in sent.content.decode()
+    assert [m.to for m in mail.outbox] == [["tove@example.se"]]
+    till_member.refresh_from_db()
+    assert till_member.user is not None
+    assert not till_member.user.has_usable_password()
+    assert Member.objects.count() == members
+    client.get(_link(mail.outbox[0]))
+    client.post("/konto/aktivera/losenord/", {"password1": PASSWORD, "password2": PASSWORD})
+    assert client.session["_auth_user_id"] == str(till_member.user_id)
+    till_member.refresh_from_db()
+    assert till_member.membership_number == number
+    assert balance_get(member=till_member)["available"] == 300
+    assert EmailAddress.objects.get(user=till_member.user).verified
+    assert Member.objects.count() == members
+    # now the member can log in: the desk offers no activation any more
+    page = staff_client.get(reverse("desk:member", args=[till_member.pk])).content.decode()
+    assert "Send an activation link" not in page
+
+
+def test_the_desk_refuses_a_taken_or_invalid_address_and_changes_nothing(
+    staff_client, member, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    till_member = member_create(first_name="Tove", last_name="Till")
+    url = reverse("desk:activation-send", args=[till_member.pk])
+    before = _state()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        taken = staff_client.post(url, {"email": "ANNA@example.se"}, follow=True)
+        invalid = staff_client.post(url, {"email": "not-an-address"}, follow=True)
+        empty = staff_client.post(url, {"email": ""}, follow=True)
+
+    assert "already belongs to another login" in taken.content.decode()
+    assert "valid email address" in invalid.content.decode()
+    assert "Enter the member&#x27;s email address." in empty.content.decode()
+    assert mail.outbox == []
+    assert _state() == before
+
+
+def test_the_desk_sends_an_imported_member_the_link_to_the_address_on_record(
+    staff_client, pia, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    url = reverse("desk:activation-send", args=[pia.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        first = staff_client.post(url, {"email": "someone-else@example.se"}, follow=True)
+        again = staff_client.post(url, follow=True)
+
+    assert "An activation link was sent to pia@example.se." in first.content.decode()
+    assert "A link was sent a moment ago." in again.content.decode()
+    assert [m.to for m in mail.outbox] == [["pia@example.se"]]
+    assert not User.objects.filter(email="someone-else@example.se").exists()
+
+
+def test_the_desk_refuses_a_member_who_can_log_in(staff_client, member):
+    from django.urls import reverse
+
+    answer = staff_client.post(reverse("desk:activation-send", args=[member.pk]), follow=True)
+
+    assert "This member can log in already." in answer.content.decode()
+    assert mail.outbox == []

@@ -182,7 +182,8 @@ OUT_OF_MATRIX = {
     "admin:app_list": "an app's index lists only the models the role may see",
     "admin:<redirect>": "the old change URL redirects to the change page",
     "admin:<catch-all>": "unknown back-office paths (admin.site.final_catch_all_view)",
-    "konto:*": "django-allauth (tests/members/test_signup.py, test_login_protection.py)",
+    "konto:*": "django-allauth and activation (tests/members/test_signup.py, "
+    "test_login_protection.py, test_activation.py)",
 }
 
 # Custom back-office views: per method, the permissions a role needs (all of them) and what an
@@ -276,6 +277,10 @@ ADMIN_VIEWS: dict[str, tuple[Callable[[World], dict[str, Any]], list[AdminCall]]
         [("GET", ("members.view_member",), 200)],
     ),
     "desk:verification-resend": (
+        lambda w: {"member_id": w.members["A"].pk},
+        [("POST", ("members.view_member", "members.change_member"), None)],
+    ),
+    "desk:activation-send": (
         lambda w: {"member_id": w.members["A"].pk},
         [("POST", ("members.view_member", "members.change_member"), None)],
     ),
