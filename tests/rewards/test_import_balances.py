@@ -19,7 +19,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db.models import Sum
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import translation
 
 from members.external_ids import external_id_erased_form
@@ -462,3 +462,21 @@ def test_the_downloadable_template_imports_as_it_is(english):
     assert data.decode().splitlines()[0].split(";") == HEADER
     assert _books() == (3, 3, 1825)
     assert_invariants(Member.objects.values_list("pk", flat=True))
+
+
+def test_the_member_reads_the_imported_points_on_their_points_page(member):
+    Member.objects.filter(pk=member.pk).update(external_id="K-50")
+    data = _file([["K-50", "1500", "2025-03-01", "internal: migrated lot 77"]])
+    assert balances_import(data=data, dry_run=False).summary == (
+        "imported=1 unchanged=0 rejected=0"
+    )
+    client = Client(HTTP_ACCEPT_LANGUAGE="sv")
+    client.force_login(member.user)
+
+    html = client.get("/mina-sidor/poang/").content.decode()
+
+    assert 'data-testid="available">1500 p' in html
+    assert "Överfört från den gamla klubben" in html
+    assert "+1500 p: Intjänat i den gamla klubben 1 mars 2025" in html
+    assert "28 februari 2027" in html  # the last day: 24 months from the earn date
+    assert "migrated lot 77" not in html  # the note is for staff
