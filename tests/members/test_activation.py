@@ -33,6 +33,18 @@ HEADER = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limits count in the shared cache, which a parallel test worker may clear at any
+    moment (conftest's ``cache.clear()``); these tests count in a cache of their own, with
+    the same ``add``/``incr`` the limits use on Redis."""
+    import uuid
+
+    from django.core.cache.backends.locmem import LocMemCache
+
+    monkeypatch.setattr(activation, "cache", LocMemCache(f"activation-{uuid.uuid4()}", {}))
+
+
 def _import(*lines: str) -> None:
     data = "\r\n".join([HEADER, *lines]).encode()
     report = members_import(data=data, dry_run=False)

@@ -426,9 +426,9 @@ def test_staff_find_an_imported_member_by_their_old_id_and_correct_the_postcode(
 def test_an_imported_member_with_an_email_sets_a_password_and_logs_in_as_themselves(
     stores, client, django_capture_on_commit_callbacks
 ):
-    """Until activation is built (issue 15, next): the login the import made cannot be used
-    until the member sets a password through "Forgot your password?"; their first login
-    then asks them to confirm the address (a second mail), and they are the same member."""
+    """Besides activation (tests/members/test_activation.py), "Forgot your password?" also
+    opens the login the import made: the member sets a password, their first login then
+    asks them to confirm the address (a second mail), and they are the same member."""
     import re
 
     from django.core import mail
