@@ -439,3 +439,44 @@ def test_the_desk_refuses_a_member_who_can_log_in(staff_client, member):
 
     assert "This member can log in already." in answer.content.decode()
     assert mail.outbox == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_link_used_in_two_tabs_at_once_activates_once():
+    """Real PostgreSQL, two threads: the row locks make the second use wait, read the new
+    password and be refused."""
+    import threading
+
+    from django.db import connection
+
+    _import("R-1;Rut;Ek;rut@example.se;;;;;;sv")
+    member = Member.objects.get(external_id="R-1")
+    token = activation.activation_token_make(member)
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def use(password: str) -> None:
+        try:
+            barrier.wait()
+            activation.member_activate(token=token, password=password)
+            results.append("activated")
+        except activation.ActivationLinkInvalidError:
+            results.append("refused")
+        except BaseException as exc:
+            results.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=use, args=(password,))
+        for password in ("Första-Lösen-2024", "Andra-Lösen-2024")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == ["activated", "refused"]
+    assert member.events.filter(kind=Kind.ACCOUNT_ACTIVATED).count() == 1
+    user = User.objects.get(pk=member.user_id)
+    assert user.check_password("Första-Lösen-2024") or user.check_password("Andra-Lösen-2024")
