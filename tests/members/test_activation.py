@@ -478,5 +478,5 @@ def test_one_link_used_in_two_tabs_at_once_activates_once():
 
     assert sorted(results) == ["activated", "refused"]
     assert member.events.filter(kind=Kind.ACCOUNT_ACTIVATED).count() == 1
-    user = User.objects.get(pk=member.user_id)
+    user = User.objects.get(member=member)
     assert user.check_password("Första-Lösen-2024") or user.check_password("Andra-Lösen-2024")
