@@ -14,8 +14,9 @@ other link sent before it) no longer matches: single use without a table. The pa
 from the link counts as the confirmation of the address it went to.
 
 No SMS: the only SMS path (campaigns' channel) is marketing, behind consent, in a higher
-app. A member with no email on record (a till member) cannot activate online yet; the
-answer is the same and nothing is sent.
+app. A member with no email on record (a till member) gets nothing from the page (the
+answer is the same); at the staff desk, staff give them a login with the address they
+give and send the link (``activation_send_by_staff``).
 """
 
 from __future__ import annotations
