@@ -161,6 +161,17 @@ class Member(models.Model):
     # Set when the member has been anonymised (erasure or retention); the row stays as a
     # tombstone so that the books (purchases, ledger) keep their owner.
     erased_at = models.DateTimeField(_("erased"), null=True, blank=True)
+    # Set when this member was merged into another (members.merging): the row stays as a
+    # tombstone whose number, card and QR resolve to the survivor.
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_members",
+    )
+    merged_at = models.DateTimeField(_("merged"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("member")
@@ -185,6 +196,96 @@ class Member(models.Model):
         """The number as printed on the card: groups of four, easy to read aloud."""
         number = self.membership_number
         return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+class DuplicateCandidate(models.Model):
+    """Two members who may be one person (members.duplicates), with a score and the reasons.
+
+    The pair is stored once, the lower id first. "Not the same person" is remembered as a
+    dismissed row, so the pair is never proposed again."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Waiting for review")
+        DISMISSED = "dismissed", _("Not the same person")
+        MERGED = "merged", _("Merged")
+
+    member_a = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="+"
+    )
+    member_b = models.ForeignKey(
+        Member, verbose_name=_("possible duplicate"), on_delete=models.CASCADE, related_name="+"
+    )
+    score = models.FloatField(_("score"))
+    # Rule codes with small facts (members.duplicates), never copies of personal values.
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    found_at = models.DateTimeField(_("found"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-score", "-found_at"]
+        verbose_name = _("possible duplicate")
+        verbose_name_plural = _("possible duplicates")
+        permissions = [("merge_member", "Can merge two members into one")]
+        constraints = [
+            models.UniqueConstraint(fields=["member_a", "member_b"], name="duplicate_pair_once"),
+            models.CheckConstraint(
+                condition=models.Q(member_a__lt=models.F("member_b")),
+                name="duplicate_pair_ordered",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["-score"],
+                condition=models.Q(status="open"),
+                name="duplicate_open_idx",
+            ),
+            models.Index(fields=["member_b"], name="duplicate_member_b_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_a_id} ~ {self.member_b_id} ({self.score:.2f})"
+
+
+class MemberMerge(models.Model):
+    """The audit row of one merge: who, when, why and what moved (members.merging)."""
+
+    survivor = models.ForeignKey(
+        Member, verbose_name=_("kept member"), on_delete=models.PROTECT, related_name="merges_in"
+    )
+    merged = models.OneToOneField(
+        Member, verbose_name=_("merged member"), on_delete=models.PROTECT, related_name="merge_out"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("merged by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    # What moved, table by table: {"rewards.purchase": 12, "points": 340, ...}.
+    moved = models.JSONField(_("what moved"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("merge")
+        verbose_name_plural = _("merges")
+
+    def __str__(self) -> str:
+        return f"{self.merged_id} -> {self.survivor_id}"
 
 
 class ActivityEvent(models.Model):

@@ -119,6 +119,9 @@ class LedgerEntry(models.Model):
         REVERSE = "reverse", _("Reversed")
         # Opening balances brought over from the chain's old club (rewards.ledger.imports).
         IMPORT = "import", _("Imported from the old club")
+        # Points moved between two members by a merge (members.merging): an out entry on
+        # the merged member and an in entry on the survivor, one pair per lot.
+        TRANSFER = "transfer", _("Moved by a merge")
 
     class Cause(models.TextChoices):
         PURCHASE = "purchase", _("Purchase")
@@ -130,6 +133,7 @@ class LedgerEntry(models.Model):
         STAFF = "staff", _("Staff adjustment")
         SYSTEM = "system", _("System")
         IMPORT = "import", _("Old club")
+        MERGE = "merge", _("Merge of two members")
 
     member = models.ForeignKey(
         Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="ledger"
