@@ -42,3 +42,4 @@ class Kind(StrEnum):
     ERASURE_REQUESTED = "erasure_requested"
     ERASURE_CANCELLED = "erasure_cancelled"
     ERASED = "erased"
+    MERGED = "merged"

@@ -59,6 +59,7 @@ EVENT_KIND_LABELS: dict[str, Promise] = {
     Kind.ERASURE_REQUESTED: _("Asked to be erased"),
     Kind.ERASURE_CANCELLED: _("Cancelled the erasure request"),
     Kind.ERASED: _("Erased"),
+    Kind.MERGED: _("Merged with another membership"),
 }
 
 # Where an event came from (``ActivityEvent.source``): the services' ``source=`` values and
@@ -204,6 +205,7 @@ EVENT_SENTENCES: dict[str, Promise] = {
     Kind.ERASURE_REQUESTED: _("Asked to be erased"),
     Kind.ERASURE_CANCELLED: _("Cancelled the erasure request"),
     Kind.ERASED: _("Erased"),
+    Kind.MERGED: _("Two memberships were merged into this one"),
 }
 PAUSED_SENTENCE = _("Paused offers for %(days)s days")
 RESUMED_SENTENCE = _("Resumed offers")

@@ -110,6 +110,7 @@ def _every_kind(n: dict[str, Any]) -> dict[str, SimpleNamespace]:
         Kind.ERASURE_REQUESTED: _event(Kind.ERASURE_REQUESTED, {"privacy_request_id": 1}),
         Kind.ERASURE_CANCELLED: _event(Kind.ERASURE_CANCELLED, {"privacy_request_id": 1}),
         Kind.ERASED: _event(Kind.ERASED, {}),
+        Kind.MERGED: _event(Kind.MERGED, {"merge": 1, "merged_member": 2}),
     }
 
 
