@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.core.mail import EmailMultiAlternatives
 
-from members import activity
+from members import activity, duplicates
 
 
 @shared_task(
@@ -43,3 +43,9 @@ def activity_drain() -> int:
 @shared_task(acks_late=True)
 def activity_sweep() -> int:
     return activity.activity_sweep()
+
+
+@shared_task(acks_late=True)
+def duplicates_find(member_ids: list[int]) -> int:
+    """Look for duplicates of the given members (members.duplicates)."""
+    return duplicates.duplicates_find_for_members(member_ids=member_ids)
