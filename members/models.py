@@ -288,6 +288,68 @@ class MemberMerge(models.Model):
         return f"{self.merged_id} -> {self.survivor_id}"
 
 
+class ImportJob(models.Model):
+    """A file uploaded in the back-office to be imported by the worker (members.import_jobs),
+    with its progress and, once done, its report.
+
+    The file waits in the private storage until a real (not dry) run has finished with it;
+    the job and its report (which quotes the file's values) are purged after
+    ``IMPORT_JOB_RETENTION_DAYS``."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting for the worker")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("what"), max_length=20)
+    file_name = models.CharField(_("file"), max_length=200)
+    # Where the upload waits in the private storage; empty once it has been removed.
+    file_path = models.CharField(max_length=200, blank=True)
+    dry_run = models.BooleanField(_("dry run"), default=True)
+    language = models.CharField(_("language of the report"), max_length=8, default="sv")
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    done = models.PositiveIntegerField(_("lines written"), default=0)
+    total = models.PositiveIntegerField(_("valid lines"), default=0)
+    imported = models.PositiveIntegerField(_("imported"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    summary = models.CharField(_("summary"), max_length=200, blank=True)
+    # The report's lines in words (notices first, then problems in file order), cut at
+    # IMPORT_REPORT_LINES; ``problems_total`` says how many there were.
+    report = models.JSONField(_("report"), default=list, blank=True)
+    problems_total = models.PositiveIntegerField(_("problems"), default=0)
+    error = models.CharField(_("error"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    # Touched with every batch: a running job whose heartbeat stops was interrupted.
+    heartbeat_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        indexes = [models.Index(fields=["created_at"], name="importjob_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.kind})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
 class ActivityEvent(models.Model):
     """One thing a member did, appended by the service that did it, in its transaction.
 
