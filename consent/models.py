@@ -60,6 +60,10 @@ class Retention(models.TextChoices):
     MESSAGES = "messages", _("13 months after the message was sent")
     SECURITY_LOG = "security_log", _("2 years, to show who looked at member data")
     EXPORT_FILE = "export_file", _("7 days after the export was made")
+    IMPORT_REPORT = (
+        "import_report",
+        _("30 days after an import, so that staff can correct the file and run it again"),
+    )
     SESSION = "session", _("Until you log out, at most 2 weeks")
 
 
