@@ -38,6 +38,19 @@ class MembersConfig(AppConfig):
             name="members.timeline", order=90, render=desk_views.timeline_section
         )
 
+        # The back-office upload's first kind (rewards registers balances and purchases).
+        from members.import_jobs import import_kind_register
+        from members.imports import members_import
+
+        import_kind_register(
+            code="members",
+            label=_("Members"),
+            run=members_import,
+            permission="members.add_member",
+            template="import/members.csv",
+            order=10,
+        )
+
 
 def _group_str(group: Any) -> str:
     from members import roles

@@ -7,7 +7,7 @@ from typing import Any
 from celery import shared_task
 from django.core.mail import EmailMultiAlternatives
 
-from members import activity, duplicates
+from members import activity, duplicates, import_jobs
 
 
 @shared_task(
@@ -49,3 +49,9 @@ def activity_sweep() -> int:
 def duplicates_find(member_ids: list[int]) -> int:
     """Look for duplicates of the given members (members.duplicates)."""
     return duplicates.duplicates_find_for_members(member_ids=member_ids)
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
+def import_job_run(job_id: int) -> bool:
+    """Run one uploaded import (members.import_jobs)."""
+    return import_jobs.import_job_run(job_id=job_id)

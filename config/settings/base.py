@@ -214,6 +214,13 @@ CONSENT_PAUSE_DAYS = env.int("CONSENT_PAUSE_DAYS", default=30)
 CONSENT_UNSUBSCRIBE_MAX_AGE_DAYS = env.int("CONSENT_UNSUBSCRIBE_MAX_AGE_DAYS", default=400)
 PRIVACY_ERASURE_GRACE_DAYS = env.int("PRIVACY_ERASURE_GRACE_DAYS", default=14)
 PRIVACY_EXPORT_TTL_DAYS = env.int("PRIVACY_EXPORT_TTL_DAYS", default=7)
+# Back-office imports (members.import_jobs, docs/import.md): the largest upload, how many
+# report lines a job keeps, when a running job without progress counts as interrupted, and
+# how long jobs (their reports quote the file's values) are kept.
+IMPORT_UPLOAD_MAX_BYTES = env.int("IMPORT_UPLOAD_MAX_BYTES", default=100_000_000)
+IMPORT_REPORT_LINES = env.int("IMPORT_REPORT_LINES", default=1000)
+IMPORT_JOB_STALE_SECONDS = env.int("IMPORT_JOB_STALE_SECONDS", default=600)
+IMPORT_JOB_RETENTION_DAYS = env.int("IMPORT_JOB_RETENTION_DAYS", default=30)
 PRIVACY_INACTIVITY_MONTHS = env.int("PRIVACY_INACTIVITY_MONTHS", default=36)
 PRIVACY_ACCESS_LOG_RETENTION_DAYS = env.int("PRIVACY_ACCESS_LOG_RETENTION_DAYS", default=730)
 # An export build holds a lease the worker renews every quarter of it; once it runs out the
