@@ -36,7 +36,8 @@ from consent.scrub import ERASED, Identifiers, identifier_regex, scrub
 from consent.services.consent import Proof, consent_set_locked
 from consent.services.export import export_leftovers_clean, privacy_export_file_delete
 from members.external_ids import external_id_erased_form
-from members.models import ActivityEvent, Member, Store, User
+from members.import_jobs import import_jobs_purge
+from members.models import ActivityEvent, ImportJob, Member, Store, User
 from members.phone import phone_display
 from members.rows import CompiledQuery
 
@@ -421,6 +422,8 @@ def _register_free_texts() -> None:
     privacy_parts.free_text_register(model=LogEntry, fields=["object_repr", "change_message"])
     privacy_parts.free_text_register(model=PartnerShare, fields=["reference"], member_path="member")
     privacy_parts.free_text_register(model=PrivacyRequest, fields=["refusal_reason"])
+    # A back-office import's report quotes the rejected lines' values (members.import_jobs).
+    privacy_parts.free_text_register(model=ImportJob, fields=["report"])
 
 
 def register() -> None:
@@ -430,4 +433,5 @@ def register() -> None:
     privacy_parts.erasure_step_register(name="consent", run=erase_consent_data, order=10)
     privacy_parts.erasure_step_register(name="free_text", run=erase_free_text, order=900)
     privacy_parts.erasure_step_register(name="members", run=erase_member_core, order=1000)
+    privacy_parts.retention_job_register(name="members.import_jobs", run=import_jobs_purge)
     _register_page_sections()

@@ -38,6 +38,10 @@ class MembersConfig(AppConfig):
             name="members.timeline", order=90, render=desk_views.timeline_section
         )
 
+        # The back-office import's admin lives in its own module (autodiscovery looks for
+        # members.admin only).
+        import_module("members.admin_imports")
+
         # The back-office upload's first kind (rewards registers balances and purchases).
         from members.import_jobs import import_kind_register
         from members.imports import members_import
