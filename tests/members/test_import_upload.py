@@ -93,7 +93,8 @@ def test_a_dry_run_then_import_for_real_from_the_back_office(django_capture_on_c
         "imported=2 unchanged=0 rejected=1",
     )
     assert set(Member.objects.values_list("external_id", flat=True)) == {"K-1", "K-2"}
-    assert real.file_path == "" and ImportJob.objects.get(pk=job.pk).file_path == ""
+    assert real.file_path == ""
+    assert ImportJob.objects.get(pk=job.pk).file_path == ""
     page = client.get(response["Location"]).content.decode()
     assert "What the import did" in page
     assert "Import for real" not in page
@@ -196,7 +197,8 @@ def test_run_again_after_an_interruption_writes_only_what_was_missing(
         ),
     )
     page = client.get(reverse("admin:members_importjob_change", args=[job.pk])).content.decode()
-    assert "interrupted" in page and "Run again" in page
+    assert "interrupted" in page
+    assert "Run again" in page
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("admin:members_importjob_again", args=[job.pk]), {"dry_run": "0"})
     again = ImportJob.objects.latest("pk")
@@ -205,7 +207,7 @@ def test_run_again_after_an_interruption_writes_only_what_was_missing(
 
 
 @pytest.mark.parametrize(
-    "data, message",
+    ("data", "message"),
     [
         (b"", "The file is empty."),
         (b"   \r\n", "The file is empty."),
@@ -245,7 +247,8 @@ def test_a_file_that_went_missing_fails_the_job_with_a_reason():
     storages["private"].delete(job.file_path)
     assert import_job_run(job_id=job.pk)
     job.refresh_from_db()
-    assert job.status == "failed" and job.error
+    assert job.status == "failed"
+    assert job.error
     assert Member.objects.count() == 0
 
 
@@ -298,3 +301,20 @@ def test_retention_deletes_old_jobs_and_their_files(settings):
     assert list(ImportJob.objects.values_list("pk", flat=True)) == [new.pk]
     assert not storages["private"].exists(old.file_path)
     assert storages["private"].exists(new.file_path)
+
+
+def test_opening_balances_are_uploaded_the_same_way(django_capture_on_commit_callbacks):
+    member = factories.member_with_user()
+    Member.objects.filter(pk=member.pk).update(external_id="K-9")
+    client = _client()
+    page = client.get(reverse("admin:members_importjob_add")).content.decode()
+    assert "Opening points balances" in page
+    assert "/static/import/balances.csv" in page
+    data = "external_id;points;earned_at\r\nK-9;250;" + timezone.localdate().isoformat() + "\r\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(client, data.encode(), kind="balances", dry_run=False)
+    job = ImportJob.objects.get()
+    assert job.summary == "imported=1 unchanged=0 rejected=0", job.report
+    from rewards.selectors import balance_get
+
+    assert balance_get(member=member)["posted"] + balance_get(member=member)["pending"] == 250
