@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from members.activity import Kind, activity_record
 from members.api.scopes import SCOPES
+from members.duplicates import duplicates_find_later
 from members.errors import DomainError
 from members.models import ApiKey, Member, Store, User, door_key_new
 from members.phone import phone_normalise
@@ -32,6 +33,9 @@ PROFILE_FIELDS = (
     "preferred_language",
     "home_store",
 )
+
+# The profile fields the duplicate rules compare (members.duplicates).
+DUPLICATE_FIELDS = {"first_name", "last_name", "phone", "birth_date", "postcode"}
 
 
 # --- validation shared by sign-up, profile, admin and API ----------------------------------
@@ -175,6 +179,8 @@ def member_create(
             actor=actor or user,
             store=home_store,
         )
+        # Someone who joined at a till may sign up online too: look for them after commit.
+        duplicates_find_later(member_ids=[member.pk])
     return member
 
 
@@ -201,6 +207,8 @@ def member_update_profile(
             source=source,
             actor=actor,
         )
+        if set(changed) & DUPLICATE_FIELDS:
+            duplicates_find_later(member_ids=[locked.pk])
     return locked
 
 

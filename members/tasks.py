@@ -52,6 +52,12 @@ def duplicates_find(member_ids: list[int]) -> int:
 
 
 @shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
+def duplicates_scan() -> int:
+    """The nightly duplicate scan over every member (members.duplicates, beat)."""
+    return duplicates.duplicates_scan()
+
+
+@shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
 def import_job_run(job_id: int) -> bool:
     """Run one uploaded import (members.import_jobs)."""
     return import_jobs.import_job_run(job_id=job_id)

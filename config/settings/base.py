@@ -385,6 +385,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.tasks.privacy_retention_run",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Duplicates (docs/duplicates.md): every member compared with every other, by blocks.
+    "members-duplicates-nightly": {
+        "task": "members.tasks.duplicates_scan",
+        "schedule": crontab(hour=1, minute=40),
+    },
     "rewards-points-mature": {
         "task": "rewards.tasks.points_mature_due",
         "schedule": crontab(minute="*/15"),
