@@ -291,3 +291,22 @@ def datetime_parse(value: str) -> datetime.datetime | None:
         return datetime.datetime(year, month, day_, hour, minute, second, tzinfo=FILE_TIME_ZONE)
     except ValueError:
         return None
+
+
+# "1 234,50", "1234.50", "1234,5", "1234", "-12,00": spaces (also no-break and narrow
+# no-break spaces) group thousands, a comma or a dot before one or two digits is the decimal
+# mark. "1.500" and "1,500" are refused rather than guessed: in some systems the mark before
+# three digits groups thousands, in others it is a decimal point.
+_AMOUNT = re.compile(r"^([+\-\u2212]?)(\d{1,3}(?: \d{3})+|\d+)(?:[,.](\d{1,2}))?$")
+
+
+def amount_parse(value: str) -> int | None:
+    """An amount in kronor as öre (``"1 234,50"`` -> 123450), negative allowed; ``None`` for
+    anything else (see ``_AMOUNT``)."""
+    text = value.replace("\u00a0", " ").replace("\u202f", " ").strip()
+    match = _AMOUNT.match(text)
+    if match is None:
+        return None
+    sign, digits, fraction = match.groups()
+    ore = int(digits.replace(" ", "")) * 100 + int((fraction or "0").ljust(2, "0"))
+    return -ore if sign in ("-", "\u2212") else ore

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime
 import secrets
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from allauth.account.models import EmailAddress
@@ -517,3 +517,90 @@ def _events_write(members: list[Member], *, actor: User | None, now: datetime.da
             for consumer in consumers_for(Kind.JOINED)
         ]
     )
+
+
+# --- finding imported members (the imports of points and purchases) ---------------------------
+
+
+@dataclass(frozen=True)
+class Found:
+    """What an external id or membership number names: the member to write to (a merged
+    member's survivor), or why there is none: ``erased``, or (``member_id`` None and not
+    erased) no member has it."""
+
+    member_id: int | None
+    erased: bool = False
+
+
+# ("external_id" or "membership_number", the value) -> Found
+FoundMembers = dict[tuple[str, str], Found]
+
+
+def members_find(*, external_ids: Iterable[str] = (), numbers: Iterable[str] = ()) -> FoundMembers:
+    """What each external id and membership number names, in a few queries for the file.
+
+    A merged member (``Member.merged_into``, a tombstone) resolves to the member it was
+    merged into, following chains, so rows imported after a merge land on the survivor and
+    never on the tombstone. An erased member, or an external id whose keyed hash an erasure
+    left (``members.external_ids``), is ``erased``."""
+    ids = {e for e in external_ids if e}
+    wanted = {n for n in numbers if n}
+    direct: dict[tuple[str, str], tuple[int, bool, int | None]] = {}
+    for column, values in (("external_id", ids), ("membership_number", wanted)):
+        if not values:
+            continue
+        rows = Member.objects.filter(**{f"{column}__in": list(values)}).values_list(
+            column, "pk", "erased_at", "merged_into_id"
+        )
+        for value, pk, erased_at, merged_into_id in rows:
+            direct[(column, value)] = (pk, erased_at is not None, merged_into_id)
+    survivors = _survivors({m for _pk, _e, m in direct.values() if m is not None})
+    found: FoundMembers = {}
+    for key, (pk, erased, merged_into_id) in direct.items():
+        if merged_into_id is not None:
+            survivor = survivors.get(merged_into_id)
+            if survivor is None or survivor[1]:
+                found[key] = Found(member_id=None, erased=True)
+            else:
+                found[key] = Found(member_id=survivor[0])
+        else:
+            found[key] = Found(member_id=None if erased else pk, erased=erased)
+    erased_forms = {external_id_erased_form(e): e for e in ids if ("external_id", e) not in found}
+    if erased_forms:
+        for form in Member.objects.filter(external_id__in=list(erased_forms)).values_list(
+            "external_id", flat=True
+        ):
+            if form is not None:
+                found[("external_id", erased_forms[form])] = Found(member_id=None, erased=True)
+    for e in ids:
+        found.setdefault(("external_id", e), Found(member_id=None))
+    for n in wanted:
+        found.setdefault(("membership_number", n), Found(member_id=None))
+    return found
+
+
+def _survivors(member_ids: set[int]) -> dict[int, tuple[int, bool]]:
+    """Each merged-into member's final survivor (following chains) and whether it is erased."""
+    final: dict[int, tuple[int, bool]] = {}
+    pending = {pk: pk for pk in member_ids}  # start -> where the chain is now
+    for _hop in range(10):  # member_merge never writes a cycle; chains are short
+        if not pending:
+            break
+        rows = {
+            pk: (merged_into_id, erased_at is not None)
+            for pk, merged_into_id, erased_at in Member.objects.filter(
+                pk__in=list(set(pending.values()))
+            ).values_list("pk", "merged_into_id", "erased_at")
+        }
+        following: dict[int, int] = {}
+        for start, at in pending.items():
+            row = rows.get(at)
+            if row is None:
+                continue
+            merged_into_id, erased = row
+            if merged_into_id is None:
+                final[start] = (at, erased)
+            else:
+                following[start] = merged_into_id
+        pending = following
+    return final
