@@ -113,3 +113,35 @@ def mail_link(message: Any, pattern: str = r"https?://\S+/konto/confirm-email/\S
     match = re.search(pattern, message.body)
     assert match, f"no link matching {pattern} in: {message.body}"
     return match.group(0)
+
+
+@pytest.fixture
+def celery_worker_process() -> Iterator[None]:
+    """A real Celery worker on this test's database and broker; tasks go to it, not eager
+    (the door's offer, the back-office import's progress)."""
+    from django.conf import settings
+
+    from bench.fanout import worker_name, worker_start, worker_stop, worker_wait_ready
+    from config.celery import app
+    from tests.processes import test_database_url
+
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": test_database_url(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+        }
+    )
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    name = worker_name()
+    worker = worker_start(env, 1, name=name)
+    try:
+        worker_wait_ready(app, name)
+        yield
+    finally:
+        worker_stop(worker)
+        app.conf.task_always_eager = eager
+        app.control.purge()

@@ -5,16 +5,13 @@ desk lists the arrival."""
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
-from bench.fanout import worker_name, worker_start, worker_stop, worker_wait_ready
 from campaigns.authoring import campaign_launch
 from campaigns.models import Delivery, MemberOffer, Offer
 from config.celery import app
@@ -25,7 +22,6 @@ from tests import factories
 from tests.factories import campaigns as cf
 from tests.factories import consent as consent_factories
 from tests.factories.personalisation import recommendation_with_every_field
-from tests.processes import test_database_url
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct-horse-battery"
@@ -71,31 +67,6 @@ def test_a_member_scans_the_door_poster_logs_in_and_sees_a_personal_offer(
     staff = Client()
     staff.force_login(factories.staff_user(role=STORE_STAFF))
     assert "Karin Lind" in staff.get("/admin/desk/").content.decode()
-
-
-@pytest.fixture
-def celery_worker_process() -> Iterator[None]:
-    """A real Celery worker on this test's database and broker; tasks go to it, not eager."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": test_database_url(),
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-        }
-    )
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    name = worker_name()
-    worker = worker_start(env, 1, name=name)
-    try:
-        worker_wait_ready(app, name)
-        yield
-    finally:
-        worker_stop(worker)
-        app.conf.task_always_eager = eager
-        app.control.purge()
 
 
 def test_a_campaign_triggered_by_the_check_in_shows_its_offer_within_seconds(
