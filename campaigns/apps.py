@@ -39,6 +39,7 @@ class CampaignsConfig(AppConfig):
         # Personalisation's back-office pages register their model admins when imported; the
         # admin's autodiscovery finds campaigns.admin only, so they are named here.
         import_module("campaigns.personalisation.admin")
+        import_module("campaigns.data_quality.admin")
         try:
             from campaigns import views
             from members.pages import panel_register

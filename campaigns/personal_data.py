@@ -118,6 +118,11 @@ NOT_PERSONAL = {
     "MemberOffer.id",
     "InboxMessage.id",
     "ContactBudget.id",
+    # The data-quality page's nightly counts: numbers per problem, no member in them.
+    "DataQualitySnapshot.id",
+    "DataQualitySnapshot.taken_on",
+    "DataQualitySnapshot.taken_at",
+    "DataQualitySnapshot.counts",
     "ProviderCall.id",
     "ProviderCall.delivery_id",
     "ProviderCall.channel",

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from campaigns import triggers
+from campaigns.data_quality.snapshots import data_quality_snapshot_take
 from campaigns.sending import batch, fanout, sweep
 from campaigns.sending.fanout import fanout_chunk_run
 
@@ -92,3 +93,9 @@ def campaigns_start_due() -> int:
 @shared_task(acks_late=True)
 def triggers_daily() -> int:
     return triggers.triggers_daily()
+
+
+@shared_task(acks_late=True)
+def data_quality_snapshot() -> int:
+    """Nightly: keep the day's data-quality counts (one row a day; running again replaces it)."""
+    return data_quality_snapshot_take().pk

@@ -15,6 +15,7 @@ from campaigns.models.core import (
     SegmentMember,
     Variant,
 )
+from campaigns.models.data_quality import DataQualitySnapshot
 from campaigns.models.personalisation import (
     AffinityBasis,
     CategoryAffinity,
@@ -29,6 +30,7 @@ __all__ = [
     "Campaign",
     "CategoryAffinity",
     "ContactBudget",
+    "DataQualitySnapshot",
     "Delivery",
     "FanoutChunk",
     "InboxMessage",

@@ -430,6 +430,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.triggers_daily",
         "schedule": crontab(hour=9, minute=0),
     },
+    # The data-quality page's trend (docs/data-quality.md): the day's counts, 90 days kept.
+    "campaigns-data-quality-snapshot": {
+        "task": "campaigns.tasks.data_quality_snapshot",
+        "schedule": crontab(hour=4, minute=15),
+    },
 }
 
 # --- The staff desk (docs/desk.md) ----------------------------------------------------------
