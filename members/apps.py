@@ -38,6 +38,22 @@ class MembersConfig(AppConfig):
             name="members.timeline", order=90, render=desk_views.timeline_section
         )
 
+        # Duplicates (docs/duplicates.md): the pairs follow a merge; the review page's
+        # profile panel; the review queue's admin (autodiscovery finds members.admin only).
+        from members import duplicate_panels, duplicates
+        from members.merging import merge_step_register
+
+        merge_step_register(
+            name="members.duplicates", run=duplicates.duplicates_after_merge, order=15
+        )
+        duplicate_panels.duplicate_panel_register(
+            name="members",
+            order=10,
+            title=_("Membership"),
+            facts=duplicate_panels.member_profile_facts,
+        )
+        import_module("members.admin_duplicates")
+
         # The back-office import's admin lives in its own module (autodiscovery looks for
         # members.admin only).
         import_module("members.admin_imports")

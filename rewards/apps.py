@@ -12,7 +12,7 @@ class RewardsConfig(AppConfig):
         from members.activity import Kind, consumer_register
         from members.api.summary import summary_extender_register
         from members.pages import panel_register
-        from rewards import consumers, desk, import_jobs, privacy, views
+        from rewards import consumers, desk, duplicates, import_jobs, privacy, views
         from rewards.api.serializers import BalanceSerializer
 
         summary_extender_register(
@@ -34,6 +34,8 @@ class RewardsConfig(AppConfig):
         privacy.register()
         desk.desk_sections_register()
         import_jobs.register()
+        # The duplicate review page's points panel (members.duplicate_panels).
+        duplicates.register()
         self._ready_loyalty()
         # Each package's back-office registers its model admins when imported; the admin's
         # autodiscovery looks for rewards.admin only, so the packages' are named here.

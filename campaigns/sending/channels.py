@@ -10,17 +10,16 @@ delivery sent.
 
 from __future__ import annotations
 
-import base64
 import logging
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import httpx
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 
 from campaigns.models import InboxMessage, ProviderCall
+from members.sms import SmsRejectedError, SmsTransientError, sms_provider_send
 
 logger = logging.getLogger(__name__)
 
@@ -108,32 +107,14 @@ class SmsChannel(Channel):
         if settings.CAMPAIGNS_SMS_BACKEND == "console":
             logger.info("SMS to %s: %s", message.to, message.text)
             return f"console-{message.delivery_id}"
-        auth = base64.b64encode(
-            f"{settings.CAMPAIGNS_SMS_USERNAME}:{settings.CAMPAIGNS_SMS_PASSWORD}".encode()
-        ).decode()
         try:
-            response = httpx.post(
-                settings.CAMPAIGNS_SMS_API_URL.rstrip("/") + "/a1/sms",
-                data={
-                    "from": settings.CAMPAIGNS_SMS_FROM,
-                    "to": message.to,
-                    "message": message.text,
-                },
-                headers={
-                    "Authorization": f"Basic {auth}",
-                    # 46elks ignores it; kept so that logs and proxies can correlate retries.
-                    "Idempotency-Key": message.idempotency_key,
-                },
-                timeout=settings.CAMPAIGNS_SMS_TIMEOUT_SECONDS,
+            return sms_provider_send(
+                to=message.to, text=message.text, idempotency_key=message.idempotency_key
             )
-        except httpx.HTTPError as error:
+        except SmsTransientError as error:
             raise TransientError(str(error)) from error
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TransientError(f"HTTP {response.status_code}")
-        if response.status_code >= 400:
-            raise PermanentError("provider_rejected", response.text[:200])
-        body: dict[str, Any] = response.json()
-        return str(body.get("id", ""))
+        except SmsRejectedError as error:
+            raise PermanentError("provider_rejected", str(error)) from error
 
 
 class OnsiteChannel(Channel):
