@@ -16,3 +16,11 @@ class ConsentConfig(AppConfig):
         desk.desk_register()
         # The duplicate review page's consent panel (members.duplicate_panels).
         duplicates.register()
+
+        # consent's columns in the member import (members.imports): the consents.
+        from consent.imports import import_check, import_columns, import_write
+        from members.imports import import_step_register
+
+        import_step_register(
+            name="consent", columns=import_columns, check=import_check, write=import_write
+        )

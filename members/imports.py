@@ -20,6 +20,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
@@ -31,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.activity import Kind, consumers_for
+from members.duplicates import duplicates_find_later
 from members.external_ids import external_id_erased_form
 from members.import_files import (
     ImportFileError,
@@ -103,6 +105,12 @@ class Line:
     # Its external id is a member's already (found before writing, or written meanwhile by a
     # concurrent run of the same file).
     unchanged: bool = False
+    # What a registered step (``import_step_register``) checked and will write, by its name.
+    steps: dict[str, Any] = field(default_factory=dict)
+    # Reported with the line, rejecting nothing (a consent that is not recorded, and why).
+    notes: list[ReportLine] = field(default_factory=list)
+    # The member written for it.
+    member_id: int | None = None
 
     def reject(self, column: str, reason: str) -> None:
         self.problems.append(
@@ -113,6 +121,52 @@ class Line:
                 reason=reason,
             )
         )
+
+    def note(self, column: str, reason: str) -> None:
+        self.notes.append(
+            ReportLine(
+                line=self.record.line,
+                column=column,
+                value=self.record.values.get(column, ""),
+                reason=reason,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class ImportStep:
+    """A higher app's columns in the member import (consent's consents, ``consent.imports``).
+
+    ``columns()``: the columns it reads, asked once per run (they may depend on data, such as
+    the club's purposes). ``check(lines, now)``: called with the lines still valid after the
+    import's own checks; rejects a line (``Line.reject``: the member is not imported) or notes
+    something about it (``Line.note``), and keeps what it will write in
+    ``Line.steps[name]``. ``write(lines, actor, now)``: called inside the batch's
+    transaction with the lines just written (``Line.member_id`` set), in bulk."""
+
+    name: str
+    columns: Callable[[], tuple[str, ...]]
+    check: Callable[[list[Line], datetime.datetime], None]
+    write: Callable[[list[Line], User | None, datetime.datetime], None]
+
+
+_steps: dict[str, ImportStep] = {}
+
+
+def import_step_register(
+    *,
+    name: str,
+    columns: Callable[[], tuple[str, ...]],
+    check: Callable[[list[Line], datetime.datetime], None],
+    write: Callable[[list[Line], User | None, datetime.datetime], None],
+) -> None:
+    """Add (or replace, by name) a higher app's part of the member import; call it from the
+    app's ``AppConfig.ready``."""
+    _steps[name] = ImportStep(name=name, columns=columns, check=check, write=write)
+
+
+def import_steps() -> list[ImportStep]:
+    return [_steps[name] for name in sorted(_steps)]
 
 
 def members_import(
@@ -131,8 +185,10 @@ def members_import(
     and all valid lines.
     The reasons in the report are in the active language."""
     report = ImportReport(dry_run=dry_run)
+    steps = import_steps()
+    known = COLUMNS + tuple(column for step in steps for column in step.columns())
     try:
-        parsed = csv_read(data, known=COLUMNS, required=REQUIRED)
+        parsed = csv_read(data, known=known, required=REQUIRED)
     except ImportFileError as exc:
         report.problems.append(exc.problem)
         return report
@@ -148,13 +204,23 @@ def members_import(
     for line in candidates:
         _line_clean(line, stores=stores, now=now)
     _emails_check(candidates)
+    for step in steps:
+        step.check([line for line in candidates if not line.problems], now)
     valid = [line for line in candidates if not line.problems]
     if not dry_run:
         for start in range(0, len(valid), batch_size):
-            _batch_write(valid[start : start + batch_size], actor=actor, now=now)
+            batch = valid[start : start + batch_size]
+            _batch_write(batch, actor=actor, now=now, steps=steps)
+            # Committed: the new members are checked against everyone else for duplicates.
+            duplicates_find_later(
+                member_ids=[line.member_id for line in batch if line.member_id is not None]
+            )
             if progress is not None:
                 progress(min(start + batch_size, len(valid)), len(valid))
     written = {id(line) for line in valid}
+    for line in valid:
+        if not line.problems and not line.unchanged:
+            report.notices.extend(line.notes)
     for line in lines:
         if line.problems:
             report.rejected += 1
@@ -382,20 +448,25 @@ def _email_taken_reason(has_member: bool) -> str:
 # --- writes -------------------------------------------------------------------------------
 
 
-def _batch_write(lines: list[Line], *, actor: User | None, now: datetime.datetime) -> None:
+def _batch_write(
+    lines: list[Line], *, actor: User | None, now: datetime.datetime, steps: list[ImportStep]
+) -> None:
     """Write a batch in one transaction; after a collision with a concurrent write, line by
     line, each in its own savepoint."""
     try:
         with transaction.atomic():
-            _members_write(lines, actor=actor, now=now)
+            _members_write(lines, actor=actor, now=now, steps=steps)
         return
     except IntegrityError:
-        pass
+        for line in lines:
+            line.member_id = None
     for line in lines:
-        _line_write_alone(line, actor=actor, now=now)
+        _line_write_alone(line, actor=actor, now=now, steps=steps)
 
 
-def _line_write_alone(line: Line, *, actor: User | None, now: datetime.datetime) -> None:
+def _line_write_alone(
+    line: Line, *, actor: User | None, now: datetime.datetime, steps: list[ImportStep]
+) -> None:
     """One line after its batch collided: checked again against what is there now."""
     for _attempt in range(3):
         if Member.objects.filter(external_id=line.external_id).exists():
@@ -414,9 +485,10 @@ def _line_write_alone(line: Line, *, actor: User | None, now: datetime.datetime)
                 return
         try:
             with transaction.atomic():
-                _members_write([line], actor=actor, now=now)
+                _members_write([line], actor=actor, now=now, steps=steps)
             return
         except IntegrityError:
+            line.member_id = None
             continue  # a membership number drawn at the same moment: draw again
     line.problems.append(  # pragma: no cover - three collisions in a row
         ReportLine(
@@ -448,7 +520,9 @@ def _numbers_draw(count: int) -> list[str]:
     return sorted(numbers)
 
 
-def _members_write(lines: list[Line], *, actor: User | None, now: datetime.datetime) -> None:
+def _members_write(
+    lines: list[Line], *, actor: User | None, now: datetime.datetime, steps: list[ImportStep]
+) -> None:
     """Users and unconfirmed addresses for the lines with an email, then the members and
     their "joined" events; four INSERTs per batch. Call inside a transaction."""
     with_email = [line for line in lines if line.email]
@@ -486,7 +560,11 @@ def _members_write(lines: list[Line], *, actor: User | None, now: datetime.datet
             for line, number in zip(lines, _numbers_draw(len(lines)), strict=True)
         ]
     )
+    for line, member in zip(lines, members, strict=True):
+        line.member_id = member.pk
     _events_write(members, actor=actor, now=now)
+    for step in steps:
+        step.write(lines, actor, now)
 
 
 def _events_write(members: list[Member], *, actor: User | None, now: datetime.datetime) -> None:
@@ -509,12 +587,19 @@ def _events_write(members: list[Member], *, actor: User | None, now: datetime.da
             for member in members
         ]
     )
+    history_events_handled(events, now=now)
+
+
+def history_events_handled(events: list[ActivityEvent], *, now: datetime.datetime) -> None:
+    """Events an import inserted as history (bulk, without handing them to the consumers):
+    those recent enough for the timeline's sweep to find are marked handled by each of their
+    consumers, so none acts on them later either."""
     recent = [event for event in events if event.created_at >= now - SWEEP_WINDOW]
     EventConsumption.objects.bulk_create(
         [
             EventConsumption(consumer=consumer.name, event=event, processed_at=now)
             for event in recent
-            for consumer in consumers_for(Kind.JOINED)
+            for consumer in consumers_for(event.kind)
         ]
     )
 

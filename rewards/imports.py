@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from members.external_ids import ERASED_PREFIX, external_id_erased_form
 from members.import_files import (
     ImportFileError,
     ImportReport,
@@ -33,7 +32,8 @@ from members.import_files import (
     csv_read,
     datetime_parse,
 )
-from members.models import Member, User
+from members.imports import members_find
+from members.models import User
 from rewards.ledger.imports import (
     NOTE_MAX,
     POINTS_MAX,
@@ -228,40 +228,24 @@ def _earned_at_clean(line: Line, value: str, *, now: datetime.datetime) -> None:
 
 
 def _members_find(lines: list[Line]) -> None:
-    """The member each external id names, in two queries for the whole file; an unknown or
-    erased member rejects the line."""
-    ids = {line.external_id for line in lines if line.external_id}
-    found: dict[str, tuple[int, bool]] = {}
-    rows = Member.objects.filter(external_id__in=list(ids)).values_list(
-        "external_id", "pk", "erased_at"
-    )
-    for external_id, pk, erased_at in rows:
-        if external_id is not None and not external_id.startswith(ERASED_PREFIX):
-            found[external_id] = (pk, erased_at is not None)
-    # An erased member keeps only a keyed hash of the external id (members.external_ids).
-    erased_forms = {external_id_erased_form(e): e for e in ids - set(found)}
-    erased = {
-        erased_forms[form]
-        for form in Member.objects.filter(external_id__in=list(erased_forms)).values_list(
-            "external_id", flat=True
-        )
-        if form is not None
-    }
+    """The member each external id names (a merged member's survivor), in a few queries for
+    the whole file; an unknown or erased member rejects the line."""
+    found = members_find(external_ids=[line.external_id for line in lines])
     for line in lines:
         if not line.external_id:
             continue
-        member = found.get(line.external_id)
-        if line.external_id in erased or (member is not None and member[1]):
+        member = found[("external_id", line.external_id)]
+        if member.erased:
             line.reject(
                 "external_id",
                 _("This member was erased at their own request; their points are not imported."),
             )
-        elif member is None:
+        elif member.member_id is None:
             line.reject(
                 "external_id", _("No member has this external id; import the members first.")
             )
         else:
-            line.member_id = member[0]
+            line.member_id = member.member_id
 
 
 def _imported_check(lines: list[Line]) -> None:

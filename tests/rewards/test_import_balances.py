@@ -480,3 +480,21 @@ def test_the_member_reads_the_imported_points_on_their_points_page(member):
     assert "+1500 p: Intjänat i den gamla klubben 1 mars 2025" in html
     assert "28 februari 2027" in html  # the last day: 24 months from the earn date
     assert "migrated lot 77" not in html  # the note is for staff
+
+
+def test_points_of_a_merged_member_s_old_id_go_to_the_survivor(members, english):
+    """A line naming a tombstone (Member.merged_into) credits the member it was merged into
+    and never the tombstone."""
+    survivor, merged = members["K-1"], members["K-2"]
+    Member.objects.filter(pk=merged.pk).update(merged_into=survivor)
+    data = _file([["K-2", "300", "2025-05-01", ""], ["K-1", "100", "2025-05-02", ""]])
+
+    report = balances_import(data=data, dry_run=False)
+
+    assert report.summary == "imported=2 unchanged=0 rejected=0"
+    assert _posted(survivor) == (0, 400, 0)
+    assert not LedgerEntry.objects.filter(member=merged).exists()
+    assert balances_import(data=data, dry_run=False).summary == (
+        "imported=0 unchanged=2 rejected=0"
+    )
+    assert_invariants([survivor.pk, merged.pk])
