@@ -21,6 +21,7 @@ DELIVERY_REASON_LABELS: dict[str, Promise] = {
     "quiet_hours": _("Quiet hours"),
     "paused": _("Member paused messages"),
     "erased": _("Member erased"),
+    "merged": _("Member merged into another"),
     "blocked": _("Member blocked"),
     "channel_not_covered": _("Consent does not cover the channel"),
     "unknown_purpose": _("Unknown purpose"),

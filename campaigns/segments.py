@@ -354,5 +354,7 @@ def criteria_validate(criteria: dict[str, Any] | None) -> None:
 def members_matching(
     criteria: dict[str, Any] | None, *, now: datetime.datetime | None = None
 ) -> QuerySet[Member]:
-    """Members (never erased ones) who match ``criteria``."""
-    return Member.objects.filter(erased_at__isnull=True).filter(criteria_compile(criteria, now=now))
+    """Members (never erased or merged ones) who match ``criteria``."""
+    return Member.objects.filter(erased_at__isnull=True, merged_into__isnull=True).filter(
+        criteria_compile(criteria, now=now)
+    )

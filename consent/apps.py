@@ -17,6 +17,12 @@ class ConsentConfig(AppConfig):
         # The duplicate review page's consent panel (members.duplicate_panels).
         duplicates.register()
 
+        # consent's part of a merge (members.merging), after members' own (order 10).
+        from consent.merging import consent_merge_step
+        from members.merging import merge_step_register
+
+        merge_step_register(name="consent", run=consent_merge_step, order=20)
+
         # consent's columns in the member import (members.imports): the consents.
         from consent.imports import import_check, import_columns, import_write
         from members.imports import import_step_register

@@ -82,8 +82,9 @@ def _timeline(member: Member) -> list[Row]:
 
 def _consent_history(member: Member) -> list[Row]:
     rows = []
+    # the members merged into this one keep their events as written (consent.merging)
     for event in (
-        ConsentEvent.objects.filter(member=member)
+        ConsentEvent.objects.filter(Q(member=member) | Q(member__merged_into=member))
         .select_related("purpose", "policy_version")
         .order_by("pk")
     ):
@@ -105,6 +106,17 @@ def _rows(model: Any, **filters: Any) -> Any:
     return rows
 
 
+def _merged_rows(model: Any, *, path: str) -> Any:
+    """``_rows`` of the member and of the members merged into it (rows that stay on the
+    tombstone: consent.merging)."""
+
+    def rows(member: Member) -> list[Row]:
+        found = Q(**{path: member}) | Q(**{f"{path}__merged_into": member})
+        return [privacy_parts.model_row(o) for o in model.objects.filter(found).order_by("pk")]
+
+    return rows
+
+
 def _register_exports() -> None:
     sections: list[tuple[str, Any, Any, Any]] = [
         ("profile", _("Your profile"), _profile, Member),
@@ -115,7 +127,7 @@ def _register_exports() -> None:
         (
             "consent_proof",
             _("Proof of consent given on the web"),
-            _rows(ConsentProof, path="event__member"),
+            _merged_rows(ConsentProof, path="event__member"),
             ConsentProof,
         ),
         (
@@ -196,6 +208,13 @@ def erase_member_core(member: Member) -> None:
         ]
         log_filter |= Q(content_type=content_types[User], object_id=str(user.pk))
         log_filter |= Q(content_type=content_types[EmailAddress], object_id__in=email_ids)
+        # the login's other addresses (a merged member's: members.merging) go the same way
+        others = [
+            e
+            for e in EmailAddress.objects.filter(user=user).values_list("email", flat=True)
+            if e.lower() != user.email.lower()
+        ]
+        identifiers.extend(others)
         EmailAddress.objects.filter(user=user).delete()
         if user.has_usable_password():
             user.set_unusable_password()
@@ -210,8 +229,9 @@ def erase_member_core(member: Member) -> None:
         )
         user.groups.clear()
         _sessions_delete(user.pk)
-        if user.email:
-            _login_attempts_delete(user.email)
+        for email in [user.email, *others]:
+            if email:
+                _login_attempts_delete(email)
     for value in identifiers:
         log_filter |= Q(object_repr__icontains=value) | Q(change_message__icontains=value)
     LogEntry.objects.filter(log_filter).update(
@@ -240,16 +260,26 @@ def erase_free_text(member: Member) -> None:
     audit trail); only the matching text changes."""
     if member.erased_at is not None:
         return
-    ids = member_identifiers(member)
-    strong = identifier_regex(ids)
-    with_names = identifier_regex(ids, names=True)
-    if not with_names:
-        return
+    everyone = [member_identifiers(member)]
+    if member.user_id is not None:
+        # Other addresses of the login: a merged member's, kept so the person signs in with
+        # either (members.merging); the login's own is in the first set.
+        everyone += [
+            Identifiers(email=email)
+            for email in EmailAddress.objects.filter(user_id=member.user_id)
+            .exclude(email__iexact=member.user.email if member.user else "")
+            .values_list("email", flat=True)
+        ]
     # The ledger's trigger lets exactly this transaction change a ledger entry's reason.
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('kundklubb.erasure', 'on', true)")
-    for entry in privacy_parts.free_texts():
-        _free_text_scrub(entry, member, strong=strong, with_names=with_names)
+    for ids in everyone:
+        strong = identifier_regex(ids)
+        with_names = identifier_regex(ids, names=True)
+        if not with_names:
+            continue
+        for entry in privacy_parts.free_texts():
+            _free_text_scrub(entry, member, strong=strong, with_names=with_names)
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('kundklubb.erasure', '', true)")
 

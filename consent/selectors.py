@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.files.storage import Storage, storages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from consent.models import (
@@ -61,11 +61,11 @@ def contact_permission(
 
     Call at the moment of sending, for every message. Every answer is read from committed
     rows with fresh queries and no cache, so a withdrawal committed a moment earlier is seen.
-    Checks, in order: the purpose exists and covers the channel; the member is not erased
-    and their login not blocked; consent is granted (for purposes that rest on consent);
-    marketing is not paused; the time is outside the member's quiet hours (Europe/Stockholm).
-    The weekly limit (``ContactPreferences.max_messages_per_week``) is the caller's contact
-    budget to apply, since only the caller knows what was sent.
+    Checks, in order: the purpose exists and covers the channel; the member is not erased,
+    not merged into another, and their login not blocked; consent is granted (for purposes
+    that rest on consent); marketing is not paused; the time is outside the member's quiet
+    hours (Europe/Stockholm). The weekly limit (``ContactPreferences.max_messages_per_week``)
+    is the caller's contact budget to apply, since only the caller knows what was sent.
     """
     member_id = member if isinstance(member, int) else member.pk
     return contact_permissions(member_ids=[member_id], purpose=purpose, channel=channel, at=at)[
@@ -94,7 +94,7 @@ def contact_permissions(
     members = {
         row["pk"]: row
         for row in Member.objects.filter(pk__in=ids).values(
-            "pk", "erased_at", "user_id", "user__is_active"
+            "pk", "erased_at", "merged_into_id", "user_id", "user__is_active"
         )
     }
     states: dict[int, bool] = {}
@@ -133,6 +133,8 @@ def _decide(
 ) -> Decision:
     if row is None or row["erased_at"] is not None:
         return Decision(False, "erased")
+    if row["merged_into_id"] is not None:  # a tombstone: the survivor is the one to ask
+        return Decision(False, "merged")
     if row["user_id"] is not None and not row["user__is_active"]:
         return Decision(False, "blocked")
     if not purpose.needs_consent:
@@ -220,7 +222,9 @@ def consent_history_latest(*, member: Member, limit: int = 100) -> list[ConsentE
     if query is None:
         query = _HISTORY_LATEST[limit] = CompiledQuery(
             lambda member_id: (
-                ConsentEvent.objects.filter(member_id=member_id)
+                ConsentEvent.objects.filter(
+                    Q(member_id=member_id) | Q(member__merged_into_id=member_id)
+                )
                 .select_related("purpose", "policy_version")
                 .order_by("-created_at", "-id")[:limit]
             ),
@@ -230,8 +234,10 @@ def consent_history_latest(*, member: Member, limit: int = 100) -> list[ConsentE
 
 
 def consent_history(*, member: Member) -> QuerySet[ConsentEvent]:
+    """Every consent event of the person: the member's own and those of the members merged
+    into it, which stay as written under their tombstones (consent.merging)."""
     return (
-        ConsentEvent.objects.filter(member=member)
+        ConsentEvent.objects.filter(Q(member=member) | Q(member__merged_into=member))
         .select_related("purpose", "policy_version")
         .order_by("-created_at", "-id")
     )

@@ -164,6 +164,22 @@ class MemberAdminForm(forms.ModelForm):
         return postcode_normalise(self.cleaned_data.get("postcode", ""))
 
 
+class MergedFilter(admin.SimpleListFilter):
+    """Members merged into another (tombstones) are left out of the list unless asked for:
+    their number and card find the member they were merged into (docs/merging.md)."""
+
+    title = _("merged")
+    parameter_name = "merged"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Merged into another member"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Member]) -> QuerySet[Member]:
+        if self.value() == "yes":
+            return queryset.filter(merged_into__isnull=False)
+        return queryset.filter(merged_into__isnull=True)
+
+
 @admin.register(Member)
 class MemberAdmin(MemberListGuard, admin.ModelAdmin):
     member_path = "pk"
@@ -177,7 +193,7 @@ class MemberAdmin(MemberListGuard, admin.ModelAdmin):
         "joined_at",
         "join_channel",
     ]
-    list_filter = ["join_channel", "preferred_language", "home_store", "joined_at"]
+    list_filter = ["join_channel", "preferred_language", "home_store", "joined_at", MergedFilter]
     list_select_related = ["user", "home_store"]
     search_fields = ["membership_number"]  # widened in get_search_results
     search_help_text = _("Membership number, email, mobile number in any format, or name.")
@@ -189,6 +205,8 @@ class MemberAdmin(MemberListGuard, admin.ModelAdmin):
         "external_id",
         "card_token_rotated_at",
         "erased_at",
+        "merged_into",
+        "merged_at",
         "timeline",
     ]
     fields = [
@@ -206,6 +224,8 @@ class MemberAdmin(MemberListGuard, admin.ModelAdmin):
         "external_id",
         "card_token_rotated_at",
         "erased_at",
+        "merged_into",
+        "merged_at",
         "timeline",
     ]
     show_full_result_count = False

@@ -54,6 +54,12 @@ class MembersConfig(AppConfig):
         )
         import_module("members.admin_duplicates")
 
+        # members' part of a merge (members.merging); consent, rewards and campaigns
+        # register theirs from their own ready().
+        from members import merging
+
+        merging.merge_step_register(name="members", run=merging.members_merge_step, order=10)
+
         # The back-office import's admin lives in its own module (autodiscovery looks for
         # members.admin only).
         import_module("members.admin_imports")

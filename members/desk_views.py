@@ -28,7 +28,7 @@ from members.errors import DomainError
 from members.labels import EVENT_SOURCE_LABELS, event_sentence, label_for
 from members.models import Member
 from members.phone import phone_display
-from members.selectors import member_desk_find, member_timeline
+from members.selectors import member_desk_find, member_resolve, member_timeline
 from members.services import email_verification_resend
 from members.staff_access import staff_access
 
@@ -106,6 +106,8 @@ def desk_member(request: HttpRequest, member_id: int) -> HttpResponse:
     member = get_object_or_404(
         Member.objects.select_related("user", "home_store"), pk=member_id, erased_at__isnull=True
     )
+    if member.merged_into_id is not None:  # an old link to a merged member: the survivor
+        return HttpResponseRedirect(reverse("desk:member", args=[member_resolve(member).pk]))
     sections = desk_sections_render(request, member)
     response = TemplateResponse(
         request,

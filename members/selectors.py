@@ -13,14 +13,49 @@ from members.rows import RowReader, column, fetch_one, relation_cache, table
 
 
 def _active_members() -> QuerySet[Member]:
-    return Member.objects.filter(erased_at__isnull=True).select_related("user", "home_store")
+    """Members who are neither erased nor merged into another: the ones lists, searches and
+    counts show. A merged member's tombstone is reached only through its identifiers
+    (``_member_by``), which resolve to the survivor."""
+    return Member.objects.filter(erased_at__isnull=True, merged_into__isnull=True).select_related(
+        "user", "home_store"
+    )
+
+
+def member_resolve(member: Member) -> Member:
+    """The member a tombstone was merged into (following chains), or the member itself.
+
+    ``member_merge`` points every earlier tombstone straight at the new survivor, so a chain
+    is one step long; older chains are still followed, and a cycle (which no merge writes)
+    ends the walk rather than looping."""
+    seen = {member.pk}
+    while member.merged_into_id is not None:
+        member = Member.objects.select_related("user", "home_store").get(pk=member.merged_into_id)
+        if member.pk in seen:
+            break
+        seen.add(member.pk)
+    return member
+
+
+def _member_by(**lookup: object) -> Member | None:
+    """The active member one unique identifier (card token, membership number) names: a
+    merged member's number and card still work, and name the member they were merged into."""
+    member = (
+        Member.objects.filter(erased_at__isnull=True, **lookup)
+        .select_related("user", "home_store")
+        .first()
+    )
+    if member is None or member.merged_into_id is None:
+        return member
+    survivor = member_resolve(member)
+    return None if survivor.is_erased or survivor.merged_into_id is not None else survivor
 
 
 def member_get_by_card_payload(payload: str) -> Member:
-    """The member behind a scanned QR payload. Raises ``InvalidCardTokenError`` for a forged
-    or malformed code and ``UnknownMemberError`` for a revoked (rotated) one."""
+    """The member behind a scanned QR payload (a merged member's card: the member they were
+    merged into). Raises ``InvalidCardTokenError`` for a forged or malformed code and
+    ``UnknownMemberError`` for a revoked (rotated) one."""
     token = card_token_from_payload(payload)
-    member = _active_members().filter(card_token=token).first()
+    member = _member_by(card_token=token)
     if member is None:
         raise UnknownMemberError()
     return member
@@ -46,7 +81,7 @@ def member_identify(
         return member_get_by_card_payload(card)
     queryset = _active_members()
     if membership_number:
-        member = queryset.filter(membership_number=membership_number.replace(" ", "")).first()
+        member = _member_by(membership_number=membership_number.replace(" ", ""))
     elif phone:
         e164 = phone_try_normalise(phone)
         matches = (
@@ -84,9 +119,9 @@ def member_desk_find(term: str) -> list[Member]:
     queryset = _active_members().order_by("last_name", "first_name", "pk")
     digits = term.replace(" ", "").replace("-", "")
     if digits.isdigit():
-        exact = list(queryset.filter(membership_number=digits)[:1])
-        if exact:
-            return exact
+        exact = _member_by(membership_number=digits)
+        if exact is not None:
+            return [exact]
     e164 = phone_try_normalise(term)
     if e164:
         by_phone = list(queryset.filter(phone=e164)[:DESK_RESULTS])
@@ -118,6 +153,12 @@ def member_search_q(term: str) -> Q:
     digits = term.replace(" ", "").replace("-", "")
     if digits.isdigit():
         q |= Q(membership_number__startswith=digits)
+        # a merged member's number finds the member it was merged into
+        q |= Q(
+            pk__in=Member.objects.filter(
+                membership_number=digits, merged_into__isnull=False
+            ).values("merged_into")
+        )
     e164 = phone_try_normalise(term)
     if e164:
         q |= Q(phone=e164)

@@ -41,11 +41,15 @@ from members.forms import (
 )
 from members.models import Member
 from members.security import client_ip
+from members.selectors import member_resolve
 from members.services import card_token_rotate, member_set_language, member_update_profile
 
 
 def _member_or_none(request: HttpRequest) -> Member | None:
     member = getattr(request.user, "member", None)
+    if member is not None and member.merged_into_id is not None:
+        # a merge moves the login to the survivor; a login still on a tombstone lands there too
+        member = member_resolve(member)
     if member is None or member.is_erased:
         return None
     return member

@@ -50,15 +50,17 @@ def member_by_number_with_tier(
     multipliers for that day (``earning.bonus_prefetch_sql``). Every purchase at a till
     starts here, so it is one hand-joined SELECT rather than a queryset compiled per call
     (members.rows); the member part is the same as ``Member.objects.filter(
-    erased_at__isnull=True, membership_number=number).select_related("member_tier")
-    .first()``."""
+    erased_at__isnull=True, merged_into__isnull=True, membership_number=number)
+    .select_related("member_tier").first()``."""
     bonus_sql, bonus_params = (
         earning.bonus_prefetch_sql(bonus_day) if bonus_day is not None else ("NULL", [])
     )
     sql = (
         f"WITH bonus_member AS (SELECT * FROM {table(Member, connection)} "  # noqa: S608
         f"WHERE {column(Member, 'membership_number', connection)} = %s "
-        f"AND {column(Member, 'erased_at', connection)} IS NULL) "
+        f"AND {column(Member, 'erased_at', connection)} IS NULL "
+        # a merged member's number: not here, but through member_identify, to the survivor
+        f"AND {column(Member, 'merged_into', connection)} IS NULL) "
         f"SELECT {_MEMBER.layout(connection).select}, "
         f"{_MEMBER_TIER.layout(connection).select}, {bonus_sql} "
         f"FROM bonus_member m LEFT JOIN {table(MemberTier, connection)} t "

@@ -87,9 +87,10 @@ def assign(campaign: Campaign, variants: list[Variant], member_id: int) -> tuple
 
 
 def audience(campaign: Campaign) -> QuerySet[Member]:
-    """Everyone the campaign is for (never erased members)."""
+    """Everyone the campaign is for (never erased or merged members: a tombstone's person is
+    its survivor)."""
     segment = campaign.segment
-    members = Member.objects.filter(erased_at__isnull=True)
+    members = Member.objects.filter(erased_at__isnull=True, merged_into__isnull=True)
     if segment is None:
         return members
     if segment.kind == segment.Kind.STATIC:

@@ -33,10 +33,17 @@ class Proof:
 
 
 def consent_set_locked(
-    *, member: Member, purpose: Purpose, granted: bool, proof: Proof, channel: str | None = None
+    *,
+    member: Member,
+    purpose: Purpose,
+    granted: bool,
+    proof: Proof,
+    channel: str | None = None,
+    facts: dict[str, object] | None = None,
 ) -> ConsentEvent | None:
     """Write one event and the state, unless nothing changes. Call inside a transaction that
-    holds the member row's lock (``consent.lock_objects.member_lock``)."""
+    holds the member row's lock (``consent.lock_objects.member_lock``). ``facts`` go on the
+    timeline event beside the consent event's id (why the system changed it: a merge)."""
     if not purpose.needs_consent:
         raise ConsentNotApplicableError()
     if channel is not None and channel != purpose.channel:
@@ -85,7 +92,12 @@ def consent_set_locked(
     activity_record(
         member=member,
         kind=Kind.CONSENT_GRANTED if granted else Kind.CONSENT_WITHDRAWN,
-        data={"purpose": purpose.code, "channel": purpose.channel, "consent_event_id": event.pk},
+        data={
+            **(facts or {}),
+            "purpose": purpose.code,
+            "channel": purpose.channel,
+            "consent_event_id": event.pk,
+        },
         source=proof.source,
         actor=actor,
     )

@@ -18,6 +18,7 @@ from consent.lock_objects import member_lock
 from consent.models import ConsentEvent, PrivacyRequest
 from members.activity import Kind, activity_record
 from members.models import Member, User
+from members.selectors import member_resolve
 
 Source = ConsentEvent.Source
 
@@ -69,6 +70,15 @@ def _grace() -> datetime.timedelta:
     return datetime.timedelta(days=settings.PRIVACY_ERASURE_GRACE_DAYS)
 
 
+def _link_names(request: PrivacyRequest, member_id: object) -> bool:
+    """The link names the request's member, or a member merged into it since the link was
+    mailed (the request moved to the survivor with the rest: consent.merging)."""
+    if str(request.member_id) == str(member_id):
+        return True
+    named = Member.objects.filter(pk=member_id if isinstance(member_id, int) else -1).first()
+    return named is not None and member_resolve(named).pk == request.member_id
+
+
 def privacy_erasure_confirm(*, token: str) -> PrivacyRequest:
     """The member clicked the emailed link: schedule the erasure after the grace period."""
     try:
@@ -78,10 +88,10 @@ def privacy_erasure_confirm(*, token: str) -> PrivacyRequest:
     with transaction.atomic():
         request = (
             PrivacyRequest.objects.select_for_update()
-            .filter(pk=data.get("r"), member_id=data.get("m"), kind=PrivacyRequest.Kind.ERASURE)
+            .filter(pk=data.get("r"), kind=PrivacyRequest.Kind.ERASURE)
             .first()
         )
-        if request is None:
+        if request is None or not _link_names(request, data.get("m")):
             raise InvalidConfirmationLinkError()
         if request.status == PrivacyRequest.Status.SCHEDULED:
             return request  # clicked twice
@@ -165,9 +175,32 @@ def privacy_erasures_run_due(*, now: datetime.datetime | None = None) -> int:
     return sum(1 for request_id in list(due) if privacy_erasure_execute(request_id=request_id))
 
 
+def _tombstones_lock(member_id: int) -> list[Member]:
+    """Every member merged into this one, directly or through an earlier merge, locked in
+    primary-key order. Call with the member's own row locked."""
+    found: list[int] = []
+    frontier = [member_id]
+    while frontier:
+        frontier = [
+            pk
+            for pk in Member.objects.filter(merged_into_id__in=frontier).values_list(
+                "pk", flat=True
+            )
+            if pk not in found and pk != member_id
+        ]
+        found.extend(frontier)
+    return list(
+        Member.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(pk__in=found)
+        .order_by("pk")
+    )
+
+
 def member_anonymise(*, member_id: int) -> bool:
     """Replace the member by a tombstone: every registered erasure step runs, in one
-    transaction, with the member row locked. Idempotent: a second run changes nothing.
+    transaction, with the member row locked, for the member and for every member merged into
+    it. Idempotent: a second run changes nothing.
 
     Purchases and ledger entries keep pointing at the tombstone, so every total is unchanged.
     Returns True when the member was erased by this call.
@@ -179,6 +212,15 @@ def member_anonymise(*, member_id: int) -> bool:
         first_time = member.erased_at is None
         for step in privacy_parts.erasure_steps():
             step.run(member)
+        # What came from members merged into this one: each tombstone (its number, card, the
+        # consent events and proof that stay on it, anything an app left there) is erased
+        # with the same steps, so nothing of either person remains (docs/merging.md).
+        for tombstone in _tombstones_lock(member_id):
+            for step in privacy_parts.erasure_steps():
+                step.run(tombstone)
+            Member.objects.filter(pk=tombstone.pk, erased_at__isnull=True).update(
+                erased_at=timezone.now()
+            )
         if first_time:
             Member.objects.filter(pk=member_id, erased_at__isnull=True).update(
                 erased_at=timezone.now()

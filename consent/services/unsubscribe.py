@@ -16,6 +16,7 @@ from consent.errors import InvalidUnsubscribeTokenError
 from consent.models import ConsentEvent, Purpose, UsedUnsubscribeToken
 from consent.services.consent import Proof, consent_set_locked
 from members.models import Member
+from members.selectors import member_resolve
 
 Source = ConsentEvent.Source
 
@@ -52,6 +53,21 @@ class UnsubscribeResult:
     withdrawn: bool  # False: the link had been used already, or nothing was granted
 
 
+def _member_lock_resolved(member_id: int) -> Member | None:
+    """Lock the member a link names or, for a link mailed before a merge, the member it was
+    merged into (the person's consent is theirs now: consent.merging). The tombstone is read
+    without a lock, so locks are still taken on live members only; a merge that commits in
+    between is seen under the lock and followed."""
+    found = Member.objects.filter(pk=member_id).first()
+    for _attempt in range(3):
+        if found is None:
+            return None
+        found = Member.objects.select_for_update().get(pk=member_resolve(found).pk)
+        if found.merged_into_id is None:
+            break
+    return found
+
+
 def unsubscribe_redeem(
     *, token: str, ip_address: str | None = None, user_agent: str = ""
 ) -> UnsubscribeResult:
@@ -62,7 +78,7 @@ def unsubscribe_redeem(
         raise InvalidUnsubscribeTokenError()
     digest = hashlib.sha256(token.encode()).hexdigest()
     with transaction.atomic():
-        member = Member.objects.select_for_update().filter(pk=data["m"]).first()
+        member = _member_lock_resolved(data["m"])
         if member is None:
             raise InvalidUnsubscribeTokenError()
         if member.erased_at is not None:
