@@ -12,7 +12,7 @@ class RewardsConfig(AppConfig):
         from members.activity import Kind, consumer_register
         from members.api.summary import summary_extender_register
         from members.pages import panel_register
-        from rewards import consumers, desk, duplicates, import_jobs, privacy, views
+        from rewards import consumers, desk, duplicates, import_jobs, merging, privacy, views
         from rewards.api.serializers import BalanceSerializer
 
         summary_extender_register(
@@ -32,6 +32,7 @@ class RewardsConfig(AppConfig):
             handler=consumers.event_points_from_activity,
         )
         privacy.register()
+        merging.register()
         desk.desk_sections_register()
         import_jobs.register()
         # The duplicate review page's points panel (members.duplicate_panels).

@@ -93,6 +93,14 @@ class MemberErasedError(DomainError):
     default_message = _("This membership has ended.")
 
 
+class MemberMergedError(ConflictError):
+    """The member was merged into another (members.merging) while the request was on its
+    way: their points and purchases are the survivor's now. ``survivor_id`` in details."""
+
+    code = "member_merged"
+    default_message = _("This member was merged into another member. Identify the member again.")
+
+
 class RewardNotAvailableError(DomainError):
     code = "reward_not_available"
     default_message = _("This reward is not available right now.")

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from django.db.models import Count, Q, Sum
 
+from members.models import MemberMerge
 from rewards.models import LedgerEntry, PointBalance, PointLot, Purchase, Reservation
 
 
@@ -17,8 +18,10 @@ def ledger_violations(*, member_ids: Iterable[int]) -> list[str]:
     """Every broken invariant of these members, one line each (empty when the books hold):
     I1 (cached balances = sums of the entries), I2 (nothing negative, available >= 0),
     I4 (a reservation has one reserve entry and, once resolved, one resolution; active
-    reservations add up to ``reserved``), I6 (earned + imported - reversed - redeemed -
-    expired + adjustments = posted + pending), and the lots holding exactly the balance."""
+    reservations add up to ``reserved``; a merge's transfers not counted), I6 (earned +
+    imported - reversed - redeemed - expired + adjustments + transfers in - transfers out =
+    posted + pending, and each merge's transfers net to zero over the pair), and the lots
+    holding exactly the balance."""
     problems: list[str] = []
     for member_id in member_ids:
         problems += _member_violations(member_id)
@@ -44,7 +47,9 @@ def _member_violations(member_id: int) -> list[str]:
         problems.append(f"I2 member {member_id}: negative (pending, posted, reserved) {cached}")
     by_kind = {
         row["kind"]: row
-        for row in entries.values("kind").annotate(points=Sum("points"), posted=Sum("delta_posted"))
+        for row in entries.values("kind").annotate(
+            points=Sum("points"), posted=Sum("delta_posted"), pending=Sum("delta_pending")
+        )
     }
 
     def total(kind: str, field: str = "points") -> int:
@@ -57,6 +62,8 @@ def _member_violations(member_id: int) -> list[str]:
         + total("redeem", "posted")
         - total("expire")
         + total("adjust", "posted")
+        + total("transfer", "posted")
+        + total("transfer", "pending")
     )
     if books != posted + pending:
         problems.append(f"I6 member {member_id}: entries say {books}, balance {posted + pending}")
@@ -66,7 +73,10 @@ def _member_violations(member_id: int) -> list[str]:
     )
     if (lots["posted"], lots["pending"]) != (posted, pending):
         problems.append(f"lots member {member_id}: lots {lots} != (posted, pending) {cached}")
-    for reservation in Reservation.objects.filter(member_id=member_id).annotate(n=Count("entries")):
+    # A merge's transfer entries move a reservation between members; they are not counted.
+    for reservation in Reservation.objects.filter(member_id=member_id).annotate(
+        n=Count("entries", filter=~Q(entries__kind=LedgerEntry.Kind.TRANSFER))
+    ):
         expected = 1 if reservation.status == Reservation.Status.ACTIVE else 2
         if reservation.n != expected:
             problems.append(
@@ -78,6 +88,31 @@ def _member_violations(member_id: int) -> list[str]:
     ).aggregate(s=Sum("amount", default=0))["s"]
     if active != reserved:
         problems.append(f"I4 member {member_id}: active reservations {active} != {reserved}")
+    return problems + _transfer_violations(member_id)
+
+
+def _transfer_violations(member_id: int) -> list[str]:
+    """I6 across a merge: each merge's transfer entries (keys ``merge:<merged id>:...``) net
+    to zero over the pair, pending, posted and reserved each, and every lot moved has both
+    its out and its in entry."""
+    problems: list[str] = []
+    merges = MemberMerge.objects.filter(Q(survivor_id=member_id) | Q(merged_id=member_id))
+    for merged_id, survivor_id in merges.values_list("merged_id", "survivor_id"):
+        transfers = LedgerEntry.objects.filter(
+            kind=LedgerEntry.Kind.TRANSFER, idempotency_key__startswith=f"merge:{merged_id}:"
+        )
+        sums = transfers.aggregate(
+            pending=Sum("delta_pending", default=0),
+            posted=Sum("delta_posted", default=0),
+            reserved=Sum("delta_reserved", default=0),
+            outside=Count("pk", filter=~Q(member_id__in=[merged_id, survivor_id])),
+            outs=Count("pk", filter=Q(idempotency_key__endswith=":out")),
+            ins=Count("pk", filter=Q(idempotency_key__endswith=":in")),
+        )
+        if (sums["pending"], sums["posted"], sums["reserved"], sums["outside"]) != (0, 0, 0, 0):
+            problems.append(f"I6 merge {merged_id} -> {survivor_id}: transfers do not net {sums}")
+        if sums["outs"] != sums["ins"]:
+            problems.append(f"I6 merge {merged_id} -> {survivor_id}: unpaired transfers {sums}")
     return problems
 
 

@@ -7,7 +7,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from rewards.ledger.entries import Cause, Entry, entry_write
-from rewards.ledger.lock_objects import balance_select_for_update, lots_select_for_update
+from rewards.ledger.lock_objects import (
+    balance_select_for_update,
+    lots_select_for_update,
+    member_lock_live,
+)
 from rewards.models import (
     PointBalance,
     PointLot,
@@ -88,8 +92,11 @@ def lot_mature(lot: PointLot, balance: PointBalance) -> None:
 
 
 def balance_lock(member_id: int, *, create: bool = False) -> PointBalance | None:
-    """Lock the member's balance row (the lock every spending path takes first), then make
-    due pending lots available, so the re-check under the lock sees today's balance."""
+    """Lock the member's balance row (the lock every spending path takes first, after the
+    member row: ``member_lock_live``, which refuses a merged member with
+    ``MemberMergedError``), then make due pending lots available, so the re-check under the
+    lock sees today's balance."""
+    member_lock_live(member_id=member_id)
     balance = balance_select_for_update(member_id=member_id).first()
     if balance is None:
         if not create:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
+from rewards.errors import MemberMergedError
 from rewards.ledger.balances import balance_apply, balance_lock
 from rewards.ledger.entries import Cause, Entry, entry_write, member_ref
 from rewards.ledger.lock_objects import lots_by_expiry, lots_select_for_update
@@ -27,7 +28,10 @@ def points_mature_due(*, limit: int = 5000) -> int:
     )
     for member_id in member_ids:
         with transaction.atomic():
-            balance_lock(member_id)  # matures the member's due lots under the lock
+            try:
+                balance_lock(member_id)  # matures the member's due lots under the lock
+            except MemberMergedError:
+                continue  # merged meanwhile: its lots are the survivor's now
     return len(member_ids)
 
 
@@ -39,7 +43,10 @@ def points_expire_member(*, member_id: int) -> int:
     now = timezone.now()
     expired = 0
     with transaction.atomic():
-        balance = balance_lock(member_id)
+        try:
+            balance = balance_lock(member_id)
+        except MemberMergedError:
+            return 0  # merged meanwhile: its lots are the survivor's now
         if balance is None:
             return 0
         lots = lots_by_expiry(

@@ -1,19 +1,60 @@
-"""The ledger's row locks, in one order (docs/ledger.md): the purchase row, then the member's
-balance row, then reservations and lots, each set in primary-key order (as saleor's
+"""The ledger's row locks, in one order (docs/ledger.md): the purchase row, then the member row
+(``FOR KEY SHARE``: only a merge, which locks it ``FOR UPDATE``, waits or is waited for), then
+the member's balance row, then reservations and lots, each set in primary-key order (as saleor's
 ``lock_objects.py``), so two writers never wait on each other's rows. Two tills may spend
 the same points: the balance row lock serialises them, and the balance is re-checked under
 it. Each function returns the queryset to lock; the caller runs it in its transaction."""
 
 from __future__ import annotations
 
+import functools
+
+from django.db import connection
 from django.db.models import QuerySet
 
+from members.models import Member
+from members.sql_names import sql_names
+from rewards.errors import MemberMergedError
 from rewards.models import PointBalance, PointLot, Purchase, Reservation
+
+_MEMBER_KEY_SHARE = "SELECT [Member.merged_into] FROM [Member] WHERE [Member.pk] = %s FOR KEY SHARE"
+
+
+@functools.cache
+def _member_key_share_sql() -> str:
+    return sql_names(_MEMBER_KEY_SHARE, Member)
 
 
 def purchases_select_for_update() -> QuerySet[Purchase]:
     """Purchases to lock, in primary-key order (the first lock of a return or a claim)."""
     return Purchase.objects.select_for_update().order_by("pk")
+
+
+def member_lock_live(*, member_id: int) -> None:
+    """Hold the member row against a merge until the transaction ends (``FOR KEY SHARE``, the
+    lock the entries' foreign keys take anyway, taken first so a merge and a points write
+    never wait on each other's rows), and refuse a member merged meanwhile: raises
+    ``MemberMergedError`` with ``survivor_id``. Every points write calls it before the
+    balance row (``balance_lock``, ``points_earn``, the till's statement in its own SQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_member_key_share_sql(), [member_id])
+        row = cursor.fetchone()
+    if row is not None and row[0] is not None:
+        raise MemberMergedError(survivor_id=row[0])
+
+
+def member_lock_resolved(*, member_id: int) -> int:
+    """``member_lock_live`` for points given to a member: a member merged meanwhile hands
+    them to the survivor (whose row is then the one locked). Returns the member's id."""
+    for _hop in range(10):  # a merge never writes a cycle; chains are short
+        try:
+            member_lock_live(member_id=member_id)
+            return member_id
+        except MemberMergedError as merged:
+            survivor_id = merged.details["survivor_id"]
+            assert isinstance(survivor_id, int)
+            member_id = survivor_id
+    raise MemberMergedError(survivor_id=member_id)  # pragma: no cover
 
 
 def balance_select_for_update(*, member_id: int) -> QuerySet[PointBalance]:

@@ -19,6 +19,7 @@ from rewards.errors import (
 from rewards.ledger.balances import balance_apply, balance_credit, balance_lock
 from rewards.ledger.entries import Cause, Entry, entry_write
 from rewards.ledger.idempotency import idempotent_run
+from rewards.ledger.lock_objects import member_lock_resolved
 from rewards.ledger.lots import lot_create, lots_consume
 from rewards.ledger.snapshots import balance_snapshot
 from rewards.models import (
@@ -87,8 +88,11 @@ def _points_earn_new(
     matured: bool,
 ) -> LedgerEntry:
     with transaction.atomic():
+        # The member row first (as every points write): points given to a member merged
+        # meanwhile are the survivor's.
+        member_id = member_lock_resolved(member_id=member.pk)
         entry = entry_write(
-            member_id=member.pk,
+            member_id=member_id,
             kind=Entry.EARN,
             points=points,
             pending=0 if matured else points,
@@ -102,13 +106,13 @@ def _points_earn_new(
             event_rule_id=event_rule.pk if event_rule else None,
         )
         lot_create(
-            member_id=member.pk,
+            member_id=member_id,
             entry=entry,
             points=points,
             available_at=available_at,
             matured=matured,
         )
-        balance_credit(member.pk, pending=0 if matured else points, posted=points if matured else 0)
+        balance_credit(member_id, pending=0 if matured else points, posted=points if matured else 0)
     return entry
 
 

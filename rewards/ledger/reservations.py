@@ -15,6 +15,7 @@ from members.models import Member, Store, User
 from rewards.errors import (
     CaptureExceedsReservationError,
     InsufficientPointsError,
+    MemberMergedError,
     ReservationExpiredError,
     ReservationResolvedError,
     UnknownReservationError,
@@ -108,8 +109,15 @@ def _reservation_resolve(
     member_id = found.values_list("member_id", flat=True).first()
     if member_id is None:
         raise UnknownReservationError()
-    balance = balance_lock(member_id)
+    try:
+        balance = balance_lock(member_id)
+    except MemberMergedError:
+        # The member was merged meanwhile: the merge moved the reservation, with its
+        # reserved points, to the survivor (rewards.merging); resolve it there.
+        member_id = found.values_list("member_id", flat=True).get()
+        balance = balance_lock(member_id)
     reservation = reservation_lock(reservation_id=reservation_id)
+    assert reservation.member_id == member_id
     if reservation.status != Reservation.Status.ACTIVE:
         raise ReservationResolvedError(status=reservation.status)
     now = timezone.now()

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
+from members.merging import member_resolve
 from members.models import ActivityEvent, Member, User
 from rewards.errors import (
     AlreadyReferredError,
@@ -113,7 +114,8 @@ def referral_register(
     )
     if referral_code is None or referral_code.member.erased_at is not None:
         raise UnknownReferralCodeError()
-    referrer = referral_code.member
+    # A merged member's code (kept when the survivor had one) refers for the survivor.
+    referrer = member_resolve(referral_code.member)
     if referrer.pk == referred.pk:
         raise SelfReferralError()
     if Referral.objects.filter(referred=referred).exists():
@@ -157,9 +159,12 @@ def referral_complete(*, referred: Member, purchase_id: int) -> Referral | None:
     it on the timeline, where the event-points consumer rewards both members within the
     referral rule's caps."""
     with transaction.atomic():
+        # A referral between two members later merged stays pending on the tombstone's side
+        # (rewards.merging): nobody is rewarded for referring themselves.
         referral = (
             Referral.objects.select_for_update()
             .filter(referred=referred, status=Referral.Status.PENDING)
+            .exclude(referrer__merged_into=referred)
             .first()
         )
         if referral is None:

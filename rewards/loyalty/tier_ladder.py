@@ -8,12 +8,15 @@ from __future__ import annotations
 import datetime
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from members.models import Member
 from members.rows import CompiledValues
 from rewards.models import (
     LedgerEntry,
@@ -43,7 +46,8 @@ def _qualifying_rows(
     member_ids: list[int] | None = None,
     member_id: int | None = None,
 ) -> Any:
-    """Points earned (or öre spent) in the window as ``{"member_id", "value"}`` rows."""
+    """Points earned (or öre spent) in the window as ``{"owner", "value"}`` rows, ``owner``
+    the member (the survivor, for what a member merged into it earned)."""
     rows: Any
     if spend_basis():
         purchases = Purchase.objects.filter(
@@ -53,14 +57,25 @@ def _qualifying_rows(
             purchases = purchases.filter(member_id__in=member_ids)
         if member_id is not None:
             purchases = purchases.filter(member_id=member_id)
-        rows = purchases.values("member_id").annotate(value=Sum("total_ore"))
+        rows = purchases.values(owner=F("member_id")).annotate(value=Sum("total_ore"))
     else:
+        # A merge moves points by transfer entries and leaves the earn entries on the
+        # merged member (members.merging, rewards.merging): what a member merged into this
+        # one earned in the window counts for the survivor (its owner).
         entries = LedgerEntry.objects.filter(created_at__gte=since, created_at__lte=now)
         if member_ids is not None:
-            entries = entries.filter(member_id__in=member_ids)
+            entries = entries.filter(
+                member_id__in=Member.objects.filter(
+                    Q(pk__in=member_ids) | Q(merged_into_id__in=member_ids)
+                ).values("pk")
+            )
         if member_id is not None:
-            entries = entries.filter(member_id=member_id)
-        rows = entries.values("member_id").annotate(
+            entries = entries.filter(
+                member_id__in=Member.objects.filter(
+                    Q(pk=member_id) | Q(merged_into_id=member_id)
+                ).values("pk")
+            )
+        rows = entries.values(owner=Coalesce("member__merged_into_id", "member_id")).annotate(
             value=Sum(
                 "points", filter=Q(kind=LedgerEntry.Kind.EARN, cause__in=EARNED_CAUSES), default=0
             )
@@ -79,7 +94,7 @@ def qualifying_values(
     """Points earned (or öre spent) in the window, per member, in one query."""
     now = now or timezone.now()
     rows = _qualifying_rows(since=_window_start(now), now=now, member_ids=member_ids)
-    return {row["member_id"]: max(0, row["value"] or 0) for row in rows}
+    return {row["owner"]: max(0, row["value"] or 0) for row in rows}
 
 
 # One member's value (the tier panel on "My pages", tier evaluation), compiled once per
@@ -87,8 +102,15 @@ def qualifying_values(
 _QUALIFYING_ONE: dict[bool, CompiledValues] = {}
 
 
-def qualifying_value(*, member_id: int, now: datetime.datetime | None = None) -> int:
+def qualifying_value(
+    *, member_id: int, now: datetime.datetime | None = None, with_members: Sequence[int] = ()
+) -> int:
+    """``with_members``: members whose value counts for this one too (a merge evaluates the
+    survivor's tier before the tombstone link that makes them count is written)."""
     now = now or timezone.now()
+    if with_members:
+        values = qualifying_values(member_ids=[member_id, *with_members], now=now)
+        return sum(values.values())
     basis = spend_basis()
     query = _QUALIFYING_ONE.get(basis)
     if query is None:

@@ -13,6 +13,7 @@ nightly job (which takes only that row) can never deadlock with a till.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,8 +127,10 @@ def tier_evaluate(
     purchase_id: int | None = None,
     now: datetime.datetime | None = None,
     tiers: list[Tier] | None = None,
+    with_members: Sequence[int] = (),
 ) -> TierChange | None:
-    """Move the member to the tier their window qualifies them for.
+    """Move the member to the tier their window qualifies them for (``with_members``: also
+    on what these members earned; a merge names the member it merges in).
 
     Upgrades happen at once. A member below their tier's threshold keeps it for
     ``REWARDS_TIER_GRACE_DAYS`` from the first evaluation that saw them below it
@@ -141,7 +144,7 @@ def tier_evaluate(
         # A first tier for a member is created under the unique member index: the loser of
         # two concurrent creations waits, then sees the winner's row and re-evaluates.
         member_tier = _lock_member_tier(member_id)
-        value = qualifying_value(member_id=member_id, now=now)
+        value = qualifying_value(member_id=member_id, now=now, with_members=with_members)
         target = tier_for_value(value, tiers)
         if target is None:
             return None

@@ -18,7 +18,7 @@ from rewards.errors import (
     PurchaseClaimLimitedError,
     PurchaseNotClaimableError,
 )
-from rewards.ledger.lock_objects import purchases_select_for_update
+from rewards.ledger.lock_objects import member_lock_resolved, purchases_select_for_update
 from rewards.models import (
     Purchase,
 )
@@ -78,6 +78,11 @@ def _purchase_claim(*, member: Member, store: Store, receipt_id: str, total_ore:
             raise PurchaseNotClaimableError()
         if purchase.member_id is not None:
             raise PurchaseAlreadyClaimedError()
+        # The member row after the purchase's (docs/ledger.md): a member merged meanwhile
+        # claims for the survivor.
+        survivor_id = member_lock_resolved(member_id=member.pk)
+        if survivor_id != member.pk:
+            member = Member.objects.select_related("user").get(pk=survivor_id)
         points = sum(line.points - line.points_reversed for line in purchase.lines.all())
         available_at = purchase.purchased_at + datetime.timedelta(
             days=settings.REWARDS_PENDING_DAYS

@@ -9,9 +9,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from members.merging import member_resolve
 from members.models import Member, Store
 from rewards.errors import (
     DuplicateReceiptConflictError,
+    MemberMergedError,
 )
 from rewards.ledger.balances import balance_credit
 from rewards.ledger.entries import Cause, Entry, entry_write
@@ -77,7 +79,42 @@ def purchase_record(
     return window, counted from the time of purchase (``None``: now, and a replay without a
     time matches whatever time the first request was recorded at). ``bonus``: the member's
     personal multipliers, when the caller read them with the member
-    (``selectors.member_for_purchase``); used if read for the purchase's day."""
+    (``selectors.member_for_purchase``); used if read for the purchase's day.
+
+    A member merged into another while the purchase was on its way (members.merging): the
+    purchase is the survivor's, recorded for them (with their tier and multipliers)."""
+    try:
+        return _purchase_record(
+            store=store,
+            receipt_id=receipt_id,
+            member=member,
+            total_ore=total_ore,
+            purchased_at=purchased_at,
+            lines=lines,
+            bonus=bonus,
+        )
+    except MemberMergedError:
+        assert member is not None
+    return purchase_record(
+        store=store,
+        receipt_id=receipt_id,
+        member=member_resolve(Member.objects.select_related("member_tier").get(pk=member.pk)),
+        total_ore=total_ore,
+        purchased_at=purchased_at,
+        lines=lines,
+    )
+
+
+def _purchase_record(
+    *,
+    store: Store,
+    receipt_id: str,
+    member: Member | None,
+    total_ore: int,
+    purchased_at: datetime.datetime | None,
+    lines: list[LineInput],
+    bonus: earning.BonusPrefetch | None,
+) -> PurchaseResult:
     member_number = member.membership_number if member else None
     fingerprint = purchase_fingerprint(
         receipt_id=receipt_id,

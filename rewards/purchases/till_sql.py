@@ -13,6 +13,7 @@ from members.activity import Kind as ActivityKind
 from members.activity import activity_recorded
 from members.models import ActivityEvent, Member, Store
 from members.sql_names import sql_names
+from rewards.ledger.lock_objects import member_lock_live
 from rewards.ledger.lots import lot_expiry
 from rewards.models import LedgerEntry, PointBalance, PointLot, Purchase, PurchaseLine
 from rewards.purchases.types import LineInput
@@ -30,12 +31,12 @@ class DuplicateReceipt(IntegrityError):
 # the models' metadata once per process (``_sql``, ``members.sql_names``): no table or
 # column name is typed by hand. ``{...}`` are the optional parts and fixed choice values.
 _PURCHASE_CTE = """
-WITH p AS (
+WITH {member_lock}p AS (
     INSERT INTO [Purchase] ([Purchase.store], [Purchase.receipt_id], [Purchase.member],
         [Purchase.total_ore], [Purchase.purchased_at], [Purchase.recorded_at],
         [Purchase.request_hash], [Purchase.points_earned], [Purchase.points_reversed],
         [Purchase.points_available_at], [Purchase.explanation], [Purchase.claimed_at])
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s::jsonb, NULL)
+    {values}
     ON CONFLICT ([Purchase.store], [Purchase.receipt_id]) DO NOTHING
     RETURNING [Purchase.pk] AS id, [Purchase.store] AS store_id, [Purchase.member] AS member_id,
         [Purchase.points_earned] AS points_earned,
@@ -54,6 +55,21 @@ WITH p AS (
 ){earn}{event}
 SELECT p.id, {event_id} FROM p
 """
+# Without a member: the purchase's values as they are.
+_PURCHASE_VALUES = "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s::jsonb, NULL)"
+# With a member: the member row is locked first (FOR KEY SHARE, as every points write does:
+# rewards.ledger.lock_objects.member_lock_live), and a member merged meanwhile (or waited for
+# while a merge held the row) gives no row, so nothing is written and ``purchase_write``
+# raises ``MemberMergedError``. The values are typed: they are selected, not VALUES.
+_PURCHASE_MEMBER_LOCK = """who AS (
+    SELECT [Member.pk] AS id FROM [Member]
+    WHERE [Member.pk] = %s AND [Member.merged_into] IS NULL
+    FOR KEY SHARE
+), """
+_PURCHASE_MEMBER_VALUES = """SELECT %s::bigint, %s::text, who.id, %s::bigint, %s::timestamptz,
+        %s::timestamptz, %s::text, %s::bigint, 0, %s::timestamptz, %s::jsonb,
+        NULL::timestamptz
+    FROM who"""
 # With a member and points: the earn entry, its lot and the balance. Parameters: whether the
 # points are matured (posted at once), the lot's expiry.
 _PURCHASE_EARN_CTE = """, e AS (
@@ -102,13 +118,15 @@ _PURCHASE_EVENT_CTE = """, ev AS (
     RETURNING [ActivityEvent.pk] AS id
 )"""
 
-_MODELS = (Purchase, PurchaseLine, LedgerEntry, PointLot, PointBalance, ActivityEvent)
+_MODELS = (Purchase, PurchaseLine, LedgerEntry, PointLot, PointBalance, ActivityEvent, Member)
 
 
 @functools.cache
 def _sql(*, earns: bool, event: bool) -> str:
     """The statement for a purchase with or without points and a member, built once."""
     return sql_names(_PURCHASE_CTE, *_MODELS).format(
+        member_lock=sql_names(_PURCHASE_MEMBER_LOCK, *_MODELS) if event else "",
+        values=_PURCHASE_MEMBER_VALUES if event else _PURCHASE_VALUES,
         earn=sql_names(_PURCHASE_EARN_CTE, *_MODELS).format(
             entry_earn=LedgerEntry.Kind.EARN.value, cause_purchase=LedgerEntry.Cause.PURCHASE.value
         )
@@ -134,7 +152,8 @@ def purchase_write(
     available_at: datetime.datetime,
     matured: bool,
 ) -> tuple[Purchase, list[PurchaseLine]]:
-    """Write the purchase, its lines and, with a member, the "purchased" event on their
+    """Write the purchase, its lines and, with a member (locked first: a member merged
+    meanwhile raises ``MemberMergedError`` and nothing is written), the "purchased" event on their
     timeline and (with points) the earn entry, its lot and the balance. Raises
     ``DuplicateReceipt`` when the receipt exists. Call in a transaction.
 
@@ -192,9 +211,10 @@ def purchase_write(
         )
     ]
     params: list[Any] = [
+        *([member.pk] if member is not None else []),  # the member lock's, with a member
         store.pk,
         receipt_id,
-        member.pk if member else None,
+        *([] if member is not None else [None]),  # with a member: the locked row's id
         total_ore,
         purchased_at,
         now,
@@ -213,6 +233,8 @@ def purchase_write(
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
+        if member is not None:
+            member_lock_live(member_id=member.pk)  # merged meanwhile: MemberMergedError
         raise DuplicateReceipt()
     purchase.pk, event_id = row
     if event_id is not None:

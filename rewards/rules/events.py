@@ -10,9 +10,11 @@ from django.utils import timezone
 
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
+from members.merging import member_resolve
 from members.models import Member, Store, User
 from rewards.errors import (
     IdempotencyConflictError,
+    MemberMergedError,
 )
 from rewards.ledger.balances import balance_lock
 from rewards.ledger.entries import Cause, Entry
@@ -61,7 +63,12 @@ def event_points_award(
     entries = []
     now = timezone.now()
     with transaction.atomic():
-        balance_lock(member.pk, create=True)
+        try:
+            balance_lock(member.pk, create=True)
+        except MemberMergedError:
+            # Merged meanwhile (the event was the tombstone's): the survivor earns it.
+            member = member_resolve(member)
+            balance_lock(member.pk, create=True)
         for rule in rules:
             key = f"{idempotency_key}:rule{rule.pk}"
             if LedgerEntry.objects.filter(idempotency_key=key).exists():
