@@ -34,7 +34,8 @@ from django.db.models import (
     Q,
     QuerySet,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Length
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -46,14 +47,18 @@ from members.models import ActivityEvent, DuplicateCandidate, Member
 from members.phone import phone_normalise
 from rewards.models import Product, Purchase
 
-# Certainly valid for Django's EmailValidator: a dot-atom of common characters, a host name
-# of letters, digits and inner hyphens, a top-level domain of letters (PostgreSQL ``~*``).
+# Certainly valid for Django's EmailValidator: a dot-atom of common characters, host labels
+# of letters and digits with inner hyphens, a top-level domain of letters, and at most 64
+# characters in all (so no label can pass the 63 Django allows). Written without bounded
+# repeats ({0,61}), which PostgreSQL's regex engine runs ten times slower.
 EMAIL_SURELY_VALID = (
-    r"^[a-z0-9_+-]+(\.[a-z0-9_+-]+)*@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+    r"^[a-z0-9_+-]+(\.[a-z0-9_+-]+)*@[a-z0-9]+(-+[a-z0-9]+)*(\.[a-z0-9]+(-+[a-z0-9]+)*)*"
+    r"\.[a-z][a-z]+$"
 )
+EMAIL_SURELY_VALID_LENGTH = 64
 # Certainly a valid mobile number for ``phone_normalise``: a Swedish mobile in E.164
 # (070, 072, 073, 076, 079 and seven digits), which is how the club stores numbers.
-PHONE_SURELY_VALID = r"^\+467[02369][0-9]{7}$"
+PHONE_SURELY_VALID = r"^\+467[02369]" + "[0-9]" * 7 + "$"  # seven digits, spelt out: faster
 # Delivery failures that say nothing about the address.
 NOT_ABOUT_THE_ADDRESS = ("no_variant",)
 PER_PAGE = 50
@@ -265,27 +270,32 @@ def phone_is_valid(phone: str) -> bool:
     return True
 
 
+def _email_surely_valid() -> Q:
+    return Q(user__email__iregex=EMAIL_SURELY_VALID) & Q(
+        LessThanOrEqual(Length("user__email"), EMAIL_SURELY_VALID_LENGTH)
+    )
+
+
 def _email_suspects() -> list[tuple[int, str, bool]]:
     """(member id, email, failing) for addresses the database cannot call valid alone."""
     return list(
         _members()
         .filter(user__isnull=False)
         .exclude(user__email="")
-        .exclude(user__email__iregex=EMAIL_SURELY_VALID)
+        .exclude(_email_surely_valid())
         .annotate(failing=ExpressionWrapper(Q(pk__in=_bouncing()), output_field=BooleanField()))
         .values_list("pk", "user__email", "failing")
     )
 
 
 def _email_problems() -> dict[int, str]:
-    """The members of those whose address is invalid (``invalid``) or failing (``failing``)."""
-    problems: dict[int, str] = {}
-    for member_id, email, failing in _email_suspects():
-        if not email_is_valid(email):
-            problems[member_id] = "invalid"
-        elif failing:
-            problems[member_id] = "failing"
-    return problems
+    """Of the suspects, the invalid addresses: ``invalid_only`` when no email to it has
+    failed yet (not counted by the failing count), else ``invalid``."""
+    return {
+        member_id: "invalid" if failing else "invalid_only"
+        for member_id, email, failing in _email_suspects()
+        if not email_is_valid(email)
+    }
 
 
 def _phone_problems() -> list[int]:
@@ -314,14 +324,13 @@ def data_quality_counts(*, now: datetime.datetime | None = None) -> dict[str, in
     }
     aggregates["members_without_consent"] = Count("pk", filter=_without_consent())
     aggregates["members_inactive_past_retention"] = Count("pk", filter=_inactive(now))
-    # Failing addresses the database calls valid; the others are judged below.
-    aggregates["failing_surely_valid"] = Count(
-        "pk", filter=Q(pk__in=_bouncing()) & Q(user__email__iregex=EMAIL_SURELY_VALID)
-    )
+    # Every failing address, plus the invalid ones that are not failing (judged below).
+    aggregates["failing"] = Count("pk", filter=Q(pk__in=_bouncing()))
     members = _members().aggregate(**aggregates)
+    invalid_only = [p for p in _email_problems().values() if p == "invalid_only"]
     counts = {
-        **{k: v for k, v in members.items() if k != "failing_surely_valid"},
-        "emails_invalid_or_bouncing": members["failing_surely_valid"] + len(_email_problems()),
+        **{k: v for k, v in members.items() if k != "failing"},
+        "emails_invalid_or_bouncing": members["failing"] + len(invalid_only),
         "phones_invalid": len(_phone_problems()),
         "duplicates_waiting": DuplicateCandidate.objects.filter(
             status=DuplicateCandidate.Status.OPEN
@@ -355,8 +364,7 @@ def _member_queryset(code: str, now: datetime.datetime) -> tuple[QuerySet[Member
         return _members().filter(_MISSING_Q[kind.field]()), {}
     if code == "emails_invalid_or_bouncing":
         problems = _email_problems()
-        surely = Q(pk__in=_bouncing()) & Q(user__email__iregex=EMAIL_SURELY_VALID)
-        return _members().filter(surely | Q(pk__in=list(problems))), problems
+        return _members().filter(Q(pk__in=_bouncing()) | Q(pk__in=list(problems))), problems
     if code == "phones_invalid":
         return _members().filter(pk__in=_phone_problems()), {}
     if code == "members_without_consent":
@@ -368,6 +376,7 @@ def _member_queryset(code: str, now: datetime.datetime) -> tuple[QuerySet[Member
 
 EMAIL_PROBLEMS = {
     "invalid": _("not a valid email address"),
+    "invalid_only": _("not a valid email address"),
     "failing": _("the last email failed"),
 }
 

@@ -304,6 +304,21 @@ ADMIN_VIEWS: dict[str, tuple[Callable[[World], dict[str, Any]], list[AdminCall]]
         lambda w: {"member_id": w.members["A"].pk},
         [("POST", ("members.view_member", "members.change_member"), None)],
     ),
+    # The duplicate review queue (members.admin_duplicates): merging needs merge_member,
+    # "not the same person" the change permission; the review page is the change page.
+    "admin:members_duplicatecandidate_merge": (
+        lambda w: {"pk": w.duplicate_id},
+        [("POST", ("members.view_duplicatecandidate", "members.merge_member"), None)],
+    ),
+    "admin:members_duplicatecandidate_dismiss": (
+        lambda w: {"pk": w.duplicate_id},
+        [("POST", ("members.change_duplicatecandidate",), None)],
+    ),
+    # The data-quality page's lists (campaigns.data_quality.admin): its view permission.
+    "admin:campaigns_dataqualitysnapshot_list": (
+        lambda w: {"code": "members_missing_email"},
+        [("GET", ("campaigns.view_dataqualitysnapshot",), 200)],
+    ),
     "campaign_results:detail": (
         lambda w: {"campaign_id": w.campaign_id},
         [("GET", ("campaigns.view_campaign",), 200)],
@@ -442,12 +457,14 @@ class World:
     reward_code: str
     partner_reward_id: int
     campaign_id: int
+    duplicate_id: int = 0
     clients: dict[str, Client] = field(default_factory=dict)
 
 
 def build_world(capture: Any) -> World:
     from campaigns.models import Campaign, MemberOffer
     from consent.models import PrivacyRequest
+    from members.models import DuplicateCandidate
     from members.services import api_key_revoke
     from rewards.ledger.reservations import points_reserve
     from rewards.models import Reward
@@ -489,6 +506,11 @@ def build_world(capture: Any) -> World:
         campaign=a_offer.campaign,
         status=MemberOffer.Status.AVAILABLE,
     )
+    # a pair of A and B waiting in the duplicate review queue
+    low, high = sorted((a.pk, b.pk))
+    duplicate = DuplicateCandidate.objects.create(
+        member_a_id=low, member_b_id=high, score=0.9, reasons=[{"rule": "phone", "similarity": 1}]
+    )
     _reference_rows()
     _third_party_rows()
 
@@ -528,12 +550,15 @@ def build_world(capture: Any) -> World:
         reward_code=reward.code,
         partner_reward_id=Reward.objects.get(code="x-partner").pk,
         campaign_id=Campaign.objects.order_by("pk").values_list("pk", flat=True)[0],
+        duplicate_id=duplicate.pk,
         clients=clients,
     )
 
 
 def _reference_rows() -> None:
-    """Rows the member's history leaves empty: an event rule and the personalisation job's."""
+    """Rows the member's history leaves empty: an event rule, the personalisation job's and
+    the data-quality snapshot."""
+    from campaigns.data_quality.snapshots import data_quality_snapshot_take
     from campaigns.models import (
         AffinityBasis,
         CategoryAffinity,
@@ -557,6 +582,7 @@ def _reference_rows() -> None:
     )
     InterestCategory.objects.create(interest=Interest.objects.order_by("pk")[0], category=shoes)
     PersonalisationRun.objects.create()
+    data_quality_snapshot_take()
 
 
 def _third_party_rows() -> None:
@@ -739,7 +765,7 @@ def _snapshot() -> dict[str, Any]:
 
     from campaigns.models import MemberOffer
     from consent.models import ConsentEvent, PrivacyRequest
-    from members.models import Member
+    from members.models import DuplicateCandidate, Member, MemberMerge
     from rewards.models import CheckIn, LedgerEntry, Purchase, Reservation, Voucher
 
     def by_status(model: type[Model]) -> dict[str, int]:
@@ -756,6 +782,8 @@ def _snapshot() -> dict[str, Any]:
         "member offers": by_status(MemberOffer),
         "privacy requests": by_status(PrivacyRequest),
         "cards": sorted(Member.objects.values_list("card_token", flat=True)),
+        "duplicate pairs": by_status(DuplicateCandidate),
+        "merges": MemberMerge.objects.count(),
     }
 
 
