@@ -20,6 +20,12 @@ BEAT_MODEL_NAMES = [
     gettext_noop("clocked"),
 ]
 
+# django-allauth's msgids whose Swedish in allauth's catalogue reads wrong ("Epost-adress");
+# the project's catalogue (LOCALE_PATHS) comes first, so these words win everywhere.
+ALLAUTH_OVERRIDES = [
+    gettext_noop("Email address"),
+]
+
 
 class SchedulingConfig(BeatConfig):
     """django-celery-beat under a heading staff understand: "Schemaläggning" ("Scheduling"),

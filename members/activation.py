@@ -13,15 +13,21 @@ password, last login and address), salted and signed with the site key, and expi
 other link sent before it) no longer matches: single use without a table. The password set
 from the link counts as the confirmation of the address it went to.
 
-No SMS: the only SMS path (campaigns' channel) is marketing, behind consent, in a higher
-app. A member with no email on record (a till member) gets nothing from the page (the
-answer is the same); at the staff desk, staff give them a login with the address they
-give and send the link (``activation_send_by_staff``).
+By phone: a member named by mobile number or membership number who has a mobile number on
+record gets a text message (``members.sms``, transactional: no consent, never a campaign)
+with the same link and a six-digit code. The code is the way "membership number plus a code
+sent to the phone on record": typed with the number (or the mobile number) on
+``/konto/aktivera/kod/``, it opens the same password page. A code is kept hashed in the cache
+for ``ACTIVATION_SECONDS``, allows ``CODE_TRIES`` wrong guesses, then is burned; it is bound
+to the login's state like the link, so it works once. A member with no login yet (a till
+member) gives the email address their login will have on the password page; it is confirmed
+by allauth's mail afterwards (the link went to the phone, not to that address).
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
@@ -58,6 +64,8 @@ REQUESTS_PER_IDENTIFIER_PER_HOUR = 5
 # At most one activation mail per member in this many seconds (the same member named by
 # email, then by phone, then by number sends one mail).
 MAIL_INTERVAL_SECONDS = 180
+# Wrong guesses a text message's code allows before it is burned.
+CODE_TRIES = 5
 
 _SALT = "members.activation"
 
@@ -72,6 +80,12 @@ class ActivationLinkInvalidError(DomainError):
     code = "activation_link_invalid"
     status = 400
     default_message = _("The activation link is not valid, has expired or has been used.")
+
+
+class ActivationCodeInvalidError(DomainError):
+    code = "activation_code_invalid"
+    status = 400
+    default_message = _("The code does not match, has expired or has been used. Ask for a new one.")
 
 
 @dataclass(frozen=True)
@@ -135,25 +149,31 @@ def _state(member: Member) -> str:
     return salted_hmac(_SALT, "\x1f".join(parts), algorithm="sha256").hexdigest()[:32]
 
 
-def activation_token_make(member: Member) -> str:
-    return signing.dumps([member.pk, _state(member)], salt=_SALT, compress=True)
+def activation_token_make(member: Member, *, channel: str = "email") -> str:
+    """A link token; ``channel`` says where it went ("email" or "sms"): only a link that
+    went to the email address confirms that address."""
+    return signing.dumps([member.pk, _state(member), channel], salt=_SALT, compress=True)
 
 
-def _token_payload(token: str) -> tuple[int, str]:
+def _token_payload(token: str) -> tuple[int, str, str]:
     try:
-        member_id, state = signing.loads(token, salt=_SALT, max_age=ACTIVATION_SECONDS)
-        return int(member_id), str(state)
+        member_id, state, *rest = signing.loads(token, salt=_SALT, max_age=ACTIVATION_SECONDS)
+        return int(member_id), str(state), str(rest[0]) if rest else "email"
     except (signing.BadSignature, ValueError, TypeError) as error:
         raise ActivationLinkInvalidError() from error
+
+
+def activation_token_channel(token: str) -> str:
+    return _token_payload(token)[2]
 
 
 def activation_token_member(token: str) -> Member:
     """The member a link is for, while the link is valid: signed by this site, younger than
     ``ACTIVATION_SECONDS``, unused and the member still without a usable login. Raises
     ``ActivationLinkInvalidError`` otherwise (one error for every reason)."""
-    member_id, state = _token_payload(token)
+    member_id, state, _channel = _token_payload(token)
     member = _without_usable_login().select_related("user").filter(pk=member_id).first()
-    if member is None or member.user is None or not constant_time_compare(state, _state(member)):
+    if member is None or not constant_time_compare(state, _state(member)):
         raise ActivationLinkInvalidError()
     return member
 
@@ -167,16 +187,23 @@ def _count(key: str) -> int:
         return 1
 
 
-def _limited(*, client: str | None, identifier: Identifier | None, text: str) -> bool:
+def _limited(
+    *,
+    client: str | None,
+    identifier: Identifier | None,
+    text: str,
+    scope: str = "activation",
+    per_identifier: int = REQUESTS_PER_IDENTIFIER_PER_HOUR,
+) -> bool:
     """Count this request for the client and for what was typed (the parsed identifier, so
     "070-111 22 33" and "+46701112233" count together); True once either is over."""
     hour = int(timezone.now().timestamp() // 3600)
     typed = f"{identifier.kind}:{identifier.value}" if identifier else " ".join(text.split())
     typed_key = hashlib.sha256(typed.lower().encode()).hexdigest()[:32]
-    over = _count(f"activation:id:{hour}:{typed_key}") > REQUESTS_PER_IDENTIFIER_PER_HOUR
+    over = _count(f"{scope}:id:{hour}:{typed_key}") > per_identifier
     if client:
         client_key = hashlib.sha256(client.encode()).hexdigest()[:32]
-        over = _count(f"activation:ip:{hour}:{client_key}") > REQUESTS_PER_CLIENT_PER_HOUR or over
+        over = _count(f"{scope}:ip:{hour}:{client_key}") > REQUESTS_PER_CLIENT_PER_HOUR or over
     return over
 
 
@@ -188,9 +215,12 @@ def activation_request(*, identifier_text: str, client: str | None, request: Htt
     if _limited(client=client, identifier=identifier, text=identifier_text or ""):
         raise ActivationLimitedError()
     member = activation_candidate(identifier) if identifier is not None else None
-    if member is None or member.user is None or not member.user.email:
+    if member is None or identifier is None:
         return
-    activation_mail_send(member=member, request=request)
+    if identifier.kind in ("phone", "number") and member.phone:
+        activation_sms_send(member=member, request=request)
+    elif member.user is not None and member.user.email:
+        activation_mail_send(member=member, request=request)
 
 
 def activation_offer_for_signup(*, email: str, request: HttpRequest) -> bool:
@@ -231,7 +261,79 @@ def activation_mail_send(*, member: Member, request: HttpRequest) -> bool:
     return True
 
 
-def member_activate(*, token: str, password: str) -> User:
+def _code_key(member_id: int) -> str:
+    return f"activation:code:{member_id}"
+
+
+def _code_hash(member: Member, code: str) -> str:
+    return salted_hmac(_SALT + ".code", f"{member.pk}\x1f{code}", algorithm="sha256").hexdigest()
+
+
+def activation_sms_send(*, member: Member, request: HttpRequest) -> bool:
+    """Text the member a fresh link and code, in their language, to the mobile number on
+    record (at most one per ``MAIL_INTERVAL_SECONDS``; False when skipped for that). A new
+    code replaces the previous one. Sent by a worker once the caller's transaction commits."""
+    assert member.phone
+    if not cache.add(f"activation:sms:{member.pk}", 1, MAIL_INTERVAL_SECONDS):
+        return False
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    token = activation_token_make(member, channel="sms")
+    cache.set(
+        _code_key(member.pk),
+        {"hash": _code_hash(member, code), "state": _state(member), "tries": 0},
+        ACTIVATION_SECONDS,
+    )
+    url = request.build_absolute_uri(reverse("members:activate-link", kwargs={"token": token}))
+    with translation.override(member.preferred_language):
+        text = str(
+            _(
+                "Kundklubben: your activation code is %(code)s. Or open %(url)s to choose "
+                "a password. Valid for %(minutes)d minutes."
+            )
+            % {"code": code, "url": url, "minutes": ACTIVATION_SECONDS // 60}
+        )
+    payload = {"to": member.phone, "text": text, "idempotency_key": f"activation-{token[-16:]}"}
+    transaction.on_commit(lambda: task_get("members.tasks.sms_send").delay(payload))
+    return True
+
+
+def activation_code_check(*, identifier_text: str, code: str, client: str | None) -> str:
+    """The code from the text message, with the membership number or mobile number it went
+    to: returns a link token for the password page. One error for every reason (no such
+    member, no code, wrong code, burned after ``CODE_TRIES`` wrong guesses, already used);
+    ``ActivationLimitedError`` past the page's rate limits."""
+    identifier = identifier_parse(identifier_text)
+    # Guesses count apart from requests for codes: each code allows CODE_TRIES guesses, and
+    # at most REQUESTS_PER_IDENTIFIER_PER_HOUR codes an hour can be asked for.
+    limited = _limited(
+        client=client,
+        identifier=identifier,
+        text=identifier_text or "",
+        scope="activation-code",
+        per_identifier=CODE_TRIES * REQUESTS_PER_IDENTIFIER_PER_HOUR,
+    )
+    if limited:
+        raise ActivationLimitedError()
+    code = "".join((code or "").split())
+    member = activation_candidate(identifier) if identifier is not None else None
+    if member is None or identifier is None or identifier.kind == "email":
+        raise ActivationCodeInvalidError()
+    key = _code_key(member.pk)
+    kept = cache.get(key)
+    if not kept or not constant_time_compare(kept["state"], _state(member)):
+        raise ActivationCodeInvalidError()
+    if not (code.isdigit() and constant_time_compare(kept["hash"], _code_hash(member, code))):
+        kept["tries"] += 1
+        if kept["tries"] >= CODE_TRIES:
+            cache.delete(key)
+        else:
+            cache.set(key, kept, ACTIVATION_SECONDS)
+        raise ActivationCodeInvalidError()
+    cache.delete(key)
+    return activation_token_make(member, channel="sms")
+
+
+def member_activate(*, token: str, password: str, email: str = "") -> User:
     """Set the login's password from a valid link, confirm the address the link went to and
     record the activation on the timeline. The member keeps everything (number, card,
     points): the login is theirs already, no member is created. Raises
@@ -241,26 +343,28 @@ def member_activate(*, token: str, password: str) -> User:
     with transaction.atomic():
         # Lock the member and the login first, then check the link: a second use waiting
         # on these locks reads the password the first one set, and is refused.
-        member_id = _token_payload(token)[0]
+        member_id, _state_then, channel = _token_payload(token)
         user_id = (
             Member.objects.select_for_update()
             .filter(pk=member_id)
             .values_list("user_id", flat=True)
             .first()
         )
-        if user_id is None:
-            raise ActivationLinkInvalidError()
-        User.objects.select_for_update().filter(pk=user_id).first()
+        if user_id is not None:
+            User.objects.select_for_update().filter(pk=user_id).first()
         member = activation_token_member(token)
+        if member.user is None:
+            return _login_create(member=member, email=email, password=password)
         user = member.user
-        assert user is not None
         validate_password(password, user)
         user.set_password(password)
         user.save(update_fields=["password"])
         address, created = EmailAddress.objects.get_or_create(
             user=user, email__iexact=user.email, defaults={"email": user.email, "primary": True}
         )
-        newly_verified = created or not address.verified
+        # Only a link that went to this address confirms it; one sent by text message
+        # leaves it as it was (allauth's confirmation mail follows).
+        newly_verified = channel == "email" and (created or not address.verified)
         if newly_verified:
             EmailAddress.objects.filter(pk=address.pk).update(verified=True)
         if not EmailAddress.objects.filter(user=user, primary=True).exists():
@@ -268,13 +372,56 @@ def member_activate(*, token: str, password: str) -> User:
         activity_record(
             member=member,
             kind=Kind.ACCOUNT_ACTIVATED,
-            data={"channel": "email"},
+            data={"channel": channel},
             source="web",
             actor=user,
         )
         if newly_verified:
             activity_record(member=member, kind=Kind.EMAIL_VERIFIED, source="web", actor=user)
     return user
+
+
+def _login_create(*, member: Member, email: str, password: str) -> User:
+    """A member without a login (a till member who got the link or code by text message)
+    activates with the address their login will have. It is not confirmed yet: the link
+    went to the phone, so allauth's confirmation mail follows (``activation_email_confirm``).
+    Runs inside ``member_activate``'s transaction, with the member row locked."""
+    email = (email or "").strip().lower()
+    email_length_validate(email)
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        raise ValidationError({"email": error.messages}) from error
+    if (
+        User.objects.filter(email__iexact=email).exists()
+        or EmailAddress.objects.filter(email__iexact=email).exists()
+    ):
+        raise ValidationError(
+            {"email": _("This email address already belongs to a login. Log in with it instead.")}
+        )
+    user = User(email=email)
+    validate_password(password, user)
+    user.set_password(password)
+    user.save()
+    EmailAddress.objects.create(user=user, email=email, verified=False, primary=True)
+    Member.objects.filter(pk=member.pk).update(user=user)
+    member.user = user
+    activity_record(
+        member=member,
+        kind=Kind.ACCOUNT_ACTIVATED,
+        data={"channel": "sms"},
+        source="web",
+        actor=user,
+    )
+    return user
+
+
+def activation_email_confirm(*, user: User, request: HttpRequest) -> None:
+    """Send allauth's confirmation mail for a login's address that is not confirmed yet
+    (a login created from a text message's link)."""
+    address = EmailAddress.objects.filter(user=user, primary=True, verified=False).first()
+    if address is not None:
+        address.send_confirmation(request)
 
 
 # --- at the staff desk: the member is at the counter, staff have seen them -----------------

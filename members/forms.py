@@ -147,8 +147,33 @@ class ActivationRequestForm(forms.Form):
     )
 
 
+class ActivationCodeForm(forms.Form):
+    """The code from the text message, with the number it was sent for."""
+
+    identifier = forms.CharField(
+        label=_("Membership number or mobile number"),
+        max_length=254,
+        widget=forms.TextInput({"autocomplete": "username", "inputmode": "numeric"}),
+    )
+    code = forms.CharField(
+        label=_("Code from the text message"),
+        max_length=12,
+        help_text=_("Six digits."),
+        widget=forms.TextInput({"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
 class ActivationPasswordForm(forms.Form):
-    """Choose the password of a login being activated; Django's validators, as at sign-up."""
+    """Choose the password of a login being activated; Django's validators, as at sign-up.
+    A member without a login yet (the link or code came by text message) also gives the
+    email address the login will have (``user`` is None)."""
+
+    email = forms.EmailField(
+        label=_("Email address"),
+        max_length=254,
+        help_text=_("You will log in with it. We send a mail to confirm it."),
+        widget=forms.EmailInput({"autocomplete": "email"}),
+    )
 
     password1 = forms.CharField(
         label=_("Password"),
@@ -161,11 +186,13 @@ class ActivationPasswordForm(forms.Form):
         widget=forms.PasswordInput({"autocomplete": "new-password"}),
     )
 
-    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User | None, **kwargs: Any) -> None:
         self.user = user
         super().__init__(*args, **kwargs)
         help_text = password_validation.password_validators_help_text_html()
         self.fields["password1"].help_text = help_text
+        if user is not None:
+            del self.fields["email"]
 
     def clean_password2(self) -> str:
         password1 = self.cleaned_data.get("password1")
@@ -173,5 +200,7 @@ class ActivationPasswordForm(forms.Form):
         if password1 and password1 != password2:
             raise ValidationError(_("You must type the same password each time."), code="mismatch")
         if password1:
-            password_validation.validate_password(password2, self.user)
+            password_validation.validate_password(
+                password2, self.user or User(email=self.data.get("email", ""))
+            )
         return str(password2)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
 from django.core.mail import EmailMultiAlternatives
 
 from members import activity, duplicates, import_jobs
+from members.sms import SmsRejectedError, SmsTransientError, sms_provider_send
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -28,6 +32,25 @@ def email_send(payload: dict[str, Any]) -> None:
     if payload.get("html"):
         message.attach_alternative(payload["html"], "text/html")
     message.send()
+
+
+@shared_task(
+    autoretry_for=(SmsTransientError,),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    max_retries=6,
+)
+def sms_send(payload: dict[str, str]) -> str:
+    """Send one transactional text message (an activation code, members.activation)."""
+    try:
+        return sms_provider_send(
+            to=payload["to"], text=payload["text"], idempotency_key=payload["idempotency_key"]
+        )
+    except SmsRejectedError:
+        # A number the provider refuses: nothing to retry; the page told the member to ask
+        # in store if nothing arrives.
+        logger.warning("activation SMS refused by the provider")
+        return ""
 
 
 @shared_task(acks_late=True)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("mina-sidor/profil/", views.profile, name="profile"),
     path("konto/aktivera/", views.activate, name="activate"),
     path("konto/aktivera/skickat/", views.activate_sent, name="activate-sent"),
+    path("konto/aktivera/kod/", views.activate_code, name="activate-code"),
     path("konto/aktivera/losenord/", views.activate_password, name="activate-password"),
     path("konto/aktivera/<str:token>/", views.activate_link, name="activate-link"),
     path("sprak/", views.language_set, name="language"),

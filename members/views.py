@@ -26,14 +26,19 @@ from django.views.decorators.http import require_GET, require_POST
 
 from members.activation import (
     ACTIVATION_SECONDS,
+    ActivationCodeInvalidError,
     ActivationLimitedError,
     ActivationLinkInvalidError,
+    activation_code_check,
+    activation_email_confirm,
     activation_request,
     activation_token_member,
+    identifier_parse,
     member_activate,
 )
 from members.card import card_qr_svg
 from members.forms import (
+    ActivationCodeForm,
     ActivationPasswordForm,
     ActivationRequestForm,
     ProfileForm,
@@ -240,12 +245,48 @@ def activate(request: HttpRequest) -> HttpResponse:
                 _("You have asked for many links in a short time. Try again in an hour."),
             )
             return render(request, "members/activate.html", {"form": form}, status=429)
-        return redirect("members:activate-sent")
+        # Where the page says to look depends only on what was typed, never on a match.
+        identifier = identifier_parse(form.cleaned_data["identifier"])
+        by_phone = identifier is not None and identifier.kind in ("phone", "number")
+        url = reverse("members:activate-sent") + ("?via=sms" if by_phone else "")
+        return redirect(url)
     return render(request, "members/activate.html", {"form": form})
 
 
 def activate_sent(request: HttpRequest) -> HttpResponse:
-    return render(request, "members/activate_sent.html", {"minutes": ACTIVATION_SECONDS // 60})
+    return render(
+        request,
+        "members/activate_sent.html",
+        {"minutes": ACTIVATION_SECONDS // 60, "by_phone": request.GET.get("via") == "sms"},
+    )
+
+
+@never_cache
+def activate_code(request: HttpRequest) -> HttpResponse:
+    """Membership number (or mobile number) plus the code from the text message: opens the
+    same password page as the link (members.activation)."""
+    if _logged_in_member(request):
+        return redirect("members:home")
+    form = ActivationCodeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token = activation_code_check(
+                identifier_text=form.cleaned_data["identifier"],
+                code=form.cleaned_data["code"],
+                client=client_ip(request),
+            )
+        except ActivationLimitedError:
+            form.add_error(
+                None,
+                _("You have asked for many links in a short time. Try again in an hour."),
+            )
+            return render(request, "members/activate_code.html", {"form": form}, status=429)
+        except ActivationCodeInvalidError as error:
+            form.add_error("code", error.message)
+        else:
+            request.session[_ACTIVATION_SESSION_KEY] = token
+            return redirect("members:activate-password")
+    return render(request, "members/activate_code.html", {"form": form})
 
 
 @never_cache
@@ -268,19 +309,23 @@ def activate_password(request: HttpRequest) -> HttpResponse:
         member = activation_token_member(token)
     except ActivationLinkInvalidError:
         return render(request, "members/activate_invalid.html", status=400)
-    assert member.user is not None
     form = ActivationPasswordForm(
         request.POST if request.method == "POST" else None, user=member.user
     )
     if request.method == "POST" and form.is_valid():
         try:
-            user = member_activate(token=token, password=form.cleaned_data["password2"])
+            user = member_activate(
+                token=token,
+                password=form.cleaned_data["password2"],
+                email=form.cleaned_data.get("email", ""),
+            )
         except ActivationLinkInvalidError:
             return render(request, "members/activate_invalid.html", status=400)
         except ValidationError as exc:
             form_add_service_errors(form, exc)
         else:
             request.session.pop(_ACTIVATION_SESSION_KEY, None)
+            activation_email_confirm(user=user, request=request)
             get_account_adapter(request).login(request, user)
             messages.success(
                 request, _("Your account is active. Welcome to your membership online!")
@@ -291,7 +336,7 @@ def activate_password(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "members/activate_password.html",
-        {"form": form, "email": member.user.email, "member": member},
+        {"form": form, "email": member.user.email if member.user else "", "member": member},
     )
 
 

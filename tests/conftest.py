@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -81,3 +82,14 @@ def _consent_defaults(request: pytest.FixtureRequest) -> None:
     from consent.defaults import defaults_ensure
 
     defaults_ensure(apps)
+
+
+@pytest.fixture
+def sms_outbox(settings: Any) -> Iterator[list[Any]]:
+    """Text messages kept in ``members.sms.outbox`` instead of going to the provider."""
+    from members import sms
+
+    settings.CAMPAIGNS_SMS_BACKEND = "locmem"
+    sms.outbox.clear()
+    yield sms.outbox
+    sms.outbox.clear()
