@@ -37,7 +37,7 @@ from consent.services.consent import Proof, consent_set_locked
 from consent.services.export import export_leftovers_clean, privacy_export_file_delete
 from members.external_ids import external_id_erased_form
 from members.import_jobs import import_jobs_purge
-from members.models import ActivityEvent, ImportJob, Member, Store, User
+from members.models import ActivityEvent, ImportJob, Member, MemberMerge, Store, User
 from members.phone import phone_display
 from members.rows import CompiledQuery
 
@@ -106,6 +106,14 @@ def _rows(model: Any, **filters: Any) -> Any:
     return rows
 
 
+def _merges(member: Member) -> list[Row]:
+    """The merges that made this membership, and the one that ended it (a tombstone's)."""
+    return [
+        privacy_parts.model_row(m)
+        for m in MemberMerge.objects.filter(Q(survivor=member) | Q(merged=member)).order_by("pk")
+    ]
+
+
 def _merged_rows(model: Any, *, path: str) -> Any:
     """``_rows`` of the member and of the members merged into it (rows that stay on the
     tombstone: consent.merging)."""
@@ -167,6 +175,7 @@ def _register_exports() -> None:
             _rows(AccessLog, path="member"),
             AccessLog,
         ),
+        ("merges", _("Memberships merged into yours"), _merges, MemberMerge),
     ]
     for order, (name, title, rows, model) in enumerate(sections, start=1):
         privacy_parts.export_section_register(
@@ -452,6 +461,8 @@ def _register_free_texts() -> None:
     privacy_parts.free_text_register(model=LogEntry, fields=["object_repr", "change_message"])
     privacy_parts.free_text_register(model=PartnerShare, fields=["reference"], member_path="member")
     privacy_parts.free_text_register(model=PrivacyRequest, fields=["refusal_reason"])
+    # Why staff merged two memberships: their words may name the person (members.merging).
+    privacy_parts.free_text_register(model=MemberMerge, fields=["reason"], member_path="survivor")
     # A back-office import's report quotes the rejected lines' values (members.import_jobs).
     privacy_parts.free_text_register(model=ImportJob, fields=["report"])
 

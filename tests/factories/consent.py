@@ -125,6 +125,19 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
         last_login=timezone.now(), first_name="Karin", last_name="Exportsson"
     )
     card_token_rotate(member=member, actor=member.user)
+    # members: the same person joined in store too, and staff merged that membership into
+    # this one before any consent was given (members.merging; its audit row is personal
+    # data the export carries).
+    from members.merging import member_merge
+    from members.services import member_create
+
+    twin = member_create(first_name="Karin", last_name="Exportsson", join_channel="store")
+    member_merge(
+        survivor_id=member.pk,
+        merged_id=twin.pk,
+        actor=factories.staff_user(),
+        reason="Karin Exportsson twice",
+    )
     member_with_everything(member)
     staff = factories.staff_user()
     rf.loyalty_referred(member)  # rewards: joined with a friend's code, before any purchase
