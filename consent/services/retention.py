@@ -21,10 +21,12 @@ Source = ConsentEvent.Source
 
 
 def members_inactive_since(cutoff: datetime.datetime) -> list[int]:
-    """Members whose last own activity (joining, logging in, any non-system event) is older."""
+    """Members whose last own activity (joining, logging in, any non-system event) is older.
+    Never a merged member's tombstone: its timeline is the survivor's now, and it is erased
+    with the survivor (``member_anonymise``), never before (its card must still resolve)."""
     last_event = Max("events__created_at", filter=~Q(events__source="system"))
     return list(
-        Member.objects.filter(erased_at__isnull=True)
+        Member.objects.filter(erased_at__isnull=True, merged_into__isnull=True)
         .annotate(last_event=last_event)
         .annotate(
             last_seen=Greatest(

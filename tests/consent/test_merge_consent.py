@@ -44,6 +44,7 @@ from consent.services.preferences import (
     interests_set,
     marketing_pause,
 )
+from consent.services.retention import members_inactive_since
 from consent.services.unsubscribe import unsubscribe_redeem, unsubscribe_token_make
 from members.activity import Kind
 from members.card import card_qr_payload
@@ -250,6 +251,19 @@ def test_member_merge_a_tombstone_is_never_contacted_nor_counted():
     matching = set(members_matching({}).values_list("pk", flat=True))
     assert survivor.pk in matching
     assert merged.pk not in matching
+
+
+def test_retention_never_erases_a_tombstone_on_its_own():
+    # Given a merge, and a cut-off after everybody's last activity
+    survivor = factories.member_with_user()
+    merged = member_create(first_name="Karin", last_name="Lind", join_channel="store")
+    member_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+
+    inactive = members_inactive_since(timezone.now() + datetime.timedelta(days=1))
+
+    # Then the survivor is a candidate, the tombstone is not: it goes with its survivor
+    assert survivor.pk in inactive
+    assert merged.pk not in inactive
 
 
 # --- erasure after a merge ---------------------------------------------------------------
