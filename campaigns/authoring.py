@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.template import TemplateSyntaxError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -84,9 +85,11 @@ def segment_import_csv(*, name: str, content: bytes | str, actor: User | None = 
         values = values[1:]
     numbers = {v for _i, v in values if v.isdigit()}
     emails = {v.lower() for _i, v in values if "@" in v}
+    # A merged member's number names the member it was merged into (members.merging
+    # points every tombstone straight at its survivor: one hop).
     by_number = dict(
         Member.objects.filter(membership_number__in=numbers, erased_at__isnull=True).values_list(
-            "membership_number", "pk"
+            "membership_number", Coalesce("merged_into_id", "pk")
         )
     )
     by_email = dict(

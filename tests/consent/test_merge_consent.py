@@ -17,6 +17,8 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import connection
 from django.utils import timezone
 
+from campaigns.authoring import segment_import_csv
+from campaigns.models import SegmentMember
 from campaigns.segments import members_matching
 from consent.erasure_tokens import erasure_confirm_token
 from consent.models import (
@@ -251,6 +253,12 @@ def test_member_merge_a_tombstone_is_never_contacted_nor_counted():
     matching = set(members_matching({}).values_list("pk", flat=True))
     assert survivor.pk in matching
     assert merged.pk not in matching
+    # and a list of numbers with the merged member's number lists the survivor, once
+    listed = segment_import_csv(
+        name="Kunder", content=f"{merged.membership_number}\n{survivor.membership_number}\n"
+    )
+    rows = SegmentMember.objects.filter(segment=listed).values_list("member_id", flat=True)
+    assert list(rows) == [survivor.pk]
 
 
 def test_retention_never_erases_a_tombstone_on_its_own():
