@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 from consent.services.erasure import member_anonymise
 from members.activity import Kind
 from members.card import card_qr_payload
+from members.door import store_door_path
 from members.merging import (
     MERGE_STAYS,
     MergeConflictError,
@@ -31,6 +32,7 @@ from members.models import ActivityEvent, Member, MemberMerge, User
 from members.roles import ADMINISTRATOR, STORE_STAFF
 from members.selectors import member_get_by_card_payload, member_identify, member_resolve
 from members.services import member_create
+from rewards.models import CheckIn
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -342,3 +344,23 @@ def test_member_merge_points_earlier_tombstones_at_the_new_survivor():
         a.pk,
         b.pk,
     }
+
+
+def test_member_merge_the_merged_members_phone_checks_in_at_the_door_as_the_survivor():
+    # Given the merged member signed in on their phone before the merge
+    shop = factories.store(name="Södermalm")
+    survivor = factories.member_with_user(first_name="Karin")
+    merged = factories.member_with_user(first_name="Kajsa")
+    assert merged.user is not None
+    phone = Client(HTTP_ACCEPT_LANGUAGE="en")
+    phone.force_login(merged.user)
+
+    member_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+
+    # When they scan the store's door poster (the page posts its form by itself)
+    page = phone.post(store_door_path(shop), follow=True)
+
+    # Then the survivor is checked in, greeted by the survivor's name
+    assert page.status_code == 200
+    assert "Welcome, Karin!" in page.content.decode()
+    assert list(CheckIn.objects.values_list("member_id", flat=True)) == [survivor.pk]
