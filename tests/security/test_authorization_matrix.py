@@ -220,6 +220,15 @@ ADMIN_VIEWS: dict[str, tuple[Callable[[World], dict[str, Any]], list[AdminCall]]
         lambda w: {"reward_id": w.partner_reward_id},
         [("GET", ("rewards.change_reward",), 200), ("POST", ("rewards.change_reward",), None)],
     ),
+    "admin:members_importjob_progress": (
+        lambda w: {"job_id": w.import_job_id},
+        [("GET", ("members.view_importjob",), 200)],
+    ),
+    "admin:members_importjob_again": (
+        lambda w: {"job_id": w.import_job_id},
+        # POST only (GET: 405 for everyone); the job's kind asks for its own permission too
+        [("POST", ("members.add_importjob", "members.add_member"), None)],
+    ),
     "admin:campaigns_segment_count": (
         lambda w: {},
         [("POST", ("campaigns.view_segment",), 200)],  # read-only: a count and a sample
@@ -458,6 +467,7 @@ class World:
     partner_reward_id: int
     campaign_id: int
     duplicate_id: int = 0
+    import_job_id: int = 0
     clients: dict[str, Client] = field(default_factory=dict)
 
 
@@ -513,6 +523,7 @@ def build_world(capture: Any) -> World:
     )
     _reference_rows()
     _third_party_rows()
+    import_job_id = _import_job_row()
 
     clients: dict[str, Client] = {}
     stores = {"1": store1, "2": store2}
@@ -551,6 +562,7 @@ def build_world(capture: Any) -> World:
         partner_reward_id=Reward.objects.get(code="x-partner").pk,
         campaign_id=Campaign.objects.order_by("pk").values_list("pk", flat=True)[0],
         duplicate_id=duplicate.pk,
+        import_job_id=import_job_id,
         clients=clients,
     )
 
@@ -583,6 +595,16 @@ def _reference_rows() -> None:
     InterestCategory.objects.create(interest=Interest.objects.order_by("pk")[0], category=shoes)
     PersonalisationRun.objects.create()
     data_quality_snapshot_take()
+
+
+def _import_job_row() -> int:
+    """A finished back-office import (a dry run whose file is gone: "again" says so)."""
+    from members.models import ImportJob
+
+    job = ImportJob.objects.create(
+        kind="members", file_name="matris.csv", status=ImportJob.Status.DONE, dry_run=True
+    )
+    return job.pk
 
 
 def _third_party_rows() -> None:
