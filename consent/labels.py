@@ -19,6 +19,7 @@ ACCESS_VIEW_LABELS: dict[str, Promise] = {
     "desk": _("Opened the member at the staff desk"),
     "points_page": _("Opened the member's points page"),
     "campaign_preview": _("Previewed a campaign as the member"),
+    "duplicate_review": _("Compared the member with a possible duplicate"),
 }
 LIST_VIEW_PREFIX = "list:"
 

@@ -65,11 +65,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "consent.view_purpose",
         "consent.view_interest",
     ],
-    # Consent proof, requests (export, erasure), retention, the access log.
+    # Consent proof, requests (export, erasure), retention, the access log; the duplicate
+    # review queue: decide whether two members are one person, and merge them.
     DATA_PROTECTION_OFFICER: [
         "members.view_member",
         "members.view_user",
         "members.view_activityevent",
+        "members.view_duplicatecandidate",
+        "members.change_duplicatecandidate",
+        "members.merge_member",
+        "members.view_membermerge",
         "consent.*",
         "rewards.view_*",
         "campaigns.view_*",
@@ -87,6 +92,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 MEMBER_LEVEL_MODELS = [
     "members.member",
     "members.activityevent",
+    "members.duplicatecandidate",
+    "members.membermerge",
     "consent.consentevent",
     "consent.privacyrequest",
     "consent.accesslog",
