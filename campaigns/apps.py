@@ -9,7 +9,7 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self) -> None:
-        from campaigns import desk, privacy, selectors
+        from campaigns import desk, merging, privacy, selectors
         from campaigns.offers import offer_redemptions_record, offer_voucher_used_record
         from campaigns.personalisation import registration as personalisation
         from campaigns.triggers import EVENT_TRIGGERS, trigger_event_handle
@@ -34,6 +34,7 @@ class CampaignsConfig(AppConfig):
             handler=offer_voucher_used_record,
         )
         privacy.register()
+        merging.register()
         personalisation.register()
         desk.desk_register()
         # Personalisation's back-office pages register their model admins when imported; the
