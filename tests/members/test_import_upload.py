@@ -318,3 +318,39 @@ def test_opening_balances_are_uploaded_the_same_way(django_capture_on_commit_cal
     from rewards.selectors import balance_get
 
     assert balance_get(member=member)["posted"] + balance_get(member=member)["pending"] == 250
+
+
+def test_historical_purchases_are_uploaded_with_or_without_points(
+    django_capture_on_commit_callbacks,
+):
+    from rewards.models import Purchase
+    from rewards.selectors import balance_get
+
+    shop = factories.store(code="sthlm-1")
+    member = factories.member_with_user()
+    Member.objects.filter(pk=member.pk).update(external_id="K-7")
+    header = "purchase_id;external_id;membership_number;store;purchased_at;total;sku;product;"
+    header += "category;quantity;amount"
+    rows = [
+        "P-1;K-7;;sthlm-1;2026-03-01 14:05;1 348,00;100;Löparsko;skor;1;1 099,00",
+        "P-1;K-7;;sthlm-1;2026-03-01 14:05;1 348,00;200;Strumpor;strumpor;1;249,00",
+        "P-2;K-7;;sthlm-1;2026-03-02;100,00;300;Keps;kepsar;1;100,00",
+    ]
+    data = ("\r\n".join([header, *rows]) + "\r\n").encode()
+    client = _client()
+    page = client.get(reverse("admin:members_importjob_add")).content.decode()
+    assert "Historical purchases (no points)" in page
+    assert "/static/import/purchases.csv" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(client, data, kind="purchases", dry_run=False)
+    job = ImportJob.objects.get()
+    assert job.summary == "imported=2 unchanged=0 rejected=0 lines=3", job.report
+    assert Purchase.objects.filter(store=shop, member=member).count() == 2
+    assert balance_get(member=member)["pending"] + balance_get(member=member)["posted"] == 0
+
+    # the same file again with points: nothing new is written (the purchases are there)
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(client, data, kind="purchases_earn", dry_run=False)
+    again = ImportJob.objects.latest("pk")
+    assert again.summary.startswith("imported=0 unchanged=2 rejected=0"), again.report
