@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime
 import re
+import threading
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -467,3 +469,31 @@ def test_the_page_shows_the_trend_and_the_values_7_and_30_days_ago(world):
     assert heights[-31] == max(heights) == 26
     assert heights[-8] == round(9 / 17 * 26)
     assert heights[0] == 1
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_two_snapshots_at_once_make_one_row(store):
+    # Given beat delivered the nightly task twice and two workers run it at the same moment
+    clean(store)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def take() -> None:
+        try:
+            barrier.wait()
+            data_quality_snapshot_take(now=NOW)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then both succeed and the day has one row (the upsert, not a read-then-write)
+    assert errors == []
+    assert list(DataQualitySnapshot.objects.values_list("taken_on", flat=True)) == [NOW.date()]
