@@ -293,6 +293,12 @@ class MemberAdmin(MemberListGuard, admin.ModelAdmin):
         # Members are never deleted: erasure anonymises them and keeps the books.
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A merged member's tombstone holds no personal data and must get none: view only.
+        if obj is not None and getattr(obj, "merged_into_id", None) is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)

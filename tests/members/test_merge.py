@@ -364,3 +364,20 @@ def test_member_merge_the_merged_members_phone_checks_in_at_the_door_as_the_surv
     assert page.status_code == 200
     assert "Welcome, Karin!" in page.content.decode()
     assert list(CheckIn.objects.values_list("member_id", flat=True)) == [survivor.pk]
+
+
+def test_member_admin_shows_a_tombstone_read_only():
+    survivor, merged = _till_member(), _till_member()
+    member_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+    admin = Client(HTTP_ACCEPT_LANGUAGE="en")
+    admin.force_login(factories.staff_user(superuser=True))
+    url = reverse("admin:members_member_change", args=[merged.pk])
+
+    page = admin.get(url)
+    posted = admin.post(url, {"first_name": "Karin", "last_name": "Lind", "phone": "0701234567"})
+
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    assert posted.status_code == 403
+    tombstone = Member.objects.get(pk=merged.pk)
+    assert (tombstone.first_name, tombstone.phone) == ("", "")
