@@ -35,8 +35,9 @@ from django.utils.translation import gettext as _
 from consent.models import ConsentEvent, ConsentState, PolicyVersion, Purpose
 from consent.selectors import purposes_needing_consent
 from members.activity import Kind
+from members.import_copy import copy_insert, ids_reserve
 from members.import_files import datetime_parse
-from members.imports import Line, history_events_handled
+from members.imports import HistoryEvent, Line, history_events_handled
 from members.models import ActivityEvent, User
 
 STEP = "consent"
@@ -136,7 +137,7 @@ def _consent_check(
 
 
 def import_write(lines: list[Line], actor: User | None, now: datetime.datetime) -> None:
-    """The lines' consents: events, states and timeline events, three INSERTs per batch.
+    """The lines' consents: events, states and timeline events, one ``COPY`` each per batch.
     Call inside the member import's batch transaction (the members are new: no state yet)."""
     pairs = [
         (line.member_id, given)
@@ -146,56 +147,77 @@ def import_write(lines: list[Line], actor: User | None, now: datetime.datetime) 
     ]
     if not pairs:
         return
-    acted_by = actor if actor is not None and actor.is_authenticated else None
-    events = ConsentEvent.objects.bulk_create(
+    acted_by = actor.pk if actor is not None and actor.is_authenticated else None
+    event_ids = ids_reserve(ConsentEvent, len(pairs))
+    copy_insert(
+        ConsentEvent,
         [
-            ConsentEvent(
-                member_id=member_id,
-                purpose=given.purpose,
-                channel=given.purpose.channel,
-                granted=True,
-                policy_version=given.policy_version,
-                source=ConsentEvent.Source.IMPORT,
-                actor=acted_by,
-                created_at=given.given_at,
+            "id",
+            "member_id",
+            "purpose_id",
+            "channel",
+            "granted",
+            "policy_version_id",
+            "source",
+            "actor_id",
+            "created_at",
+        ],
+        (
+            (
+                pk,
+                member_id,
+                given.purpose.pk,
+                given.purpose.channel,
+                True,
+                given.policy_version.pk,
+                ConsentEvent.Source.IMPORT,
+                acted_by,
+                given.given_at,
             )
-            for member_id, given in pairs
-        ]
+            for pk, (member_id, given) in zip(event_ids, pairs, strict=True)
+        ),
     )
-    ConsentState.objects.bulk_create(
+    copy_insert(
+        ConsentState,
+        ["id", "member_id", "purpose_id", "channel", "granted", "event_id", "changed_at"],
+        (
+            (pk, member_id, given.purpose.pk, given.purpose.channel, True, event_id, given.given_at)
+            for pk, event_id, (member_id, given) in zip(
+                ids_reserve(ConsentState, len(pairs)), event_ids, pairs, strict=True
+            )
+        ),
+    )
+    timeline_ids = ids_reserve(ActivityEvent, len(pairs))
+    copy_insert(
+        ActivityEvent,
+        ["id", "member_id", "kind", "data", "source", "actor_id", "created_at"],
+        (
+            (
+                pk,
+                member_id,
+                Kind.CONSENT_GRANTED,
+                _event_data(given, event_id),
+                "import",
+                acted_by,
+                given.given_at,
+            )
+            for pk, event_id, (member_id, given) in zip(timeline_ids, event_ids, pairs, strict=True)
+        ),
+    )
+    history_events_handled(
         [
-            ConsentState(
-                member_id=member_id,
-                purpose=given.purpose,
-                channel=given.purpose.channel,
-                granted=True,
-                event=event,
-                changed_at=given.given_at,
-            )
-            for (member_id, given), event in zip(pairs, events, strict=True)
-        ]
+            HistoryEvent(pk=pk, kind=Kind.CONSENT_GRANTED, created_at=given.given_at)
+            for pk, (_member_id, given) in zip(timeline_ids, pairs, strict=True)
+        ],
+        now=now,
     )
-    timeline = ActivityEvent.objects.bulk_create(
-        [
-            ActivityEvent(
-                member_id=member_id,
-                kind=Kind.CONSENT_GRANTED,
-                data=_event_data(given, event),
-                source="import",
-                actor=acted_by,
-                created_at=given.given_at,
-            )
-            for (member_id, given), event in zip(pairs, events, strict=True)
-        ]
-    )
-    history_events_handled(timeline, now=now)
 
 
-def _event_data(given: Given, event: ConsentEvent) -> dict[str, Any]:
+def _event_data(given: Given, event_id: int) -> dict[str, Any]:
     data: dict[str, Any] = {
         "purpose": given.purpose.code,
         "channel": given.purpose.channel,
-        "consent_event_id": event.pk,
+        "consent_event_id": event_id,
     }
     if given.source:
         data["imported_source"] = given.source

@@ -534,3 +534,33 @@ def test_an_erased_member_keeps_no_external_id_and_is_not_imported_again(stores,
     assert again.summary == "imported=0 unchanged=0 rejected=1"
     assert "erased at their own request" in "\n".join(again.lines())
     assert not Member.objects.filter(external_id="OLD-42").exists()
+
+
+def test_the_fast_path_for_swedish_mobiles_agrees_with_phone_normalise():
+    """members.imports reads common Swedish mobile forms without the phonenumbers library:
+    for every form and range it gives what members.phone.phone_normalise gives."""
+    import random
+
+    from members.phone import phone_normalise
+
+    rng = random.Random(15)
+    for prefix in ("70", "72", "73", "76", "79"):
+        for _ in range(200):
+            digits = f"{prefix}{rng.randrange(10**7):07d}"
+            for form in (
+                f"0{digits}",
+                f"0{digits[:2]}-{digits[2:5]} {digits[5:7]} {digits[7:]}",
+                f"+46 {digits[:2]} {digits[2:5]} {digits[5:7]} {digits[7:]}",
+                f"0046{digits}",
+                f"46{digits}",
+                digits,
+            ):
+                assert imports._phone_normalise(form) == phone_normalise(form), form
+    for other in ("08-123 456 78", "070-12", "+4570123456", "0711234567"):
+        try:
+            expected = phone_normalise(other)
+        except Exception as exc:  # the same error either way
+            with pytest.raises(type(exc)):
+                imports._phone_normalise(other)
+        else:
+            assert imports._phone_normalise(other) == expected
