@@ -115,7 +115,8 @@ def identifier_parse(text: str) -> Identifier | None:
 def _without_usable_login() -> QuerySet[Member]:
     """Active members who cannot log in: no login, or a login (not staff, not disabled)
     whose password is unusable (an import's)."""
-    return Member.objects.filter(erased_at__isnull=True).filter(
+    # never a merged member's tombstone: its number names the survivor (below)
+    return Member.objects.filter(erased_at__isnull=True, merged_into__isnull=True).filter(
         Q(user__isnull=True)
         | Q(
             user__password__startswith=UNUSABLE_PASSWORD_PREFIX,
@@ -134,7 +135,11 @@ def activation_candidate(identifier: Identifier) -> Member | None:
     elif identifier.kind == "phone":
         queryset = queryset.filter(phone=identifier.value)
     else:
-        queryset = queryset.filter(membership_number=identifier.value)
+        # a merged member's number names the member it was merged into (members.merging)
+        queryset = queryset.filter(
+            Q(membership_number=identifier.value)
+            | Q(merged_members__membership_number=identifier.value)
+        )
     found = list(queryset.order_by("pk")[:2])
     return found[0] if len(found) == 1 else None
 
@@ -445,7 +450,11 @@ def member_login_add(*, member: Member, email: str, actor: User | None) -> User:
         raise ValidationError({"email": error.messages}) from error
     with transaction.atomic():
         locked = Member.objects.select_for_update().get(pk=member.pk)
-        if locked.user_id is not None or locked.erased_at is not None:
+        if (
+            locked.user_id is not None
+            or locked.erased_at is not None
+            or locked.merged_into_id is not None
+        ):
             raise ActivationNotPossibleError(_("This member has a login already."))
         if (
             User.objects.filter(email__iexact=email).exists()

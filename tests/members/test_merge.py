@@ -19,6 +19,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from consent.services.erasure import member_anonymise
+from members.activation import Identifier, activation_candidate
 from members.activity import Kind
 from members.card import card_qr_payload
 from members.door import store_door_path
@@ -381,3 +382,15 @@ def test_member_admin_shows_a_tombstone_read_only():
     assert posted.status_code == 403
     tombstone = Member.objects.get(pk=merged.pk)
     assert (tombstone.first_name, tombstone.phone) == ("", "")
+
+
+def test_activation_by_a_merged_members_number_activates_the_survivor():
+    # Given two till members without a login, merged
+    survivor, merged = _till_member(), _till_member()
+    member_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+
+    # Then activation by either number finds the survivor, never the tombstone
+    for number in (merged.membership_number, survivor.membership_number):
+        found = activation_candidate(Identifier("number", number))
+        assert found is not None
+        assert found.pk == survivor.pk
