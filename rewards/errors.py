@@ -95,10 +95,16 @@ class MemberErasedError(DomainError):
 
 class MemberMergedError(ConflictError):
     """The member was merged into another (members.merging) while the request was on its
-    way: their points and purchases are the survivor's now. ``survivor_id`` in details."""
+    way: their points and purchases are the survivor's now. ``survivor_id`` for the
+    services; the answer names the survivor's membership number, never an internal id."""
 
     code = "member_merged"
     default_message = _("This member was merged into another member. Identify the member again.")
+
+    def __init__(self, *, survivor_id: int, membership_number: str = "") -> None:
+        details = {"membership_number": membership_number} if membership_number else {}
+        super().__init__(None, **details)
+        self.survivor_id = survivor_id
 
 
 class RewardNotAvailableError(DomainError):

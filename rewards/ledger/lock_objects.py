@@ -34,13 +34,15 @@ def member_lock_live(*, member_id: int) -> None:
     """Hold the member row against a merge until the transaction ends (``FOR KEY SHARE``, the
     lock the entries' foreign keys take anyway, taken first so a merge and a points write
     never wait on each other's rows), and refuse a member merged meanwhile: raises
-    ``MemberMergedError`` with ``survivor_id``. Every points write calls it before the
-    balance row (``balance_lock``, ``points_earn``, the till's statement in its own SQL)."""
+    ``MemberMergedError`` (its ``survivor_id``; the survivor's number in its details).
+    Every points write calls it before the balance row (``balance_lock``, ``points_earn``,
+    the till's statement in its own SQL)."""
     with connection.cursor() as cursor:
         cursor.execute(_member_key_share_sql(), [member_id])
         row = cursor.fetchone()
     if row is not None and row[0] is not None:
-        raise MemberMergedError(survivor_id=row[0])
+        number = Member.objects.filter(pk=row[0]).values_list("membership_number", flat=True)
+        raise MemberMergedError(survivor_id=row[0], membership_number=number.first() or "")
 
 
 def member_lock_resolved(*, member_id: int) -> int:
@@ -51,9 +53,7 @@ def member_lock_resolved(*, member_id: int) -> int:
             member_lock_live(member_id=member_id)
             return member_id
         except MemberMergedError as merged:
-            survivor_id = merged.details["survivor_id"]
-            assert isinstance(survivor_id, int)
-            member_id = survivor_id
+            member_id = merged.survivor_id
     raise MemberMergedError(survivor_id=member_id)  # pragma: no cover
 
 

@@ -181,7 +181,8 @@ def test_a_tombstone_spends_nothing_and_its_purchases_are_the_survivors(pair, st
     # a redemption for the merged member (identified before the merge) is refused cleanly
     with pytest.raises(MemberMergedError) as refused:
         points_redeem(member=merged, points=10, idempotency_key="late-redeem")
-    assert refused.value.details == {"survivor_id": survivor.pk}
+    assert refused.value.survivor_id == survivor.pk
+    assert refused.value.details == {"membership_number": survivor.membership_number}
     # a purchase for it is recorded for the survivor, and points given to it are theirs
     bought = rf.purchase(store=store, member=merged, lines=[rf.line("SKU-L", 1, 10000)])
     assert bought.purchase.member_id == survivor.pk
