@@ -22,6 +22,7 @@ from members.duplicates import duplicates_find_later
 from members.errors import DomainError
 from members.models import ApiKey, Member, Store, User, door_key_new
 from members.phone import phone_normalise
+from members.selectors import member_resolve
 from members.validators import birth_date_validate, name_validate, postcode_normalise
 
 PROFILE_FIELDS = (
@@ -194,6 +195,10 @@ def member_update_profile(
     cleaned = _clean_profile(fields)
     with transaction.atomic():
         locked = Member.objects.select_for_update().get(pk=member.pk)
+        if locked.merged_into_id is not None:
+            # merged meanwhile (the change waited on the merge's lock): the person is the
+            # survivor now, and a tombstone never gets personal data (members.merging)
+            locked = Member.objects.select_for_update().get(pk=member_resolve(locked).pk)
         changed = [name for name, value in cleaned.items() if getattr(locked, name) != value]
         if not changed:
             return locked

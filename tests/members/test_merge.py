@@ -32,7 +32,7 @@ from members.merging import (
 from members.models import ActivityEvent, Member, MemberMerge, User
 from members.roles import ADMINISTRATOR, STORE_STAFF
 from members.selectors import member_get_by_card_payload, member_identify, member_resolve
-from members.services import member_create
+from members.services import member_create, member_update_profile
 from rewards.models import CheckIn
 from tests import factories
 
@@ -394,3 +394,16 @@ def test_activation_by_a_merged_members_number_activates_the_survivor():
         found = activation_candidate(Identifier("number", number))
         assert found is not None
         assert found.pk == survivor.pk
+
+
+def test_member_update_profile_of_a_tombstone_changes_the_survivor():
+    # Given a profile change that was sent for the merged member and ran after the merge
+    survivor, merged = factories.member_with_user(), _till_member()
+    member_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+
+    changed = member_update_profile(member=merged, actor=None, postcode="41301")
+
+    # Then it is the survivor's; the tombstone stays empty
+    assert changed.pk == survivor.pk
+    assert Member.objects.get(pk=survivor.pk).postcode == "413 01"
+    assert Member.objects.get(pk=merged.pk).postcode == ""
