@@ -127,7 +127,7 @@ class DataQualityAdmin(ReadOnlyAdmin):
             return "", _("The review queue is not available.")
         if not may_review:
             return "", _("The review queue is for the data protection officer and administrators.")
-        return queue + "?status__exact=open", ""
+        return queue, ""  # the queue shows the open pairs by default
 
     def list_view(self, request: HttpRequest, code: str) -> HttpResponse:
         """The members or purchases behind one count, 50 a page."""

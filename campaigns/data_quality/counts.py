@@ -308,6 +308,17 @@ def _phone_problems() -> list[int]:
     return [member_id for member_id, phone in suspects if not phone_is_valid(phone)]
 
 
+def _duplicates_waiting() -> QuerySet[DuplicateCandidate]:
+    """What the review queue shows by default (members.admin_duplicates): open pairs of two
+    living members."""
+    living = {
+        f"{side}__{field}__isnull": True
+        for side in ("member_a", "member_b")
+        for field in ("erased_at", "merged_into")
+    }
+    return DuplicateCandidate.objects.filter(status=DuplicateCandidate.Status.OPEN, **living)
+
+
 def _unclaimed(now: datetime.datetime) -> QuerySet[Purchase]:
     window = datetime.timedelta(days=settings.REWARDS_CLAIM_DAYS)
     return Purchase.objects.filter(member__isnull=True, purchased_at__lt=now - window)
@@ -332,9 +343,7 @@ def data_quality_counts(*, now: datetime.datetime | None = None) -> dict[str, in
         **{k: v for k, v in members.items() if k != "failing"},
         "emails_invalid_or_bouncing": members["failing"] + len(invalid_only),
         "phones_invalid": len(_phone_problems()),
-        "duplicates_waiting": DuplicateCandidate.objects.filter(
-            status=DuplicateCandidate.Status.OPEN
-        ).count(),
+        "duplicates_waiting": _duplicates_waiting().count(),
         "products_without_category": Product.objects.filter(category__isnull=True).count(),
         "purchases_unclaimed": _unclaimed(now).count(),
     }

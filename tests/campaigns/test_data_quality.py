@@ -147,11 +147,13 @@ def world(store: Any) -> dict[str, Member]:
     Member.objects.filter(pk=erased.pk).update(erased_at=now, birth_date=None)
     merged = clean(store, postcode="")
     Member.objects.filter(pk=merged.pk).update(merged_into=m["clean"], merged_at=now)
-    # One open pair (counted), one set aside.
+    # One open pair (counted), one set aside, one open with an erased member (not counted).
     a, b = sorted([m["clean"].pk, m["no_phone"].pk])
     DuplicateCandidate.objects.create(member_a_id=a, member_b_id=b, score=0.9, status="open")
     a, b = sorted([m["clean"].pk, m["no_postcode"].pk])
     DuplicateCandidate.objects.create(member_a_id=a, member_b_id=b, score=0.8, status="dismissed")
+    a, b = sorted([m["no_birth_date"].pk, erased.pk])  # open, but one of them is gone
+    DuplicateCandidate.objects.create(member_a_id=a, member_b_id=b, score=0.7, status="open")
     # Products: one without a category (counted), the purchases' products have one.
     Product.objects.create(sku="NOCAT-1", name="Okategoriserad")
     window = datetime.timedelta(days=settings.REWARDS_CLAIM_DAYS)
@@ -497,3 +499,22 @@ def test_two_snapshots_at_once_make_one_row(store):
     # Then both succeed and the day has one row (the upsert, not a read-then-write)
     assert errors == []
     assert list(DataQualitySnapshot.objects.values_list("taken_on", flat=True)) == [NOW.date()]
+
+
+def test_the_product_link_lists_the_products_without_a_category(world):
+    html = staff(MARKETER).get("/admin/rewards/product/?category__isnull=True").content.decode()
+    assert "NOCAT-1" in html
+    assert ">CAT-1<" not in html
+    assert "Kategoriserad" not in html
+
+
+def test_the_duplicates_count_links_to_the_review_queue_for_those_who_review(world):
+    queue = reverse("admin:members_duplicatecandidate_changelist")
+    admin_html = staff(ADMINISTRATOR).get(PAGE, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    marketer_html = staff(MARKETER).get(PAGE, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert f'href="{queue}"' in admin_html
+    assert f'href="{queue}"' not in marketer_html
+    assert "The review queue is for the data protection officer and administrators." in (
+        marketer_html
+    )
