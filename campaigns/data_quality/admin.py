@@ -36,7 +36,7 @@ from campaigns.data_quality.counts import (
     data_quality_members,
     data_quality_purchases,
 )
-from campaigns.data_quality.snapshots import data_quality_trend
+from campaigns.data_quality.snapshots import data_quality_latest, data_quality_trend
 from campaigns.models import DataQualitySnapshot
 from members.admin_base import ReadOnlyAdmin
 from members.admin_guard import may_browse_members
@@ -103,7 +103,7 @@ class DataQualityAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
             "title": _("Data quality"),
             "rows": rows,
-            "latest": DataQualitySnapshot.objects.order_by("-taken_on").first(),
+            "latest": data_quality_latest(),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/campaigns/data_quality.html", context)

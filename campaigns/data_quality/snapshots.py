@@ -73,3 +73,8 @@ def data_quality_trend(
             days_ago_30=values[-31],
         )
     return trends
+
+
+def data_quality_latest() -> DataQualitySnapshot | None:
+    """The newest snapshot (the page says when the trend was last kept)."""
+    return DataQualitySnapshot.objects.order_by("-taken_on").first()

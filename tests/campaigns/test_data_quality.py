@@ -25,6 +25,7 @@ from campaigns.data_quality.counts import (
 )
 from campaigns.data_quality.snapshots import KEEP_DAYS, data_quality_snapshot_take
 from campaigns.models import DataQualitySnapshot, Delivery
+from consent.labels import access_view_label
 from consent.models import AccessLog
 from members.models import ActivityEvent, DuplicateCandidate, Member, User
 from members.roles import ADMINISTRATOR, DATA_PROTECTION_OFFICER, MARKETER, STORE_STAFF
@@ -359,6 +360,8 @@ def test_every_member_listed_is_in_the_access_log(world):
     assert sorted(logged.values_list("member_id", flat=True)) == sorted(
         world[key].pk for key in EXPECTED["members_without_consent"]
     )
+    with translation.override("en"):
+        assert access_view_label(logged[0].view) == "Listed the member's data quality"
     # a purchase list names no member and logs nothing
     client.get(list_url("purchases_unclaimed"))
     assert logged.count() == 3
