@@ -35,7 +35,11 @@ from members.models import Member
 
 # Relations to Member that a merge leaves (in part) on the tombstone, and why.
 STAYS: dict[str, str] = {
-    "campaigns.Delivery.member": "a delivery of a campaign the survivor got on the same channel",
+    "campaigns.Delivery.member": (
+        "deliveries move (campaigns.deliveries), but one of a campaign the survivor got on the "
+        "same channel stays as the record of what was sent, cancelled (reason merged) if it "
+        "was not sent yet, so one person never gets a message twice"
+    ),
 }
 
 # The reason a delivery cancelled by a merge carries (docs/campaigns.md, reason codes).
@@ -50,16 +54,20 @@ _OFFER_STATUS_RANK: dict[str, int] = {
 
 def campaigns_merge(survivor: Member, merged: Member) -> dict[str, int]:
     """Move the merged member's deliveries, offers, inbox, budgets, list memberships and
-    recommendations to the survivor. Returns the counts moved."""
+    recommendations to the survivor. Returns the counts: a relation moved whole under
+    ``"campaigns.<Model>.<field>"`` (members.merging's model-graph check), deliveries under
+    ``"campaigns.deliveries"`` and ``"campaigns.deliveries_kept_on_merged"``."""
     deliveries, kept = _deliveries_move(survivor, merged)
     return {
-        "deliveries": deliveries,
-        "deliveries_kept_on_merged": kept,
-        "offers": _offers_move(survivor, merged),
-        "inbox_messages": InboxMessage.objects.filter(member=merged).update(member=survivor),
-        "contact_budgets": _budgets_add(survivor, merged),
-        "segment_memberships": _segment_members_move(survivor, merged),
-        "recommendations": _recommendations_move(survivor, merged),
+        "campaigns.deliveries": deliveries,
+        "campaigns.deliveries_kept_on_merged": kept,
+        "campaigns.MemberOffer.member": _offers_move(survivor, merged),
+        "campaigns.InboxMessage.member": InboxMessage.objects.filter(member=merged).update(
+            member=survivor
+        ),
+        "campaigns.ContactBudget.member": _budgets_add(survivor, merged),
+        "campaigns.SegmentMember.member": _segment_members_move(survivor, merged),
+        "campaigns.MemberRecommendation.member": _recommendations_move(survivor, merged),
     }
 
 
@@ -136,7 +144,8 @@ def _recommendations_move(survivor: Member, merged: Member) -> int:
 
 
 def register() -> None:
-    """From ``CampaignsConfig.ready``."""
-    from members.merging import merge_step_register
+    """From ``CampaignsConfig.ready``: the step, and what it leaves on the tombstone."""
+    from members.merging import merge_stays_register, merge_step_register
 
     merge_step_register(name="campaigns", run=campaigns_merge, order=40)
+    merge_stays_register(STAYS)

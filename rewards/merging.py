@@ -52,17 +52,39 @@ from rewards.models import (
 )
 
 # Relations to Member that a merge leaves (in whole or in part) on the tombstone, and why
-# (members.merging's list of what stays; the model-graph test reads it).
+# (members.merging.MERGE_STAYS, registered with the step; its model-graph test reads both).
 STAYS: dict[str, str] = {
-    "rewards.LedgerEntry.member": "append-only: the points move by transfer entries",
-    "rewards.PointLot.member": "emptied lots stay with the entries that made them",
-    "rewards.PointBalance.member": "the tombstone's balance, zero after the transfers",
-    "rewards.Reservation.member": "resolved reservations stay with their entries (active move)",
-    "rewards.TierChange.member": "append-only tier history",
-    "rewards.ReferralCode.member": "when the survivor has a code of its own",
-    "rewards.Referral.referrer": "a referral of the survivor by the merged member (never paid)",
-    "rewards.Referral.referred": "when the survivor was referred too, or by the merged member",
-    "rewards.WaitlistEntry.member": "when both wait for the same invitation and both got a ticket",
+    "rewards.LedgerEntry.member": (
+        "the ledger is append-only (a trigger refuses UPDATE): the merged member's entries "
+        "stay as written, and its open lots move by transfer entries (out on the tombstone, "
+        "in on the survivor)"
+    ),
+    "rewards.PointLot.member": (
+        "the merged member's lots stay with the entries that made them, emptied; the survivor "
+        "gets a new lot per open lot, with its dates (counted as rewards.point_lots)"
+    ),
+    "rewards.PointBalance.member": "the tombstone's balance row stays, zero after the transfers",
+    "rewards.Reservation.member": (
+        "active reservations move with their reserved points (rewards.reservations); "
+        "resolved ones stay with their entries, as the tombstone's history"
+    ),
+    "rewards.TierChange.member": "the tier history is append-only audit",
+    "rewards.ReferralCode.member": (
+        "moves when the survivor has no code; otherwise it stays, and a friend who uses it "
+        "is referred by the survivor (referral_register resolves the tombstone)"
+    ),
+    "rewards.Referral.referrer": (
+        "friends the merged member referred move to the survivor (rewards.referrals_made); a "
+        "referral of the survivor by the merged member stays, and never pays (self)"
+    ),
+    "rewards.Referral.referred": (
+        "who referred the merged member refers the survivor if nobody did "
+        "(rewards.referral_received); otherwise, or when the referrer is the survivor, it stays"
+    ),
+    "rewards.WaitlistEntry.member": (
+        "places move (rewards.waitlist_entries); where both waited for the same invitation and "
+        "both were given a ticket, the merged member's place stays (the ticket moved)"
+    ),
 }
 
 
@@ -75,19 +97,23 @@ def merge_key(*, survivor: Member, merged: Member, part: str) -> str:
 def rewards_merge(survivor: Member, merged: Member) -> dict[str, int]:
     """Move the merged member's points, purchases and loyalty rows to the survivor.
 
-    Call inside ``member_merge`` (both member rows locked). Returns the counts moved."""
+    Call inside ``member_merge`` (both member rows locked). Returns the counts: a relation
+    moved whole under ``"rewards.<Model>.<field>"`` (members.merging's model-graph check),
+    the rest (points, reservations, referrals) under ``"rewards.<what>"``."""
     moved: dict[str, int] = {}
     moved.update(_points_move(survivor, merged))
-    moved["purchases"] = Purchase.objects.filter(member=merged).update(member=survivor)
-    moved["vouchers"] = Voucher.objects.filter(member=merged).update(member=survivor)
-    moved["reviews"] = Review.objects.filter(member=merged).update(member=survivor)
-    moved["checkins"] = CheckIn.objects.filter(member=merged).update(member=survivor)
-    moved["waitlist_entries"] = _waitlist_move(survivor, merged)
-    moved["challenge_progress"] = _challenges_combine(survivor, merged)
-    moved["badges"] = _badges_combine(survivor, merged)
-    moved["benefit_choices"] = _benefit_choices_move(survivor, merged)
+    moved["rewards.Purchase.member"] = Purchase.objects.filter(member=merged).update(
+        member=survivor
+    )
+    moved["rewards.Voucher.member"] = Voucher.objects.filter(member=merged).update(member=survivor)
+    moved["rewards.Review.member"] = Review.objects.filter(member=merged).update(member=survivor)
+    moved["rewards.CheckIn.member"] = CheckIn.objects.filter(member=merged).update(member=survivor)
+    moved["rewards.waitlist_entries"] = _waitlist_move(survivor, merged)
+    moved["rewards.ChallengeProgress.member"] = _challenges_combine(survivor, merged)
+    moved["rewards.MemberBadge.member"] = _badges_combine(survivor, merged)
+    moved["rewards.BenefitChoice.member"] = _benefit_choices_move(survivor, merged)
     moved.update(_referrals_move(survivor, merged))
-    moved["tier"] = _tier_move(survivor, merged)
+    moved["rewards.MemberTier.member"] = _tier_move(survivor, merged)
     return moved
 
 
@@ -171,11 +197,11 @@ def _points_move(survivor: Member, merged: Member) -> dict[str, int]:
     balance_apply(merged_balance, pending=-pending, posted=-posted, reserved=-reserved)
     balance_apply(survivor_balance, pending=pending, posted=posted, reserved=reserved)
     return {
-        "point_lots": len(lots),
-        "points_pending": pending,
-        "points_posted": posted,
-        "reservations": len(reservations),
-        "points_reserved": reserved,
+        "rewards.point_lots": len(lots),
+        "rewards.points_pending": pending,
+        "rewards.points_posted": posted,
+        "rewards.reservations": len(reservations),
+        "rewards.points_reserved": reserved,
     }
 
 
@@ -309,7 +335,11 @@ def _referrals_move(survivor: Member, merged: Member) -> dict[str, int]:
     code = 0
     if not ReferralCode.objects.filter(member=survivor).exists():
         code = ReferralCode.objects.filter(member=merged).update(member=survivor)
-    return {"referrals_made": made, "referral_received": received, "referral_code": code}
+    return {
+        "rewards.referrals_made": made,
+        "rewards.referral_received": received,
+        "rewards.referral_code": code,
+    }
 
 
 def _tier_move(survivor: Member, merged: Member) -> int:
@@ -332,7 +362,8 @@ def _tier_move(survivor: Member, merged: Member) -> int:
 
 
 def register() -> None:
-    """From ``RewardsConfig.ready``."""
-    from members.merging import merge_step_register
+    """From ``RewardsConfig.ready``: the step, and what it leaves on the tombstone."""
+    from members.merging import merge_stays_register, merge_step_register
 
     merge_step_register(name="rewards", run=rewards_merge, order=30)
+    merge_stays_register(STAYS)

@@ -101,8 +101,8 @@ def test_merge_moves_campaign_rows_and_a_message_both_would_get_is_sent_once(pai
     assert SegmentMember.objects.filter(member=survivor).count() == 1
     assert not SegmentMember.objects.filter(member=merged).exists()
     assert MemberRecommendation.objects.get(product=product).member_id == survivor.pk
-    assert audit.moved["deliveries"] == 1
-    assert audit.moved["deliveries_kept_on_merged"] == 1
+    assert audit.moved["campaigns.deliveries"] == 1
+    assert audit.moved["campaigns.deliveries_kept_on_merged"] == 1
     # and nothing else of campaigns is left on the tombstone
     from django.apps import apps
 

@@ -88,8 +88,8 @@ def test_merge_moves_every_open_lot_by_transfer_entries_keeping_its_dates(pair):
     # then the survivor has every point, pending apart from available, and the merged none
     assert _balance(survivor) == (150, 100 + 250 + 200, 0)
     assert _balance(merged) == (0, 0, 0)
-    assert audit.moved["points_posted"] == 450
-    assert audit.moved["points_pending"] == 150
+    assert audit.moved["rewards.points_posted"] == 450
+    assert audit.moved["rewards.points_pending"] == 150
     # each open lot came over as a new lot with its dates, made by a transfer entry
     for entry, remaining in ((old, 250), (recent, 200), (pending, 150)):
         source = before[entry.pk]
@@ -233,7 +233,7 @@ def test_merge_combines_challenge_progress_keeping_the_further_one(pair):
     assert progress[other.pk].progress == 2
     assert progress[other.pk].completed_at == done
     assert not ChallengeProgress.objects.filter(member=merged).exists()
-    assert audit.moved["challenge_progress"] == 2
+    assert audit.moved["rewards.ChallengeProgress.member"] == 2
 
 
 def test_merge_referrals_move_and_a_member_never_refers_themselves(pair, store):
@@ -250,7 +250,7 @@ def test_merge_referrals_move_and_a_member_never_refers_themselves(pair, store):
 
     # the friend is the survivor's referral now; the survivor keeps their own code
     assert Referral.objects.get(referred=friend).referrer_id == survivor.pk
-    assert audit.moved["referrals_made"] == 1
+    assert audit.moved["rewards.referrals_made"] == 1
     assert referral_code_for(member=survivor).code == survivor_code
     # the referral between the two never completes: nobody refers themselves
     bought = rf.purchase(store=store, member=survivor)

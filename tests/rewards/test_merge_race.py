@@ -144,7 +144,7 @@ def test_purchases_and_redemptions_on_both_members_during_the_merge_lose_nothing
     # then the merge happened while both members were in use: some of the merged member's
     # purchases were moved by it, others came after and were recorded for the survivor
     assert MemberMerge.objects.filter(survivor=survivor, merged=merged).count() == 1
-    assert 0 < audit.moved["purchases"] < PER_MEMBER_PURCHASES
+    assert 0 < audit.moved["rewards.Purchase.member"] < PER_MEMBER_PURCHASES
     # each purchase exists once, and every one is the survivor's
     purchases = [o for o in outcomes if o[0] == "purchase"]
     receipts = {o[1] for o in purchases}
@@ -153,7 +153,7 @@ def test_purchases_and_redemptions_on_both_members_during_the_merge_lose_nothing
     assert not Purchase.objects.filter(member=merged).exists()
     # the merged member's purchases after the merge were recorded for the survivor at once
     redirected = [o for o in purchases if o[3] == merged.pk and o[2] == survivor.pk]
-    assert audit.moved["purchases"] + len(redirected) == PER_MEMBER_PURCHASES
+    assert audit.moved["rewards.Purchase.member"] + len(redirected) == PER_MEMBER_PURCHASES
     assert LedgerEntry.objects.filter(kind="earn", purchase__store=store).count() == len(receipts)
     assert purchases_credited_twice() == []
     # each redemption succeeded exactly once or was refused and wrote nothing (a redemption
