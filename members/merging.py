@@ -298,7 +298,10 @@ def _login_move(survivor: Member, merged: Member) -> dict[str, int]:
         if address.email.lower() in taken:
             address.delete()
             continue
-        EmailAddress.objects.filter(pk=address.pk).update(user=survivor_user, primary=False)
+        # in lower case, as allauth keeps addresses (identify looks them up so)
+        EmailAddress.objects.filter(pk=address.pk).update(
+            user=survivor_user, primary=False, email=address.email.lower()
+        )
         taken.add(address.email.lower())
         addresses += 1
     if merged_user.email.lower() not in taken:

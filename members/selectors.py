@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
 from django.db import connection
 from django.db.models import Q, QuerySet
 
@@ -95,7 +96,7 @@ def member_identify(
             )
         member = matches[0] if matches else None
     elif email:
-        member = queryset.filter(user__email__iexact=email.strip()).first()
+        member = queryset.filter(_email_q(email.strip())).first()
     else:
         member = None
     if member is None:
@@ -104,6 +105,15 @@ def member_identify(
 
 
 DESK_RESULTS = 20
+
+
+def _email_q(email: str) -> Q:
+    """The login's address, or another address of the login: a merged member's, which the
+    merge made the survivor's (members.merging). allauth keeps addresses in lower case, so
+    the look-up uses its index."""
+    return Q(user__email__iexact=email) | Q(
+        user_id__in=EmailAddress.objects.filter(email=email.lower()).values("user_id")
+    )
 
 
 def member_desk_find(term: str) -> list[Member]:
@@ -128,7 +138,7 @@ def member_desk_find(term: str) -> list[Member]:
         if by_phone:
             return by_phone
     if "@" in term:
-        return list(queryset.filter(user__email__iexact=term)[:DESK_RESULTS])
+        return list(queryset.filter(_email_q(term))[:DESK_RESULTS])
     if len(term) < 2:
         return []
     return list(queryset.filter(member_search_q(term))[:DESK_RESULTS])

@@ -31,7 +31,12 @@ from members.merging import (
 )
 from members.models import ActivityEvent, Member, MemberMerge, User
 from members.roles import ADMINISTRATOR, STORE_STAFF
-from members.selectors import member_get_by_card_payload, member_identify, member_resolve
+from members.selectors import (
+    member_desk_find,
+    member_get_by_card_payload,
+    member_identify,
+    member_resolve,
+)
 from members.services import member_create, member_update_profile
 from rewards.models import CheckIn
 from tests import factories
@@ -407,3 +412,13 @@ def test_member_update_profile_of_a_tombstone_changes_the_survivor():
     assert changed.pk == survivor.pk
     assert Member.objects.get(pk=survivor.pk).postcode == "413 01"
     assert Member.objects.get(pk=merged.pk).postcode == ""
+
+
+def test_member_merge_the_merged_members_email_identifies_the_survivor():
+    survivor = factories.member_with_user(email="karin@example.se")
+    merged = factories.member_with_user(email="Karin.Lind@Jobb.se")
+    member_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+
+    assert member_identify(email="karin.lind@jobb.se").pk == survivor.pk
+    assert member_identify(email="KARIN@example.se").pk == survivor.pk
+    assert [m.pk for m in member_desk_find("Karin.Lind@jobb.se")] == [survivor.pk]
