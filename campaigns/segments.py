@@ -154,7 +154,20 @@ def _points_earned(node: dict[str, Any], now: datetime.datetime) -> Q:
     since = _since(node, now)
     if since is not None:
         entries = entries.filter(created_at__gte=since)
-    return _compare(_sum(entries, "points"), node)
+    # A merge leaves the earn entries on the merged member (rewards.merging): what members
+    # merged into this one earned counts for it, as for its tier.
+    merged_in = (
+        entries.filter(member__merged_into=OuterRef("pk"))
+        .order_by()
+        .values("member__merged_into")
+        .annotate(total=Sum("points"))
+        .values("total")
+    )
+    return _compare(
+        _sum(entries, "points")
+        + Coalesce(Subquery(merged_in, output_field=IntegerField()), Value(0)),
+        node,
+    )
 
 
 def _spend(node: dict[str, Any], now: datetime.datetime) -> Q:

@@ -134,3 +134,21 @@ def test_a_merged_member_is_never_in_a_campaigns_audience(pair):
         ids = set(audience(campaign).values_list("pk", flat=True))
         assert survivor.pk in ids
         assert merged.pk not in ids
+
+
+def test_a_survivor_matches_points_earned_on_what_both_earned(pair):
+    from campaigns.segments import members_matching
+    from tests.factories import rewards as rf
+
+    survivor, merged = pair
+    rf.earned(survivor, 100)
+    rf.earned(merged, 150)
+    criteria = {"field": "points_earned", "cmp": "gte", "value": 200, "days": 30}
+    assert not members_matching(criteria).filter(pk=survivor.pk).exists()
+
+    member_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+
+    # the earn entries stay on the tombstone; the survivor is counted on both
+    matching = set(members_matching(criteria).values_list("pk", flat=True))
+    assert survivor.pk in matching
+    assert merged.pk not in matching
