@@ -175,7 +175,7 @@ def _null(field: str) -> Any:
 _MEMBER_OFFERS: CompiledQuery[MemberOffer] = CompiledQuery(
     lambda member_id: (
         MemberOffer.objects.filter(member_id=member_id)
-        .select_related("offer", "offer__category", "offer__product")
+        .select_related("offer", "offer__category", "offer__product", "campaign")
         .order_by("-created_at", "-id")
     ),
     "member_id",

@@ -51,10 +51,16 @@ def _cards(member: Member, *, vouchers: bool = False) -> list[dict]:
 
 
 def offers_panel(request: HttpRequest, member: Member) -> str:
+    """The offers panel on "My pages": how many, and the newest one not yet used."""
     cards = _cards(member)
+    open_cards = [c for c in cards if c["item"].status != "used"]
     return render_to_string(
         "campaigns/_offers_panel.html",
-        {"count": len(cards), "waiting": sum(1 for c in cards if c["needs_activation"])},
+        {
+            "count": len(open_cards),
+            "waiting": sum(1 for c in cards if c["needs_activation"]),
+            "newest": open_cards[0] if open_cards else None,  # newest first (selectors)
+        },
     )  # no request: a panel needs no context processors (members.pages)
 
 

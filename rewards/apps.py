@@ -67,6 +67,7 @@ class RewardsConfig(AppConfig):
             },
         )
         panel_register(name="rewards.tier", order=12, render=loyalty_views.tier_panel)
+        panel_register(name="rewards.challenge", order=25, render=loyalty_views.challenge_panel)
         consumer_register(
             name="rewards.challenges",
             kinds=challenges.CONSUMED_KINDS,

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 
 from members.models import Member
 from members.rows import (
@@ -291,7 +291,8 @@ REWARD_REFERENCE = "reward:"
 def entries_text_rows(entries: list[dict[str, Any]], language: str) -> list[list[str]]:
     """Explanation lines of rows of :func:`ledger_history_rows` in the member's language
     ("+120 p: 2x på löparskor"); points spent on a reward also say which reward, by its name
-    in the member's language (one query for the page)."""
+    in the member's language (one query for the page), and points spent at a checkout say
+    that."""
     redeem = LedgerEntry.Kind.REDEEM
     codes = {
         entry["reason"].removeprefix(REWARD_REFERENCE)
@@ -310,10 +311,16 @@ def entries_text_rows(entries: list[dict[str, Any]], language: str) -> list[list
             f"+{part.get('points', 0)} p: {part.get(key) or part.get('en', '')}"
             for part in entry["explanation"] or []
         ]
-        if entry["kind"] == redeem and entry["reason"].startswith(REWARD_REFERENCE):
-            name = names.get(entry["reason"].removeprefix(REWARD_REFERENCE))
-            if name:
-                lines.append(name)
+        if entry["kind"] == redeem:
+            # Spent on a reward: its name. Spent at a till or a web shop (the API's redeem
+            # or a captured reservation, whose reference is the shop's own): say so, never
+            # a bare "Used -1000".
+            name = (
+                names.get(entry["reason"].removeprefix(REWARD_REFERENCE))
+                if entry["reason"].startswith(REWARD_REFERENCE)
+                else None
+            )
+            lines.append(name or gettext("Paid with points at the checkout"))
         texts.append(lines)
     return texts
 

@@ -30,6 +30,7 @@ from rewards import selectors
 from rewards.forms import ClaimPurchaseForm
 from rewards.models import LedgerEntry
 from rewards.purchases.claims import purchase_claim
+from rewards.templatetags.loyalty import points_grouped
 
 
 def _html(template: str, *args: Any) -> str:
@@ -230,23 +231,38 @@ def _page_of_member_rows(list_name: str, member: Member, per_page: int, number: 
 
 
 def points_panel(request: HttpRequest, member: Member) -> str:
-    """The points panel on "My pages": available, pending and the next expiry."""
+    """The points panel on "My pages": the balance, large; pending points and the day the
+    first of them become available; the next expiry (docs/member-pages.md)."""
     summary = selectors.points_summary(member=member, pending_limit=1, expiry_limit=1)
+    language = "en" if (get_language() or "sv").startswith("en") else "sv"
+    months = _months_long()
+
+    def dated(rows: list[Any], singular: str, plural: str) -> list[SafeString]:
+        return [
+            mark_safe(  # the values are escaped here
+                ngettext(singular, plural, row.points)
+                % {
+                    "counter": escape(points_grouped(row.points, language)),
+                    "date": escape(_long_date(row.date, months)),
+                }
+            )
+            for row in rows
+        ]
+
     return render_to_string(
         "rewards/_points_panel.html",
         {
             "balance": summary.balance,
-            "pending": _dated_texts(
-                summary.pending, "date", lambda n: _("available from %(date)s")
+            "language": language,
+            "pending": dated(
+                summary.pending,
+                "%(counter)s point available from %(date)s",
+                "%(counter)s points available from %(date)s",
             ),
-            "expiries": _dated_texts(
+            "expiries": dated(
                 summary.expiries,
-                "counter",
-                lambda n: ngettext(
-                    "%(counter)s point expires after %(date)s",
-                    "%(counter)s points expire after %(date)s",
-                    n,
-                ),
+                "%(counter)s point expires after %(date)s",
+                "%(counter)s points expire after %(date)s",
             ),
         },
     )

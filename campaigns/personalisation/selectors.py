@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,50 @@ OFFER_FOR_ALL = {
     "sv": "Ett erbjudande till alla medlemmar.",
     "en": "An offer for every member.",
 }
+
+# Why an offer without a personal reason reached the member: what its campaign was sent to.
+# A campaign with a segment went to some members only, never "to every member" (issue 16).
+OFFER_FOR_SEGMENT = {
+    "sv": "Ett erbjudande till en grupp medlemmar som du hör till.",
+    "en": "An offer for a group of members you belong to.",
+}
+OFFER_FOR_TRIGGER: dict[str, dict[str, str]] = {
+    "joined": {
+        "sv": "Ett välkomsterbjudande till dig som ny medlem.",
+        "en": "A welcome offer for you as a new member.",
+    },
+    "birthday": {"sv": "Ett erbjudande på din födelsedag.", "en": "An offer for your birthday."},
+    "lapsed": {
+        "sv": "Ett erbjudande eftersom det var ett tag sedan du handlade.",
+        "en": "An offer because it has been a while since you shopped.",
+    },
+    "tier_changed": {
+        "sv": "Ett erbjudande eftersom du bytte nivå.",
+        "en": "An offer because your tier changed.",
+    },
+    "points_expiring": {
+        "sv": "Ett erbjudande eftersom du har poäng som snart går ut.",
+        "en": "An offer because some of your points expire soon.",
+    },
+    "checked_in": {
+        "sv": "Ett erbjudande eftersom du checkade in i en butik.",
+        "en": "An offer because you checked in at a store.",
+    },
+}
+
+
+def offer_audience_text(campaign: Any, language: str | None) -> str:
+    """Who the campaign that brought an offer was for, in plain words: the event that
+    triggered it, its segment ("a group of members you belong to"), or every member."""
+    lang = _lang(language)
+    if campaign is None:
+        return OFFER_FOR_ALL[lang]
+    trigger = OFFER_FOR_TRIGGER.get(getattr(campaign, "trigger", "") or "")
+    if trigger is not None:
+        return trigger[lang]
+    if getattr(campaign, "segment_id", None) is not None:
+        return OFFER_FOR_SEGMENT[lang]
+    return OFFER_FOR_ALL[lang]
 
 
 def _lang(language: str | None) -> str:
@@ -286,6 +330,7 @@ def offer_reasons(
     member: Member,
     offers: Iterable[tuple[Hashable, int | None, int | None]],
     language: str | None = None,
+    campaigns: Mapping[Hashable, Any] | None = None,
 ) -> dict[Hashable, str]:
     """Why ``member`` got each offer, in plain words: ``offers`` are ``(key, product id,
     category id)``; the answer maps each key to one sentence in the member's language.
@@ -293,13 +338,18 @@ def offer_reasons(
     In order: the member bought the product ("Because you bought Jeans 501."); the product
     is one of their recommendations (its reason); they bought in the category ("Because you
     bought running shoes."); an interest they chose maps to the category; one of their
-    recommendations is in the category (its reason); else "An offer for every member."
+    recommendations is in the category (its reason); else who the offer's campaign (from
+    ``campaigns``, key -> campaign) was for: its trigger, its segment, or every member
+    (:func:`offer_audience_text`).
     Purchases and interests are used only with profiling consent. A fixed number of
     queries, whatever the number of offers.
     """
     lang = _lang(language or member.preferred_language)
     offers = list(offers)
-    out: dict[Hashable, str] = {key: OFFER_FOR_ALL[lang] for key, _p, _c in offers}
+    campaigns = campaigns or {}
+    out: dict[Hashable, str] = {
+        key: offer_audience_text(campaigns.get(key), lang) for key, _p, _c in offers
+    }
     targeted = [(key, p, c) for key, p, c in offers if p or c]
     if not targeted or not may_profile(member.pk):
         return out

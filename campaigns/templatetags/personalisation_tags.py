@@ -34,8 +34,17 @@ def offers_with_reasons(member: Member, member_offers: Iterable[Any]) -> list[tu
         member=member,
         offers=[(mo.pk, mo.offer.product_id, mo.offer.category_id) for mo in items],
         language=get_language(),
+        campaigns=_campaigns(items),
     )
     return [(mo, reasons[mo.pk]) for mo in items]
+
+
+def _campaigns(member_offers: list[Any]) -> dict[Hashable, Any]:
+    """Member offer id -> the campaign that brought it, when it is already loaded (the
+    member pages' offers are read with their campaign); else nothing is read for it."""
+    return {
+        mo.pk: mo.campaign for mo in member_offers if mo._meta.get_field("campaign").is_cached(mo)
+    }
 
 
 def _member_offer(item: Any) -> Any:
@@ -55,6 +64,7 @@ def offer_reason_map(member: Member | None, items: Iterable[Any]) -> dict[Hashab
         member=member,
         offers=[(mo.pk, mo.offer.product_id, mo.offer.category_id) for mo in offers],
         language=get_language(),
+        campaigns=_campaigns(offers),
     )
 
 

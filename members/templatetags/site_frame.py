@@ -54,10 +54,59 @@ def _frame(name: str, variant: str) -> list[str]:
     return parts
 
 
-def _render(parts: list[str], values: dict[str, str]) -> SafeString:
-    return mark_safe(  # the frame is template output; the values are escaped below
-        "".join(values[part] if n % 2 else part for n, part in enumerate(parts))
-    )
+def _render(parts: list[str], values: dict[str, str], current: str = "") -> SafeString:
+    """Join the frame, each stand-in replaced: ``values`` by name; ``current <url name>``
+    marks the link to the page ``current`` names (its URL name) as the current page, and
+    ``current-more`` the "More" menu when ``current`` is a member page not among the tabs."""
+    out = []
+    for n, part in enumerate(parts):
+        if not n % 2:
+            out.append(part)
+        elif part == "current-more":
+            out.append(_CURRENT_SET if current in _MORE else "")
+        elif part.startswith("current "):
+            out.append(_CURRENT_PAGE if part[8:] == current else "")
+        else:
+            out.append(values[part])
+    return mark_safe("".join(out))  # the frame is template output; the values are escaped
+
+
+# The member pages behind the tab bar's "More" (docs/member-pages.md): the menu shows as
+# holding the current page on these.
+_MORE = frozenset(
+    {
+        "members:profile",
+        "rewards:tiers",
+        "rewards:catalogue",
+        "rewards:reward",
+        "rewards:vouchers",
+        "rewards:voucher",
+        "rewards:challenges",
+        "rewards:referrals",
+        "rewards:reviews",
+        "consent:preferences",
+        "consent:contact",
+        "consent:pause",
+        "consent:interests",
+        "consent:my-data",
+        "consent:erasure-request",
+    }
+)
+_CURRENT_PAGE = ' aria-current="page"'
+_CURRENT_SET = ' aria-current="true"'
+
+
+@register.simple_tag
+def nav_current(name: str) -> SafeString:
+    """``<a href=...{% nav_current 'rewards:points' %}>`` in includes/site_header.html: a
+    stand-in, ``aria-current="page"`` on the page of that URL name, put in per request."""
+    return mark_safe(f"\x00current {escape(name)}\x00")  # a stand-in, replaced per request
+
+
+@register.simple_tag
+def nav_current_more() -> SafeString:
+    """The stand-in for the "More" menu: ``aria-current="true"`` on the pages it holds."""
+    return mark_safe("\x00current-more\x00")
 
 
 @register.simple_tag
@@ -77,7 +126,9 @@ def site_header(context: template.Context) -> SafeString:
     csrf = format_html(_CSRF_INPUT, token) if token and token != "NOTPROVIDED" else ""  # noqa: S105
     request = context.get("request")
     next_path = escape(request.get_full_path()) if request is not None else ""
-    return _render(_frame("site_header", variant), {"csrf": csrf, "next": next_path})
+    match = getattr(request, "resolver_match", None)
+    current = match.view_name if match is not None else ""
+    return _render(_frame("site_header", variant), {"csrf": csrf, "next": next_path}, current)
 
 
 @register.simple_tag

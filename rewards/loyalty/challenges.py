@@ -13,7 +13,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from members.activity import Kind as ActivityKind
@@ -265,6 +265,28 @@ def challenges_for_member(*, member: Member) -> list[ChallengeRow]:
         for c in active
     ]
     return sorted(rows, key=lambda r: (r.completed_at is not None, -r.percent, r.challenge.code))
+
+
+def challenge_nearest(
+    *, member: Member, now: datetime.datetime | None = None
+) -> ChallengeRow | None:
+    """The member's unfinished active challenge closest to completion (as
+    :func:`next_to_complete` picks it), in one query: the panel on "My pages"."""
+    now = now or timezone.now()
+    stored = ChallengeProgress.objects.filter(member=member.pk, challenge=OuterRef("pk"))
+    rows = [
+        ChallengeRow(challenge=c, progress=c.member_progress or 0, completed_at=None)
+        for c in Challenge.objects.filter(active=True, starts_at__lte=now)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .annotate(
+            member_progress=Subquery(stored.values("progress")[:1]),
+            member_completed_at=Subquery(stored.values("completed_at")[:1]),
+        )
+        .filter(member_completed_at__isnull=True)
+        .select_related("badge")
+    ]
+    rows.sort(key=lambda r: (-r.percent, r.challenge.code))
+    return rows[0] if rows else None
 
 
 def next_to_complete(rows: list[ChallengeRow]) -> ChallengeRow | None:

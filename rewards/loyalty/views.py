@@ -90,10 +90,23 @@ class ReviewForm(forms.Form):
 
 
 def tier_panel(request: HttpRequest, member: Member) -> str:
-    """The tier panel on "My pages": the tier and the points left to the next one."""
+    """The tier panel on "My pages": the tier, a bar and the points left to the next one.
+    Nothing without a ladder (no tiers are set up): there is no tier to wait for."""
+    progress = tiers.tier_progress(member=member)
+    if not progress.tiers:
+        return ""
     return render_to_string(
-        "rewards/loyalty/_tier_panel.html",
-        {"progress": tiers.tier_progress(member=member), "language": _language()},
+        "rewards/loyalty/_tier_panel.html", {"progress": progress, "language": _language()}
+    )  # no request: a panel needs no context processors (members.pages)
+
+
+def challenge_panel(request: HttpRequest, member: Member) -> str:
+    """The nearest challenge on "My pages" (one query); nothing when none is running."""
+    row = challenges.challenge_nearest(member=member)
+    if row is None:
+        return ""
+    return render_to_string(
+        "rewards/loyalty/_challenge_panel.html", {"row": row, "language": _language()}
     )  # no request: a panel needs no context processors (members.pages)
 
 

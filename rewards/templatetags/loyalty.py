@@ -29,6 +29,21 @@ def description_in(obj: Any, language: str) -> str:
     return obj.description_sv if _sv(language) else obj.description_en
 
 
+def points_grouped(points: int | None, language: str | None = None) -> str:
+    """A number of points with its thousands grouped as the language writes them:
+    "12 480" (no-break space) in Swedish, "12,480" in English."""
+    if points is None:
+        return ""
+    text = f"{points:,}"
+    return text if (language or "sv").startswith("en") else text.replace(",", "\u00a0")
+
+
+@register.filter
+def grouped(points: int | None, language: str) -> str:
+    """``{{ balance.available|grouped:language }}``: see :func:`points_grouped`."""
+    return points_grouped(points, language)
+
+
 @register.filter
 def sek(ore: int | None) -> str:
     """öre as kronor: 5000 -> "50", 4950 -> "49,50"."""

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 # page -> at most this many queries (the two of every logged-in request included)
 BUDGETS = {
-    "/mina-sidor/": 7,
+    "/mina-sidor/": 8,  # 7, and the nearest challenge's one query (issue 16)
     "/mina-sidor/poang/": 7,  # 6, and the names of rewards the page spent points on
     "/mina-sidor/kort/": 2,
     "/mina-sidor/erbjudanden/": 9,

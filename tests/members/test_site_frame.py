@@ -60,9 +60,45 @@ def test_header_carries_this_requests_token_and_escaped_path(member) -> None:
     assert len(tokens) == 2
     assert all(len(token) == 64 for token in tokens)
     # the member's navigation, in Swedish, for a member; the anonymous one otherwise
-    assert "Mina poäng" in first
+    assert "Mina val" in first
     assert "Logga ut" in first
     anonymous = Client(HTTP_ACCEPT_LANGUAGE="en").get("/offline/").content.decode()
-    assert "My points" not in anonymous
+    assert "My choices" not in anonymous
     assert "Log in" in anonymous
     assert "csrfmiddlewaretoken" in anonymous  # the language switch
+
+
+def _current_links(html: str) -> list[str]:
+    """The hrefs and tags of the header's elements marked current, in order."""
+    import re
+
+    header = html.split("<header", 1)[1].split("</header>", 1)[0]
+    marked = re.findall(r'<(a|summary)\b([^>]*)aria-current="(page|true)"', header)
+    return [
+        (
+            re.search(r'href="([^"]+)"', attrs).group(1) if tag == "a" else "",  # type: ignore[union-attr]
+            "summary" if tag == "summary" else "",
+            value,
+        )
+        for tag, attrs, value in marked
+    ]
+
+
+def test_header_marks_this_requests_page_as_current(member) -> None:
+    client = Client(HTTP_ACCEPT_LANGUAGE="sv")
+    client.force_login(member.user)
+
+    # the cached frame serves every page; each request marks only its own page
+    assert _current_links(client.get("/mina-sidor/").content.decode()) == [
+        ("/mina-sidor/", "", "page")
+    ]
+    assert _current_links(client.get("/mina-sidor/poang/").content.decode()) == [
+        ("/mina-sidor/poang/", "", "page")
+    ]
+    # a page behind "More": "More" holds the current page, and its link is the page
+    assert _current_links(client.get("/mina-sidor/installningar/").content.decode()) == [
+        ("", "summary", "true"),
+        ("/mina-sidor/installningar/", "", "page"),
+    ]
+    # a page outside the member's menu: nothing is current
+    assert _current_links(client.get("/offline/").content.decode()) == []
