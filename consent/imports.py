@@ -57,22 +57,25 @@ class Given:
     source: str
 
 
+def _columns(purpose: Purpose) -> tuple[str, str, str]:
+    column = f"consent_{purpose.code}"
+    return column, f"{column}_at", f"{column}_source"
+
+
 def import_columns() -> tuple[str, ...]:
-    return tuple(
-        column
-        for purpose in purposes_needing_consent()
-        for column in (
-            f"consent_{purpose.code}",
-            f"consent_{purpose.code}_at",
-            f"consent_{purpose.code}_source",
-        )
-    )
+    return tuple(column for purpose in purposes_needing_consent() for column in _columns(purpose))
 
 
 def import_check(lines: list[Line], now: datetime.datetime) -> None:
     """Each line's consents: a problem rejects the line (the file is wrong), a consent from
     before the club's first policy version is noted and not recorded."""
-    purposes = list(purposes_needing_consent())
+    # Only the purposes the file has a column of (a line's values hold the header's columns).
+    header = set(lines[0].record.values) if lines else set()
+    purposes = [
+        purpose for purpose in purposes_needing_consent() if header & set(_columns(purpose))
+    ]
+    if not purposes:
+        return
     versions = sorted(PolicyVersion.objects.all(), key=lambda v: v.effective_at, reverse=True)
     for line in lines:
         given: list[Given] = []

@@ -204,8 +204,9 @@ def members_import(
             line.problems.append(line.record.problem)
     candidates = _external_ids_check(lines)
     stores = {store.code.lower(): store for store in Store.objects.all()}
+    today = timezone.localdate(now)
     for line in candidates:
-        _line_clean(line, stores=stores, now=now)
+        _line_clean(line, stores=stores, now=now, today=today)
     _emails_check(candidates)
     for step in steps:
         step.check([line for line in candidates if not line.problems], now)
@@ -319,7 +320,9 @@ def _erased_external_ids(external_ids: list[str]) -> set[str]:
     return {e for e in external_ids if external_id_erased_form(e) in forms}
 
 
-def _line_clean(line: Line, *, stores: dict[str, Store], now: datetime.datetime) -> None:
+def _line_clean(
+    line: Line, *, stores: dict[str, Store], now: datetime.datetime, today: datetime.date
+) -> None:
     """Check and normalise the line's values, collecting every problem."""
     values = line.record.values
     for column in ("first_name", "last_name"):
@@ -329,7 +332,7 @@ def _line_clean(line: Line, *, stores: dict[str, Store], now: datetime.datetime)
         line.phone = _phone_normalise(values.get("phone", ""))
     except ValidationError as exc:
         line.reject("phone", exc.messages[0])
-    _birth_date_clean(line, values.get("birth_date", ""), today=timezone.localdate(now))
+    _birth_date_clean(line, values.get("birth_date", ""), today=today)
     try:
         line.postcode = postcode_normalise(values.get("postcode", ""))
     except ValidationError as exc:
@@ -374,11 +377,14 @@ def _name_clean(line: Line, column: str, value: str) -> None:
             column, _("The name is too long: at most %(max)d characters.") % {"max": NAME_MAX}
         )
         return
-    try:
-        name_validate(value)
-    except ValidationError as exc:
-        line.reject(column, exc.messages[0])
-        return
+    # A printable name has no control, format or separator character (str.isprintable, in
+    # C): only the others need name_validate's look at each character's category.
+    if not value.isprintable():
+        try:
+            name_validate(value)
+        except ValidationError as exc:
+            line.reject(column, exc.messages[0])
+            return
     setattr(line, column, value)
 
 

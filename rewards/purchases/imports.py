@@ -27,10 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.import_copy import copy_insert, ids_reserve
 from members.import_files import (
     ImportFileError,
     ImportReport,
@@ -46,7 +47,7 @@ from members.models import Store, User
 from rewards.ledger.idempotency import request_fingerprint
 from rewards.ledger.lots import lot_expiry
 from rewards.models import MemberTier, Purchase, PurchaseLine
-from rewards.purchases.products import products_resolve
+from rewards.purchases.products import products_cache_clear, products_resolve
 from rewards.purchases.recording import purchase_earn
 from rewards.purchases.types import LineInput
 from rewards.rules import earning
@@ -117,15 +118,10 @@ class Line:
             )
         )
 
-    @property
-    def unit_price_ore(self) -> int:
-        """The line's amount over its quantity, rounded up; the rest is its discount."""
-        assert self.amount_ore is not None
-        return -(-self.amount_ore // self.quantity)
-
-    @property
-    def discount_ore(self) -> int:
-        return self.unit_price_ore * self.quantity - (self.amount_ore or 0)
+    # The line's amount over its quantity, rounded up; the rest is its discount (set with
+    # the amount, by _line_clean).
+    unit_price_ore: int = 0
+    discount_ore: int = 0
 
     def line_input(self) -> LineInput:
         return LineInput(
@@ -168,20 +164,6 @@ class Bought:
         if values.get("external_id"):
             return "e:" + values["external_id"]
         return "n:" + values.get("membership_number", "").replace(" ", "")
-
-    def row(self, *, now: datetime.datetime) -> Purchase:
-        """The purchase to insert: no points (``_earn`` adds them when asked for)."""
-        assert self.total_ore is not None
-        assert self.purchased_at is not None
-        return Purchase(
-            store=self.store,
-            receipt_id=self.purchase_id,
-            member_id=self.member_id,
-            total_ore=self.total_ore,
-            purchased_at=self.purchased_at,
-            recorded_at=now,
-            request_hash=self.fingerprint(),
-        )
 
     def fingerprint(self) -> str:
         """What the file said about the purchase; a second run compares it."""
@@ -322,7 +304,7 @@ def _line_clean(line: Line) -> None:
             )
         else:
             line.quantity = amount // 100
-    amount = _amount(line, "amount", _("The line's amount is missing."))
+    amount = _amount(line, "amount")
     if amount is not None and amount < 0:
         line.reject(
             "amount",
@@ -333,12 +315,17 @@ def _line_clean(line: Line) -> None:
         )
     elif amount is not None:
         line.amount_ore = amount
+        line.unit_price_ore = -(-amount // line.quantity)
+        line.discount_ore = line.unit_price_ore * line.quantity - amount
 
 
-def _amount(line: Line, column: str, missing: str) -> int | None:
+def _amount(line: Line, column: str) -> int | None:
     value = line.record.values.get(column, "")
     if not value:
-        line.reject(column, missing)
+        if column == "total":
+            line.reject(column, _("The total is missing."))
+        else:
+            line.reject(column, _("The line's amount is missing."))
         return None
     ore = amount_parse(value)
     if ore is None:
@@ -394,7 +381,7 @@ def _purchase_clean(bought: Bought, *, stores: dict[str, Store], now: datetime.d
             )
         elif bought.purchased_at > now:
             bought.reject("purchased_at", _("The purchase time is in the future."))
-    total = _amount(first, "total", _("The total is missing."))
+    total = _amount(first, "total")
     if total is not None and total < 0:
         bought.reject(
             "total", _("A purchase's total cannot be negative; returns are not imported.")
@@ -511,7 +498,8 @@ def _batch_write(purchases: list[Bought], *, earn: bool, now: datetime.datetime)
             _purchases_write(purchases, earn=earn, now=now)
         return
     except IntegrityError:
-        pass
+        # Products the batch created are gone with it: forget them (products_resolve caches).
+        products_cache_clear()
     for bought in purchases:
         assert bought.store is not None
         try:
@@ -535,46 +523,74 @@ def _purchases_write(purchases: list[Bought], *, earn: bool, now: datetime.datet
             if known is None or (not known.name and line.name):
                 by_sku[line.sku] = line.line_input()
     products = products_resolve(list(by_sku.values()))
-    rows = Purchase.objects.bulk_create([bought.row(now=now) for bought in purchases])
-    _lines_insert(
+    purchase_ids = ids_reserve(Purchase, len(purchases))
+    copy_insert(
+        Purchase,
         [
-            (purchase.pk, number, line, *products[line.sku])
-            for bought, purchase in zip(purchases, rows, strict=True)
-            for number, line in enumerate(bought.lines, start=1)
-        ]
+            "id",
+            "store_id",
+            "receipt_id",
+            "member_id",
+            "total_ore",
+            "purchased_at",
+            "recorded_at",
+            "request_hash",
+        ],
+        (
+            (
+                pk,
+                bought.store.pk if bought.store is not None else None,
+                bought.purchase_id,
+                bought.member_id,
+                bought.total_ore,
+                bought.purchased_at,
+                now,
+                bought.fingerprint(),
+            )
+            for pk, bought in zip(purchase_ids, purchases, strict=True)
+        ),
+    )
+    count = sum(len(bought.lines) for bought in purchases)
+    copy_insert(
+        PurchaseLine,
+        [
+            "id",
+            "purchase_id",
+            "line_no",
+            "sku",
+            "product_id",
+            "category_id",
+            "quantity",
+            "unit_price_ore",
+            "discount_ore",
+        ],
+        (
+            (
+                line_id,
+                purchase_id,
+                number,
+                line.sku,
+                *products[line.sku],
+                line.quantity,
+                line.unit_price_ore,
+                line.discount_ore,
+            )
+            for line_id, (purchase_id, number, line) in zip(
+                ids_reserve(PurchaseLine, count),
+                (
+                    (purchase_id, number, line)
+                    for purchase_id, bought in zip(purchase_ids, purchases, strict=True)
+                    for number, line in enumerate(bought.lines, start=1)
+                ),
+                strict=True,
+            )
+        ),
     )
     if earn:
-        for bought, purchase in zip(purchases, rows, strict=True):
+        rows = Purchase.objects.in_bulk(purchase_ids)
+        for bought, pk in zip(purchases, purchase_ids, strict=True):
             if bought.member_id is not None:
-                _earn(bought, purchase, products=products, now=now)
-
-
-def _lines_insert(rows: list[tuple[int, int, Line, int, int | None]]) -> None:
-    """All the batch's lines in one statement: arrays unnested (one parameter per column, so
-    any number of lines stays under PostgreSQL's 65,535 parameters)."""
-    if not rows:
-        return
-    table = PurchaseLine._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (purchase_id, line_no, sku, product_id, category_id, quantity,
-                unit_price_ore, discount_ore, points, returned_quantity, points_reversed)
-            SELECT p, n, s, pr, c, q, u, d, 0, 0, 0
-            FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::bigint[], %s::bigint[],
-                %s::int[], %s::bigint[], %s::bigint[]) AS t(p, n, s, pr, c, q, u, d)
-            """,  # noqa: S608 - the table name comes from the model's metadata
-            [
-                [row[0] for row in rows],
-                [row[1] for row in rows],
-                [row[2].sku for row in rows],
-                [row[3] for row in rows],
-                [row[4] for row in rows],
-                [row[2].quantity for row in rows],
-                [row[2].unit_price_ore for row in rows],
-                [row[2].discount_ore for row in rows],
-            ],
-        )
+                _earn(bought, rows[pk], products=products, now=now)
 
 
 def _earn(
