@@ -428,7 +428,7 @@ def duplicates_after_merge(survivor: Member, merged: Member) -> dict[str, int]:
     closed, _by_model = rows.filter(status=DuplicateCandidate.Status.OPEN).delete()
     duplicates_find_later(member_ids=[survivor.pk])
     moved = carried + closed
-    return {"duplicate candidates": moved} if moved else {}
+    return {"members.DuplicateCandidate.member": moved} if moved else {}
 
 
 # --- deciding (the review queue) ------------------------------------------------------------------
