@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -116,13 +118,14 @@ def _purchase_record(
     bonus: earning.BonusPrefetch | None,
 ) -> PurchaseResult:
     member_number = member.membership_number if member else None
-    fingerprint = purchase_fingerprint(
+    fingerprint_for = functools.partial(
+        purchase_fingerprint,
         receipt_id=receipt_id,
-        member_number=member_number,
         total_ore=total_ore,
         purchased_at=purchased_at,
         lines=lines,
     )
+    fingerprint = fingerprint_for(member_number=member_number)
     now = timezone.now()
     purchased_at = purchased_at or now
     available_at = (
@@ -189,7 +192,11 @@ def _purchase_record(
         )
         if existing is None:
             raise
-    if existing.request_hash != fingerprint:
+    if existing.request_hash != fingerprint and not (
+        member is not None
+        and existing.member_id is not None
+        and existing.request_hash in _fingerprints_before_merge(existing.member_id, fingerprint_for)
+    ):
         raise DuplicateReceiptConflictError()
     return PurchaseResult(
         existing,
@@ -197,6 +204,16 @@ def _purchase_record(
         False,
         existing.member.membership_number if existing.member else None,
     )
+
+
+def _fingerprints_before_merge(member_id: int, fingerprint_for: Callable[..., str]) -> set[str]:
+    """A till's replay of a purchase recorded before a merge names the merged member (or
+    the survivor its card now resolves to): the request as it was first sent, with the
+    number of a member merged into the purchase's member, is the same request."""
+    numbers = Member.objects.filter(merged_into=member_id).values_list(
+        "membership_number", flat=True
+    )
+    return {fingerprint_for(member_number=number) for number in numbers}
 
 
 def purchase_record_for_till(

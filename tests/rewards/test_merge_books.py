@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from members.merging import member_merge
 from members.models import Member
-from rewards.errors import MemberMergedError
+from rewards.errors import DuplicateReceiptConflictError, MemberMergedError
 from rewards.ledger.expiry import points_expire_due
 from rewards.ledger.points import points_redeem
 from rewards.ledger.reservations import points_reserve, reservation_capture
@@ -38,6 +38,7 @@ from rewards.models import (
     TierChange,
     Voucher,
 )
+from rewards.purchases.recording import purchase_record
 from rewards.purchases.returns import purchase_return
 from tests import factories
 from tests.factories import rewards as rf
@@ -189,6 +190,32 @@ def test_a_tombstone_spends_nothing_and_its_purchases_are_the_survivors(pair, st
     rf.earned(merged, 25)
     assert _balance(survivor) == (100, 225, 0)
     assert _balance(merged) == (0, 0, 0)
+    assert_invariants([survivor.pk, merged.pk])
+
+
+def test_a_tills_replay_of_a_purchase_recorded_before_the_merge_gets_the_purchase(pair, store):
+    survivor, merged = pair
+    rf.base_rule()
+    request = {
+        "store": store,
+        "receipt_id": "R-BEFORE",
+        "total_ore": 25000,
+        "purchased_at": None,
+        "lines": [rf.line("SKU-R", 1, 25000)],
+    }
+    first = purchase_record(member=merged, **request)
+    member_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+
+    # the till sends the same request again, naming the merged member or (its card now
+    # resolving) the survivor: the same purchase, not a conflict, and no second earning
+    for member in (merged, survivor):
+        again = purchase_record(member=member, **request)
+        assert not again.created
+        assert again.purchase.pk == first.purchase.pk
+    # another body under the same receipt is still refused
+    with pytest.raises(DuplicateReceiptConflictError):
+        purchase_record(member=survivor, **(request | {"total_ore": 99}))
+    assert LedgerEntry.objects.filter(kind="earn", purchase=first.purchase).count() == 1
     assert_invariants([survivor.pk, merged.pk])
 
 
