@@ -7,6 +7,7 @@ rewards and campaigns register theirs in their own ``privacy.py`` (docs/privacy.
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 from allauth.account.models import EmailAddress
@@ -176,11 +177,36 @@ def _register_exports() -> None:
             AccessLog,
         ),
         ("merges", _("Memberships merged into yours"), _merges, MemberMerge),
+        ("import_reports", _("Import reports that name you"), _import_reports, ImportJob),
     ]
     for order, (name, title, rows, model) in enumerate(sections, start=1):
         privacy_parts.export_section_register(
             name=name, title=title, rows=rows, model=model, order=order * 10
         )
+
+
+def _import_reports(member: Member) -> list[Row]:
+    """Back-office import reports whose lines name the member (members.import_jobs): which
+    upload, when, and only the report lines about them (other people's lines are not
+    theirs to see). Kept ``IMPORT_JOB_RETENTION_DAYS``; erasure scrubs them."""
+    strong = identifier_regex(member_identifiers(member))
+    if not strong:
+        return []
+    pattern = re.compile(strong, re.IGNORECASE)
+    jobs = (
+        ImportJob.objects.annotate(text=Cast("report", models.TextField()))
+        .filter(text__iregex=strong)
+        .order_by("created_at", "pk")
+    )
+    return [
+        {
+            "id": job.pk,
+            "file_name": job.file_name,
+            "created_at": job.created_at.isoformat(),
+            "report": [line for line in job.report if pattern.search(str(line))],
+        }
+        for job in jobs
+    ]
 
 
 # --- erasure -----------------------------------------------------------------------------

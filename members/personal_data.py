@@ -53,8 +53,6 @@ PERSONAL_DATA = {
     # A back-office import's report quotes the file's values (names, emails, phones of the
     # lines it rejected): kept for IMPORT_JOB_RETENTION_DAYS, then purged with the job.
     "ImportJob.report": ("membership", "import_report"),
-    "ImportJob.file_path": ("membership", "import_report"),
-    "ImportJob.created_by": ("security", "import_report"),
     "ActivityEvent.member": ("membership", "membership"),
     "ActivityEvent.kind": ("membership", "membership"),
     "ActivityEvent.data": ("membership", "membership"),
@@ -78,6 +76,11 @@ NOT_PERSONAL = {
     "DuplicateCandidate.id",
     "MemberMerge.id",
     "ImportJob.id",
+    # Where the uploaded file waits in the private storage (the file itself is removed when
+    # a real run has finished with it, at the latest with the job), and the staff member who
+    # uploaded it (staff, like ApiKey.created_by).
+    "ImportJob.file_path",
+    "ImportJob.created_by",
     "ImportJob.kind",
     "ImportJob.file_name",
     "ImportJob.dry_run",

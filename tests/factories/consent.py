@@ -138,6 +138,18 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
         actor=factories.staff_user(),
         reason="Karin Exportsson twice",
     )
+    # members: a back-office import whose report rejected a line naming her (and someone else)
+    from members.models import ImportJob
+
+    ImportJob.objects.create(
+        kind="members",
+        file_name="gamla-klubben.csv",
+        status=ImportJob.Status.DONE,
+        report=[
+            'rad 3; email; "karin.export@example.se"; Adressen finns redan.',
+            'rad 4; phone; "070-999"; Inget giltigt mobilnummer.',
+        ],
+    )
     member_with_everything(member)
     staff = factories.staff_user()
     rf.loyalty_referred(member)  # rewards: joined with a friend's code, before any purchase
