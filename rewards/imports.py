@@ -32,7 +32,7 @@ from members.import_files import (
     csv_read,
     datetime_parse,
 )
-from members.imports import members_find
+from members.import_lookup import members_find
 from members.models import User
 from rewards.ledger.imports import (
     NOTE_MAX,

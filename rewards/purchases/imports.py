@@ -41,7 +41,7 @@ from members.import_files import (
     csv_read,
     datetime_parse,
 )
-from members.imports import FoundMembers, members_find
+from members.import_lookup import FoundMembers, members_find
 from members.kronor import kronor_display
 from members.models import Store, User
 from rewards.ledger.idempotency import request_fingerprint
