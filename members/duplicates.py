@@ -466,16 +466,29 @@ def duplicate_merge(
     """ "Merge into this one": the pair's other member is merged into ``survivor_id``
     (``member_merge``), and the pair is marked merged by ``actor``.
 
-    The candidate row is not locked before the members: ``member_merge`` locks the members and
-    its step (``duplicates_after_merge``) then writes the pairs, the order every merge keeps."""
-    candidate = DuplicateCandidate.objects.get(pk=candidate_id)
-    if candidate.status != DuplicateCandidate.Status.OPEN:
+    Locks the two members first, in primary-key order (the order of every merge, whose step
+    then writes the pairs), then the pair, and re-checks it is still open: a "not the same
+    person" or another merge of the pair that committed meanwhile wins, and this one is
+    refused (``DuplicateDecidedError``) with nothing merged."""
+    pair = DuplicateCandidate.objects.filter(pk=candidate_id).values_list(
+        "member_a_id", "member_b_id"
+    )
+    if not pair:
         raise DuplicateDecidedError()
-    pair = (candidate.member_a_id, candidate.member_b_id)
-    if survivor_id not in pair:
+    member_a, member_b = pair[0]
+    if survivor_id not in (member_a, member_b):
         raise DuplicateChoiceError()
-    merged_id = pair[1] if survivor_id == pair[0] else pair[0]
+    merged_id = member_b if survivor_id == member_a else member_a
     with transaction.atomic():
+        list(
+            Member.objects.select_for_update(of=("self",))
+            .filter(pk__in=[member_a, member_b])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        candidate = DuplicateCandidate.objects.select_for_update().get(pk=candidate_id)
+        if candidate.status != DuplicateCandidate.Status.OPEN:
+            raise DuplicateDecidedError()
         audit = member_merge(
             survivor_id=survivor_id, merged_id=merged_id, actor=actor, reason=reason
         )

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import datetime
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from consent.models import AccessLog
@@ -40,6 +43,7 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 BIRTH = datetime.date(1980, 5, 1)
 QUEUE = "/admin/members/duplicatecandidate/"
+_numbers = iter(range(1000000, 9999999, 7919))  # distinct mobile numbers: 070 + seven digits
 
 
 def _member(email: str | None = None, **fields: Any) -> Member:
@@ -579,3 +583,130 @@ def test_store_staff_and_marketers_get_403_everywhere(client, twins, role):
     assert candidate.status == "open"
     assert not MemberMerge.objects.exists()
     assert not AccessLog.objects.filter(view="duplicate_review").exists()
+
+
+def test_queue_page_queries_do_not_grow_with_the_pairs(client, django_assert_max_num_queries):
+    # Given the queue with three pairs, counted once
+    def pairs(n: int) -> None:
+        for _ in range(n):
+            first = _member(first_name="Karl", last_name="Ek", phone=f"070{next(_numbers)}")
+            second = _member(first_name="Karl", last_name="Ek", phone=first.phone)
+            duplicates_find_for_members(member_ids=[second.pk])
+
+    client.force_login(factories.staff_user(role=DATA_PROTECTION_OFFICER))
+    pairs(3)
+    with CaptureQueriesContext(connection) as three:
+        assert client.get(QUEUE).status_code == 200
+
+    # When there are ten more, the page asks as many questions
+    pairs(10)
+    with django_assert_max_num_queries(len(three.captured_queries)):
+        response = client.get(QUEUE)
+    assert response.content.decode().count("↔") == 13
+
+
+# --- races ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def merge_paused() -> Any:
+    """A merge step that holds the merge (members and the pair locked) until released."""
+    from members import merging
+
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(survivor: Member, merged: Member) -> dict[str, int]:
+        inside.set()
+        assert release.wait(10)
+        return {}
+
+    merging.merge_step_register(name="test.hold", run=hold, order=99)
+    yield inside, release
+    merging._steps.pop("test.hold", None)
+
+
+def _in_thread(work: Any, outcomes: list[Any]) -> threading.Thread:
+    def run() -> None:
+        try:
+            outcomes.append(work())
+        except Exception as exc:  # the outcome is what the test compares
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_not_the_same_person_while_the_pair_is_being_merged_is_refused(merge_paused):
+    # Given an open pair, and a merge of it holding the members and the pair
+    inside, release = merge_paused
+    a = _member(first_name="Olle", last_name="Ström", birth_date=BIRTH)
+    b = _member(first_name="Olle", last_name="Ström", birth_date=BIRTH)
+    duplicates_find_for_members(member_ids=[b.pk])
+    candidate = _pair(a, b)
+    assert candidate is not None
+    staff = factories.staff_user(role=DATA_PROTECTION_OFFICER)
+    merged: list[Any] = []
+    dismissed: list[Any] = []
+    merge = _in_thread(
+        lambda: duplicate_merge(candidate_id=candidate.pk, survivor_id=a.pk, actor=staff),
+        merged,
+    )
+    assert inside.wait(10)
+
+    # When another reviewer says "not the same person" meanwhile
+    dismiss = _in_thread(
+        lambda: duplicate_dismiss(candidate_id=candidate.pk, actor=staff), dismissed
+    )
+    time.sleep(0.3)
+    assert dismiss.is_alive(), "the dismissal waits on the pair's lock"
+    release.set()
+    merge.join(10)
+    dismiss.join(10)
+
+    # Then the merge stands and the late dismissal is refused, changing nothing
+    assert isinstance(merged[0], MemberMerge)
+    assert isinstance(dismissed[0], DuplicateDecidedError)
+    candidate.refresh_from_db()
+    assert candidate.status == "merged"
+    assert MemberMerge.objects.count() == 1
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_two_reviewers_merging_one_pair_both_ways_merge_once(merge_paused):
+    # Given an open pair, and a merge into A holding the members and the pair
+    inside, release = merge_paused
+    a = _member(first_name="Vera", last_name="Nord", birth_date=BIRTH)
+    b = _member(first_name="Vera", last_name="Nord", birth_date=BIRTH)
+    duplicates_find_for_members(member_ids=[b.pk])
+    candidate = _pair(a, b)
+    assert candidate is not None
+    first: list[Any] = []
+    second: list[Any] = []
+    into_a = _in_thread(
+        lambda: duplicate_merge(candidate_id=candidate.pk, survivor_id=a.pk, actor=None), first
+    )
+    assert inside.wait(10)
+
+    # When a second reviewer merges the same pair into B at the same time
+    into_b = _in_thread(
+        lambda: duplicate_merge(candidate_id=candidate.pk, survivor_id=b.pk, actor=None), second
+    )
+    time.sleep(0.3)
+    assert into_b.is_alive(), "the second merge waits on the members' locks"
+    release.set()
+    into_a.join(10)
+    into_b.join(10)
+
+    # Then one merge happened, into A; the second was refused
+    assert isinstance(first[0], MemberMerge)
+    assert isinstance(second[0], DuplicateDecidedError)
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.merged_into_id, b.merged_into_id) == (None, a.pk)
+    assert MemberMerge.objects.count() == 1
