@@ -1,8 +1,9 @@
-"""A merge while the tills keep working (issue 15): purchases and point redemptions hit both
-members on real threads while ``member_merge`` runs, on real PostgreSQL. Nothing is lost or
-duplicated: each purchase exists once and is the survivor's, each redemption succeeded once
-or was refused cleanly, the survivor holds everything earned less everything spent, and
-the ledger invariants hold for both."""
+"""A merge while the tills keep working (issue 15): purchases, point redemptions and
+captures of held baskets hit both members on real threads while ``member_merge`` runs, on
+real PostgreSQL. Nothing is lost or duplicated: each purchase exists once and is the
+survivor's, each redemption succeeded once or was refused cleanly, each basket was captured
+once, the survivor holds everything earned less everything spent, and the ledger
+invariants hold for both."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from members.models import Member, MemberMerge
 from rewards.errors import InsufficientPointsError, MemberMergedError
 from rewards.invariants import purchases_credited_twice
 from rewards.ledger.points import points_redeem
-from rewards.models import LedgerEntry, PointBalance, Purchase
+from rewards.ledger.reservations import points_reserve, reservation_capture
+from rewards.models import LedgerEntry, PointBalance, Purchase, Reservation
 from rewards.purchases.recording import purchase_record
 from tests import factories
 from tests.factories import rewards as rf
@@ -30,6 +32,7 @@ from tests.rewards.invariants import assert_invariants
 THREADS = 8
 PER_MEMBER_PURCHASES = 120
 PER_MEMBER_REDEMPTIONS = 120
+RESERVATIONS = 20
 START = 5_000
 
 
@@ -101,6 +104,19 @@ def _purchase(store: Any, member: Member, receipt_id: str, sek: int) -> Callable
     return job
 
 
+def _capture(reservation_id: int, points: int, store: Any) -> Callable[[], Any]:
+    def job() -> tuple[str, int, int, str]:
+        result = reservation_capture(
+            reservation_id=reservation_id,
+            points=points,
+            idempotency_key=f"capture-{reservation_id}",
+            store=store,
+        )
+        return "capture", reservation_id, points, result["status"]
+
+    return job
+
+
 def _redeem(member: Member, points: int, key: str) -> Callable[[], Any]:
     def job() -> tuple[str, str, int, str]:
         try:
@@ -127,6 +143,18 @@ def test_purchases_and_redemptions_on_both_members_during_the_merge_lose_nothing
     rf.earned(merged, START)
     rng = random.Random(15)
     jobs: list[Callable[[], Any]] = []
+    # and baskets at the tills holding some of each member's points, captured meanwhile
+    held = {
+        member.pk: [
+            points_reserve(
+                member=member, points=100, idempotency_key=f"hold-{member.pk}-{n}", store=store
+            )["reservation_id"]
+            for n in range(RESERVATIONS)
+        ]
+        for member in (survivor, merged)
+    }
+    for reservation_ids in held.values():
+        jobs += [_capture(pk, 60, store) for pk in reservation_ids]
     for member in (survivor, merged):
         for n in range(PER_MEMBER_PURCHASES):
             jobs.append(_purchase(store, member, f"M-{member.pk}-{n}", rng.randint(50, 400)))
@@ -168,11 +196,19 @@ def test_purchases_and_redemptions_on_both_members_during_the_merge_lose_nothing
             )
         )
         assert written == ([points] if outcome == "ok" else []), (key, outcome)
+    # each basket was captured once, from the survivor's points once the merge moved it
+    captures = [o for o in outcomes if o[0] == "capture"]
+    assert [o[3] for o in captures] == [Reservation.Status.CAPTURED] * 2 * RESERVATIONS
+    rows = Reservation.objects.filter(pk__in=held[survivor.pk] + held[merged.pk])
+    assert set(rows.values_list("status", "captured")) == {(Reservation.Status.CAPTURED, 60)}
+    assert not rows.filter(pk__in=held[survivor.pk]).exclude(member=survivor).exists()
+    assert audit.moved["rewards.reservations"] > 0  # some were still held when it merged
     # and the survivor holds everything earned by both, less everything spent by both
     earned = 2 * START + sum(
         Purchase.objects.filter(store=store).values_list("points_earned", flat=True)
     )
     spent = sum(points for _k, _key, points, outcome in redemptions if outcome == "ok")
+    spent += 60 * len(captures)
     balance = PointBalance.objects.get(member=survivor)
     assert balance.posted + balance.pending == earned - spent
     assert balance.reserved == 0
