@@ -31,8 +31,8 @@ def client_for(member):
 @pytest.mark.parametrize(
     ("language", "texts"),
     [
-        ("sv", ["380 p kvar till Guld", "Nivåer och förmåner", "Stegen"]),
-        ("en", ["380 p left to Gold", "Tiers and benefits", "The ladder"]),
+        ("sv", ["380 poäng kvar till Guld", "Nivåer och förmåner", "Stegen"]),
+        ("en", ["380 points left to Gold", "Tiers and benefits", "The ladder"]),
     ],
 )
 def test_tier_page_shows_progress_in_both_languages(client_for, member, language, texts):
