@@ -260,7 +260,7 @@ def main() -> int:
     _queue_drop()
     log(f"load average {os.getloadavg()[0]:.1f} after (other processes share these CPUs)")
     log(
-        f"members={MEMBERS} members_s={members_s:.1f} import_ratio={copy_s / members_s:.2f} "
+        f"members={MEMBERS} members_s={members_s:.1f} import_ratio={copy_s / members_s:.4f} "
         f"lines_s={lines_s:.1f}"
     )
     return 0
