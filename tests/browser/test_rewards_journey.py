@@ -19,8 +19,8 @@ from tests.factories import rewards as rf
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TEXT = {
-    "sv": {"left": "380 p kvar till Guld", "nav": "Belöningar", "claim": "Ja, hämta den"},
-    "en": {"left": "380 p left to Gold", "nav": "Reward catalogue", "claim": "Yes, claim it"},
+    "sv": {"left": "380 poäng kvar till Guld", "nav": "Belöningar", "claim": "Ja, hämta den"},
+    "en": {"left": "380 points left to Gold", "nav": "Reward catalogue", "claim": "Yes, claim it"},
 }
 
 
@@ -63,6 +63,7 @@ def test_member_sees_tier_progress_claims_reward_and_shows_voucher_qr(
     assert page.locator("main progress").first.is_visible()
 
     # when they open the catalogue from the menu, pick the reward and confirm
+    page.locator("header nav .more-menu summary").click()  # the catalogue is under "Mer"
     page.locator("header nav").get_by_role("link", name=text["nav"]).click()
     page.wait_for_url("**/mina-sidor/beloningar/")
     page.get_by_test_id("reward-femtio").get_by_role("link").click()

@@ -143,6 +143,7 @@ def test_my_data_export_download(live_server, new_page, language):
 
     # Given the member on "my data", reached from the menu
     page.goto(live_server.url + "/mina-sidor/")
+    page.locator("header nav .more-menu summary").click()  # Mina data is under "Mer"
     page.locator("header nav").get_by_role("link", name=text["my_data"]).click()
     page.wait_for_url(re.compile(r"/mina-sidor/mina-data/$"))
     assert "export." + language + "@example.se" in page.locator("main").inner_text()
