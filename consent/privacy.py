@@ -38,7 +38,15 @@ from consent.services.consent import Proof, consent_set_locked
 from consent.services.export import export_leftovers_clean, privacy_export_file_delete
 from members.external_ids import external_id_erased_form
 from members.import_jobs import import_jobs_purge
-from members.models import ActivityEvent, ImportJob, Member, MemberMerge, Store, User
+from members.models import (
+    ActivityEvent,
+    DuplicateCandidate,
+    ImportJob,
+    Member,
+    MemberMerge,
+    Store,
+    User,
+)
 from members.phone import phone_display
 from members.rows import CompiledQuery
 
@@ -115,6 +123,20 @@ def _merges(member: Member) -> list[Row]:
     ]
 
 
+def _duplicate_pairs(member: Member) -> list[Row]:
+    """The pairs the duplicate finder proposed with this member (members.duplicates), and
+    what staff decided. The other member of a pair is another person: their id is left out."""
+    rows = []
+    pairs = DuplicateCandidate.objects.filter(Q(member_a=member) | Q(member_b=member))
+    for pair in pairs.order_by("pk"):
+        row = privacy_parts.model_row(pair)
+        for side in ("member_a", "member_b"):
+            if getattr(pair, f"{side}_id") != member.pk:
+                row[side] = None
+        rows.append(row)
+    return rows
+
+
 def _merged_rows(model: Any, *, path: str) -> Any:
     """``_rows`` of the member and of the members merged into it (rows that stay on the
     tombstone: consent.merging)."""
@@ -177,6 +199,12 @@ def _register_exports() -> None:
             AccessLog,
         ),
         ("merges", _("Memberships merged into yours"), _merges, MemberMerge),
+        (
+            "duplicate_pairs",
+            _("Possible duplicates of your membership"),
+            _duplicate_pairs,
+            DuplicateCandidate,
+        ),
         ("import_reports", _("Import reports that name you"), _import_reports, ImportJob),
     ]
     for order, (name, title, rows, model) in enumerate(sections, start=1):

@@ -48,6 +48,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from members.activity import Kind, activity_record
+from members.duplicates import duplicates_find_later
 from members.enqueue import task_get
 from members.errors import DomainError
 from members.models import Member, User
@@ -467,6 +468,8 @@ def member_login_add(*, member: Member, email: str, actor: User | None) -> User:
         EmailAddress.objects.create(user=user, email=email, verified=False, primary=True)
         locked.user = user
         locked.save(update_fields=["user"])
+        # A new address may be another membership's (members.duplicates).
+        duplicates_find_later(member_ids=[locked.pk])
         activity_record(
             member=locked,
             kind=Kind.PROFILE_UPDATED,

@@ -31,9 +31,6 @@ PERSONAL_DATA = {
     "Member.join_channel": ("membership", "membership"),
     "Member.card_token": ("membership", "membership"),
     "Member.card_token_rotated_at": ("security", "membership"),
-    # A merged member's tombstone points at the survivor (members.merging).
-    "Member.merged_into": ("membership", "membership"),
-    "Member.merged_at": ("membership", "membership"),
     # Duplicate candidates and merges (members.duplicates, members.merging): which two
     # memberships may be, or were, one person. Reasons are rule codes, never copies.
     "DuplicateCandidate.member_a": ("membership", "membership"),
@@ -72,6 +69,10 @@ NOT_PERSONAL = {
     "Member.id",
     # The tombstone marker: when the member was anonymised, kept so the books keep an owner.
     "Member.erased_at",
+    # The merge's tombstone markers (members.merging), like erased_at: the merge itself, who
+    # and when, is the member's data in MemberMerge (exported).
+    "Member.merged_into",
+    "Member.merged_at",
     "ActivityEvent.id",
     "DuplicateCandidate.id",
     "MemberMerge.id",

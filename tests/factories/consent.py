@@ -110,6 +110,10 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
     from tests import factories
     from tests.factories import rewards as rf
 
+    # someone who joined before her (the duplicate finder pairs them below)
+    from members.services import member_create as _member_create
+
+    earlier = _member_create(first_name="Britt", last_name="Exportsdotter")
     member = factories.member_with_user(
         email="karin.export@example.se",
         first_name="Karin",
@@ -138,6 +142,20 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
         actor=factories.staff_user(),
         reason="Karin Exportsson twice",
     )
+    # members: the duplicate finder proposed her twice; staff found one pair two people
+    from members.models import DuplicateCandidate
+
+    for other in (earlier, member_create(first_name="Britt", last_name="Exportson")):
+        low, high = sorted((member.pk, other.pk))
+        DuplicateCandidate.objects.create(
+            member_a_id=low,
+            member_b_id=high,
+            score=0.7,
+            reasons=[{"rule": "name_birth_date", "similarity": 0.8}],
+            status=DuplicateCandidate.Status.DISMISSED,
+            decided_at=timezone.now(),
+            decided_by=factories.staff_user(),
+        )
     # members: a back-office import whose report rejected a line naming her (and someone else)
     from members.models import ImportJob
 
