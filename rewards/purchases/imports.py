@@ -4,14 +4,15 @@
 The file has one row per purchase line, the purchase's own columns repeated on each of its
 lines, as Swedish till exports have it. ``purchases_import`` reads it as the other imports
 do (``members.import_files``: encodings, separators, header, dates, report lines), checks
-every line, groups the lines by ``purchase_id`` and writes each valid purchase with its
-lines. A purchase with one bad line is rejected whole: its other lines are listed too,
-naming the line that keeps it out.
+every line, groups the lines by store and ``purchase_id`` (tills number receipts per
+store) and writes each valid purchase with its lines. A purchase with one bad line is
+rejected whole: its other lines are listed too, naming the line that keeps it out.
 
-Idempotent by the purchase id: the purchase is stored at its store with the purchase id as
-its receipt id (unique per store, as the tills' receipts are) and a fingerprint of what the
-file said. A purchase that is there already with the same contents is unchanged; with other
-contents (or a till's own receipt with the same id) it is rejected.
+Idempotent by the store and purchase id: the purchase is stored at its store with the
+purchase id as its receipt id (unique per store, as the tills' receipts are) and a
+fingerprint of what the file said. A purchase that is there already with the same contents
+is unchanged; with other contents (or a till's own receipt with the same id) it is
+rejected.
 
 History is not earned again: imported purchases get no points, no ledger entry and no
 timeline event. With ``earn=True`` each purchase with a member earns what the club's rules
@@ -67,7 +68,7 @@ COLUMNS = (
 )
 REQUIRED = ("purchase_id", "store", "purchased_at", "total", "sku", "amount")
 # The purchase's own columns: the same on every line of one purchase.
-PURCHASE_COLUMNS = ("external_id", "membership_number", "store", "purchased_at", "total")
+PURCHASE_COLUMNS = ("external_id", "membership_number", "purchased_at", "total")
 ID_MAX = 64
 SKU_MAX = 64
 NAME_MAX = 200
@@ -107,6 +108,8 @@ class Line:
     quantity: int = 1
     amount_ore: int | None = None
     problems: list[ReportLine] = field(default_factory=list)
+    # Part of a purchase (it has a purchase id and could be read).
+    grouped: bool = False
 
     def reject(self, column: str, reason: str) -> None:
         self.problems.append(
@@ -220,7 +223,9 @@ def purchases_import(
     report.notices.extend(parsed.notices)
     now = timezone.now()
     lines = [Line(record=record) for record in parsed.records]
-    groups: dict[str, list[Line]] = defaultdict(list)
+    # A purchase is its store's and its id: tills number their receipts per store, so the
+    # same id at two stores is two purchases.
+    groups: dict[tuple[str, str], list[Line]] = defaultdict(list)
     for line in lines:
         if line.record.problem is not None:
             line.problems.append(line.record.problem)
@@ -234,9 +239,10 @@ def purchases_import(
                 _("The purchase id is too long: at most %(max)d characters.") % {"max": ID_MAX},
             )
         else:
-            groups[purchase_id].append(line)
+            line.grouped = True
+            groups[(line.record.values.get("store", "").lower(), purchase_id)].append(line)
         _line_clean(line)
-    purchases = [Bought(purchase_id=pid, lines=same) for pid, same in groups.items()]
+    purchases = [Bought(purchase_id=pid, lines=same) for (_store, pid), same in groups.items()]
     stores = {store.code.lower(): store for store in Store.objects.all()}
     for bought in purchases:
         _purchase_clean(bought, stores=stores, now=now)
@@ -262,13 +268,9 @@ def purchases_import(
             report.imported += 1
             report.lines_imported += len(bought.lines)
     # A line that cannot be read or has no purchase id belongs to no purchase: one each.
-    report.rejected += sum(1 for line in lines if line.problems and not _grouped(line, groups))
+    report.rejected += sum(1 for line in lines if line.problems and not line.grouped)
     report.problems.sort(key=lambda problem: problem.line)
     return report
-
-
-def _grouped(line: Line, groups: dict[str, list[Line]]) -> bool:
-    return line.record.values.get("purchase_id", "") in groups
 
 
 # --- checks ------------------------------------------------------------------------------

@@ -117,9 +117,9 @@ MESSY = [
     ["A-6", "K-3", "sthlm-city", "2025-01-05", "10,00", "100231", "", "1", "-10,00"],
     # line 10: a total that is not the sum of the lines
     ["A-7", "K-3", "sthlm-city", "2025-01-05", "50,00", "100231", "", "1", "10,00"],
-    # line 11-12: the purchase's columns differ between its lines
+    # line 11-12: the purchase's time differs between its lines
     ["A-8", "K-3", "sthlm-city", "2025-01-05", "20,00", "100231", "", "1", "10,00"],
-    ["A-8", "K-3", "gbg-nordstan", "2025-01-05", "20,00", "100231", "", "1", "10,00"],
+    ["A-8", "K-3", "sthlm-city", "2025-01-06", "20,00", "100231", "", "1", "10,00"],
     # line 13: a future purchase, "1.500" refused rather than guessed
     ["A-9", "K-3", "sthlm-city", "2027-01-05", "1.500", "100231", "", "1", "1.500"],
     # line 14: cash rounding (öresavrundning) within 50 öre is fine
@@ -137,7 +137,7 @@ MESSY_REPORT = [
     'line 10; total; "50,00"; The total is not the sum of the purchase\'s lines, 10.00 kr.',
     'line 11; purchase_id; "A-8"; Line 12 of this purchase has a problem; the purchase is '
     "not imported.",
-    'line 12; store; "gbg-nordstan"; The purchase A-8 has another value in this column on '
+    'line 12; purchased_at; "2025-01-06"; The purchase A-8 has another value in this column on '
     "line 11; a purchase's lines repeat the same values.",
     'line 13; purchased_at; "2027-01-05"; The purchase time is in the future.',
     'line 13; total; "1.500"; Not an amount; write it as 1234,50 or 1 234,50.',
@@ -339,3 +339,23 @@ def test_progress_is_reported_per_batch(members, english):
     )
 
     assert seen == [(2, 5), (4, 5), (5, 5)]
+
+
+def test_the_same_id_at_two_stores_is_two_purchases(members, english):
+    """Tills number their receipts per store: a purchase is its store's and its id."""
+    rows = [
+        ["S-1", "K-1", "sthlm-city", "2025-01-05", "10,00", "1", "", "1", "10,00"],
+        ["S-1", "K-2", "gbg-nordstan", "2025-01-06", "20,00", "1", "", "1", "20,00"],
+    ]
+
+    report = purchases_import(data=_file(rows), dry_run=False)
+
+    assert report.lines() == []
+    assert report.summary == "imported=2 unchanged=0 rejected=0 lines=2"
+    assert set(Purchase.objects.values_list("store__code", "receipt_id", "total_ore")) == {
+        ("sthlm-city", "S-1", 1000),
+        ("gbg-nordstan", "S-1", 2000),
+    }
+    assert purchases_import(data=_file(rows), dry_run=False).summary == (
+        "imported=0 unchanged=2 rejected=0 lines=0"
+    )
