@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import translation
 
 from members.activation import activation_offer_for_signup
@@ -65,9 +66,22 @@ class AccountAdapter(DefaultAccountAdapter):
         # sign up with your address". The visitor sees the usual "check your email" page
         # either way, and no second member is created (docs/import.md, "Activation").
         request = context.request
-        if request is not None and activation_offer_for_signup(email=email, request=request):
+        if request is None:
+            super().send_account_already_exists_mail(email)
             return
-        super().send_account_already_exists_mail(email)
+        if activation_offer_for_signup(email=email, request=request):
+            return
+        # Otherwise the owner is told they already have an account and how to log in (or
+        # choose a new password); the visitor saw only "check your email" (issue 16).
+        self.send_mail(
+            "account/email/account_already_exists",
+            email,
+            {
+                "email": email,
+                "login_url": request.build_absolute_uri(reverse("account_login")),
+                "password_reset_url": request.build_absolute_uri(reverse("account_reset_password")),
+            },
+        )
 
     def confirm_email(self, request: HttpRequest, email_address: EmailAddress) -> bool:
         confirmed = super().confirm_email(request, email_address)

@@ -237,10 +237,11 @@ def points_panel(request: HttpRequest, member: Member) -> str:
     language = "en" if (get_language() or "sv").startswith("en") else "sv"
     months = _months_long()
 
-    def dated(rows: list[Any], singular: str, plural: str) -> list[SafeString]:
+    def dated(rows: list[Any], message: Callable[[int], str]) -> list[SafeString]:
+        """``message(points)``, the translated text, with the grouped points and the date."""
         return [
             mark_safe(  # the values are escaped here
-                ngettext(singular, plural, row.points)
+                message(row.points)
                 % {
                     "counter": escape(points_grouped(row.points, language)),
                     "date": escape(_long_date(row.date, months)),
@@ -256,13 +257,19 @@ def points_panel(request: HttpRequest, member: Member) -> str:
             "language": language,
             "pending": dated(
                 summary.pending,
-                "%(counter)s point available from %(date)s",
-                "%(counter)s points available from %(date)s",
+                lambda n: ngettext(
+                    "%(counter)s point available from %(date)s",
+                    "%(counter)s points available from %(date)s",
+                    n,
+                ),
             ),
             "expiries": dated(
                 summary.expiries,
-                "%(counter)s point expires after %(date)s",
-                "%(counter)s points expire after %(date)s",
+                lambda n: ngettext(
+                    "%(counter)s point expires after %(date)s",
+                    "%(counter)s points expire after %(date)s",
+                    n,
+                ),
             ),
         },
     )

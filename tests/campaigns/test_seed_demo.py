@@ -337,9 +337,7 @@ def test_demo_login_my_pages(demo, client):
     assert re.search(r"[\d ]+ poäng tillgängligae? från \d{1,2} \w+ \d{4}", page), page
     # a tier, and how far to the next
     assert re.search(r'data-testid="tier-name">(Brons|Silver)<', page)
-    assert re.search(
-        r'data-testid="tier-remaining">[\d ]+ poäng kvar till (Silver|Guld)<', page
-    )
+    assert re.search(r'data-testid="tier-remaining">[\d ]+ poäng kvar till (Silver|Guld)<', page)
     assert '<progress class="progress tier-bar"' in page
 
 

@@ -68,7 +68,7 @@ def test_header_carries_this_requests_token_and_escaped_path(member) -> None:
     assert "csrfmiddlewaretoken" in anonymous  # the language switch
 
 
-def _current_links(html: str) -> list[str]:
+def _current_links(html: str) -> list[tuple[str, str, str]]:
     """The hrefs and tags of the header's elements marked current, in order."""
     import re
 

@@ -120,9 +120,9 @@ def test_a_member_with_a_year_of_purchases_sees_balance_pending_tier_expiry_offe
 ):
     html = _page(busy_member)
     lots = PointLot.objects.filter(member=busy_member)
-    pending_day = timezone.localtime(
-        lots.filter(matured=False).order_by("available_at").first().available_at
-    ).date()
+    first_pending = lots.filter(matured=False).order_by("available_at").first()
+    assert first_pending is not None
+    pending_day = timezone.localtime(first_pending.available_at).date()
     # the last day points may be used: the day before their lot expires (rewards.selectors)
     last_days = [
         (timezone.localtime(lot.expires_at).date() - datetime.timedelta(days=1), lot.remaining)
