@@ -34,14 +34,18 @@ pytestmark = pytest.mark.django_db
 ROLES = [STORE_STAFF, MARKETER, DATA_PROTECTION_OFFICER, ADMINISTRATOR]
 
 # Codes that are also ordinary Swedish words of the pages ("Delning med en partner",
-# "Skicka test", "en"), "A", a campaign variant's name that marketers choose, and "sv", which
-# the factories' reward names end with ("x-cancel sv").
-NOT_CODES = {"A", "partner", "test", "en", "sv"}
+# "Skicka test", "en", "efter en import"), "A", a campaign variant's name that marketers
+# choose, and "sv", which the factories' reward names end with ("x-cancel sv").
+NOT_CODES = {"A", "partner", "test", "en", "sv", "import"}
 # Texts that are data, shown as they were written: a purpose's code and its English texts, the
 # privacy policy's English text. Per page, the words that may appear there.
 DATA_WORDS = {
     "/admin/consent/purpose/": {"membership", "email", "marketing", "profiling", "partner"},
     "/admin/consent/policyversion/": {"membership", "change", "email", "marketing"},
+    # an interest's code is shown as its code ("running": Löpning), like a purpose's
+    "/admin/consent/interest/": {"running"},
+    # an import's report names the file's columns as the file's header has them
+    "/admin/members/importjob/": {"email"},
 }
 # What staff typed is shown as typed: a text area's content is a field's value, like an
 # input's value attribute (a purpose's English description says "email").
