@@ -1,9 +1,10 @@
-"""The ledger's row locks, in one order (docs/ledger.md): the purchase row, then the member row
-(``FOR KEY SHARE``: only a merge, which locks it ``FOR UPDATE``, waits or is waited for), then
-the member's balance row, then reservations and lots, each set in primary-key order (as saleor's
-``lock_objects.py``), so two writers never wait on each other's rows. Two tills may spend
-the same points: the balance row lock serialises them, and the balance is re-checked under
-it. Each function returns the queryset to lock; the caller runs it in its transaction."""
+"""The ledger's row locks, in one order (docs/ledger.md): the member row (``FOR KEY SHARE``:
+only a merge, which locks it ``FOR UPDATE``, waits or is waited for), then the purchase row,
+then the member's balance row, then reservations and lots, each set in primary-key order
+(as saleor's ``lock_objects.py``), so two writers never wait on each other's rows. Two
+tills may spend the same points: the balance row lock serialises them, and the balance is
+re-checked under it. Each function returns the queryset to lock; the caller runs it in
+its transaction."""
 
 from __future__ import annotations
 

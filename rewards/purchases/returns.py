@@ -17,7 +17,11 @@ from rewards.errors import (
 from rewards.ledger.balances import balance_apply, balance_lock
 from rewards.ledger.entries import Cause, Entry, entry_write, member_ref
 from rewards.ledger.idempotency import request_fingerprint
-from rewards.ledger.lock_objects import lots_select_for_update, purchases_select_for_update
+from rewards.ledger.lock_objects import (
+    lots_select_for_update,
+    member_lock_resolved,
+    purchases_select_for_update,
+)
 from rewards.ledger.lots import lots_consume
 from rewards.models import (
     PointLot,
@@ -43,6 +47,15 @@ def purchase_return(
     fingerprint = request_fingerprint({"receipt": receipt_id, "lines": lines})
     try:
         with transaction.atomic():
+            # The member row before the purchase row: a merge locks the members, then moves
+            # their purchases (docs/ledger.md "Concurrency").
+            member_id = (
+                Purchase.objects.filter(store=store, receipt_id=receipt_id)
+                .values_list("member_id", flat=True)
+                .first()
+            )
+            if member_id is not None:
+                member_lock_resolved(member_id=member_id)
             purchase = (
                 purchases_select_for_update().filter(store=store, receipt_id=receipt_id).first()
             )

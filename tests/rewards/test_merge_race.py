@@ -1,9 +1,9 @@
-"""A merge while the tills keep working (issue 15): purchases, point redemptions and
-captures of held baskets hit both members on real threads while ``member_merge`` runs, on
-real PostgreSQL. Nothing is lost or duplicated: each purchase exists once and is the
-survivor's, each redemption succeeded once or was refused cleanly, each basket was captured
-once, the survivor holds everything earned less everything spent, and the ledger
-invariants hold for both."""
+"""A merge while the tills keep working (issue 15): purchases, point redemptions, captures
+of held baskets and returns of earlier purchases hit both members on real threads while
+``member_merge`` runs, on real PostgreSQL. Nothing is lost or duplicated: each purchase
+exists once and is the survivor's, each redemption succeeded once or was refused cleanly,
+each basket was captured once, each return happened once, the survivor holds everything
+earned less everything spent and returned, and the ledger invariants hold for both."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ from rewards.errors import InsufficientPointsError, MemberMergedError
 from rewards.invariants import purchases_credited_twice
 from rewards.ledger.points import points_redeem
 from rewards.ledger.reservations import points_reserve, reservation_capture
-from rewards.models import LedgerEntry, PointBalance, Purchase, Reservation
+from rewards.models import LedgerEntry, PointBalance, Purchase, Reservation, Return
 from rewards.purchases.recording import purchase_record
+from rewards.purchases.returns import purchase_return
 from tests import factories
 from tests.factories import rewards as rf
 from tests.rewards.invariants import assert_invariants
@@ -33,6 +34,7 @@ THREADS = 8
 PER_MEMBER_PURCHASES = 120
 PER_MEMBER_REDEMPTIONS = 120
 RESERVATIONS = 20
+RETURNS = 20
 START = 5_000
 
 
@@ -117,6 +119,17 @@ def _capture(reservation_id: int, points: int, store: Any) -> Callable[[], Any]:
     return job
 
 
+def _return(store: Any, receipt_id: str) -> Callable[[], Any]:
+    def job() -> tuple[str, str, int, str]:
+        ret, created = purchase_return(
+            store=store, receipt_id=receipt_id, return_id=f"ret-{receipt_id}"
+        )
+        assert created
+        return "return", receipt_id, ret.points_reversed, "ok"
+
+    return job
+
+
 def _redeem(member: Member, points: int, key: str) -> Callable[[], Any]:
     def job() -> tuple[str, str, int, str]:
         try:
@@ -155,6 +168,18 @@ def test_purchases_and_redemptions_on_both_members_during_the_merge_lose_nothing
     }
     for reservation_ids in held.values():
         jobs += [_capture(pk, 60, store) for pk in reservation_ids]
+    # and purchases made earlier (in another store), returned meanwhile
+    earlier = factories.store(code="race-merge-earlier")
+    for member in (survivor, merged):
+        for n in range(RETURNS):
+            receipt_id = f"E-{member.pk}-{n}"
+            rf.purchase(
+                store=earlier,
+                member=member,
+                receipt_id=receipt_id,
+                lines=[rf.line("SKU-EARLIER", 1, 10000)],
+            )
+            jobs.append(_return(earlier, receipt_id))
     for member in (survivor, merged):
         for n in range(PER_MEMBER_PURCHASES):
             jobs.append(_purchase(store, member, f"M-{member.pk}-{n}", rng.randint(50, 400)))
@@ -172,7 +197,9 @@ def test_purchases_and_redemptions_on_both_members_during_the_merge_lose_nothing
     # then the merge happened while both members were in use: some of the merged member's
     # purchases were moved by it, others came after and were recorded for the survivor
     assert MemberMerge.objects.filter(survivor=survivor, merged=merged).count() == 1
-    assert 0 < audit.moved["rewards.Purchase.member"] < PER_MEMBER_PURCHASES
+    # (the merged member's earlier purchases all moved: they were made before the race)
+    moved = audit.moved["rewards.Purchase.member"] - RETURNS
+    assert 0 < moved < PER_MEMBER_PURCHASES
     # each purchase exists once, and every one is the survivor's
     purchases = [o for o in outcomes if o[0] == "purchase"]
     receipts = {o[1] for o in purchases}
@@ -181,7 +208,7 @@ def test_purchases_and_redemptions_on_both_members_during_the_merge_lose_nothing
     assert not Purchase.objects.filter(member=merged).exists()
     # the merged member's purchases after the merge were recorded for the survivor at once
     redirected = [o for o in purchases if o[3] == merged.pk and o[2] == survivor.pk]
-    assert audit.moved["rewards.Purchase.member"] + len(redirected) == PER_MEMBER_PURCHASES
+    assert moved + len(redirected) == PER_MEMBER_PURCHASES
     assert LedgerEntry.objects.filter(kind="earn", purchase__store=store).count() == len(receipts)
     assert purchases_credited_twice() == []
     # each redemption succeeded exactly once or was refused and wrote nothing (a redemption
@@ -209,6 +236,13 @@ def test_purchases_and_redemptions_on_both_members_during_the_merge_lose_nothing
     )
     spent = sum(points for _k, _key, points, outcome in redemptions if outcome == "ok")
     spent += 60 * len(captures)
+    # each earlier purchase was returned once, its points taken back from whoever had them
+    returns = [o for o in outcomes if o[0] == "return"]
+    assert len(returns) == 2 * RETURNS
+    assert Return.objects.filter(store=earlier).count() == 2 * RETURNS
+    assert not Purchase.objects.filter(store=earlier, member=merged).exists()
+    spent += sum(o[2] for o in returns)
+    earned += sum(Purchase.objects.filter(store=earlier).values_list("points_earned", flat=True))
     balance = PointBalance.objects.get(member=survivor)
     assert balance.posted + balance.pending == earned - spent
     assert balance.reserved == 0
