@@ -361,3 +361,49 @@ def test_signup_with_a_known_email_gets_the_neutral_answer_and_a_mail(
     assert text["already_subject"] in message.subject
     assert text["already_body"] in message.body
     assert f"{live_server.url}/konto/login/" in message.body
+
+
+def test_small_things_checkboxes_time_fields_secondary_actions_and_share_buttons(
+    live_server, new_page, member
+):
+    rf.earned(member, 500)
+    voucher = rf.claim(member, rf.reward(code="kaffe", points_cost=100))
+    page = _open(new_page, live_server, member, "sv")
+
+    # "Avboka värdechecken" is a secondary action: outlined, not the filled main button
+    page.goto(f"{live_server.url}/mina-sidor/vouchers/{voucher.pk}/")
+    cancel = page.get_by_role("button", name="Avboka värdechecken")
+    assert cancel.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(255, 255, 255)"
+    assert cancel.evaluate("el => getComputedStyle(el).borderTopWidth") == "2px"
+
+    # a checkbox is 24 px and its whole 44 px row toggles it
+    page.goto(f"{live_server.url}/mina-sidor/beloningar/")
+    box = page.locator("#id_rad")
+    size = box.bounding_box()
+    assert size is not None
+    assert size["width"] == size["height"] == 24
+    label = page.locator("label[for=id_rad]").bounding_box()
+    assert label is not None
+    assert label["height"] >= 44
+    assert label["x"] <= size["x"]  # the label reaches under the box
+    page.mouse.click(label["x"] + label["width"] - 5, label["y"] + label["height"] - 3)
+    assert box.is_checked()
+
+    # the quiet-hours time fields look like the other fields
+    page.goto(f"{live_server.url}/mina-sidor/installningar/")
+    time_field = page.locator("input[type=time]").first
+    assert time_field.evaluate("el => getComputedStyle(el).borderTopWidth") == "2px"
+    height = time_field.bounding_box()
+    assert height is not None
+    assert height["height"] >= 44
+
+    # the share buttons do not touch
+    page.goto(f"{live_server.url}/mina-sidor/tipsa/")
+    email, sms = (
+        page.locator(".share-buttons a").nth(0).bounding_box(),
+        page.locator(".share-buttons a").nth(1).bounding_box(),
+    )
+    assert email is not None
+    assert sms is not None
+    apart = max(sms["x"] - (email["x"] + email["width"]), sms["y"] - (email["y"] + email["height"]))
+    assert apart >= 8
