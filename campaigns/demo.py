@@ -49,6 +49,7 @@ from consent.models import ConsentEvent, Interest
 from members import demo as members_demo
 from members.activity import Dispatch, activity_dispatch
 from members.demo import DemoPerson, Step, local_time
+from members.demo_old_club import old_club_ensure
 from members.errors import DomainError
 from members.models import Member, Store, User
 from rewards import demo as rewards_demo
@@ -91,6 +92,7 @@ class DemoSummary:
     purchases: int = 0
     marketing_consent_share: float = 0.0
     arrivals_today: int = 0
+    old_club_members: int = 0
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -200,8 +202,10 @@ def demo_load(
         )
         lap("bulk members")
         summary.arrivals_today = rewards_demo.arrivals_today_ensure()
+        summary.old_club_members = old_club_ensure(seed=seed, stores=stores)
+        lap("old club")
     summary.members_total = Member.objects.count()
-    summary.members_new = summary.members_total - members_before
+    summary.members_new = summary.members_total - members_before - summary.old_club_members
     summary.purchases = Purchase.objects.count()
     history_ids = list(
         Member.objects.filter(purchases__isnull=False).distinct().values_list("pk", flat=True)

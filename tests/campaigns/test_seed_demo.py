@@ -31,6 +31,7 @@ from members.models import ActivityEvent, Member, Store, User
 from members.phone import phone_normalise
 from members.services import membership_number_is_valid
 from rewards.demo import ARRIVALS_TODAY
+from rewards.invariants import ledger_violations
 from rewards.models import (
     Challenge,
     CheckIn,
@@ -149,8 +150,14 @@ def test_demo_members_look_valid():
 # --- loading ------------------------------------------------------------------------------
 
 
+def _club_numbers() -> set[str]:
+    """The demo's own members, not the old club's (members.demo_old_club)."""
+    members = Member.objects.exclude(join_channel=Member.JoinChannel.IMPORT)
+    return set(members.values_list("membership_number", flat=True))
+
+
 def test_seed_demo_loads_members_from_the_rows_and_a_history(demo):
-    numbers = set(Member.objects.values_list("membership_number", flat=True))
+    numbers = _club_numbers()
     expected = {r["membership_number"] for r in demo_members(seed=20261122, count=MEMBERS)}
 
     assert numbers == expected
@@ -315,10 +322,10 @@ def test_seed_demo_more_members_adds_only_members_without_history(demo):
 
     call_command("seed_demo", "--members", MEMBERS + 15, "--history", HISTORY, "--batch-size", "7")
 
-    assert Member.objects.count() == MEMBERS + 15
+    assert Member.objects.exclude(join_channel=Member.JoinChannel.IMPORT).count() == MEMBERS + 15
     assert Purchase.objects.count() == purchases
     expected = {r["membership_number"] for r in demo_members(seed=20261122, count=MEMBERS + 15)}
-    assert set(Member.objects.values_list("membership_number", flat=True)) == expected
+    assert _club_numbers() == expected
 
 
 # --- what the demo login sees ----------------------------------------------------------------
@@ -428,3 +435,36 @@ def test_staff_logins_work(demo, client):
         client.logout()
         _login(client, email)
         assert client.get("/admin/").status_code == 200
+
+
+def test_seed_demo_brings_the_old_club_over(demo, client):
+    """The old club's first week (members.demo_old_club): the member file and the balances
+    uploaded, checked by a dry run and imported; twins proposed, one pair merged by the data
+    protection officer, a namesake pair set aside, one pair waiting in the queue."""
+    from members.demo_old_club import BALANCES_FILE, MEMBERS_FILE, OLD_MEMBERS
+    from members.models import DuplicateCandidate, ImportJob, MemberMerge
+
+    jobs = {(job.file_name, job.dry_run): job for job in ImportJob.objects.all()}
+    assert set(jobs) == {
+        (MEMBERS_FILE, True),
+        (MEMBERS_FILE, False),
+        (BALANCES_FILE, True),
+        (BALANCES_FILE, False),
+    }
+    real = jobs[(MEMBERS_FILE, False)]
+    assert real.summary == f"imported={OLD_MEMBERS + 3} unchanged=0 rejected=3"
+    assert real.status == "done"
+    assert any("rad" in line and "phone" in line for line in real.report)
+    assert jobs[(BALANCES_FILE, False)].summary == f"imported={OLD_MEMBERS} unchanged=0 rejected=0"
+    merge = MemberMerge.objects.get()
+    assert merge.merged.external_id is None or merge.merged.external_id == "GK-T1"
+    assert merge.actor is not None
+    assert merge.actor.email == "dataskydd@demo.kundklubb.se"
+    statuses = set(DuplicateCandidate.objects.values_list("status", flat=True))
+    assert {"merged", "dismissed", "open"} <= statuses
+    assert ledger_violations(member_ids=Member.objects.values_list("pk", flat=True)) == []
+    # the data protection officer finds the waiting pair in the queue
+    client.force_login(User.objects.get(email="dataskydd@demo.kundklubb.se"))
+    page = client.get("/admin/members/duplicatecandidate/")
+    assert page.status_code == 200
+    assert DuplicateCandidate.objects.filter(status="open").exists()

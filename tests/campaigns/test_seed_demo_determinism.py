@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.color import no_style
 from django.core.management.sql import sql_flush
 from django.db import connection
+from django.db.models.functions import Coalesce
 
 from campaigns.models import Delivery, MemberOffer, MemberRecommendation, ProductAffinity
 from consent.defaults import defaults_ensure
@@ -55,11 +56,16 @@ def _load(seed: int) -> dict[str, Any]:
 
 
 def _snapshot() -> dict[str, Any]:
-    number = "member__membership_number"
+    # Members brought over from the old club (members.demo_old_club) get fresh random numbers,
+    # as every import does; their id in the old club names them instead.
+    # A merged twin's tombstone is named by its survivor's.
+    number = Coalesce(
+        "member__external_id", "member__merged_into__external_id", "member__membership_number"
+    )
     return {
         "members": sorted(
-            Member.objects.values_list(
-                "membership_number",
+            Member.objects.filter(merged_into__isnull=True).values_list(
+                Coalesce("external_id", "membership_number"),
                 "first_name",
                 "last_name",
                 "phone",

@@ -47,11 +47,16 @@ class Command(BaseCommand):
             history = "history already loaded"
         else:
             history = "no history asked for"
+        old_club = (
+            f", {summary.old_club_members} brought over from the old club"
+            if summary.old_club_members
+            else ""
+        )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready in {summary.seconds:.1f} s: {summary.stores} stores, "
                 f"{summary.members_new} new members ({summary.members_total} in all), {history}, "
-                f"{summary.arrivals_today} arrived at a store today. "
+                f"{summary.arrivals_today} arrived at a store today{old_club}. "
                 f"Log in as {DEMO_MEMBER_EMAIL} / {DEMO_PASSWORD}."
             )
         )
