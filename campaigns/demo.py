@@ -39,6 +39,7 @@ from campaigns.authoring import (
     segment_save,
     variant_save,
 )
+from campaigns.data_quality.snapshots import data_quality_snapshot_take
 from campaigns.models import Campaign, InterestCategory, MemberOffer, Offer
 from campaigns.offers import offer_activate
 from campaigns.personalisation.recommendations import personalisation_run
@@ -203,6 +204,8 @@ def demo_load(
         lap("bulk members")
         summary.arrivals_today = rewards_demo.arrivals_today_ensure()
         summary.old_club_members = old_club_ensure(seed=seed, stores=stores)
+        # today's data-quality counts, so the page has a bar before the first night
+        data_quality_snapshot_take()
         lap("old club")
     summary.members_total = Member.objects.count()
     summary.members_new = summary.members_total - members_before - summary.old_club_members
