@@ -48,6 +48,7 @@ from rewards.errors import (
     WaitlistNotOpenError,
 )
 from rewards.ledger.balances import balance_lock
+from rewards.ledger.lock_objects import member_lock_resolved
 from rewards.ledger.points import points_earn, points_redeem
 from rewards.ledger.snapshots import balance_snapshot
 from rewards.models import (
@@ -426,6 +427,10 @@ def voucher_redeem(
     now = timezone.now()
     _check_usable(voucher, basket_total_ore=basket_total_ore, now=now)
     with transaction.atomic():
+        # The member row first (docs/ledger.md "Concurrency"): a merge locks the members,
+        # then moves their vouchers; a voucher moved meanwhile is used by the survivor.
+        if member_lock_resolved(member_id=voucher.member_id) != voucher.member_id:
+            voucher.refresh_from_db()
         # The status filter is the guard: of any number of concurrent redemptions, exactly
         # one moves the voucher off "issued".
         used = Voucher.objects.filter(
@@ -474,7 +479,9 @@ def voucher_cancel(
         raise VoucherNotCancellableError()
     now = timezone.now()
     with transaction.atomic():
-        balance_lock(voucher.member_id, create=True)
+        # A voucher moved by a merge meanwhile is the survivor's: its points go back to them.
+        member_id = member_lock_resolved(member_id=voucher.member_id)
+        balance_lock(member_id, create=True)
         cancelled = Voucher.objects.filter(
             pk=voucher.pk, status=Voucher.Status.ISSUED, valid_until__gt=now
         ).update(status=Voucher.Status.CANCELLED, cancelled_at=now)
@@ -482,7 +489,7 @@ def voucher_cancel(
             raise VoucherNotCancellableError()
         if voucher.points_spent:
             points_earn(
-                member=Member(pk=voucher.member_id),
+                member=Member(pk=member_id),
                 points=voucher.points_spent,
                 cause=LedgerEntry.Cause.REWARD,
                 idempotency_key=f"voucher:{voucher.pk}:refund",
@@ -500,7 +507,7 @@ def voucher_cancel(
             stock_left=F("stock_left") + 1
         )
         activity_record(
-            member=Member(pk=voucher.member_id),
+            member=Member(pk=member_id),
             kind=ActivityKind.VOUCHER_CANCELLED,
             data={"voucher_id": voucher.pk, "points": voucher.points_spent},
             source="staff" if actor is not None and member is None else "web",

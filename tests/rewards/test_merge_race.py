@@ -1,9 +1,10 @@
 """A merge while the tills keep working (issue 15): purchases, point redemptions, captures
-of held baskets and returns of earlier purchases hit both members on real threads while
-``member_merge`` runs, on real PostgreSQL. Nothing is lost or duplicated: each purchase
-exists once and is the survivor's, each redemption succeeded once or was refused cleanly,
-each basket was captured once, each return happened once, the survivor holds everything
-earned less everything spent and returned, and the ledger invariants hold for both."""
+of held baskets, vouchers used and returns of earlier purchases hit both members on real
+threads while ``member_merge`` runs, on real PostgreSQL. Nothing is lost or duplicated:
+each purchase exists once and is the survivor's, each redemption succeeded once or was
+refused cleanly, each basket was captured once, each voucher used once, each return
+happened once, the survivor holds everything earned less everything spent and returned,
+and the ledger invariants hold for both."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
+from members.activity import Kind
 from members.merging import member_merge
-from members.models import Member, MemberMerge
+from members.models import ActivityEvent, Member, MemberMerge
 from rewards.errors import InsufficientPointsError, MemberMergedError
 from rewards.invariants import purchases_credited_twice
 from rewards.ledger.points import points_redeem
 from rewards.ledger.reservations import points_reserve, reservation_capture
-from rewards.models import LedgerEntry, PointBalance, Purchase, Reservation, Return
+from rewards.loyalty.catalogue import voucher_redeem
+from rewards.models import LedgerEntry, PointBalance, Purchase, Reservation, Return, Voucher
 from rewards.purchases.recording import purchase_record
 from rewards.purchases.returns import purchase_return
 from tests import factories
@@ -130,6 +133,14 @@ def _return(store: Any, receipt_id: str) -> Callable[[], Any]:
     return job
 
 
+def _voucher_use(store: Any, code: str) -> Callable[[], Any]:
+    def job() -> tuple[str, str, int, str]:
+        body = voucher_redeem(code=code, store=store, idempotency_key=f"use-{code}")
+        return "voucher", code, 0, body["status"]
+
+    return job
+
+
 def _redeem(member: Member, points: int, key: str) -> Callable[[], Any]:
     def job() -> tuple[str, str, int, str]:
         try:
@@ -168,6 +179,10 @@ def test_purchases_and_redemptions_on_both_members_during_the_merge_lose_nothing
     }
     for reservation_ids in held.values():
         jobs += [_capture(pk, 60, store) for pk in reservation_ids]
+    # and vouchers both claimed earlier, used at the tills meanwhile
+    reward = rf.reward(code="race-coffee", points_cost=10)
+    codes = [rf.claim(member, reward).code for member in (survivor, merged) for _n in range(10)]
+    jobs += [_voucher_use(store, code) for code in codes]
     # and purchases made earlier (in another store), returned meanwhile
     earlier = factories.store(code="race-merge-earlier")
     for member in (survivor, merged):
@@ -236,6 +251,16 @@ def test_purchases_and_redemptions_on_both_members_during_the_merge_lose_nothing
     )
     spent = sum(points for _k, _key, points, outcome in redemptions if outcome == "ok")
     spent += 60 * len(captures)
+    # each voucher was used once, and every one is the survivor's
+    uses = [o for o in outcomes if o[0] == "voucher"]
+    assert [o[3] for o in uses] == [Voucher.Status.USED] * len(codes)
+    vouchers = Voucher.objects.filter(code__in=codes)
+    assert set(vouchers.values_list("status", "member_id")) == {(Voucher.Status.USED, survivor.pk)}
+    spent += 10 * len(codes)
+    # and its timeline says so (the merge moved the events before it; none after it)
+    used_events = ActivityEvent.objects.filter(kind=Kind.VOUCHER_USED)
+    assert used_events.count() == len(codes)
+    assert not used_events.filter(member=merged).exists()
     # each earlier purchase was returned once, its points taken back from whoever had them
     returns = [o for o in outcomes if o[0] == "return"]
     assert len(returns) == 2 * RETURNS
