@@ -115,10 +115,13 @@ def _history_rows(entries: list[dict[str, Any]], language: str) -> list[dict[str
     rows = []
     for entry, lines in zip(entries, selectors.entries_text_rows(entries, language), strict=True):
         kind = entry["kind"]
-        if kind in (LedgerEntry.Kind.RESERVE, LedgerEntry.Kind.RELEASE):
+        signed = entry["delta_pending"] + entry["delta_posted"]
+        # Held points, in brackets: reserved, released, or moved held by a merge.
+        if kind in (LedgerEntry.Kind.RESERVE, LedgerEntry.Kind.RELEASE) or (
+            kind == LedgerEntry.Kind.TRANSFER and signed == 0
+        ):
             points = f"({entry['points']})"
         else:
-            signed = entry["delta_pending"] + entry["delta_posted"]
             points = f"+{signed}" if signed > 0 else str(signed)
         rows.append(
             {

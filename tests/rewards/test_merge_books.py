@@ -346,3 +346,21 @@ def test_merge_leaves_on_the_tombstone_only_what_it_says(pair, store):
                     left.append(label)
     assert set(left) <= set(STAYS), set(left) - set(STAYS)
     assert settings.REWARDS_PENDING_DAYS >= 0
+
+
+def test_the_survivors_points_page_shows_what_the_merge_brought(pair, store):
+    from django.test import Client
+
+    survivor, merged = pair
+    rf.earned(merged, 250)
+    points_reserve(member=merged, points=40, idempotency_key="basket-p", store=store)
+    member_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(survivor.user)
+    html = client.get("/mina-sidor/poang/").content.decode()
+
+    # the points moved in, and the points still held at a till, in brackets like a hold
+    assert html.count("Moved by a merge") == 2
+    assert "+250" in html
+    assert "(40)" in html
