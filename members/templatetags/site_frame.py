@@ -57,13 +57,13 @@ def _frame(name: str, variant: str) -> list[str]:
 def _render(parts: list[str], values: dict[str, str], current: str = "") -> SafeString:
     """Join the frame, each stand-in replaced: ``values`` by name; ``current <url name>``
     marks the link to the page ``current`` names (its URL name) as the current page, and
-    ``current-more`` the "More" menu when ``current`` is a member page not among the tabs."""
+    ``current-set <url names>`` a menu that holds the current page ("More")."""
     out = []
     for n, part in enumerate(parts):
         if not n % 2:
             out.append(part)
-        elif part == "current-more":
-            out.append(_CURRENT_SET if current in _MORE else "")
+        elif part.startswith("current-set "):
+            out.append(_CURRENT_SET if current in part[12:].split() else "")
         elif part.startswith("current "):
             out.append(_CURRENT_PAGE if part[8:] == current else "")
         else:
@@ -71,27 +71,6 @@ def _render(parts: list[str], values: dict[str, str], current: str = "") -> Safe
     return mark_safe("".join(out))  # the frame is template output; the values are escaped
 
 
-# The member pages behind the tab bar's "More" (docs/member-pages.md): the menu shows as
-# holding the current page on these.
-_MORE = frozenset(
-    {
-        "members:profile",
-        "rewards:tiers",
-        "rewards:catalogue",
-        "rewards:reward",
-        "rewards:vouchers",
-        "rewards:voucher",
-        "rewards:challenges",
-        "rewards:referrals",
-        "rewards:reviews",
-        "consent:preferences",
-        "consent:contact",
-        "consent:pause",
-        "consent:interests",
-        "consent:my-data",
-        "consent:erasure-request",
-    }
-)
 _CURRENT_PAGE = ' aria-current="page"'
 _CURRENT_SET = ' aria-current="true"'
 
@@ -104,9 +83,10 @@ def nav_current(name: str) -> SafeString:
 
 
 @register.simple_tag
-def nav_current_more() -> SafeString:
-    """The stand-in for the "More" menu: ``aria-current="true"`` on the pages it holds."""
-    return mark_safe("\x00current-more\x00")
+def nav_current_set(names: str) -> SafeString:
+    """``<summary{% nav_current_set 'rewards:vouchers rewards:voucher ...' %}>``: a stand-in,
+    ``aria-current="true"`` when the page is one of these URL names (the "More" menu)."""
+    return mark_safe(f"\x00current-set {escape(names)}\x00")  # a stand-in, per request
 
 
 @register.simple_tag
