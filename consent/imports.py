@@ -124,7 +124,11 @@ def _consent_check(
     if given_at > now:
         line.reject(f"{column}_at", _("The consent's date is in the future."))
         return None
-    version = next((v for v in versions if v.effective_at <= given_at), None)
+    version = None
+    for candidate in versions:  # newest first: the one in force then
+        if candidate.effective_at <= given_at:
+            version = candidate
+            break
     if version is None:
         line.note(
             column,

@@ -5,6 +5,7 @@ an erased one recognised by the keyed hash its external id left (``members.exter
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -14,19 +15,29 @@ from django.db import connection
 from members.external_ids import ERASED_PREFIX, external_id_erased_form
 from members.models import Member
 
+# ``column IN (TEXTS)`` with ``texts_param(values)`` as its parameter: a list of strings sent
+# as one JSON array. One statement however many values (the ORM's ``__in`` prepares each of
+# 100,000 values on its own), and a tenth of the time of an array parameter, which psycopg
+# builds value by value in Python (0.4 s for 100,000 external ids, 0.04 s as JSON).
+TEXTS = "(SELECT jsonb_array_elements_text(%s::jsonb))"
+
+
+def texts_param(values: Iterable[str]) -> str:
+    """The parameter of ``TEXTS``."""
+    return json.dumps(list(values))
+
 
 def members_with(column: str, values: list[str]) -> list[tuple[Any, ...]]:
     """``(value, pk, erased_at, merged_into_id)`` of the members whose ``column`` is one of
-    ``values``: one statement with one array parameter, however many values (the ORM's
-    ``__in`` prepares each of 100,000 values on its own)."""
+    ``values``, in one statement (``TEXTS``)."""
     if not values:
         return []
     field = {"external_id": "external_id", "membership_number": "membership_number"}[column]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {field}, id, erased_at, merged_into_id "  # noqa: S608
-            f"FROM {Member._meta.db_table} WHERE {field} = ANY(%s)",
-            [values],
+            f"FROM {Member._meta.db_table} WHERE {field} IN {TEXTS}",
+            [texts_param(values)],
         )
         return cursor.fetchall()
 
