@@ -75,12 +75,10 @@ def copy_insert(
         copy_cursor = cursor.cursor  # psycopg's own cursor under Django's wrapper
         with copy_cursor.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
             for row in rows:
-                values = (*row, *defaults)
-                if json_at:
-                    values = tuple(
-                        Jsonb(value) if index in json_at and value is not None else value
-                        for index, value in enumerate(values)
-                    )
+                values = [*row, *defaults]
+                for index in json_at:  # only the JSON columns looked at (a few, or none)
+                    if values[index] is not None:
+                        values[index] = Jsonb(values[index])
                 copy.write_row(values)
                 count += 1
     return count
