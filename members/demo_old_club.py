@@ -29,8 +29,7 @@ MEMBERS_FILE = "gamla-klubben-medlemmar.csv"
 BALANCES_FILE = "gamla-klubben-saldon.csv"
 OLD_MEMBERS = 40
 HEADER = (
-    "external_id;first_name;last_name;email;phone;birth_date;postcode;home_store;joined_at;"
-    "language"
+    "external_id;first_name;last_name;email;phone;birth_date;postcode;home_store;joined_at;language"
 )
 
 

@@ -101,6 +101,7 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
     from consent.services.unsubscribe import unsubscribe_redeem, unsubscribe_token_make
     from members.models import User
     from members.services import card_token_rotate
+    from members.services import member_create as member_create_early
     from rewards.ledger.points import points_adjust
     from rewards.ledger.reservations import points_reserve
     from rewards.models import Category, MemberTier, Product, Tier
@@ -111,9 +112,7 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
     from tests.factories import rewards as rf
 
     # someone who joined before her (the duplicate finder pairs them below)
-    from members.services import member_create as _member_create
-
-    earlier = _member_create(first_name="Britt", last_name="Exportsdotter")
+    earlier = member_create_early(first_name="Britt", last_name="Exportsdotter")
     member = factories.member_with_user(
         email="karin.export@example.se",
         first_name="Karin",
