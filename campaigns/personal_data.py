@@ -6,6 +6,8 @@ messages a member got in a week. Segments, offers, campaigns and variants hold n
 about a member; the test channel's provider log holds ids only.
 """
 
+from django.utils.translation import gettext_lazy as _
+
 from campaigns.personalisation.personal_data import NOT_PERSONAL as _PERSONALISATION_NOT_PERSONAL
 from campaigns.personalisation.personal_data import (
     PERSONAL_DATA as _PERSONALISATION_PERSONAL_DATA,
@@ -143,3 +145,9 @@ NOT_PERSONAL = {
 # Personalisation (affinities, recommendations): classified beside its models.
 PERSONAL_DATA.update(_PERSONALISATION_PERSONAL_DATA)
 NOT_PERSONAL |= _PERSONALISATION_NOT_PERSONAL
+
+# Plain words for the privacy notice and Mina data where a field's own verbose name is English
+# only (consent.processing_register.field_label).
+LABELS = {
+    "SegmentMember.added_at": _("added to the list"),
+}

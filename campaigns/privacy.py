@@ -15,10 +15,11 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Exists, Model, OuterRef, Q, Subquery
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.errors import SegmentCriteriaError
+from campaigns.labels import CHANNEL_LABELS
 from campaigns.models import (
     ContactBudget,
     Delivery,
@@ -36,6 +37,7 @@ from consent.privacy_parts import (
     page_section_register,
     retention_job_register,
 )
+from members.formats import datetime_short
 from members.models import Member
 from members.rows import CompiledQuery
 
@@ -163,15 +165,19 @@ def _segment_export(member: Member) -> list[dict[str, Any]]:
 
 
 def _local(value: datetime.datetime | None) -> str:
-    if value is None:
-        return ""
-    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+    """ "4 dec. 2026 14:05" (members.formats); "" for ``None``."""
+    return datetime_short(value)
 
 
 def _message_rows(member: Member) -> list[dict[str, str]]:
     rows = _MESSAGES(member_id=member.pk)
     return [
-        {"when": _local(d.sent_at), "what": d.campaign.name, "channel": d.channel} for d in rows
+        {
+            "when": _local(d.sent_at),
+            "what": d.campaign.name,
+            "channel": str(CHANNEL_LABELS.get(d.channel, d.channel)),
+        }
+        for d in rows
     ]
 
 

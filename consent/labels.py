@@ -23,6 +23,25 @@ ACCESS_VIEW_LABELS: dict[str, Promise] = {
 }
 LIST_VIEW_PREFIX = "list:"
 
+# ``PartnerShare.data_categories``: the kinds of data passed to a partner, as the member reads
+# them on Mina data.
+DATA_CATEGORY_LABELS: dict[str, Promise] = {
+    "name": _("name"),
+    "email": _("email address"),
+    "phone": _("mobile number"),
+    "birth_date": _("birth date"),
+    "postcode": _("postcode"),
+    "membership_number": _("membership number"),
+    "purchases": _("purchases"),
+}
+
+
+def data_category_label(code: str) -> str:
+    """A kind of data shared with a partner in words; an unlisted code with its underscores
+    as spaces."""
+    label = DATA_CATEGORY_LABELS.get(code)
+    return str(label) if label is not None else code.replace("_", " ")
+
 
 def access_view_label(code: str) -> str:
     """An access-log view in words: a listed code, or a list of one member's rows

@@ -1,5 +1,7 @@
 """The consent app's entries in the processing register (format: docs/architecture.md)."""
 
+from django.utils.translation import gettext_lazy as _
+
 PERSONAL_DATA = {
     # The record of choices: ids and facts only, kept as proof without personal details.
     "ConsentEvent.member": ("consent_proof", "consent_proof"),
@@ -94,4 +96,11 @@ NOT_PERSONAL = {
     "PrivacyRequest.attempts",
     "PrivacyRequest.lease_until",
     "AccessLog.id",
+}
+
+# Plain words for the privacy notice and Mina data where a field's or model's own verbose name
+# is English only (consent.processing_register.field_label).
+LABELS = {
+    "UsedUnsubscribeToken": _("used unsubscribe links"),
+    "UsedUnsubscribeToken.used_at": _("used"),
 }

@@ -17,11 +17,12 @@ from django.contrib.sessions.models import Session
 from django.db import connection, models
 from django.db.models import Q
 from django.db.models.functions import Cast
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from consent import privacy_parts
+from consent.labels import data_category_label
 from consent.models import (
     AccessLog,
     ConsentEvent,
@@ -37,6 +38,7 @@ from consent.scrub import ERASED, Identifiers, identifier_regex, scrub
 from consent.services.consent import Proof, consent_set_locked
 from consent.services.export import export_leftovers_clean, privacy_export_file_delete
 from members.external_ids import external_id_erased_form
+from members.formats import date_short, datetime_short
 from members.import_jobs import import_jobs_purge
 from members.models import (
     ActivityEvent,
@@ -432,9 +434,8 @@ def erase_consent_data(member: Member) -> None:
 
 
 def _local(value: datetime.datetime | None) -> str:
-    if value is None:
-        return ""
-    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+    """ "4 dec. 2026 14:05" (members.formats); "" for ``None``."""
+    return datetime_short(value)
 
 
 # ``member.home_store`` (a query the ORM builds per call), compiled once (members.rows).
@@ -456,9 +457,7 @@ def _profile_rows(member: Member) -> list[dict[str, str]]:
         (_("Mobile number"), phone_display(member.phone) or ""),
         (
             _("Birth date"),
-            formats.date_format(member.birth_date, "SHORT_DATE_FORMAT")
-            if member.birth_date
-            else "",
+            date_short(member.birth_date),
         ),
         # The field's own name ("Postnummer"), translated in the members app's catalog.
         (capfirst(Member._meta.get_field("postcode").verbose_name), member.postcode),
@@ -480,7 +479,7 @@ def _partner_rows(member: Member) -> list[dict[str, str]]:
     return [
         {
             "partner": share.purpose.partner_name,
-            "what": ", ".join(share.data_categories),
+            "what": ", ".join(data_category_label(code) for code in share.data_categories),
             "when": _local(share.shared_at),
         }
         for share in _PARTNER_SHARES(member_id=member.pk)

@@ -12,6 +12,7 @@ generated from it. Codes and rules: docs/privacy.md.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
@@ -59,8 +60,51 @@ class RegisteredField:
 
     @property
     def verbose_name(self) -> str:
-        field = self.model._meta.get_field(self.field_name)
-        return str(getattr(field, "verbose_name", self.field_name))
+        """The field in plain words in the current language (:func:`field_label`)."""
+        return field_label(self.model, self.field_name)
+
+    @property
+    def kind(self) -> str:
+        """The model's plural name in plain words, capitalised ("Köp", "Utskick")."""
+        return model_label_plural(self.model).capitalize()
+
+
+@functools.lru_cache(maxsize=1)
+def _register_labels() -> dict[str, Promise | str]:
+    """Every app's ``LABELS`` (optional in ``<app>/personal_data.py``): plain words for a
+    field ("Model.field") or a model's plural ("Model") whose own verbose name is a code,
+    English only, or a unit a member does not read (öre)."""
+    labels: dict[str, Promise | str] = {}
+    for label in local_app_labels():
+        module = register_module(label)
+        if module is not None:
+            labels.update(getattr(module, "LABELS", {}))
+    return labels
+
+
+def field_label(model: type[models.Model], field_name: str) -> str:
+    """A field as the privacy notice and Mina data name it, in the current language: the
+    register's label, else the field's own verbose name; a relation named only by its field
+    name (``campaign``) takes the related model's verbose name ("kampanj")."""
+    label = _register_labels().get(f"{model.__name__}.{field_name}")
+    if label is not None:
+        return str(label)
+    field = model._meta.get_field(field_name)
+    name = getattr(field, "verbose_name", None)
+    related = field.related_model if field.is_relation else None
+    if (
+        related is not None
+        and not isinstance(related, str)
+        and str(name) == field.name.replace("_", " ")
+    ):
+        return str(related._meta.verbose_name)
+    return str(name if name is not None else field_name)
+
+
+def model_label_plural(model: type[models.Model]) -> str:
+    """A model's plural as members read it: the register's label, else its verbose name."""
+    label = _register_labels().get(model.__name__)
+    return str(label if label is not None else model._meta.verbose_name_plural)
 
 
 def local_app_labels() -> list[str]:

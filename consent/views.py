@@ -274,7 +274,7 @@ def retention_overview() -> list[dict[str, Any]]:
 def _retention_overview(language: str) -> list[dict[str, Any]]:
     groups: OrderedDict[str, set[str]] = OrderedDict((code, set()) for code in Retention.values)
     for entry in register_entries():
-        groups[entry.retention].add(str(entry.model._meta.verbose_name_plural).capitalize())
+        groups[entry.retention].add(entry.kind)
     labels = dict(Retention.choices)
     return [
         {"retention": labels[code], "kinds": sorted(kinds)}
@@ -434,8 +434,7 @@ def privacy_notice(request: HttpRequest) -> HttpResponse:
         }
     for entry in register_entries():
         group = grouped[entry.purpose]
-        kind = str(entry.model._meta.verbose_name_plural).capitalize()
-        group["fields"].setdefault(kind, set()).add(entry.verbose_name)
+        group["fields"].setdefault(entry.kind, set()).add(entry.verbose_name)
         group["retention"].add(str(retention_labels[entry.retention]))
     partners = [p for p in purposes.values() if p.category == Purpose.Category.PARTNER]
 

@@ -4,6 +4,8 @@ Purchases and the ledger are bookkeeping: kept for seven years, with the member'
 anonymised on erasure so that every total is unchanged.
 """
 
+from django.utils.translation import gettext_lazy as _
+
 PERSONAL_DATA = {
     # "Model.field": (purpose code, retention code)
     "MemberTier.member": ("membership", "membership"),
@@ -304,4 +306,13 @@ NOT_PERSONAL |= {
             "active",
         )
     },
+}
+
+# Plain words for the privacy notice and Mina data: amounts are named, not their unit (öre)
+# (consent.processing_register.field_label).
+LABELS = {
+    "Purchase.total_ore": _("total"),
+    "PurchaseLine.unit_price_ore": _("unit price"),
+    "PurchaseLine.discount_ore": _("discount"),
+    "TierChange.qualifying_value": _("qualifying points or spend"),
 }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import html
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -13,16 +12,16 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, QuerySet, Window
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import floatformat
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.dates import MONTHS, MONTHS_3
+from django.utils.dates import MONTHS
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from members.errors import DomainError
+from members.formats import kronor_short, months_short
 from members.models import Member
 from members.rows import CompiledValues
 from members.views import member_required
@@ -51,24 +50,19 @@ def _html(template: str, *args: Any) -> str:
 
 
 def _short_date(value: datetime.datetime, months: list[str]) -> str:
-    """``value|date:"j M Y"`` in the current time zone (``months``: ``_months_short()``)."""
+    """``value|day`` ("4 dec. 2026") in the current time zone (``months``: ``_months_short()``)."""
     local = timezone.localtime(value)
     return f"{local.day} {months[local.month]} {local.year}"
 
 
-_MONTHS: dict[str | None, list[str]] = {}
 _MONTHS_LONG: dict[str | None, list[str]] = {}
 _KINDS: dict[str | None, dict[str, str]] = {}
 
 
 def _months_short() -> list[str]:
-    """The ``M`` of Django's date format ("Jan", "Maj") in the current language, index 1-12
-    (once per process and language)."""
-    language = get_language()
-    months = _MONTHS.get(language)
-    if months is None:
-        months = _MONTHS[language] = ["", *(str(MONTHS_3[n]).title() for n in range(1, 13))]
-    return months
+    """Short months as members read them ("dec." in Swedish, "Dec" in English: members.formats),
+    index 1-12."""
+    return months_short(get_language())
 
 
 def _months_long() -> list[str]:
@@ -138,6 +132,7 @@ def _history_rows(entries: list[dict[str, Any]], language: str) -> list[dict[str
 
 def _purchase_rows(purchases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A page of purchases with their lines, every text ready (one query for the lines)."""
+    language = get_language()
     months = _months_short()
     lines_by_purchase = selectors.purchase_lines_rows([p["id"] for p in purchases])
     rows = []
@@ -151,8 +146,7 @@ def _purchase_rows(purchases: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "name": line["product__name"] or line["sku"],
                     "quantity": line["quantity"],
                     "returned": (_("%(n)s returned") % {"n": returned} if returned else ""),
-                    # {% widthratio net_ore 100 1 %}: whole kronor, rounded
-                    "price": str(round(net_ore / 100)),
+                    "price": kronor_short(net_ore, language),
                     "points": line["points"],
                 }
             )
@@ -161,7 +155,7 @@ def _purchase_rows(purchases: list[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "date": _short_date(purchase["purchased_at"], months),
                 "store": purchase["store__name"],
-                "total": floatformat(Decimal(purchase["total_ore"]) / 100, 2),
+                "total": kronor_short(purchase["total_ore"], language),
                 "points": ngettext("%(counter)s point", "%(counter)s points", earned)
                 % {"counter": earned},
                 "lines": lines,
@@ -287,12 +281,12 @@ _HISTORY_ROW = (
     "        </td>\n        <td>{}</td>\n      </tr>\n    "
 )
 _PURCHASE = (
-    '\n    <details class="purchase">\n      <summary>{} · {} · {} kr · {}</summary>\n'
+    '\n    <details class="purchase">\n      <summary>{} · {} · {} · {}</summary>\n'
     '      <table class="table">\n        <thead><tr><th scope="col">{}</th>'
     '<th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead>\n'
     "        <tbody>{}</tbody>\n      </table>\n    </details>\n  "
 )
-_PURCHASE_LINE = "<tr><td>{}</td><td>{}{}</td><td>{} kr</td><td>{}</td></tr>"
+_PURCHASE_LINE = "<tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>"
 
 
 def _history_html(rows: list[dict[str, Any]]) -> SafeString:
