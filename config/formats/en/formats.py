@@ -1,7 +1,8 @@
 """English as written in Sweden: day before month, a 24-hour clock, ISO dates where short
 ("5 December 2026", "5 December 2026 14:05", "2026-12-05 14:05"), never the American
-"12/05/2026 2:05 p.m.". Swedish keeps Django's own formats ("5 december 2026",
-"2026-12-05 14:05"), which are already Swedish style."""
+"12/05/2026 2:05 p.m.". Swedish keeps Django's own display formats ("5 december 2026",
+"2026-12-05 14:05"), which are already Swedish style (config/formats/sv). Member pages write
+short dates and amounts through ``members.formats`` ("5 Dec 2026", "1,298 kr")."""
 
 DATE_FORMAT = "j F Y"
 TIME_FORMAT = "H:i"
