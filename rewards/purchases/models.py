@@ -15,11 +15,24 @@ from django.utils.translation import gettext_lazy as _
 from members.models import Member, Store
 
 
+class VatRate(models.IntegerChoices):
+    """The Swedish VAT rates, in basis points (2500 = 25 %). Prices are VAT inclusive."""
+
+    STANDARD = 2500, _("25 %")
+    REDUCED = 1200, _("12 %")
+    LOW = 600, _("6 %")
+    ZERO = 0, _("0 %")
+
+
 class Category(models.Model):
     """A product category, created on first sight of its code or imported by CSV."""
 
     code = models.SlugField(_("code"), max_length=60, unique=True)
     name = models.CharField(_("name"), max_length=120, blank=True)
+    # The VAT rate of the category's products unless a product sets its own.
+    vat_rate_bp = models.PositiveSmallIntegerField(
+        _("VAT rate"), choices=VatRate.choices, default=VatRate.STANDARD, db_default=2500
+    )
 
     class Meta:
         ordering = ["code"]
@@ -42,6 +55,10 @@ class Product(models.Model):
         null=True,
         blank=True,
         related_name="products",
+    )
+    # Empty: the category's rate (25 % without a category).
+    vat_rate_bp = models.PositiveSmallIntegerField(
+        _("VAT rate"), choices=VatRate.choices, null=True, blank=True
     )
 
     class Meta:
@@ -121,6 +138,10 @@ class PurchaseLine(models.Model):
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price_ore = models.BigIntegerField(_("unit price (öre)"))
     discount_ore = models.BigIntegerField(_("discount (öre)"), default=0)
+    # The VAT rate the line was sold with (the till's, else the product's or category's).
+    vat_rate_bp = models.PositiveSmallIntegerField(
+        _("VAT rate"), choices=VatRate.choices, default=VatRate.STANDARD, db_default=2500
+    )
     points = models.BigIntegerField(_("points"), default=0)
     returned_quantity = models.PositiveIntegerField(_("returned quantity"), default=0)
     points_reversed = models.BigIntegerField(_("points reversed"), default=0)
@@ -136,6 +157,9 @@ class PurchaseLine(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(points_reversed__lte=F("points")), name="line_reversed_le_points"
+            ),
+            models.CheckConstraint(
+                condition=Q(vat_rate_bp__in=[0, 600, 1200, 2500]), name="line_vat_rate_swedish"
             ),
         ]
 
