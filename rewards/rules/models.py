@@ -92,6 +92,8 @@ class EventRule(models.Model):
         CHECK_IN = "check_in", _("Check-in")
         REVIEW = "review", _("Review")
         SOCIAL_SHARE = "social_share", _("Social share")
+        # The member told us what they like (interests); "first time" is a cap of 1, ever.
+        INTERESTS_TOLD = "interests_told", _("Told their interests")
 
     class Period(models.TextChoices):
         DAY = "day", _("Day")
