@@ -46,6 +46,7 @@ from members.admin_guard import MemberListGuard
 from members.errors import DomainError
 from members.labels import label_for
 from members.models import Member
+from members.pictures.admin import PictureAdminForm, PictureAdminMixin
 from members.staff_access import staff_access
 
 # What the segment builder offers: field -> (label, kind of parameters). The values of the
@@ -249,7 +250,7 @@ class SegmentAdmin(admin.ModelAdmin):
         return render(request, "admin/campaigns/segment/import.html", context)
 
 
-class OfferForm(forms.ModelForm):
+class OfferForm(PictureAdminForm):
     class Meta:
         model = Offer
         fields = [
@@ -294,9 +295,17 @@ class OfferForm(forms.ModelForm):
 
 
 @admin.register(Offer)
-class OfferAdmin(admin.ModelAdmin):
+class OfferAdmin(PictureAdminMixin, admin.ModelAdmin):
     form = OfferForm
-    list_display = ["name", "kind", "title_sv", "multiplier", "category", "bonus_days"]
+    list_display = [
+        "image_thumbnail",
+        "name",
+        "kind",
+        "title_sv",
+        "multiplier",
+        "category",
+        "bonus_days",
+    ]
     list_filter = ["kind"]
     search_fields = ["name", "title_sv", "title_en"]
     # Chosen by name, never typed as an id: a category from the list, a product by typing
@@ -308,6 +317,7 @@ class OfferAdmin(admin.ModelAdmin):
         fields["reward_code"] = fields.get("reward_code") or ""
         saved = offer_save(offer=obj if change else None, **fields)
         obj.pk = saved.pk
+        self.picture_save(saved, form)
 
 
 class VariantInline(admin.StackedInline):

@@ -82,6 +82,10 @@ NOT_PERSONAL = {
     "Offer.bonus_days",
     "Offer.reward_code",
     "Offer.created_at",
+    "Offer.image",  # pictures are staff content, never a member's (docs/pictures.md)
+    "Offer.image_sizes",
+    "Offer.image_alt_sv",
+    "Offer.image_alt_en",
     "Campaign.id",
     "Campaign.name",
     "Campaign.segment",

@@ -263,6 +263,7 @@ NOT_PERSONAL |= {
             "description_sv",
             "description_en",
             "image",
+            "image_sizes",
             "image_alt_sv",
             "image_alt_en",
             "points_cost",
@@ -286,6 +287,12 @@ NOT_PERSONAL |= {
     },
     # a partner's pool; the code a member got is on their voucher
     *{f"PartnerCode.{f}" for f in ("id", "reward", "code", "voucher", "batch", "uploaded_at")},
+    # pictures are staff content, never a member's (docs/pictures.md)
+    *{
+        f"{model}.{f}"
+        for model in ("Badge", "Challenge")
+        for f in ("image", "image_sizes", "image_alt_sv", "image_alt_en")
+    },
     *{f"Badge.{f}" for f in ("id", "code", "name_sv", "name_en", "symbol")},
     *{
         f"Challenge.{f}"

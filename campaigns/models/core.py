@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
+from members.pictures.models import PictureFields
 from rewards.models import Category, Product
 
 __all__ = [
@@ -87,7 +88,7 @@ class SegmentMember(models.Model):
         return f"{self.segment_id}: {self.member_id}"
 
 
-class Offer(models.Model):
+class Offer(PictureFields):
     """What the member gets. Title and text (sv, en) form the card on "My offers"."""
 
     class Kind(models.TextChoices):
@@ -148,6 +149,9 @@ class Offer(models.Model):
 
     def title_for(self, language: str) -> str:
         return self.title_sv if language == "sv" else self.title_en
+
+    def picture_title(self, language: str) -> str:
+        return self.title_for(language)
 
     def body_for(self, language: str) -> str:
         return self.body_sv if language == "sv" else self.body_en

@@ -16,7 +16,6 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -25,6 +24,7 @@ from members.admin_base import KronorAdminMixin, ReadOnlyAdmin
 from members.admin_guard import MemberListGuard, OneMemberListLog, may_browse_members
 from members.errors import DomainError
 from members.kronor import kronor_display
+from members.pictures.admin import PictureAdminMixin
 from rewards.loyalty import catalogue, reviews, tier_ladder
 from rewards.models import (
     Badge,
@@ -124,7 +124,7 @@ class WaitlistInline(admin.TabularInline):
 
 
 @admin.register(Reward)
-class RewardAdmin(KronorAdminMixin, admin.ModelAdmin):
+class RewardAdmin(PictureAdminMixin, KronorAdminMixin, admin.ModelAdmin):
     kronor_fields = {
         "amount_off_ore": _("amount off (kr)"),
         "min_basket_ore": _("minimum basket (kr)"),
@@ -144,7 +144,7 @@ class RewardAdmin(KronorAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["kind", "active", "min_tier"]
     search_fields = ["code", "name_sv", "name_en"]
-    readonly_fields = ["stock_left", "image_preview"]
+    readonly_fields = ["stock_left"]
     fieldsets = [
         (None, {"fields": ["code", "kind", "active", "points_cost", "min_tier"]}),
         (
@@ -155,7 +155,8 @@ class RewardAdmin(KronorAdminMixin, admin.ModelAdmin):
                     "name_en",
                     "description_sv",
                     "description_en",
-                    "image",
+                    "picture",
+                    "picture_remove",
                     "image_preview",
                     "image_alt_sv",
                     "image_alt_en",
@@ -182,24 +183,6 @@ class RewardAdmin(KronorAdminMixin, admin.ModelAdmin):
             {"fields": ["starts_at", "ends_at", "stock_total", "stock_left", "per_member_limit"]},
         ),
     ]
-
-    @admin.display(description=_("Image as members see it"))
-    def image_preview(self, obj: Reward) -> str:
-        if not obj.image:
-            return "–"
-        return format_html(
-            '<img src="{}" alt="{}" width="320" loading="lazy">',
-            obj.image.url,
-            obj.image_alt_for("sv"),
-        )
-
-    @admin.display(description=_("image"))
-    def image_thumbnail(self, obj: Reward) -> str:
-        if not obj.image:
-            return ""
-        return format_html(
-            '<img src="{}" alt="" width="64" height="36" loading="lazy">', obj.image.url
-        )
 
     def get_inlines(self, request: HttpRequest, obj: Reward | None) -> list[Any]:
         # The guest list names members: only for roles that may list members (admin_guard).
@@ -333,13 +316,22 @@ class WaitlistEntryAdmin(MemberListGuard, ReadOnlyAdmin):
 
 
 @admin.register(Badge)
-class BadgeAdmin(admin.ModelAdmin):
-    list_display = ["code", "symbol", "name_sv", "name_en"]
+class BadgeAdmin(PictureAdminMixin, admin.ModelAdmin):
+    list_display = ["image_thumbnail", "code", "symbol", "name_sv", "name_en"]
 
 
 @admin.register(Challenge)
-class ChallengeAdmin(admin.ModelAdmin):
-    list_display = ["code", "name_sv", "kind", "target", "window_days", "points", "badge"]
+class ChallengeAdmin(PictureAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "image_thumbnail",
+        "code",
+        "name_sv",
+        "kind",
+        "target",
+        "window_days",
+        "points",
+        "badge",
+    ]
     list_filter = ["kind", "active"]
 
 

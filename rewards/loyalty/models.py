@@ -8,13 +8,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member, Store
+from members.pictures.models import PictureFields
 from rewards.purchases.models import Category
 
 # --- tiers ----------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ class BenefitChoice(models.Model):
 # --- the reward catalogue -------------------------------------------------------------------
 
 
-class Reward(models.Model):
+class Reward(PictureFields):
     """Something members choose for their points. Stock is taken by conditional UPDATE."""
 
     class Kind(models.TextChoices):
@@ -187,14 +187,6 @@ class Reward(models.Model):
     name_en = models.CharField(_("name (English)"), max_length=120)
     description_sv = models.TextField(_("description (Swedish)"), blank=True)
     description_en = models.TextField(_("description (English)"), blank=True)
-    image = models.FileField(
-        _("image"),
-        upload_to="rewards/",
-        blank=True,
-        validators=[FileExtensionValidator(["jpg", "jpeg", "png", "webp", "svg"])],
-    )
-    image_alt_sv = models.CharField(_("image text (Swedish)"), max_length=200, blank=True)
-    image_alt_en = models.CharField(_("image text (English)"), max_length=200, blank=True)
     points_cost = models.PositiveIntegerField(_("points"))
     percent_off = models.PositiveSmallIntegerField(_("percent off"), null=True, blank=True)
     amount_off_ore = models.BigIntegerField(_("amount off (öre)"), null=True, blank=True)
@@ -248,11 +240,6 @@ class Reward(models.Model):
 
     def description_for(self, language: str) -> str:
         return self.description_sv if language == "sv" else self.description_en
-
-    def image_alt_for(self, language: str) -> str:
-        return (self.image_alt_sv if language == "sv" else self.image_alt_en) or self.name_for(
-            language
-        )
 
     @property
     def sold_out(self) -> bool:
@@ -393,7 +380,7 @@ class WaitlistEntry(models.Model):
 # --- gamification ---------------------------------------------------------------------------
 
 
-class Badge(models.Model):
+class Badge(PictureFields):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name_sv = models.CharField(_("name (Swedish)"), max_length=80)
     name_en = models.CharField(_("name (English)"), max_length=80)
@@ -411,7 +398,7 @@ class Badge(models.Model):
         return self.name_sv if language == "sv" else self.name_en
 
 
-class Challenge(models.Model):
+class Challenge(PictureFields):
     """A goal configured in admin; progress follows the member's timeline as it happens."""
 
     class Kind(models.TextChoices):
