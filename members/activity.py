@@ -27,6 +27,7 @@ from django.utils import timezone
 from members.activity_kinds import Kind as Kind  # re-exported: the services name it from here
 from members.enqueue import task_get
 from members.models import ActivityEvent, EventConsumption, Member, Store, User
+from members.outbox import outbox_from_timeline
 from members.rows import RowInserter
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,10 @@ def activity_record(
         )
     )
     activity_recorded(event_id=event.pk, kind=event.kind)
+    # Its public event (webhooks, the pull feed), if the kind has one, in the same transaction.
+    outbox_from_timeline(
+        kind=event.kind, member=member, store=store, data=event.data, occurred_at=event.created_at
+    )
     return event
 
 

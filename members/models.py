@@ -7,10 +7,12 @@ service in ``members.services``.
 from __future__ import annotations
 
 import secrets
+import uuid
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.contrib.postgres.functions import RandomUUID
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -449,3 +451,60 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class OutboxEvent(models.Model):
+    """One public event (webhooks and the pull feed, docs/webhooks.md), written by
+    ``members.outbox.outbox_emit`` in the same transaction as the change it reports: a
+    rolled-back change leaves no row, a committed one always has its row.
+
+    ``data`` carries ids and small facts only, never copies of personal data, so an erased
+    member's rows hold nothing to scrub. ``position`` is the pull feed's cursor: NULL when
+    written, assigned after commit by ``members.outbox.outbox_sequence`` in commit order, so
+    a reader never skips a row whose transaction committed after a later id's (``id`` comes
+    from a sequence, taken at insert time, and is not in commit order).
+    """
+
+    # A database default too: the till's purchase statement writes its event in SQL.
+    uuid = models.UUIDField(
+        unique=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False
+    )
+    type = models.CharField(_("event type"), max_length=40, db_index=True)
+    version = models.PositiveSmallIntegerField(_("version"), default=1)
+    member = models.ForeignKey(
+        Member,
+        verbose_name=_("member"),
+        on_delete=models.PROTECT,  # members are never deleted (erasure keeps a tombstone)
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    store = models.ForeignKey(
+        Store,
+        verbose_name=_("store"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    data = models.JSONField(_("facts"), default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    position = models.BigIntegerField(_("feed position"), null=True, blank=True, unique=True)
+
+    class Meta:
+        verbose_name = _("outbox event")
+        verbose_name_plural = _("outbox events")
+        indexes = [
+            # The rows still waiting for a feed position (members.outbox.outbox_sequence).
+            models.Index(
+                fields=["id"], name="outbox_unsequenced_idx", condition=models.Q(position=None)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"
+
+    @property
+    def webhook_id(self) -> str:
+        """The Standard Webhooks ``webhook-id``: the same for every delivery of the event."""
+        return f"msg_{self.uuid.hex}"

@@ -57,6 +57,14 @@ PERSONAL_DATA = {
     "ActivityEvent.actor": ("security", "membership"),
     "ActivityEvent.store": ("membership", "membership"),
     "ActivityEvent.created_at": ("membership", "membership"),
+    # The outbox of public events (members.outbox, docs/webhooks.md): ids and small facts
+    # about what a member did, like the timeline, for the integrations the club chose; rows
+    # are deleted after WEBHOOKS_OUTBOX_KEEP_DAYS.
+    "OutboxEvent.member": ("membership", "membership"),
+    "OutboxEvent.type": ("membership", "membership"),
+    "OutboxEvent.store": ("membership", "membership"),
+    "OutboxEvent.data": ("membership", "membership"),
+    "OutboxEvent.occurred_at": ("membership", "membership"),
 }
 
 NOT_PERSONAL = {
@@ -121,4 +129,9 @@ NOT_PERSONAL = {
     "ApiKey.created_by",
     "ApiKey.revoked_at",
     "ApiKey.last_used_at",
+    # The event's own identifiers and the payload's version (members.outbox).
+    "OutboxEvent.id",
+    "OutboxEvent.uuid",
+    "OutboxEvent.version",
+    "OutboxEvent.position",
 }

@@ -10,4 +10,10 @@ SCOPES = {
     "checkins:write": _("Record check-ins at the door"),
     "vouchers:read": _("Validate vouchers and list a member's vouchers"),
     "vouchers:write": _("Redeem vouchers"),
+    # The pull feed of events (GET /api/v1/events/, docs/webhooks.md): each event type also
+    # needs its own scope (members.outbox.EVENT_TYPES), store-bound ones come from the key's
+    # own store unless the key has events:all_stores.
+    "events:read": _("Read the event feed (each event type also needs its own scope)"),
+    "events:all_stores": _("See purchases, returns, check-ins and used vouchers of every store"),
+    "purchases:read": _("Receive purchase and return events"),
 }
