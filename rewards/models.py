@@ -42,6 +42,7 @@ from rewards.purchases.models import (
     Purchase,
     PurchaseLine,
     Return,
+    VatRate,
 )
 from rewards.rules.models import (
     CheckIn,
@@ -78,6 +79,7 @@ __all__ = [
     "Reward",
     "Tier",
     "TierChange",
+    "VatRate",
     "Voucher",
     "WaitlistEntry",
 ]

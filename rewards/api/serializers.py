@@ -24,6 +24,8 @@ from members.api.serializers import (
 )
 
 MAX_POINTS = 10_000_000
+# The Swedish VAT rates, in basis points (rewards.models.VatRate).
+VAT_RATES = (2500, 1200, 600, 0)
 MAX_ORE = 10**11  # one billion kronor
 # ``\Z``, not ``$`` (which lets a trailing newline through in Python); the schema shows ``$``.
 # Ids and keys are taken as sent (no trimming), so that the server and the schema agree.
@@ -71,6 +73,19 @@ class LineInputSerializer(InputSerializer):
         default=0,
         help_text="In öre; a discount cannot exceed its line: at most quantity × "
         "unit_price_ore (else 400 `discount_exceeds_line`).",
+    )
+    vat_rate_bp = serializers.ChoiceField(
+        choices=VAT_RATES,
+        required=False,
+        allow_null=True,
+        default=None,
+        error_messages={
+            "invalid_choice": _("Not a Swedish VAT rate: use 2500, 1200, 600 or 0 (basis points).")
+        },
+        help_text="Optional: the line's VAT rate in basis points, one of the Swedish rates "
+        "2500 (25 %), 1200 (12 %), 600 (6 %) or 0. Left out or null: the product's rate (set "
+        "in the back-office on the product or its category; 25 % when neither has one). "
+        "Prices are VAT inclusive; the receipt shows the VAT per rate.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +159,9 @@ _NUMBER_RE = re.compile(MEMBERSHIP_NUMBER_REGEX)
 # CharField refuses NUL and surrogate characters; leading/trailing whitespace it would trim.
 _UNSAFE_RE = re.compile("[\x00\ud800-\udfff]")
 _PURCHASE_KEYS = frozenset({"receipt_id", "member", "total_ore", "purchased_at", "lines", "store"})
-_LINE_KEYS = frozenset({"sku", "name", "category", "quantity", "unit_price_ore", "discount_ore"})
+_LINE_KEYS = frozenset(
+    {"sku", "name", "category", "quantity", "unit_price_ore", "discount_ore", "vat_rate_bp"}
+)
 _DATETIME = serializers.DateTimeField()
 
 
@@ -170,6 +187,9 @@ def _line_fast(line: Any) -> dict[str, Any] | None:
     quantity = line.get("quantity")
     price = line.get("unit_price_ore")
     discount = line.get("discount_ore", 0)
+    vat_rate_bp = line.get("vat_rate_bp")
+    if vat_rate_bp is not None and (type(vat_rate_bp) is not int or vat_rate_bp not in VAT_RATES):
+        return None
     if not (_plain(sku, 64) and _SKU_RE.search(sku)):
         return None
     if not _plain(name, 200) or not _plain(category, 60):
@@ -191,6 +211,7 @@ def _line_fast(line: Any) -> dict[str, Any] | None:
         "quantity": quantity,
         "unit_price_ore": price,
         "discount_ore": discount,
+        "vat_rate_bp": vat_rate_bp,
     }
 
 

@@ -137,7 +137,12 @@ class PurchaseView(APIView):
                             "quantity": 1,
                             "unit_price_ore": 119900,
                         },
-                        {"sku": "SOCK-9", "quantity": 2, "unit_price_ore": 4950},
+                        {
+                            "sku": "SOCK-9",
+                            "quantity": 2,
+                            "unit_price_ore": 4950,
+                            "vat_rate_bp": 2500,
+                        },
                     ],
                 },
             ),
@@ -161,6 +166,7 @@ class PurchaseView(APIView):
                     discount_ore=line["discount_ore"],
                     name=line["name"],
                     category=line["category"],
+                    vat_rate_bp=line.get("vat_rate_bp"),
                 )
                 for line in data["lines"]
             ],

@@ -562,6 +562,7 @@ def _purchases_write(purchases: list[Bought], *, earn: bool, now: datetime.datet
             "sku",
             "product_id",
             "category_id",
+            "vat_rate_bp",
             "quantity",
             "unit_price_ore",
             "discount_ore",
@@ -572,7 +573,7 @@ def _purchases_write(purchases: list[Bought], *, earn: bool, now: datetime.datet
                 purchase_id,
                 number,
                 line.sku,
-                *products[line.sku],
+                *products[line.sku],  # product, category, VAT rate
                 line.quantity,
                 line.unit_price_ore,
                 line.discount_ore,
@@ -599,7 +600,7 @@ def _earn(
     bought: Bought,
     purchase: Purchase,
     *,
-    products: dict[str, tuple[int, int | None]],
+    products: dict[str, tuple[int, int | None, int]],
     now: datetime.datetime,
 ) -> None:
     """``--earn``: the points the club's rules give the purchase today, for its purchase

@@ -7,20 +7,26 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from rewards.models import (
     Category,
     Product,
+    VatRate,
 )
 from rewards.purchases.types import LineInput
 
-# SKU -> (product id, category id, cached until): products are read on every purchase and
+# SKU -> (product id, category id, VAT rate, cached until): products are read on every purchase and
 # change rarely, so each process keeps them a minute (a category changed by an import in
 # another process applies within that time; an import in this process clears it). Only
 # committed rows enter it: rows are learned after the transaction that read or created them
 # commits (``transaction.on_commit``), so a rolled-back purchase never leaves an id behind.
-_products_cache: dict[str, tuple[int, int | None, float]] = {}
+_products_cache: dict[str, tuple[int, int | None, int, float]] = {}
+# A product's resolved row: its id, its category's id, its VAT rate in basis points (its own,
+# else its category's, else 25 %).
+Resolved = tuple[int, int | None, int]
 
 
 PRODUCTS_CACHE_SECONDS = 60.0
@@ -30,18 +36,32 @@ def products_cache_clear() -> None:
     _products_cache.clear()
 
 
-def _products_cache_learn(rows: dict[str, tuple[int, int | None]], until: float) -> None:
+def _products_cache_learn(rows: dict[str, Resolved], until: float) -> None:
     def learn() -> None:
-        for sku, (pk, category_id) in rows.items():
-            _products_cache[sku] = (pk, category_id, until)
+        for sku, (pk, category_id, vat_rate_bp) in rows.items():
+            _products_cache[sku] = (pk, category_id, vat_rate_bp, until)
 
     # Outside a transaction the rows are committed already and this runs at once.
     transaction.on_commit(learn)
 
 
-def products_resolve(lines: Iterable[LineInput]) -> dict[str, tuple[int, int | None]]:
-    """SKU -> (product id, category id); unknown SKUs (and categories) are created on first
-    sight. No query when every SKU was seen in the last minute, one when they are known.
+def _resolved_rows(skus: set[str]) -> dict[str, Resolved]:
+    return {
+        sku: (pk, category_id, vat_rate_bp)
+        for sku, pk, category_id, vat_rate_bp in Product.objects.filter(sku__in=skus).values_list(
+            "sku",
+            "pk",
+            "category_id",
+            Coalesce("vat_rate_bp", "category__vat_rate_bp", Value(VatRate.STANDARD.value)),
+        )
+    }
+
+
+def products_resolve(lines: Iterable[LineInput]) -> dict[str, Resolved]:
+    """SKU -> (product id, category id, VAT rate in basis points); unknown SKUs (and
+    categories) are created on first sight, at the category's rate (25 % without one); the
+    VAT rate is the product's own, else its category's. No query when every SKU was seen
+    in the last minute, one when they are known.
 
     Call it inside the purchase's transaction: the products and categories it creates are
     rolled back with a refused purchase. A concurrent purchase creating the same SKU waits
@@ -51,19 +71,14 @@ def products_resolve(lines: Iterable[LineInput]) -> dict[str, tuple[int, int | N
     lines = list(lines)
     skus = {line.sku for line in lines}
     clock = time.monotonic()
-    found: dict[str, tuple[int, int | None]] = {}
+    found: dict[str, Resolved] = {}
     for sku in skus:
         cached = _products_cache.get(sku)
-        if cached is not None and cached[2] > clock:
-            found[sku] = (cached[0], cached[1])
+        if cached is not None and cached[3] > clock:
+            found[sku] = (cached[0], cached[1], cached[2])
     if len(found) == len(skus):
         return found
-    learned: dict[str, tuple[int, int | None]] = {
-        sku: (pk, category_id)
-        for sku, pk, category_id in Product.objects.filter(sku__in=skus - set(found)).values_list(
-            "sku", "pk", "category_id"
-        )
-    }
+    learned = _resolved_rows(skus - set(found))
     found.update(learned)
     missing = {line.sku: line for line in lines if line.sku not in found}
     if missing:
@@ -83,12 +98,7 @@ def products_resolve(lines: Iterable[LineInput]) -> dict[str, tuple[int, int | N
             ],
             ignore_conflicts=True,  # a concurrent purchase may create the same SKU
         )
-        created = {
-            sku: (pk, category_id)
-            for sku, pk, category_id in Product.objects.filter(sku__in=set(missing)).values_list(
-                "sku", "pk", "category_id"
-            )
-        }
+        created = _resolved_rows(set(missing))
         found.update(created)
         learned.update(created)
     _products_cache_learn(learned, clock + PRODUCTS_CACHE_SECONDS)

@@ -46,8 +46,12 @@ def purchase_fingerprint(
             "member": member_number,
             "total": total_ore,
             "at": purchased_at.astimezone(datetime.UTC).isoformat() if purchased_at else None,
+            # A line's VAT rate counts only when the till sent one: requests without it keep
+            # the fingerprints they had before VAT rates existed.
             "lines": [
-                [line.sku, line.quantity, line.unit_price_ore, line.discount_ore] for line in lines
+                [line.sku, line.quantity, line.unit_price_ore, line.discount_ore]
+                + ([] if line.vat_rate_bp is None else [line.vat_rate_bp])
+                for line in lines
             ],
         }
     )
@@ -172,6 +176,10 @@ def _purchase_record(
                 calc=calc,
                 lines=lines,
                 line_inputs=line_inputs,
+                vat_rates=[
+                    products[line.sku][2] if line.vat_rate_bp is None else line.vat_rate_bp
+                    for line in lines
+                ],
                 available_at=available_at,
                 matured=matured,
             )

@@ -46,12 +46,13 @@ WITH {member_lock}p AS (
     INSERT INTO [PurchaseLine] ([PurchaseLine.purchase], [PurchaseLine.line_no],
         [PurchaseLine.sku], [PurchaseLine.product], [PurchaseLine.category],
         [PurchaseLine.quantity], [PurchaseLine.unit_price_ore], [PurchaseLine.discount_ore],
-        [PurchaseLine.points], [PurchaseLine.returned_quantity], [PurchaseLine.points_reversed])
+        [PurchaseLine.vat_rate_bp], [PurchaseLine.points], [PurchaseLine.returned_quantity],
+        [PurchaseLine.points_reversed])
     SELECT p.id, v.line_no, v.sku, v.product_id, v.category_id, v.quantity, v.unit_price_ore,
-        v.discount_ore, v.points, 0, 0
+        v.discount_ore, v.vat_rate_bp, v.points, 0, 0
     FROM p, unnest(%s::int[], %s::text[], %s::bigint[], %s::bigint[], %s::int[],
-        %s::bigint[], %s::bigint[], %s::bigint[]) AS v(line_no, sku, product_id, category_id,
-        quantity, unit_price_ore, discount_ore, points)
+        %s::bigint[], %s::bigint[], %s::int[], %s::bigint[]) AS v(line_no, sku, product_id,
+        category_id, quantity, unit_price_ore, discount_ore, vat_rate_bp, points)
 ){earn}{event}
 SELECT p.id, {event_id} FROM p
 """
@@ -149,6 +150,7 @@ def purchase_write(
     calc: earning.Earning,
     lines: list[LineInput],
     line_inputs: list[earning.LineForEarning],
+    vat_rates: list[int],
     available_at: datetime.datetime,
     matured: bool,
 ) -> tuple[Purchase, list[PurchaseLine]]:
@@ -160,7 +162,7 @@ def purchase_write(
     One statement (a chain of data-modifying CTEs): recording a purchase is the hottest
     write of the system and round trips dominate its cost (docs/benchmarks.md). A
     concurrent duplicate waits in ``ON CONFLICT`` until the first commits and then inserts
-    nothing."""
+    nothing. ``vat_rates``: each line's VAT rate in basis points (the receipt's VAT)."""
     earns = member is not None and calc.total > 0
     points_available_at = available_at if member is not None and calc.total else None
     # The timeline event's facts, but the purchase id (known once it is inserted).
@@ -186,9 +188,12 @@ def purchase_write(
             quantity=line.quantity,
             unit_price_ore=line.unit_price_ore,
             discount_ore=line.discount_ore,
+            vat_rate_bp=vat_rate_bp,
             points=calc.line_points[index - 1],
         )
-        for index, (line, item) in enumerate(zip(lines, line_inputs, strict=True), 1)
+        for index, (line, item, vat_rate_bp) in enumerate(
+            zip(lines, line_inputs, vat_rates, strict=True), 1
+        )
     ]
     # One array per line column, in _PURCHASE_CTE's unnest order.
     columns = [
@@ -203,6 +208,7 @@ def purchase_write(
                     line.quantity,
                     line.unit_price_ore,
                     line.discount_ore,
+                    line.vat_rate_bp,
                     line.points,
                 )
                 for line in purchase_lines

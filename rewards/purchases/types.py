@@ -18,6 +18,8 @@ class LineInput:
     discount_ore: int = 0
     name: str = ""
     category: str = ""
+    # Basis points (2500 = 25 %); None: the product's rate (its own, else its category's).
+    vat_rate_bp: int | None = None
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ def _catalogue() -> tuple[set[str], set[str]]:
 def _cache_is_committed() -> None:
     """Every id the per-process cache holds is a committed row with that SKU and category."""
     rows = {sku: (pk, cat) for pk, sku, cat in Product.objects.values_list("pk", "sku", "category")}
-    for sku, (pk, category_id, _until) in products._products_cache.items():
+    for sku, (pk, category_id, _vat, _until) in products._products_cache.items():
         assert rows.get(sku) == (pk, category_id), f"cache holds {sku!r} -> {pk} (not committed)"
 
 
