@@ -75,7 +75,8 @@ run: $(RUN_STAMP) messages
 test: $(STAMP) messages
 	@$(PY) scripts/check_services.py
 	@bash scripts/ensure_chromium.sh
-	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest --durations=30 $(PYTEST_ARGS)
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest -n 2 --dist loadgroup \
+		--durations=30 $(PYTEST_ARGS)
 
 # .pre-commit-config.yaml runs the same commands (keep the two in step).
 lint: $(STAMP)

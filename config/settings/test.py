@@ -1,5 +1,7 @@
 """Test settings: real PostgreSQL and Redis on loopback, overridable by environment."""
 
+import os
+
 from .base import *  # noqa: F403
 from .base import database_tune, env
 
@@ -12,6 +14,24 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 database_tune(DATABASES["default"])  # as in production: prepared statements
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/1")
+# `make test` runs the suite in two pytest-xdist workers (gw0, gw1), each with its own test
+# database (pytest-django's test_<name>_gw1); the second also gets its own Redis database,
+# cache prefix and folders. Written back to the environment, so a worker or server a test
+# starts inherits the same ones (and does not shift them again).
+_XDIST_WORKER = env.str("PYTEST_XDIST_WORKER", default="")
+if _XDIST_WORKER not in ("", "gw0") and not env.bool("KK_XDIST_SHIFTED", default=False):
+    _index = int(_XDIST_WORKER.removeprefix("gw"))
+    _base, _, _db = REDIS_URL.rpartition("/")
+    REDIS_URL = f"{_base}/{(int(_db or 0) + 8 * _index) % 16}"
+    os.environ["REDIS_URL"] = REDIS_URL
+    _prefix = env.str("CACHE_KEY_PREFIX", default="kktest")
+    os.environ["CACHE_KEY_PREFIX"] = f"{_prefix}_{_XDIST_WORKER}"
+    for _name, _default in (
+        ("PRIVATE_ROOT", "/tmp/kundklubb-test-private"),  # noqa: S108
+        ("MEDIA_ROOT", "/tmp/kundklubb-test-media"),  # noqa: S108
+    ):
+        os.environ[_name] = f"{env.str(_name, default=_default)}-{_XDIST_WORKER}"
+    os.environ["KK_XDIST_SHIFTED"] = "1"
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
