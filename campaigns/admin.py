@@ -265,6 +265,8 @@ class OfferForm(PictureAdminForm):
             "product",
             "bonus_days",
             "reward_code",
+            "image_alt_sv",
+            "image_alt_en",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from members import views as member_views
+from members.pictures import views as picture_views
 from members.api.views import api_not_found
 
 admin.site.site_header = _("Kundklubb back-office")
@@ -34,6 +35,12 @@ urlpatterns = [
     re_path(r"^api/v1/(?P<path>.*)$", api_not_found),  # after every API route: JSON 404
     path("manifest.webmanifest", member_views.manifest, name="manifest"),
     path("sw.js", member_views.service_worker, name="service-worker"),
+    # Pictures of rewards, offers, challenges and badges, in production too (docs/pictures.md).
+    path(
+        f"{settings.MEDIA_URL.strip('/')}/pictures/<path:name>",
+        picture_views.picture_file,
+        name="picture",
+    ),
     path("", include("rewards.urls")),
     path("", include("consent.urls")),
     path("", include("campaigns.urls")),

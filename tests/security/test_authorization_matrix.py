@@ -153,6 +153,8 @@ PUBLIC_PAGES: dict[str, Callable[[World], dict[str, str]]] = {
     "campaigns:click": lambda w: {"token": "not-a-valid-token"},
     "campaigns:open": lambda w: {"token": "not-a-valid-token"},
     "rewards:referral-link": lambda w: {"code": "NOSUCHCODE"},
+    # pictures of rewards, offers, challenges and badges (staff content, docs/pictures.md)
+    "picture": lambda w: {"name": "reward/0123456789abcdef-160.webp"},
 }
 API_DOCS = ["api-schema", "api-docs"]
 # Member pages outside /mina-sidor/ (a short address for a QR code): the member-page rules.
