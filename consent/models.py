@@ -347,6 +347,20 @@ class PartnerShare(models.Model):
     data_categories = models.JSONField(_("kinds of data"), default=list)
     reference = models.CharField(_("reference"), max_length=100, blank=True)
     shared_at = models.DateTimeField(_("shared"), default=timezone.now)
+    # A webhook delivery's share (consent.webhooks.shares): who received it as members read
+    # it, the event, and why in both languages, as they were when it was sent.
+    recipient = models.CharField(_("receiver"), max_length=100, blank=True)
+    event_type = models.CharField(_("event type"), max_length=40, blank=True)
+    reason_sv = models.CharField(_("why (Swedish)"), max_length=200, blank=True)
+    reason_en = models.CharField(_("why (English)"), max_length=200, blank=True)
+    endpoint = models.ForeignKey(
+        "consent.WebhookEndpoint",
+        verbose_name=_("webhook endpoint"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-shared_at"]
@@ -482,3 +496,12 @@ class AccessLog(models.Model):
         return (
             f"{self.staff_id} → {self.member_id} ({ACCESS_VIEW_LABELS.get(self.view, self.view)})"
         )
+
+
+# The webhook tables live in their own module (consent.webhooks); importing them here makes
+# them consent's models.
+from consent.webhooks.models import (  # noqa: E402, F401
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
