@@ -10,7 +10,7 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.local
 # honcho hands PORT to the web process; the banner prints the same one.
 export PORT ?= 8000
 
-.PHONY: run setup test lint format bench bench-earn bench-fanout bench-pages bench-mixed bench-soak bench-checkin bench-import messages makemessages clean help
+.PHONY: run setup test lint format bench bench-earn bench-fanout bench-pages bench-mixed bench-soak bench-checkin bench-import messages makemessages screenshots clean help
 
 help:
 	@echo "make run    - install, start the embedded PostgreSQL, migrate, load the demo,"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench-soak - ten minutes of tills, member pages, campaigns, privacy and beat at once"
 	@echo "make bench-checkin - 50 members scan the door poster at once (p95 to the offer)"
 	@echo "make bench-import - 100,000 members and 1,000,000 purchase lines from files (vs COPY)"
+	@echo "make screenshots - phone screenshots of the member pages (against make run)"
 	@echo "make makemessages - refresh the Swedish catalogs (then fill them in, make messages)"
 	@echo "make lock   - re-pin requirements/run.txt and dev.txt from pyproject.toml"
 
@@ -71,6 +72,12 @@ setup: $(RUN_STAMP) messages
 
 run: $(RUN_STAMP) messages
 	@$(PY) scripts/run.py
+
+# Phone screenshots of the member pages into docs/screenshots/, from a club started by
+# `make run` in another terminal (BASE_URL, LANG_CODE=en for the English ones).
+screenshots: $(STAMP)
+	@bash scripts/ensure_chromium.sh
+	$(PY) scripts/screenshots.py
 
 test: $(STAMP) messages
 	@$(PY) scripts/check_services.py

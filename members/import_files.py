@@ -219,7 +219,21 @@ def csv_read(data: bytes, *, known: tuple[str, ...], required: tuple[str, ...]) 
     # The known columns' positions, looked up once rather than per line.
     kept = [(index, name) for index, name in enumerate(names) if name in known]
     for line, values in rows:
-        if not "".join(values).strip():  # only blanks: the same as no value but blanks
+        joined = "".join(values)
+        if not joined.strip():  # only blanks: the same as no value but blanks
+            continue
+        if "\x00" in joined:  # PostgreSQL text cannot hold it: the line, not the run, fails
+            column = next(
+                (raw.strip() for raw, value in zip(header, values, strict=False) if "\x00" in value),
+                "",
+            )
+            problem = ReportLine(
+                line=line,
+                column=column,
+                value=delimiter.join(values).replace("\x00", "\\0")[:80],
+                reason=_("The line has a NUL character (shown as \\0), which text cannot hold."),
+            )
+            records.append(Record(line=line, values={}, problem=problem))
             continue
         if len(values) != len(names):
             extra = values[len(names) :]

@@ -248,6 +248,22 @@ def test_a_line_of_the_wrong_length_and_an_email_twice_in_the_file(stores, engli
     assert report.summary == "imported=1 unchanged=0 rejected=3"
 
 
+def test_a_nul_character_rejects_its_line_and_the_rest_imports(stores, english):
+    rows = [
+        ["N-1", "Anna", "Berg", "", "", "", "", "", "", ""],
+        ["N-\x002", "Bo", "Berg", "", "", "", "", "", "", ""],
+    ]
+
+    report = members_import(data=_file(rows), dry_run=False)
+
+    assert report.lines() == [
+        'line 3; external_id; "N-\\02;Bo;Berg;;;;;;;"; The line has a NUL character '
+        "(shown as \\0), which text cannot hold."
+    ]
+    assert report.summary == "imported=1 unchanged=0 rejected=1"
+    assert list(Member.objects.values_list("external_id", flat=True)) == ["N-1"]
+
+
 def test_a_file_without_a_required_column_imports_nothing(english):
     data = _file([["X-1", "Anna"]], header=["external_id", "first_name"])
 

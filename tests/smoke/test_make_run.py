@@ -25,6 +25,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import uuid
 import zipfile
@@ -327,3 +328,22 @@ def test_the_club_runs_as_the_readme_says(club: Club) -> None:
         lambda: f"{club.base}/mina-sidor/mina-data/" in club.output(),
         timeout=30,
     )
+
+
+def test_the_screenshot_script_runs_against_make_run(club: Club, tmp_path: Path) -> None:
+    """`make screenshots` (scripts/screenshots.py) against the club `make run` started:
+    Mina sidor, the card, points, a reward and a receipt, on a phone, from the living demo."""
+    done = subprocess.run(
+        [sys.executable, "scripts/screenshots.py", "--base-url", club.base, "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("mina-sidor", "card", "points", "reward", "receipt"):
+        png = (tmp_path / f"{name}.png").read_bytes()
+        assert png.startswith(b"\x89PNG"), name
+        width = int.from_bytes(png[16:20], "big")
+        assert width == 390 * 2, f"{name}.png is {width} px wide, not a phone at 2x"
