@@ -90,7 +90,12 @@ def purchases_section(request: HttpRequest, member: Member) -> str:
     lines = purchase_lines_rows([p["id"] for p in purchases])
     return render_to_string(
         "admin/desk/rewards_purchases.html",
-        {"purchases": [(p, lines.get(p["id"], [])) for p in purchases]},
+        {
+            "member": member,
+            "purchases": [(p, lines.get(p["id"], [])) for p in purchases],
+            # the receipt page (rewards.receipt_views.desk_receipt) needs it too
+            "can_see_receipts": request.user.has_perm("rewards.view_purchase"),
+        },
     )
 
 

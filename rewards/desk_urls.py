@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from rewards import desk
+from rewards import desk, receipt_views
 
 app_name = "desk-rewards"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("check-in/", desk.check_in, name="check-in"),
     path("adjust-points/", desk.adjust_points, name="adjust-points"),
     path("vouchers/<int:voucher_id>/use/", desk.voucher_use, name="voucher-use"),
+    path("receipts/<int:purchase_id>/", receipt_views.desk_receipt, name="receipt"),
 ]

@@ -231,6 +231,7 @@ def ledger_history_rows(*, member: Member | int) -> QuerySet[LedgerEntry, Any]:
             "explanation",
             "reason",
             "store__name",
+            "purchase_id",  # the receipt the row links to
         )
     )
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rewards import views
+from rewards import receipt_views, views
 from rewards.loyalty import views as lv
 
 app_name = "rewards"
@@ -8,6 +8,10 @@ app_name = "rewards"
 urlpatterns = [
     path("mina-sidor/poang/", views.points, name="points"),
     path("mina-sidor/poang/registrera-kop/", views.claim, name="claim"),
+    path("mina-sidor/kvitton/<int:purchase_id>/", receipt_views.receipt_page, name="receipt"),
+    path(
+        "mina-sidor/kvitton/<int:purchase_id>/pdf/", receipt_views.receipt_pdf, name="receipt-pdf"
+    ),
     path("mina-sidor/nivaer/", lv.tier_page, name="tiers"),
     path("mina-sidor/beloningar/", lv.catalogue_page, name="catalogue"),
     path("mina-sidor/beloningar/<slug:code>/", lv.reward_page, name="reward"),

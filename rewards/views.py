@@ -13,6 +13,7 @@ from django.db.models import Count, QuerySet, Window
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS
 from django.utils.html import escape
@@ -125,6 +126,10 @@ def _history_rows(entries: list[dict[str, Any]], language: str) -> list[dict[str
                 "lines": lines,
                 "reason": entry["reason"] if kind == LedgerEntry.Kind.ADJUST else "",
                 "points": points,
+                # the purchase's receipt (docs/member-pages.md "Receipts")
+                "receipt": reverse("rewards:receipt", args=[entry["purchase_id"]])
+                if entry.get("purchase_id")
+                else "",
             }
         )
     return rows
@@ -159,6 +164,7 @@ def _purchase_rows(purchases: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "points": ngettext("%(counter)s point", "%(counter)s points", earned)
                 % {"counter": earned},
                 "lines": lines,
+                "receipt": reverse("rewards:receipt", args=[purchase["id"]]),
             }
         )
     return rows
@@ -277,19 +283,23 @@ def points_panel(request: HttpRequest, member: Member) -> str:
 # most of the page's time (docs/benchmarks.md "Member pages"). Every value is escaped by
 # _html (format_html's escaping); the markup is what rewards/points.html had in its loops.
 _HISTORY_ROW = (
-    "\n      <tr>\n        <td>{}</td>\n        <td>{}{}\n          {}\n          {}\n"
+    "\n      <tr>\n        <td>{}</td>\n        <td>{}{}{}\n          {}\n          {}\n"
     "        </td>\n        <td>{}</td>\n      </tr>\n    "
 )
+# A purchase's row links to its receipt; the hidden date tells one "Receipt" from another.
+_RECEIPT_LINK = ' · <a href="{}">{}<span class="visually-hidden"> {}</span></a>'
+
 _PURCHASE = (
     '\n    <details class="purchase">\n      <summary>{} · {} · {} · {}</summary>\n'
     '      <table class="table">\n        <thead><tr><th scope="col">{}</th>'
     '<th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead>\n'
-    "        <tbody>{}</tbody>\n      </table>\n    </details>\n  "
+    "        <tbody>{}</tbody>\n      </table>\n      <p>{}</p>\n    </details>\n  "
 )
 _PURCHASE_LINE = "<tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>"
 
 
 def _history_html(rows: list[dict[str, Any]]) -> SafeString:
+    receipt = _("Receipt")
     return mark_safe(  # every part is escaped by _html
         "".join(
             _html(
@@ -297,6 +307,9 @@ def _history_html(rows: list[dict[str, Any]]) -> SafeString:
                 row["date"],
                 row["what"],
                 mark_safe(_html(" · {}", row["store"])) if row["store"] else "",
+                mark_safe(_html(_RECEIPT_LINK, row["receipt"], receipt, row["date"]))
+                if row["receipt"]
+                else "",
                 mark_safe(
                     "".join(
                         _html('<br><span class="muted explanation">{}</span>', x)
@@ -315,6 +328,7 @@ def _history_html(rows: list[dict[str, Any]]) -> SafeString:
 
 def _purchases_html(purchases: list[dict[str, Any]]) -> SafeString:
     headings = (_("Item"), _("Qty"), _("Price"), _("Points"))
+    show_receipt = _("Show the receipt")
     return mark_safe(  # every part is escaped by _html
         "".join(
             _html(
@@ -337,6 +351,7 @@ def _purchases_html(purchases: list[dict[str, Any]]) -> SafeString:
                         for line in purchase["lines"]
                     )
                 ),
+                mark_safe(_html('<a href="{}">{}</a>', purchase["receipt"], show_receipt)),
             )
             for purchase in purchases
         )
