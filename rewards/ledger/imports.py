@@ -16,6 +16,7 @@ points are not "earned" here: tiers (points earned in the window) and the segmen
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,7 @@ from django.utils.translation import gettext as _
 from members.models import User
 from rewards.ledger.balances import balances_credit
 from rewards.ledger.entries import Cause, Entry
+from rewards.ledger.lock_objects import members_lock_resolved
 from rewards.ledger.lots import lot_expiry
 from rewards.models import LedgerEntry, PointLot
 
@@ -182,7 +184,19 @@ def _lots_write(
     now: datetime.datetime,
 ) -> None:
     """The entries, their lots (with their expiry) and the balances: three INSERTs per
-    thousand lots. Call inside a transaction."""
+    thousand lots. Call inside a transaction. The members' rows are locked first, as by
+    every points write; a member merged since the file was read has their points credited
+    to the survivor, keyed as a new run of the file would key them."""
+    survivors = members_lock_resolved(member_ids={lot.member_id for lot, _expires_at in new})
+    new = [
+        (
+            lot
+            if survivors[lot.member_id] == lot.member_id
+            else dataclasses.replace(lot, member_id=survivors[lot.member_id]),
+            expires_at,
+        )
+        for lot, expires_at in new
+    ]
     lots = [lot for lot, _expires_at in new]
     acted_by = actor if actor is not None and actor.is_authenticated else None
     entries = LedgerEntry.objects.bulk_create(

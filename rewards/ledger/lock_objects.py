@@ -9,6 +9,7 @@ its transaction."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -21,9 +22,20 @@ from rewards.models import PointBalance, PointLot, Purchase, Reservation
 _MEMBER_KEY_SHARE = "SELECT [Member.merged_into] FROM [Member] WHERE [Member.pk] = %s FOR KEY SHARE"
 
 
+_MEMBERS_KEY_SHARE = (
+    "SELECT [Member.pk], [Member.merged_into] FROM [Member] WHERE [Member.pk] = ANY(%s) "
+    "ORDER BY [Member.pk] FOR KEY SHARE"
+)
+
+
 @functools.cache
 def _member_key_share_sql() -> str:
     return sql_names(_MEMBER_KEY_SHARE, Member)
+
+
+@functools.cache
+def _members_key_share_sql() -> str:
+    return sql_names(_MEMBERS_KEY_SHARE, Member)
 
 
 def purchases_select_for_update() -> QuerySet[Purchase]:
@@ -56,6 +68,25 @@ def member_lock_resolved(*, member_id: int) -> int:
         except MemberMergedError as merged:
             member_id = merged.survivor_id
     raise MemberMergedError(survivor_id=member_id)  # pragma: no cover
+
+
+def members_lock_resolved(*, member_ids: Iterable[int]) -> dict[int, int]:
+    """``member_lock_resolved`` for a batch (an import): locks the members' rows in id order
+    in one statement, then their survivors' for those merged meanwhile. Returns each given
+    id's live member id."""
+    resolved = {member_id: member_id for member_id in member_ids}
+    pending = sorted(set(resolved))
+    for _hop in range(10):  # a merge never writes a cycle; chains are short
+        if not pending:
+            return resolved
+        with connection.cursor() as cursor:
+            cursor.execute(_members_key_share_sql(), [pending])
+            moved = {pk: survivor for pk, survivor in cursor.fetchall() if survivor is not None}
+        for original, current in resolved.items():
+            if current in moved:
+                resolved[original] = moved[current]
+        pending = sorted(set(moved.values()))
+    raise MemberMergedError(survivor_id=pending[0])  # pragma: no cover
 
 
 def balance_select_for_update(*, member_id: int) -> QuerySet[PointBalance]:

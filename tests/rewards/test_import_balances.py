@@ -24,6 +24,7 @@ from django.utils import translation
 
 from members.external_ids import external_id_erased_form
 from members.imports import members_import
+from members.merging import member_merge
 from members.models import Member
 from rewards.imports import balances_import
 from rewards.ledger import imports as ledger_imports
@@ -498,3 +499,27 @@ def test_points_of_a_merged_member_s_old_id_go_to_the_survivor(members, english)
         "imported=0 unchanged=2 rejected=0"
     )
     assert_invariants([survivor.pk, merged.pk])
+
+
+def test_points_for_a_member_merged_since_the_file_was_read_go_to_the_survivor():
+    # given a line read for a member who is merged into another before the batch is written
+    merged = factories.member_with_user(email="old@example.se")
+    survivor = factories.member_with_user(email="new@example.se")
+    earned_at = datetime.datetime(2026, 3, 1, 12, tzinfo=ZoneInfo("Europe/Stockholm"))
+    lot = OpeningLot(member_id=merged.pk, points=300, earned_at=earned_at)
+    member_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+
+    # when the batch is written
+    assert points_import(lots=[lot]) == {}
+
+    # then the survivor has the points, keyed as a run of the file now would key them,
+    # and the merged member none
+    entry = LedgerEntry.objects.get(kind="import")
+    assert (entry.member_id, entry.points) == (survivor.pk, 300)
+    assert entry.idempotency_key == opening_key(member_id=survivor.pk, earned_at=earned_at)
+    assert PointBalance.objects.get(member=survivor).posted == 300
+    assert not PointLot.objects.filter(member=merged).exists()
+    assert_invariants([survivor.pk, merged.pk])
+    # and a run that looks the survivor up writes nothing more
+    again = OpeningLot(member_id=survivor.pk, points=300, earned_at=earned_at)
+    assert points_import(lots=[again]) == {again.key: 300}
