@@ -164,7 +164,11 @@ _TYPES = [
         _("A campaign finished sending; counts only."),
         FEED_SCOPE,
         False,
-        {"campaign_id": 42, "sent": 18230, "failed": 12},
+        {
+            "campaign_id": 42,
+            "recurring": False,
+            "deliveries": {"control": 950, "failed": 12, "sent": 18230, "suppressed": 310},
+        },
         member_bound=False,
     ),
 ]

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +25,7 @@ from campaigns.models import (
 from campaigns.sending import audience, broker
 from members.enqueue import task_get
 from members.errors import NotFoundError
+from members.outbox import outbox_emit
 
 
 def campaign_task(name: str) -> Any:
@@ -204,11 +205,28 @@ def campaign_finish_if_done(*, campaign_id: int) -> bool:
         if campaign.schedule_kind == Campaign.ScheduleKind.RECURRING
         else Campaign.Status.DONE
     )
-    return bool(
-        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).update(
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).update(
             status=after, finished_at=timezone.now()
+        ):
+            return False
+        # The public event (members.outbox), in the same transaction: counts only.
+        counts = dict(
+            Delivery.objects.filter(campaign_id=campaign_id)
+            .order_by()
+            .values("status")
+            .annotate(n=Count("pk"))
+            .values_list("status", "n")
         )
-    )
+        outbox_emit(
+            "campaign.completed",
+            data={
+                "campaign_id": campaign_id,
+                "recurring": campaign.schedule_kind == Campaign.ScheduleKind.RECURRING,
+                "deliveries": {str(status): n for status, n in sorted(counts.items())},
+            },
+        )
+    return True
 
 
 def campaigns_start_due(*, now: datetime.datetime | None = None) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from members.models import Member, User
+from members.models import Member, Store, User
+from members.outbox import outbox_emit
 from rewards.models import (
     LedgerEntry,
 )
@@ -33,7 +34,7 @@ def entry_write(
     store_id: int | None = None,
     actor: User | None = None,
 ) -> LedgerEntry:
-    return LedgerEntry.objects.create(
+    entry = LedgerEntry.objects.create(
         member_id=member_id,
         kind=kind,
         points=points,
@@ -50,6 +51,25 @@ def entry_write(
         actor=actor if actor is not None and actor.is_authenticated else None,
         idempotency_key=key,
     )
+    # Its public event (members.outbox), in the same transaction: every entry changes the
+    # member's points but a transfer between two merged members (member.merged says that).
+    outbox_emit(
+        "points.changed",
+        member=member_ref(member_id),
+        store=Store(pk=store_id) if store_id is not None else None,
+        data={
+            "entry_id": entry.pk,
+            "kind": kind,
+            "cause": cause,
+            "points": points,
+            "delta_pending": pending,
+            "delta_posted": posted,
+            "delta_reserved": reserved,
+            "purchase_id": purchase_id,
+        },
+        occurred_at=entry.created_at,
+    )
+    return entry
 
 
 def member_ref(member_id: int) -> Member:

@@ -106,6 +106,7 @@ def _tier_change_record(
         kind=ActivityKind.TIER_CHANGED,
         data={
             "from": from_tier_id,
+            "from_code": change.from_tier.code if change.from_tier is not None else None,
             "to": to_tier.pk,
             "to_code": to_tier.code,
             "reason": reason,

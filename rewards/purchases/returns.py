@@ -8,6 +8,7 @@ from django.db.models import F
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
 from members.models import Store
+from members.outbox import outbox_emit
 from rewards.errors import (
     DuplicateReturnConflictError,
     ReturnExceedsPurchaseError,
@@ -152,6 +153,13 @@ def _purchase_return_locked(
         points_reversed=taken,
         points_unrecovered=max(0, due - taken) if purchase.member_id else 0,
         lines=[[no, qty] for no, qty in sorted(wanted.items())],
+    )
+    # The public event (members.outbox), for every return, with a member or without.
+    outbox_emit(
+        "purchase.returned",
+        member=member_ref(purchase.member_id) if purchase.member_id is not None else None,
+        store=store,
+        data={"purchase_id": purchase.pk, "return_id": ret.pk, "points_reversed": taken},
     )
     if purchase.member_id is not None:
         activity_record(

@@ -11,7 +11,8 @@ from django.db import IntegrityError, connection
 
 from members.activity import Kind as ActivityKind
 from members.activity import activity_recorded
-from members.models import ActivityEvent, Member, Store
+from members.models import ActivityEvent, Member, OutboxEvent, Store
+from members.outbox import outbox_emitted
 from members.sql_names import sql_names
 from rewards.ledger.lock_objects import member_lock_live
 from rewards.ledger.lots import lot_expiry
@@ -53,8 +54,8 @@ WITH {member_lock}p AS (
     FROM p, unnest(%s::int[], %s::text[], %s::bigint[], %s::bigint[], %s::int[],
         %s::bigint[], %s::bigint[], %s::int[], %s::bigint[]) AS v(line_no, sku, product_id,
         category_id, quantity, unit_price_ore, discount_ore, vat_rate_bp, points)
-){earn}{event}
-SELECT p.id, {event_id} FROM p
+){earn}{event}{outbox}
+SELECT p.id, {event_id}, (SELECT array_agg(id) FROM ob) FROM p
 """
 # Without a member: the purchase's values as they are.
 _PURCHASE_VALUES = "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s::jsonb, NULL)"
@@ -119,7 +120,38 @@ _PURCHASE_EVENT_CTE = """, ev AS (
     RETURNING [ActivityEvent.pk] AS id
 )"""
 
-_MODELS = (Purchase, PurchaseLine, LedgerEntry, PointLot, PointBalance, ActivityEvent, Member)
+# Every purchase: its public events in the outbox (members.outbox, docs/webhooks.md), in
+# the same statement: "purchase.recorded" (its facts: the purchase id and points added to
+# the JSON sent) and, with points, "points.changed" for the earn entry. The uuid and the
+# feed position are the table's defaults (a random UUID, NULL until sequenced).
+_PURCHASE_OUTBOX_CTE = """, ob AS (
+    INSERT INTO [OutboxEvent] ([OutboxEvent.type], [OutboxEvent.version],
+        [OutboxEvent.member], [OutboxEvent.store], [OutboxEvent.data],
+        [OutboxEvent.occurred_at])
+    SELECT 'purchase.recorded', 1, p.member_id, p.store_id,
+        jsonb_build_object('purchase_id', p.id, 'points_earned', p.points_earned) || %s::jsonb,
+        p.recorded_at
+    FROM p{points_changed}
+    RETURNING [OutboxEvent.pk] AS id
+)"""
+_PURCHASE_OUTBOX_POINTS = """
+    UNION ALL
+    SELECT 'points.changed', 1, e.member_id, p.store_id, jsonb_build_object('entry_id', e.id,
+        'kind', '{entry_earn}', 'cause', '{cause_purchase}', 'points', e.points,
+        'delta_pending', e.delta_pending, 'delta_posted', e.delta_posted, 'delta_reserved', 0,
+        'purchase_id', e.purchase_id), e.created_at
+    FROM e, p"""
+
+_MODELS = (
+    Purchase,
+    PurchaseLine,
+    LedgerEntry,
+    PointLot,
+    PointBalance,
+    ActivityEvent,
+    Member,
+    OutboxEvent,
+)
 
 
 @functools.cache
@@ -135,6 +167,14 @@ def _sql(*, earns: bool, event: bool) -> str:
         else "",
         event=sql_names(_PURCHASE_EVENT_CTE, *_MODELS).format(source_api="api") if event else "",
         event_id="(SELECT id FROM ev)" if event else "NULL",
+        outbox=sql_names(_PURCHASE_OUTBOX_CTE, *_MODELS).format(
+            points_changed=_PURCHASE_OUTBOX_POINTS.format(
+                entry_earn=LedgerEntry.Kind.EARN.value,
+                cause_purchase=LedgerEntry.Cause.PURCHASE.value,
+            )
+            if earns
+            else ""
+        ),
     )
 
 
@@ -167,6 +207,12 @@ def purchase_write(
     points_available_at = available_at if member is not None and calc.total else None
     # The timeline event's facts, but the purchase id (known once it is inserted).
     event_data = {"total_ore": total_ore, "points": calc.total, "channel": store.kind}
+    # The public event's facts (members.outbox.EVENT_TYPES), but the purchase id and points.
+    outbox_data = {
+        "receipt_id": receipt_id,
+        "total_ore": total_ore,
+        "purchased_at": purchased_at.isoformat(),
+    }
     purchase = Purchase(
         store=store,
         receipt_id=receipt_id,
@@ -234,6 +280,7 @@ def purchase_write(
         params += [matured, lot_expiry(available_at)]
     if member is not None:
         params += [ActivityKind.PURCHASED.value, json.dumps(event_data)]
+    params.append(json.dumps(outbox_data))
     sql = _sql(earns=earns, event=member is not None)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -242,9 +289,10 @@ def purchase_write(
         if member is not None:
             member_lock_live(member_id=member.pk)  # merged meanwhile: MemberMergedError
         raise DuplicateReceipt()
-    purchase.pk, event_id = row
+    purchase.pk, event_id, outbox_ids = row
     if event_id is not None:
         activity_recorded(event_id=event_id, kind=ActivityKind.PURCHASED)
+    outbox_emitted(outbox_ids or [])
     for line in purchase_lines:
         line.purchase = purchase
     return purchase, purchase_lines
