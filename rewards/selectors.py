@@ -12,7 +12,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import get_language, gettext
 
-from members.models import Member
+from members.models import ActivityEvent, Member
 from members.rows import (
     CompiledQuery,
     CompiledValues,
@@ -146,6 +146,14 @@ class PointsSummary:
     balance: dict[str, int]
     pending: list[DatedPoints]
     expiries: list[DatedPoints]
+    # The live news' starting point (rewards.live): the member's newest timeline event of
+    # the last LIVE_WINDOW, 0 without one.
+    live_cursor: int = 0
+
+
+# How far back the live news looks (rewards.live): a page's poll announces the events of
+# the last hour that are newer than its cursor.
+LIVE_WINDOW = datetime.timedelta(hours=1)
 
 
 _SUMMARY_SQL: dict[str, str] = {}
@@ -164,6 +172,11 @@ def _summary_sql() -> str:
         def bc(name: str) -> str:
             return column(PointBalance, name, connection)
 
+        ev = table(ActivityEvent, connection)
+
+        def ec(name: str) -> str:
+            return column(ActivityEvent, name, connection)
+
         _SUMMARY_SQL[vendor] = (
             f"SELECT 'b', NULL::date, {bc('pending')}, {bc('posted')}, {bc('reserved')} "  # noqa: S608
             f"FROM {bal} WHERE {bc('member')} = %s "
@@ -174,7 +187,11 @@ def _summary_sql() -> str:
             f"UNION ALL (SELECT 'e', ({lc('expires_at')} AT TIME ZONE %s)::date - 1 AS day, "
             f"SUM({lc('remaining')})::bigint, 0, 0 FROM {lot} WHERE {lc('member')} = %s "
             f"AND {lc('remaining')} > 0 AND {lc('expires_at')} > %s GROUP BY day ORDER BY day "
-            f"LIMIT %s)"
+            f"LIMIT %s) "
+            # The live cursor, through the timeline's (member, time) index: "+ 0" keeps the
+            # planner from reading the whole table's primary key backwards for a MAX(id).
+            f"UNION ALL (SELECT 'c', NULL::date, COALESCE(MAX({ec('pk')} + 0), 0)::bigint, 0, 0 "
+            f"FROM {ev} WHERE {ec('member')} = %s AND {ec('created_at')} >= %s)"
         )
     return _SUMMARY_SQL[vendor]
 
@@ -185,6 +202,7 @@ def points_summary(
     """What :func:`balance_get`, :func:`pending_by_date` and :func:`upcoming_expiries` say,
     summed by PostgreSQL in one query (the points page and its panel on "My pages")."""
     zone = timezone.get_current_timezone_name()
+    now = timezone.now()
     params: list[Any] = [
         member.pk,
         zone,
@@ -192,16 +210,21 @@ def points_summary(
         pending_limit,
         zone,
         member.pk,
-        timezone.now(),
+        now,
         expiry_limit,
+        member.pk,
+        now - LIVE_WINDOW,
     ]
     with connection.cursor() as cursor:
         cursor.execute(_summary_sql(), params)
         rows = cursor.fetchall()
     balance = balance_snapshot(None)
     pending, expiries = [], []
+    live_cursor = 0
     for part, day, first, posted, reserved in rows:
-        if part == "b":
+        if part == "c":
+            live_cursor = int(first)
+        elif part == "b":
             balance = {
                 "available": posted - reserved,
                 "pending": first,
@@ -212,7 +235,9 @@ def points_summary(
             pending.append(DatedPoints(day, int(first)))
         else:
             expiries.append(DatedPoints(day, int(first)))
-    return PointsSummary(balance=balance, pending=pending, expiries=expiries)
+    return PointsSummary(
+        balance=balance, pending=pending, expiries=expiries, live_cursor=live_cursor
+    )
 
 
 def ledger_history_rows(*, member: Member | int) -> QuerySet[LedgerEntry, Any]:

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from rewards import receipt_views, views
+from rewards import live_views, receipt_views, views
 from rewards.loyalty import views as lv
 
 app_name = "rewards"
 
 urlpatterns = [
     path("mina-sidor/poang/", views.points, name="points"),
+    path("mina-sidor/nytt/", live_views.live, name="live"),
     path("mina-sidor/poang/registrera-kop/", views.claim, name="claim"),
     path("mina-sidor/kvitton/<int:purchase_id>/", receipt_views.receipt_page, name="receipt"),
     path(

@@ -257,6 +257,7 @@ def points_panel(request: HttpRequest, member: Member) -> str:
         "rewards/_points_panel.html",
         {
             "balance": summary.balance,
+            "live_cursor": summary.live_cursor,
             "language": language,
             "pending": dated(
                 summary.pending,
@@ -376,6 +377,7 @@ def points(request: HttpRequest) -> HttpResponse:
         {
             "member": member,
             "balance": summary.balance,
+            "live_cursor": summary.live_cursor,
             "pending": _dated_texts(
                 summary.pending, "points", lambda n: _("%(points)s p on %(date)s")
             ),
