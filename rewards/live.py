@@ -59,8 +59,9 @@ def live_news(*, member: Member, after: int, now: datetime.datetime | None = Non
     language = "en" if (get_language() or "sv").startswith("en") else "sv"
     # Ordered by time, not id: that keeps PostgreSQL on the (member, time) index rather than
     # reading the primary key backwards across every member's events.
-    rows = list(
-        ActivityEvent.objects.filter(
+    rows: list[dict[str, Any]] = [
+        dict(row)
+        for row in ActivityEvent.objects.filter(
             member=member.pk,
             created_at__gte=now - LIVE_WINDOW,
             pk__gt=after,
@@ -68,7 +69,7 @@ def live_news(*, member: Member, after: int, now: datetime.datetime | None = Non
         )
         .order_by("-created_at", "-pk")
         .values("pk", "kind", "data", "created_at", "store__name")[:LIVE_LIMIT]
-    )
+    ]
     rows.sort(key=lambda row: row["pk"])
     names = _names(rows, language)
     events = [
@@ -115,7 +116,7 @@ def _names(rows: list[dict[str, Any]], language: str) -> _Names:
 
 
 def _signed(points: int, language: str) -> str:
-    """"+120", "−50" (a real minus sign), grouped as the language writes numbers."""
+    """ "+120", "−50" (a real minus sign), grouped as the language writes numbers."""
     text = points_grouped(abs(points), language)
     return f"+{text}" if points >= 0 else f"{MINUS}{text}"
 
@@ -172,10 +173,11 @@ def _event(row: dict[str, Any], names: _Names, language: str) -> dict[str, Any] 
         if challenge is not None:
             detail = challenge.name_for(language)
             if challenge.badge is not None:
+                badge_name = challenge.badge.name_for(language)
                 badge = {
-                    "name": challenge.badge.name_for(language),
+                    "name": badge_name,
                     "symbol": challenge.badge.symbol,
-                    "text": _("New badge: %(badge)s") % {"badge": challenge.badge.name_for(language)},
+                    "text": _("New badge: %(badge)s") % {"badge": badge_name},
                 }
     elif kind == Kind.TIER_CHANGED:
         tier = names.tiers.get(int(data.get("to") or 0))

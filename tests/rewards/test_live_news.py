@@ -93,7 +93,8 @@ def test_only_the_members_own_news_whatever_the_cursor(member, store, rule):
     # then only their own purchase and balance are in the answer
     assert [e["text"] for e in body["events"]] == ["+120 points in Drottninggatan"]
     assert body["balance"]["pending"] == 120
-    assert "999" not in str(body) and "555" not in str(body)
+    assert "999" not in str(body)
+    assert "555" not in str(body)
     # and the other member's newer event id does not become the member's cursor
     assert body["cursor"] == _latest(member, Kind.PURCHASED).pk
 
