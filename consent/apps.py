@@ -23,6 +23,12 @@ class ConsentConfig(AppConfig):
 
         merge_step_register(name="consent", run=consent_merge_step, order=20)
 
+        # "Vad gillar du?", offered once right after sign-up (consent.interests_step).
+        from consent.interests_step import interests_step_url
+        from members.signup_steps import signup_step_register
+
+        signup_step_register(name="consent.interests", order=10, url=interests_step_url)
+
         # consent's columns in the member import (members.imports): the consents.
         from consent.imports import import_check, import_columns, import_write
         from members.imports import import_step_register

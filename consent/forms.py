@@ -119,3 +119,18 @@ class InterestsForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+
+
+class InterestsStepForm(forms.Form):
+    """The sign-up step's tiles: "Spara" needs at least one; "Hoppa över" posts ``skip``."""
+
+    interests = forms.ModelMultipleChoiceField(
+        label=_("What do you like?"),
+        queryset=interests_active(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "required": _("Choose at least one interest, or skip this step."),
+            "invalid_choice": _("Choose from the list."),
+            "invalid_pk_value": _("Choose from the list."),
+        },
+    )

@@ -10,6 +10,7 @@ urlpatterns = [
     path("mina-sidor/installningar/kontakt/", views.contact_preferences, name="contact"),
     path("mina-sidor/installningar/paus/", views.pause, name="pause"),
     path("mina-sidor/installningar/intressen/", views.interests, name="interests"),
+    path("mina-sidor/vad-gillar-du/", views.interests_step, name="interests-step"),
     path("mina-sidor/mina-data/", views.my_data, name="my-data"),
     path("mina-sidor/mina-data/export/", views.export_start, name="export-start"),
     path("mina-sidor/mina-data/export/status/", views.export_status, name="export-status"),

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -33,9 +34,11 @@ from consent.errors import (
 from consent.forms import (
     ContactPreferencesForm,
     InterestsForm,
+    InterestsStepForm,
     client_ip,
     client_user_agent,
 )
+from consent.interests_step import interests_step_hints
 from consent.models import (
     ConsentEvent,
     ContactPreferences,
@@ -67,6 +70,7 @@ from consent.services.export import privacy_export_open, privacy_export_request
 from consent.services.preferences import (
     contact_preferences_update,
     interests_set,
+    interests_step_offered,
     marketing_pause,
     marketing_resume,
 )
@@ -119,7 +123,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     return _preferences_render(request, member, contact_form, interests_form, prefs=prefs)
 
 
-def _interest_choices_fixed(form: InterestsForm) -> None:
+def _interest_choices_fixed(form: InterestsForm | InterestsStepForm) -> None:
     """The interests as a list read once (a compiled query, members.rows) for rendering:
     the field's own choices run its queryset anew every time the template walks them.
     Validation (``is_valid``) has already used the queryset."""
@@ -128,6 +132,55 @@ def _interest_choices_fixed(form: InterestsForm) -> None:
         (field.prepare_value(interest), field.label_from_instance(interest))  # type: ignore[attr-defined]
         for interest in interests_active_list()
     ]
+
+
+def _step_next(request: HttpRequest) -> str:
+    """Where the step leads on to: a page of Mina sidor named by ``next``, else Mina sidor."""
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    if wanted.startswith("/mina-sidor/") and url_has_allowed_host_and_scheme(
+        wanted, {request.get_host()}, request.is_secure()
+    ):
+        return wanted
+    return reverse("members:home")
+
+
+@member_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+@domain_errors_shown("members:home")
+def interests_step(request: HttpRequest) -> HttpResponse:
+    """ "Vad gillar du?", right after sign-up (consent.interests_step) or from Mina val:
+    tiles, "Spara" and "Hoppa över". Skipping changes nothing; it was offered when shown."""
+    member = _member(request)
+    after = _step_next(request)
+    status = 200
+    if request.method == "POST":
+        if "skip" in request.POST:
+            return redirect(after)
+        form = InterestsStepForm(request.POST)
+        if form.is_valid():
+            try:
+                interests_set(
+                    member=member,
+                    interest_ids=[i.pk for i in form.cleaned_data["interests"]],
+                    actor=request_actor(request),
+                )
+            except ValidationError as exc:
+                form_add_service_errors(form, exc)
+            else:
+                messages.success(request, _("Thank you! Your interests have been saved."))
+                return redirect(after)
+        status = 400
+    else:
+        interests_step_offered(member=member, actor=request_actor(request))
+        form = InterestsStepForm(initial={"interests": list(member_interest_ids(member=member))})
+    _interest_choices_fixed(form)
+    return render(
+        request,
+        "consent/interests_step.html",
+        {"form": form, "next": after, "hints": interests_step_hints(member)},
+        status=status,
+    )
 
 
 def _preferences_render(

@@ -36,6 +36,7 @@ class Kind(StrEnum):
     CONSENT_WITHDRAWN = "consent_withdrawn"
     PREFERENCES_CHANGED = "preferences_changed"
     INTERESTS_CHANGED = "interests_changed"
+    INTERESTS_ASKED = "interests_asked"  # the sign-up step "Vad gillar du?" was shown, once
     MESSAGE_RECEIVED = "message_received"
     OFFER_ACTIVATED = "offer_activated"
     DATA_EXPORTED = "data_exported"

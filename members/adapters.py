@@ -18,6 +18,7 @@ from members.activation import activation_offer_for_signup
 from members.enqueue import task_get
 from members.models import Member
 from members.services import member_email_verified
+from members.signup_steps import signup_step_url
 from members.validators import email_length_validate
 
 
@@ -89,6 +90,16 @@ class AccountAdapter(DefaultAccountAdapter):
         if confirmed and member is not None:
             member_email_verified(member=member)
         return confirmed
+
+    def get_signup_redirect_url(self, request: HttpRequest) -> str:
+        # Where a new member lands once signed up (after confirming the email in the same
+        # browser): a short step a higher app registered ("Vad gillar du?"), else Mina sidor.
+        member = getattr(request.user, "member", None)
+        if member is not None:
+            step = signup_step_url(member)
+            if step:
+                return step
+        return super().get_signup_redirect_url(request)
 
     def post_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> HttpResponse:
         response = super().post_login(request, user, **kwargs)

@@ -28,9 +28,15 @@ class RewardsConfig(AppConfig):
                 Kind.PROFILE_UPDATED,
                 Kind.REVIEW_APPROVED,
                 Kind.REFERRAL_COMPLETED,
+                Kind.INTERESTS_CHANGED,
             ],
             handler=consumers.event_points_from_activity,
         )
+        # "Vad gillar du?" says what telling earns (rules: interests_told).
+        from consent.interests_step import interests_step_hint_register
+        from rewards.rules.events import interests_points_hint
+
+        interests_step_hint_register(name="rewards.points", hint=interests_points_hint)
         privacy.register()
         merging.register()
         desk.desk_sections_register()

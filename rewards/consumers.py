@@ -43,6 +43,16 @@ def event_points_from_activity(event: ActivityEvent) -> None:
                 event=EventRule.Event.PROFILE_COMPLETED,
                 idempotency_key=f"profile_completed:{member.pk}",
             )
+    elif event.kind == Kind.INTERESTS_CHANGED:
+        # Told us what they like: a change that adds at least one interest. The rule's cap
+        # (1 ever in the demo), counted under the member's balance lock, makes it the first
+        # time only, however often or concurrently the interests are saved.
+        if (event.data or {}).get("added"):
+            event_points_award(
+                member=member,
+                event=EventRule.Event.INTERESTS_TOLD,
+                idempotency_key=f"activity:{event.pk}",
+            )
     elif event.kind == Kind.REVIEW_APPROVED:
         # A review earns the "review" rule; an approved social-media post "social share".
         social = (event.data or {}).get("kind") == "social"

@@ -216,6 +216,16 @@ EVENT_RULES = [
     ("social_share", "Tack för att du delade", "Thanks for sharing", 25, 2, "month", "member"),
     ("referral", "Tipsa en vän", "Invite a friend", 250, 5, "month", "both"),
     ("check_in", "Incheckning i butik", "Checked in at a store", 10, 1, "day", "member"),
+    # The first time a member tells what they like (the sign-up step or Mina val).
+    (
+        "interests_told",
+        "Tack för att du berättade vad du gillar",
+        "Thanks for telling us what you like",
+        50,
+        1,
+        "ever",
+        "member",
+    ),
 ]
 
 

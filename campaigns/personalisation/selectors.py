@@ -15,6 +15,11 @@ from campaigns.models.personalisation import (
     PersonalisationRun,
 )
 from campaigns.personalisation.profiling import Reason, may_profile, profiling_consent_q
+from campaigns.personalisation.segment_reasons import (
+    INTEREST_SAID,
+    interest_name,
+    segment_reason_texts,
+)
 from consent.models import Interest, MemberInterest
 from members.models import Member
 from members.rows import CompiledQuery, CompiledValues
@@ -33,10 +38,8 @@ REASON_TEXT: dict[str, dict[str, str]] = {
         "sv": "Eftersom du köpte {category}.",
         "en": "Because you bought {category}.",
     },
-    Reason.INTEREST: {
-        "sv": "Eftersom du är intresserad av {interest}.",
-        "en": "Because you are interested in {interest}.",
-    },
+    # The member told us (their interests, Mina val or the sign-up step): say so (issue 16).
+    Reason.INTEREST: INTEREST_SAID,
     Reason.TIER: {
         "sv": "Populärt bland medlemmar i nivån {tier}.",
         "en": "Popular with {tier} members.",
@@ -146,9 +149,7 @@ def reason_text(rec: MemberRecommendation, language: str | None) -> str:
     return template.format(
         product=_product_name(rec.reason_product),
         category=_category_name(rec.reason_category),
-        interest=(rec.reason_interest.name_sv if lang == "sv" else rec.reason_interest.name_en)
-        if rec.reason_interest
-        else "",
+        interest=interest_name(rec.reason_interest, lang) if rec.reason_interest else "",
         tier=tier.name_for(lang) if tier else "",
     )
 
@@ -350,7 +351,11 @@ def offer_reasons(
     out: dict[Hashable, str] = {
         key: offer_audience_text(campaigns.get(key), lang) for key, _p, _c in offers
     }
-    targeted = [(key, p, c) for key, p, c in offers if p or c]
+    # A segment that says why (an interest the member chose, their tier, a category they
+    # bought in) is what caused the offer: it wins over a reason inferred from purchases.
+    by_segment = _segment_reasons(member, campaigns, [key for key, _p, _c in offers], lang)
+    out.update(by_segment)
+    targeted = [(key, p, c) for key, p, c in offers if (p or c) and key not in by_segment]
     if not targeted or not may_profile(member.pk):
         return out
     product_ids = sorted({p for _k, p, _c in targeted if p})
@@ -393,11 +398,29 @@ def offer_reasons(
         elif category_id in interest_by_category:
             interest = interest_by_category[category_id]
             out[key] = REASON_TEXT[Reason.INTEREST][lang].format(
-                interest=interest.name_sv if lang == "sv" else interest.name_en
+                interest=interest_name(interest, lang)
             )
         elif category_id in recommended_in_category:
             out[key] = reason_text(recommended_in_category[category_id], lang)
     return out
+
+
+def _segment_reasons(
+    member: Member, campaigns: Mapping[Hashable, Any], keys: list[Hashable], lang: str
+) -> dict[Hashable, str]:
+    """Offer key -> the sentence its campaign's segment gives (segment_reasons), for offers
+    whose campaign went to a segment rather than through a trigger."""
+    segment_of = {
+        key: campaign.segment_id
+        for key in keys
+        if (campaign := campaigns.get(key)) is not None
+        and getattr(campaign, "segment_id", None) is not None
+        and (getattr(campaign, "trigger", "") or "") not in OFFER_FOR_TRIGGER
+    }
+    if not segment_of:
+        return {}
+    texts = segment_reason_texts(member=member, segment_ids=segment_of.values(), lang=lang)
+    return {key: texts[sid] for key, sid in segment_of.items() if sid in texts}
 
 
 def _interests_for_categories(

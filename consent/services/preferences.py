@@ -23,7 +23,7 @@ from consent.models import (
     Purpose,
 )
 from members.activity import Kind, activity_record
-from members.models import Member, User
+from members.models import ActivityEvent, Member, User
 
 Source = ConsentEvent.Source
 
@@ -141,6 +141,20 @@ def interests_set(
             actor=actor,
         )
     return wanted
+
+
+def interests_step_offered(*, member: Member, actor: User | None, source: str = "web") -> bool:
+    """Remember that the member was shown "Vad gillar du?" (``consent.interests_step``), once:
+    True the first time. The member row is locked first, so two tabs opening the step at once
+    record it once."""
+    with transaction.atomic():
+        locked = member_lock(member)
+        if ActivityEvent.objects.filter(member=locked, kind=Kind.INTERESTS_ASKED).exists():
+            return False
+        activity_record(
+            member=locked, kind=Kind.INTERESTS_ASKED, data={}, source=source, actor=actor
+        )
+    return True
 
 
 def partner_share_record(

@@ -46,6 +46,7 @@ from members.import_lookup import FoundMembers, members_find
 from members.kronor import kronor_display
 from members.models import Store, User
 from rewards.ledger.idempotency import request_fingerprint
+from rewards.ledger.lock_objects import members_lock_resolved
 from rewards.ledger.lots import lot_expiry
 from rewards.models import MemberTier, Purchase, PurchaseLine
 from rewards.purchases.products import products_cache_clear, products_resolve
@@ -516,7 +517,15 @@ def _batch_write(purchases: list[Bought], *, earn: bool, now: datetime.datetime)
 
 def _purchases_write(purchases: list[Bought], *, earn: bool, now: datetime.datetime) -> None:
     """The purchases, then their lines (their products found or created): two INSERTs per
-    batch, then the earning when asked for. Call inside a transaction."""
+    batch, then the earning when asked for. Call inside a transaction. The members' rows are
+    locked first, as by every points write: a purchase of a member merged since the file was
+    read is the survivor's, as a new run of the file would find it."""
+    members = {bought.member_id for bought in purchases if bought.member_id is not None}
+    if members:
+        survivors = members_lock_resolved(member_ids=members)
+        for bought in purchases:
+            if bought.member_id is not None:
+                bought.member_id = survivors[bought.member_id]
     # One line per SKU to create unknown products from: the first that names the product.
     by_sku: dict[str, LineInput] = {}
     for bought in purchases:

@@ -7,9 +7,11 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import get_language, ngettext
 
 from members.activity import Kind as ActivityKind
 from members.activity import activity_record
+from members.formats import number_grouped
 from members.merging import member_resolve
 from members.models import Member, Store, User
 from rewards.errors import (
@@ -39,6 +41,37 @@ def _period_start(period: str, now: datetime.datetime) -> datetime.datetime | No
     else:
         return None
     return timezone.make_aware(datetime.datetime.combine(start, datetime.time.min))
+
+
+def event_points_open(*, member: Member, event: str, now: datetime.datetime | None = None) -> int:
+    """The points ``member`` would earn now for ``event``: its active rules (for the member
+    themself) whose cap this period is not reached yet. A read, for pages that tell the member
+    what there is to earn ("the first time you tell us what you like: 50 points")."""
+    now = now or timezone.now()
+    total = 0
+    rules = EventRule.objects.filter(event=event, active=True).exclude(
+        beneficiary__in=[EventRule.Beneficiary.REFERRER, EventRule.Beneficiary.REFERRED]
+    )
+    for rule in rules.order_by("pk"):
+        used = LedgerEntry.objects.filter(member=member, event_rule=rule, kind=Entry.EARN)
+        start = _period_start(rule.period, now)
+        if start is not None:
+            used = used.filter(created_at__gte=start)
+        if used.count() < rule.cap:
+            total += rule.points
+    return total
+
+
+def interests_points_hint(member: Member) -> str:
+    """The line on "Vad gillar du?" (consent.interests_step) when telling earns points."""
+    points = event_points_open(member=member, event=EventRule.Event.INTERESTS_TOLD)
+    if not points:
+        return ""
+    return ngettext(
+        "Tell us what you like and get %(points)s point.",
+        "Tell us what you like and get %(points)s points.",
+        points,
+    ) % {"points": number_grouped(points, get_language())}
 
 
 def event_points_award(

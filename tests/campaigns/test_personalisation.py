@@ -258,7 +258,7 @@ def test_recommendations_compute_from_an_interest_without_purchases(store, small
     assert best is not None
     assert best.sku == "SHOE"
     assert best.reason == MemberRecommendation.Reason.INTEREST
-    assert best.reason_text == "Because you are interested in Running."
+    assert best.reason_text == "Because you said you like running."
 
 
 def test_recommendations_compute_from_tier_and_popularity(store, small_club):
@@ -387,7 +387,7 @@ def test_offer_reasons_for_a_list_of_offers_in_a_fixed_number_of_queries(
         "jeans": "Because you bought Jeans 501.",
         "shirt": "Because you bought Jeans 501: they are often bought together.",
         "running": "Because you bought lopning.",
-        "skis": "Because you are interested in Skiing.",
+        "skis": "Because you said you like skiing.",
         "all": "An offer for every member.",
     }
 

@@ -102,6 +102,7 @@ def _every_kind(n: dict[str, Any]) -> dict[str, SimpleNamespace]:
         Kind.INTERESTS_CHANGED: _event(
             Kind.INTERESTS_CHANGED, {"added": ["running", "yoga"], "removed": []}
         ),
+        Kind.INTERESTS_ASKED: _event(Kind.INTERESTS_ASKED, {}),
         Kind.MESSAGE_RECEIVED: _event(
             Kind.MESSAGE_RECEIVED, {"campaign_id": n["campaign"], "channel": "email"}
         ),

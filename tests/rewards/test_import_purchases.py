@@ -246,6 +246,36 @@ def test_a_membership_number_names_the_member_and_a_merged_member_s_purchases_go
     assert Purchase.objects.get(receipt_id="C-1").member_id == survivor.pk
 
 
+def test_a_member_merged_between_lookup_and_write_has_the_purchase_and_points_on_the_survivor(
+    members, english, monkeypatch
+):
+    """The merge lands after the file's members were looked up: the batch locks the members'
+    rows first and writes the purchase, and its points, to the survivor."""
+    from members.merging import member_merge
+    from rewards.purchases import imports
+
+    rf.base_rule(rate="0.1")
+    survivor, merged = members["K-1"], members["K-2"]
+    write = imports._purchases_write
+
+    def merge_then_write(*args, **kwargs):
+        member_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "_purchases_write", merge_then_write)
+    row = ["G-1", "K-2", "sthlm-city", "2026-03-01 10:00", "1 000,00", "1", "", "1", "1 000"]
+
+    report = purchases_import(data=_file([row]), dry_run=False, earn=True)
+
+    assert report.summary == "imported=1 unchanged=0 rejected=0 lines=1"
+    purchase = Purchase.objects.get(receipt_id="G-1")
+    assert purchase.member_id == survivor.pk
+    assert LedgerEntry.objects.get(purchase=purchase).member_id == survivor.pk
+    assert PointBalance.objects.get(member=survivor).posted == 100
+    assert not LedgerEntry.objects.filter(member=merged).exists()
+    assert_invariants([survivor.pk, merged.pk])
+
+
 def test_a_file_without_a_member_column_is_refused_as_a_whole(members, english):
     header = ["purchase_id", "store", "purchased_at", "total", "sku", "amount"]
     data = _file([["D-1", "sthlm-city", "2025-01-01", "10", "1", "10"]], header=header)
