@@ -29,6 +29,11 @@ class ConsentConfig(AppConfig):
 
         signup_step_register(name="consent.interests", order=10, url=interests_step_url)
 
+        # Webhooks (consent.webhooks): the outbox's hook, tasks, back-office, shares.
+        from consent.webhooks import wiring
+
+        wiring.register()
+
         # consent's columns in the member import (members.imports): the consents.
         from consent.imports import import_check, import_columns, import_write
         from members.imports import import_step_register

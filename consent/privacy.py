@@ -22,7 +22,6 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from consent import privacy_parts
-from consent.labels import data_category_label
 from consent.models import (
     AccessLog,
     ConsentEvent,
@@ -37,6 +36,7 @@ from consent.models import (
 from consent.scrub import ERASED, Identifiers, identifier_regex, scrub
 from consent.services.consent import Proof, consent_set_locked
 from consent.services.export import export_leftovers_clean, privacy_export_file_delete
+from consent.webhooks.shares import partner_share_rows
 from members.external_ids import external_id_erased_form
 from members.formats import date_short, datetime_short
 from members.import_jobs import import_jobs_purge
@@ -469,21 +469,10 @@ def _profile_rows(member: Member) -> list[dict[str, str]]:
     return [{"label": str(label), "value": str(value) or "—"} for label, value in values]
 
 
-_PARTNER_SHARES: CompiledQuery[PartnerShare] = CompiledQuery(
-    lambda member_id: PartnerShare.objects.filter(member_id=member_id).select_related("purpose"),
-    "member_id",
-)
-
-
 def _partner_rows(member: Member) -> list[dict[str, str]]:
-    return [
-        {
-            "partner": share.purpose.partner_name,
-            "what": ", ".join(data_category_label(code) for code in share.data_categories),
-            "when": _local(share.shared_at),
-        }
-        for share in _PARTNER_SHARES(member_id=member.pk)
-    ]
+    """Every share in plain words, a day's shares with one receiver in one sentence
+    (consent.webhooks.shares)."""
+    return partner_share_rows(member)
 
 
 def _register_page_sections() -> None:
@@ -498,10 +487,13 @@ def _register_page_sections() -> None:
     privacy_parts.page_section_register(
         name="partner_shares",
         title=_("Shared with partners"),
-        description=_("We only pass data to a partner you have said yes to."),
+        description=_(
+            "Who outside the club got data about you from us, what, when and why. Partners "
+            "who need your consent only get it if you have said yes."
+        ),
         empty_text=_("Nothing about you has been shared with any partner."),
         rows=_partner_rows,
-        columns=[_("Partner"), _("What"), _("When")],
+        columns=[_("What was shared")],
         order=60,
     )
 

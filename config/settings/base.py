@@ -437,6 +437,31 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Webhooks (docs/webhooks.md) ------------------------------------------------------------
+# Loopback receivers over plain http: tests only (config/settings/test.py). Everywhere else a
+# webhook URL must be https and resolve to public addresses only, when saved and when sent.
+WEBHOOKS_ALLOW_LOOPBACK = False
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
+# Seconds before each retry (after attempt 1, 2, ...): 8 attempts over about 27 hours.
+WEBHOOKS_RETRY_SCHEDULE = env.list(
+    "WEBHOOKS_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 36000]
+)
+WEBHOOKS_RETRY_JITTER = env.float("WEBHOOKS_RETRY_JITTER", default=0.2)  # +-20 %
+# Deliveries given up (every retry failed) in a row before the endpoint is disabled.
+WEBHOOKS_DISABLE_AFTER = env.int("WEBHOOKS_DISABLE_AFTER", default=5)
+WEBHOOKS_BATCH_SIZE = env.int("WEBHOOKS_BATCH_SIZE", default=50)
+# A claimed batch is another worker's again after this long (its worker was killed).
+WEBHOOKS_LEASE_SECONDS = env.float("WEBHOOKS_LEASE_SECONDS", default=600)
+WEBHOOKS_SWEEP_SECONDS = env.float("WEBHOOKS_SWEEP_SECONDS", default=15)
+WEBHOOKS_SWEEP_WINDOW_HOURS = env.int("WEBHOOKS_SWEEP_WINDOW_HOURS", default=6)
+# Retries due sooner than this are queued with a countdown too; later ones only by the sweep.
+WEBHOOKS_COUNTDOWN_MAX_SECONDS = env.float("WEBHOOKS_COUNTDOWN_MAX_SECONDS", default=60)
+WEBHOOKS_ROTATION_OVERLAP_HOURS = env.int("WEBHOOKS_ROTATION_OVERLAP_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["consent-webhooks-sweep"] = {
+    "task": "consent.webhooks.tasks.webhooks_sweep_task",
+    "schedule": datetime.timedelta(seconds=WEBHOOKS_SWEEP_SECONDS),
+}
+
 # --- The staff desk (docs/desk.md) ----------------------------------------------------------
 # How often the desk's "Arrived today" list is asked for again while the page is open.
 DESK_ARRIVALS_REFRESH_SECONDS = env.int("DESK_ARRIVALS_REFRESH_SECONDS", default=10)

@@ -66,3 +66,7 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 # Serve static files straight from static/ (no collectstatic needed outside production).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Webhook tests run a real receiver on 127.0.0.1 over http (docs/webhooks.md "Security");
+# the tests of refusals set it back to False.
+WEBHOOKS_ALLOW_LOOPBACK = True

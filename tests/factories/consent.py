@@ -212,6 +212,35 @@ def member_with_data_everywhere(store: Store, capture: Any) -> Member:
     campaign_data_with_every_field(member)
     # rewards: tiers, benefits, vouchers, waiting list, challenges, referrals, reviews.
     rf.loyalty_data_with_every_field(member, store, staff)
+    # consent.webhooks: an event delivered to a receiver (the delivery, its attempt with the
+    # receiver's answer, and the share record).
+    webhook_delivered(member, capture)
     with capture(execute=True):
         export_requested(member)  # an earlier export, done: its file and expiry are data too
     return member
+
+
+def webhook_delivered(member: Member, capture: Any) -> None:
+    """One points.changed event about ``member`` delivered to a real receiver on loopback."""
+    from consent.models import Purpose
+    from consent.webhooks.endpoints import webhook_endpoint_create
+    from members.outbox import outbox_emit
+    from tests.consent.webhook_receiver import Receiver
+    from tests.factories.members import api_key_with_secret, store
+
+    receiver = Receiver().start()
+    try:
+        key, _plain = api_key_with_secret(store_obj=store(), scopes=["points:read"])
+        webhook_endpoint_create(
+            url=receiver.url,
+            event_types=["points.changed"],
+            api_key=key,
+            purpose=Purpose.objects.get(code="membership"),
+            recipient="Webbutiken",
+            reason_sv="visa dina poäng i kassan",
+            reason_en="show your points at the till",
+        )
+        with capture(execute=True):
+            outbox_emit("points.changed", member=member, data={"points": 10})
+    finally:
+        receiver.stop()
