@@ -45,7 +45,7 @@ from rewards.models import (
     Tier,
     Voucher,
 )
-from rewards.purchases.products import catalogue_import_csv
+from rewards.purchases.products import catalogue_import_csv, products_cache_clear
 from rewards.purchases.recording import purchase_record_for_till
 from rewards.purchases.returns import purchase_return
 from rewards.purchases.types import LineInput
@@ -154,21 +154,33 @@ SPORT_WEIGHTS = {
 }
 
 
+# VAT rates (basis points) for the receipts: sports nutrition is food (12 %), a gift card is a
+# multi-purpose voucher (no VAT when sold, 0 %), everything else 25 %, the categories' default;
+# a water bottle sold among the nutrition is no food.
+CATEGORY_VAT = {"nutrition": 1200, "gift-cards": 0}
+PRODUCT_VAT = {"NU-004": 2500}
+
+
 def catalogue_ensure() -> None:
-    """Products and categories, through the CSV import staff use (skipped when all exist)."""
-    if Product.objects.filter(sku__in=PRICE).count() == len(PRICE):
-        return
-    catalogue_import_csv(
-        rows=[
-            {
-                "sku": sku,
-                "name": name,
-                "category_code": category,
-                "category_name": CATEGORIES[category],
-            }
-            for sku, name, category, _price in PRODUCTS
-        ]
-    )
+    """Products and categories, through the CSV import staff use (skipped when all exist),
+    with their VAT rates."""
+    if Product.objects.filter(sku__in=PRICE).count() != len(PRICE):
+        catalogue_import_csv(
+            rows=[
+                {
+                    "sku": sku,
+                    "name": name,
+                    "category_code": category,
+                    "category_name": CATEGORIES[category],
+                }
+                for sku, name, category, _price in PRODUCTS
+            ]
+        )
+    for code, rate in CATEGORY_VAT.items():
+        Category.objects.filter(code=code).exclude(vat_rate_bp=rate).update(vat_rate_bp=rate)
+    for sku, rate in PRODUCT_VAT.items():
+        Product.objects.filter(sku=sku).exclude(vat_rate_bp=rate).update(vat_rate_bp=rate)
+    products_cache_clear()  # the rates apply to the next purchase
 
 
 # --- rules, tiers, benefits ----------------------------------------------------------------

@@ -468,3 +468,32 @@ def test_seed_demo_brings_the_old_club_over(demo, client):
     page = client.get("/admin/members/duplicatecandidate/")
     assert page.status_code == 200
     assert DuplicateCandidate.objects.filter(status="open").exists()
+
+
+def test_demo_login_receipts_add_up_with_vat_per_rate(demo, client):
+    from rewards.purchases.receipts import receipt_read
+
+    _login(client)
+    member = Member.objects.get(user__email=DEMO_MEMBER_EMAIL)
+    purchases = list(Purchase.objects.filter(member=member).order_by("-purchased_at")[:10])
+    assert purchases
+    for purchase in purchases:
+        receipt = receipt_read(purchase_id=purchase.pk, member_id=member.pk)
+        assert receipt is not None
+        # every demo receipt's lines add up to its total, VAT and net to the gross per rate
+        assert receipt.lines_total_ore == purchase.total_ore
+        assert all(part.vat_ore + part.net_ore == part.gross_ore for part in receipt.vat)
+        page = _text(client.get(f"/mina-sidor/kvitton/{purchase.pk}/"))
+        assert 'data-testid="receipt-line"' in page
+        assert re.search(r'data-testid="receipt-vat-rate"><th scope="row">\d+ %<', page)
+    # the demo's rates: sports nutrition is food (12 %), gift cards 0 %, the rest 25 %
+    rates = dict(
+        PurchaseLine.objects.filter(sku__in=["NU-001", "NU-004", "GC-500", "RS-001"])
+        .values_list("sku", "vat_rate_bp")
+        .distinct()
+    )
+    assert rates.get("NU-001", 1200) == 1200
+    assert rates.get("NU-004", 2500) == 2500
+    assert rates.get("GC-500", 0) == 0
+    assert rates.get("RS-001", 2500) == 2500
+    assert set(PurchaseLine.objects.values_list("vat_rate_bp", flat=True)) >= {1200, 2500}

@@ -123,6 +123,11 @@ def _kwargs(name: str, member: Member) -> dict[str, Any] | None:
     if name in ("rewards:voucher", "rewards:voucher-cancel"):
         voucher = Voucher.objects.filter(member=member).order_by("pk").first()
         return {"voucher_id": voucher.pk} if voucher else None
+    if name in ("rewards:receipt", "rewards:receipt-pdf"):
+        from rewards.models import Purchase
+
+        purchase = Purchase.objects.filter(member=member).order_by("pk").first()
+        return {"purchase_id": purchase.pk} if purchase else None
     if name == "consent:export-download":
         export = PrivacyRequest.objects.filter(
             member=member, kind=PrivacyRequest.Kind.EXPORT

@@ -307,6 +307,11 @@ ADMIN_VIEWS: dict[str, tuple[Callable[[World], dict[str, Any]], list[AdminCall]]
         lambda w: {"member_id": w.members["A"].pk, "voucher_id": w.owned["voucher"]["A"]},
         [("POST", ("members.view_member", "rewards.change_voucher"), None)],
     ),
+    # a member's receipt at the desk: seeing members and their purchases
+    "desk-rewards:receipt": (
+        lambda w: {"member_id": w.members["A"].pk, "purchase_id": w.owned["purchase"]["A"]},
+        [("GET", ("members.view_member", "rewards.view_purchase"), 200)],
+    ),
     "desk-campaigns:offer-activate": (
         lambda w: {"member_id": w.members["A"].pk, "member_offer_id": w.owned["member_offer"]["A"]},
         [("POST", ("members.view_member", "campaigns.change_memberoffer"), None)],
@@ -344,6 +349,8 @@ ADMIN_VIEWS: dict[str, tuple[Callable[[World], dict[str, Any]], list[AdminCall]]
 OWNED_PARAMS: dict[str, tuple[str, str]] = {
     "rewards:voucher": ("voucher_id", "voucher"),
     "rewards:voucher-cancel": ("voucher_id", "voucher"),
+    "rewards:receipt": ("purchase_id", "purchase"),
+    "rewards:receipt-pdf": ("purchase_id", "purchase"),
     "consent:export-download": ("pk", "export"),
     "campaigns:offer-activate": ("pk", "member_offer"),
     "api-purchase-returns": ("receipt_id", "receipt"),
@@ -493,10 +500,11 @@ def build_world(capture: Any) -> World:
         rf.earned(member, 1000)
     reward = rf.reward(code="matrix-reward", points_cost=10)
     vouchers = {"A": rf.claim(a, reward).pk, "B": rf.claim(b, reward).pk}
-    receipts = {
-        "1": rf.purchase(store=store1, member=a, receipt_id="MATRIX-A").purchase.receipt_id,
-        "2": rf.purchase(store=store2, member=b, receipt_id="MATRIX-B").purchase.receipt_id,
+    bought = {
+        "A": rf.purchase(store=store1, member=a, receipt_id="MATRIX-A").purchase,
+        "B": rf.purchase(store=store2, member=b, receipt_id="MATRIX-B").purchase,
     }
+    receipts = {"1": bought["A"].receipt_id, "2": bought["B"].receipt_id}
     reservations = {
         owner: points_reserve(
             member=member, store=store, points=50, idempotency_key=f"matrix-res-{owner}"
@@ -556,6 +564,7 @@ def build_world(capture: Any) -> World:
         owned={
             "voucher": vouchers,
             "receipt": receipts,
+            "purchase": {owner: purchase.pk for owner, purchase in bought.items()},
             "reservation": reservations,
             "export": exports,
             "member_offer": {"A": a_offer.pk, "B": b_offer.pk},
