@@ -53,6 +53,7 @@ from members.demo import DemoPerson, Step, local_time
 from members.demo_old_club import old_club_ensure
 from members.errors import DomainError
 from members.models import Member, Store, User
+from members.pictures.demo import picture_demo_ensure
 from rewards import demo as rewards_demo
 from rewards.ledger.expiry import points_mature_due
 from rewards.loyalty import catalogue, tiers
@@ -207,6 +208,8 @@ def demo_load(
         # today's data-quality counts, so the page has a bar before the first night
         data_quality_snapshot_take()
         lap("old club")
+        offer_pictures_ensure()
+        lap("pictures")
     summary.members_total = Member.objects.count()
     summary.members_new = summary.members_total - members_before - summary.old_club_members
     summary.purchases = Purchase.objects.count()
@@ -216,6 +219,24 @@ def demo_load(
     summary.marketing_consent_share = consent_demo.marketing_consent_share(member_ids=history_ids)
     summary.seconds = round(time.perf_counter() - started, 2)
     return summary
+
+
+# The offers' pictures, drawn as staff would upload them (members.pictures.demo): icon,
+# colours and the big label; other offers show the placeholder.
+_OFFER_PICTURES = {
+    "Välkomstpresent: 50 kr": ("gift", ("#0b6e4f", "#1fa37a"), "50 kr"),
+    "Friluftsliv: dubbla poäng": ("flag", ("#1c5d3a", "#5fa36b"), "2×"),
+    "Friluftsliv: trippla poäng": ("flag", ("#1c3c5d", "#4f86b8"), "3×"),
+    "Löparkläder: dubbla poäng": ("bag", ("#b5451b", "#e9804d"), "2×"),
+    "Skidor: dubbla poäng": ("star", ("#1d4e89", "#7fb2e5"), "2×"),
+}
+
+
+def offer_pictures_ensure() -> None:
+    """Each demo offer its picture, once (again if the files went missing)."""
+    for offer in Offer.objects.filter(name__in=_OFFER_PICTURES):
+        icon, colours, label = _OFFER_PICTURES[offer.name]
+        picture_demo_ensure(offer, icon=icon, colours=colours, label=label)
 
 
 def interest_map_ensure() -> None:

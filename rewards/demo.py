@@ -17,11 +17,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from html import escape
 from typing import Any
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,6 +26,7 @@ from members.activity import Dispatch, activity_dispatch
 from members.demo import DEMO_MEMBER_EMAIL, DemoPerson, Step, local_time, timeline_play
 from members.errors import DomainError
 from members.models import Member, Store, User
+from members.pictures.demo import picture_demo_ensure
 from rewards.ledger.points import points_adjust
 from rewards.loyalty import catalogue, referrals, reviews, tier_ladder, tiers
 from rewards.models import (
@@ -533,46 +531,15 @@ _KIND_COLOURS: dict[str, tuple[str, str]] = {
     Reward.Kind.INVITATION: ("#1c1c3c", "#4a4a8a"),
     Reward.Kind.DONATION: ("#a4133c", "#e05780"),
 }
+# The icon members.pictures.demo draws on each kind's picture.
 _KIND_ICONS: dict[str, str] = {
-    # a ticket, a tag, a gift, a star, an envelope, a heart (64 x 64, white)
-    Reward.Kind.DISCOUNT_AMOUNT: "M4 16h56v10a6 6 0 0 0 0 12v10H4V38a6 6 0 0 0 0-12z",
-    Reward.Kind.DISCOUNT_PERCENT: "M6 6h26l26 26-26 26L6 32zM18 18a5 5 0 1 0 0.1 0z",
-    Reward.Kind.FREE_PRODUCT: (
-        "M6 24h52v10H6zM10 34h44v24H10zM29 24h6v34h-6zM32 24c-8-14-22-8-14 0M32 24c8-14 22-8 14 0"
-    ),
-    Reward.Kind.PARTNER: "M32 4l8 18 20 2-15 13 5 20-18-11-18 11 5-20L4 24l20-2z",
-    Reward.Kind.INVITATION: "M4 14h56v38H4zM4 14l28 22 28-22",
-    Reward.Kind.DONATION: "M32 58S6 42 6 24a13 13 0 0 1 26-4 13 13 0 0 1 26 4c0 18-26 34-26 34z",
+    Reward.Kind.DISCOUNT_AMOUNT: "ticket",
+    Reward.Kind.DISCOUNT_PERCENT: "percent",
+    Reward.Kind.FREE_PRODUCT: "gift",
+    Reward.Kind.PARTNER: "star",
+    Reward.Kind.INVITATION: "envelope",
+    Reward.Kind.DONATION: "heart",
 }
-
-
-def reward_image_svg(reward: DemoReward) -> str:
-    """The reward's picture, drawn here (no network): a gradient card, an icon for its kind,
-    the big label and the Swedish name. The same reward always gives the same file."""
-    dark, light = _KIND_COLOURS[reward.kind]
-    icon = _KIND_ICONS[reward.kind]
-    label, name = escape(reward.label), escape(reward.name_sv)
-    return (
-        '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="360" '
-        f'viewBox="0 0 640 360" role="img" aria-label="{name}">'
-        f'<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">'
-        f'<stop offset="0" stop-color="{dark}"/><stop offset="1" stop-color="{light}"/>'
-        "</linearGradient></defs>"
-        '<rect width="640" height="360" rx="28" fill="url(#g)"/>'
-        '<circle cx="590" cy="40" r="150" fill="#fff" fill-opacity="0.10"/>'
-        '<circle cx="40" cy="350" r="110" fill="#fff" fill-opacity="0.08"/>'
-        f'<g transform="translate(40 36)"><path d="{icon}" fill="none" stroke="#fff" '
-        'stroke-width="4" stroke-linejoin="round" stroke-linecap="round"/></g>'
-        '<text x="320" y="200" text-anchor="middle" font-family="system-ui, -apple-system, '
-        '\'Segoe UI\', Roboto, sans-serif" font-size="96" font-weight="700" '
-        f'fill="#fff">{label}</text>'
-        '<text x="320" y="272" text-anchor="middle" font-family="system-ui, -apple-system, '
-        '\'Segoe UI\', Roboto, sans-serif" font-size="30" fill="#fff" '
-        f'fill-opacity="0.92">{name}</text>'
-        '<text x="600" y="336" text-anchor="end" font-family="system-ui, sans-serif" '
-        'font-size="18" fill="#fff" fill-opacity="0.7">Kundklubben</text>'
-        "</svg>\n"
-    )
 
 
 def _partner_codes(prefix: str, count: int) -> list[str]:
@@ -619,15 +586,11 @@ def rewards_ensure(*, anchor_day: datetime.date) -> dict[str, Reward]:
 
 
 def _reward_image_ensure(reward: Reward, spec: DemoReward) -> None:
-    """Draw the image once; again only if its file went missing (var/media removed)."""
-    if reward.image and default_storage.exists(reward.image.name):
-        return
-    name = f"rewards/demo-{spec.code}.svg"
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    saved = default_storage.save(name, ContentFile(reward_image_svg(spec).encode()))
-    Reward.objects.filter(pk=reward.pk).update(image=saved)
-    reward.image.name = saved
+    """Draw the picture once, as staff would upload it; again only if its files went missing
+    (var/media removed)."""
+    picture_demo_ensure(
+        reward, icon=_KIND_ICONS[spec.kind], colours=_KIND_COLOURS[spec.kind], label=spec.label
+    )
 
 
 # --- challenges -----------------------------------------------------------------------------
@@ -645,6 +608,8 @@ def challenges_ensure(*, anchor_day: datetime.date) -> None:
             code=code, defaults={"name_sv": sv, "name_en": en, "symbol": symbol}
         )
     badge = {b.code: b for b in Badge.objects.filter(code__in=[b[0] for b in badges])}
+    for code, (icon, colours) in _BADGE_PICTURES.items():
+        picture_demo_ensure(badge[code], icon=icon, colours=colours, square=True)
 
     def day(offset: int) -> datetime.datetime:
         return local_time(anchor_day + datetime.timedelta(days=offset), 0, 0)
@@ -694,7 +659,21 @@ def challenges_ensure(*, anchor_day: datetime.date) -> None:
         },
     ]
     for spec in specs:
-        Challenge.objects.get_or_create(code=spec.pop("code"), defaults=spec)
+        challenge, _created = Challenge.objects.get_or_create(code=spec.pop("code"), defaults=spec)
+        icon, colours = _CHALLENGE_PICTURES[challenge.code]
+        picture_demo_ensure(challenge, icon=icon, colours=colours)
+
+
+# Drawn pictures (members.pictures.demo): the challenges' and their badges'.
+_CHALLENGE_PICTURES = {
+    "fem-kop-30-dagar": ("bag", ("#b5451b", "#e9804d")),
+    "tre-butiker": ("pin", ("#1d4e89", "#3f88c5")),
+    "komplett-profil": ("person", ("#0b6e4f", "#1fa37a")),
+}
+_BADGE_PICTURES = {
+    "stammis": ("star", ("#8a5a00", "#e0a526")),
+    "upptackare": ("pin", ("#5b2a86", "#9a5fc7")),
+}
 
 
 def loyalty_ensure(*, anchor_day: datetime.date) -> dict[str, Reward]:

@@ -23,7 +23,14 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns.demo import AB_CAMPAIGN, PERSONAL_CAMPAIGN, SCHEDULED_CAMPAIGN, WELCOME_CAMPAIGN
-from campaigns.models import Campaign, Delivery, MemberOffer, MemberRecommendation, ProductAffinity
+from campaigns.models import (
+    Campaign,
+    Delivery,
+    MemberOffer,
+    MemberRecommendation,
+    Offer,
+    ProductAffinity,
+)
 from consent.defaults import defaults_ensure
 from consent.models import ConsentEvent, ConsentProof, ConsentState
 from members.demo import DEMO_MEMBER_EMAIL, DEMO_PASSWORD, demo_members
@@ -33,6 +40,7 @@ from members.services import membership_number_is_valid
 from rewards.demo import ARRIVALS_TODAY
 from rewards.invariants import ledger_violations
 from rewards.models import (
+    Badge,
     Challenge,
     CheckIn,
     EarningRule,
@@ -201,10 +209,15 @@ def test_seed_demo_configures_rules_tiers_rewards_and_challenges(demo):
         "invitation",
         "donation",
     }
-    for reward in rewards:
-        assert reward.image.name.endswith(".svg")
-        with default_storage.open(reward.image.name) as image:
-            assert image.read().startswith(b"<svg")
+    # every reward, challenge and demo offer, and two of the three badges, carry a picture
+    # drawn at load (the third badge shows its symbol): three widths of WebP in the storage
+    pictured = [*rewards, *Challenge.objects.all(), *Badge.objects.exclude(code="profilproffs")]
+    pictured += list(Offer.objects.exclude(image_sizes=[]))
+    assert Offer.objects.exclude(image_sizes=[]).count() >= 4
+    for item in pictured:
+        assert [size[0] for size in item.image_sizes] == [160, 320, 640], item
+        with default_storage.open(item.image.name) as image:
+            assert image.read(12)[8:12] == b"WEBP"
     assert PartnerCode.objects.filter(reward__kind="partner").count() >= 40
     assert Reward.objects.get(code="kvallsshopping").stock_total == 40
     now = timezone.now()
@@ -376,7 +389,13 @@ def test_demo_login_vouchers_and_rewards(demo, client):
     assert "10 % rabatt på ett köp" in vouchers
     assert "Biobiljett hos Biograf Saga" in vouchers
     assert "Används" in vouchers or "Använd" in vouchers  # a used voucher in the past list
-    assert re.search(r'<img src="/media/rewards/demo-rabatt-50\.svg" alt="50 kr rabatt"', catalogue)
+    # each reward with its picture drawn at load, in three widths on this host
+    assert re.search(
+        r'<img class="picture picture-card" src="/media/pictures/reward/[0-9a-f]{16}-320\.webp" '
+        r'srcset="[^"]+-160\.webp 160w, [^"]+-320\.webp 320w, [^"]+-640\.webp 640w"[^>]* '
+        r'alt="50 kr rabatt"',
+        catalogue,
+    )
 
 
 def test_demo_login_offer_with_its_reason(demo, client):
@@ -421,8 +440,8 @@ def test_reward_admin_shows_the_image(demo, client):
     page = _text(client.get(f"/admin/rewards/reward/{reward.pk}/change/"))
     listing = _text(client.get("/admin/rewards/reward/"))
 
-    assert '<img src="/media/rewards/demo-biobiljett.svg"' in page
-    assert "/media/rewards/demo-biobiljett.svg" in listing
+    assert f'<img src="/media/{reward.image_sizes[1][2]}" alt="Biobiljett' in page
+    assert f"/media/{reward.image_sizes[0][2]}" in listing
 
 
 def test_staff_logins_work(demo, client):
