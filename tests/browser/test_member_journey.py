@@ -75,6 +75,9 @@ def test_new_member_joins_verifies_logs_in_and_shows_card(live_server, phone_pag
     # When they open the link from the email and confirm
     page.goto(mail_link(message))
     _submit(page)
+    # Then they are asked what they like (optional) and skip it (test_interests_journey.py)
+    page.wait_for_url(re.compile(r"/mina-sidor/vad-gillar-du/$"))
+    page.locator("[data-testid=interests-skip]").click()
     page.wait_for_url(re.compile(r"/mina-sidor/$"))
 
     # And log out, then log in again
