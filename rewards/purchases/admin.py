@@ -36,6 +36,7 @@ class PurchaseLineInline(admin.TabularInline):
         "quantity",
         "unit_price_kronor",
         "discount_kronor",
+        "vat_rate_bp",
         "points",
         "returned_quantity",
         "points_reversed",
@@ -98,14 +99,17 @@ class PurchaseAdmin(MemberListGuard, ReadOnlyAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["code", "name"]
+    # The VAT rate applies to the category's products without their own (receipts; a
+    # change reaches the tills' purchases within a minute, rewards.purchases.products).
+    list_display = ["code", "name", "vat_rate_bp"]
+    list_filter = ["vat_rate_bp"]
     search_fields = ["code", "name"]
 
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["sku", "name", "category"]
-    list_filter = ["category"]
+    list_display = ["sku", "name", "category", "vat_rate_bp"]
+    list_filter = ["category", "vat_rate_bp"]
     search_fields = ["sku", "name"]
     list_select_related = ["category"]
     autocomplete_fields = ["category"]
