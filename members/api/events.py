@@ -4,6 +4,9 @@ the webhooks, for integrations that cannot receive them. Parse, authorise, call
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -30,6 +33,17 @@ class FeedQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(
         min_value=1, max_value=FEED_LIMIT_MAX, default=FEED_LIMIT_DEFAULT
     )
+
+    def to_internal_value(self, data: Any) -> Any:
+        # Digits only: DRF would read "" as left out and "5.0" as 5; the schema says integer.
+        errors = {
+            name: [field.error_messages["invalid"]]
+            for name, field in self.fields.items()
+            if name in data and not re.fullmatch(r"-?[0-9]+", str(data[name]))
+        }
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
 
 
 class EventSerializer(serializers.Serializer):
