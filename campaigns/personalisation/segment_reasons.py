@@ -5,7 +5,9 @@ the conditions every member of the segment must meet (reached through "and" grou
 negated) say something true about this member; of those, the first that a member recognises
 is told: an interest they chose ("Because you said you like running."), their tier, or a
 category they bought in. Anything else is "a group of members you belong to", never "every
-member".
+member". The member's own word (an interest they chose) wins over a reason inferred from
+their purchases; a tier or category the segment required gives way to one ("Because you
+bought running wear." says more than "for members who bought running wear").
 """
 
 from __future__ import annotations
@@ -76,9 +78,11 @@ def _codes(condition: Mapping[str, Any]) -> list[str]:
 
 def segment_reason_texts(
     *, member: Member, segment_ids: Iterable[int], lang: str
-) -> dict[int, str]:
-    """Segment id -> the sentence for an offer sent to it, for the segments that have one
-    (see the module's docstring). At most four queries, whatever the number of segments."""
+) -> dict[int, tuple[str, bool]]:
+    """Segment id -> the sentence for an offer sent to it and whether it is the member's own
+    word (an interest they chose: it wins over any reason inferred from their purchases), for
+    the segments that have one (see the module's docstring). At most four queries, whatever
+    the number of segments."""
     told: dict[int, dict[str, Any]] = {}
     for segment_id, criteria in Segment.objects.filter(pk__in=set(segment_ids)).values_list(
         "pk", "criteria"
@@ -121,24 +125,27 @@ def segment_reason_texts(
         if wanted["bought_category"]
         else {}
     )
-    out: dict[int, str] = {}
+    out: dict[int, tuple[str, bool]] = {}
     for segment_id, condition in told.items():
         codes = _codes(condition)
         field = condition["field"]
         if field == "interest":
             mine = [interests[c] for c in codes if c in chosen and c in interests]
             if mine:
-                out[segment_id] = INTEREST_SAID[lang].format(interest=interest_name(mine[0], lang))
+                said = INTEREST_SAID[lang].format(interest=interest_name(mine[0], lang))
+                out[segment_id] = (said, True)
                 continue
             names = [interest_name(interests[c], lang) for c in codes if c in interests]
             if names:
-                out[segment_id] = FOR_MEMBERS_WHO_LIKE[lang].format(interest=OR[lang].join(names))
+                liked = FOR_MEMBERS_WHO_LIKE[lang].format(interest=OR[lang].join(names))
+                out[segment_id] = (liked, False)
         elif field == "tier":
             names = [tiers[c] for c in codes if c in tiers]
             if names:
-                out[segment_id] = FOR_TIER[lang].format(tier=OR[lang].join(names))
+                out[segment_id] = (FOR_TIER[lang].format(tier=OR[lang].join(names)), False)
         else:
             names = [categories[c] for c in codes if c in categories]
             if names:
-                out[segment_id] = FOR_BUYERS[lang].format(category=OR[lang].join(names))
+                bought = FOR_BUYERS[lang].format(category=OR[lang].join(names))
+                out[segment_id] = (bought, False)
     return out

@@ -352,10 +352,15 @@ def offer_reasons(
         key: offer_audience_text(campaigns.get(key), lang) for key, _p, _c in offers
     }
     # A segment that says why (an interest the member chose, their tier, a category they
-    # bought in) is what caused the offer: it wins over a reason inferred from purchases.
+    # bought in) replaces "a group you belong to"; the member's own word (their interest)
+    # is what caused the offer, and wins over a reason inferred from purchases.
     by_segment = _segment_reasons(member, campaigns, [key for key, _p, _c in offers], lang)
-    out.update(by_segment)
-    targeted = [(key, p, c) for key, p, c in offers if (p or c) and key not in by_segment]
+    out.update({key: text for key, (text, _own) in by_segment.items()})
+    targeted = [
+        (key, p, c)
+        for key, p, c in offers
+        if (p or c) and not (key in by_segment and by_segment[key][1])
+    ]
     if not targeted or not may_profile(member.pk):
         return out
     product_ids = sorted({p for _k, p, _c in targeted if p})
@@ -407,9 +412,10 @@ def offer_reasons(
 
 def _segment_reasons(
     member: Member, campaigns: Mapping[Hashable, Any], keys: list[Hashable], lang: str
-) -> dict[Hashable, str]:
-    """Offer key -> the sentence its campaign's segment gives (segment_reasons), for offers
-    whose campaign went to a segment rather than through a trigger."""
+) -> dict[Hashable, tuple[str, bool]]:
+    """Offer key -> the sentence its campaign's segment gives and whether it is the member's
+    own word (segment_reasons), for offers whose campaign went to a segment rather than
+    through a trigger."""
     segment_of = {
         key: campaign.segment_id
         for key in keys

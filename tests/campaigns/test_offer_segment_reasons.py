@@ -16,6 +16,7 @@ from consent.models import Interest
 from consent.services.preferences import interests_set
 from rewards.models import Category
 from tests.factories import campaigns as cf
+from tests.factories import consent as cf_consent
 from tests.factories import rewards as rf
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +117,35 @@ def test_an_or_or_negated_condition_is_not_claimed(member):
     assert _why(member, member_offer, camp, "en") == (
         "An offer for a group of members you belong to."
     )
+
+
+def test_the_members_word_wins_and_a_bought_category_gives_way(member, store):
+    # Given a member who agreed to personal offers, bought running shoes and likes running
+    cf_consent.granted(member, "profiling")
+    rf.purchase(
+        store=store,
+        member=member,
+        lines=[rf.line(sku="SHOE", name="Löparsko X", category="lopning", price_ore=129900)],
+    )
+    shoes = Category.objects.get(code="lopning")
+    Category.objects.filter(pk=shoes.pk).update(name="löparskor")
+    interests_set(
+        member=member, interest_ids=[Interest.objects.get(code="running").pk], actor=member.user
+    )
+    by_interest, interest_camp = _offer_sent(member, RUNNERS)
+    by_category, category_camp = _offer_sent(
+        member, {"field": "bought_category", "value": ["lopning"]}
+    )
+
+    # When both offers are on running shoes and explained together
+    reasons = offer_reasons(
+        member=member,
+        offers=[(by_interest.pk, None, shoes.pk), (by_category.pk, None, shoes.pk)],
+        language="en",
+        campaigns={by_interest.pk: interest_camp, by_category.pk: category_camp},
+    )
+
+    # Then the interest she told us says why the first came; her purchase says more than
+    # the segment's "members who have bought" for the second
+    assert reasons[by_interest.pk] == "Because you said you like running."
+    assert reasons[by_category.pk] == "Because you bought löparskor."
