@@ -120,7 +120,7 @@ def picture_demo_png(
     dark, light = (Image.new("RGB", (width, height), c) for c in colours)
     # diagonal: the mean of a left-to-right and a top-to-bottom gradient
     down = Image.linear_gradient("L").resize((width, height))
-    across = Image.linear_gradient("L").rotate(90).transpose(Image.FLIP_LEFT_RIGHT)
+    across = Image.linear_gradient("L").rotate(90).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     mask = ImageChops.add(down, across.resize((width, height)), scale=2)
     image = Image.composite(light, dark, mask)
     glow = Image.new("RGBA", (width, height), (0, 0, 0, 0))

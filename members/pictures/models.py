@@ -33,7 +33,7 @@ class PictureFields(models.Model):
 
     def picture_title(self, language: str) -> str:
         """The item's name, read when the image has no text of its own."""
-        return self.name_for(language)  # type: ignore[attr-defined,no-any-return]
+        return self.name_for(language)  # type: ignore[attr-defined]
 
     def image_alt_for(self, language: str) -> str:
         alt = self.image_alt_sv if language == "sv" else self.image_alt_en

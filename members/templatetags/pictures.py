@@ -69,12 +69,13 @@ def placeholder(item: Any, where: str = "card") -> SafeString:
     """Drawn here, in the card's colours (static/css/app.css ``.picture-placeholder``), and
     hidden from screen readers: the item's name is the heading next to it."""
     kind = _kind(item)
-    if kind == "badge" and getattr(item, "symbol", ""):
+    symbol = getattr(item, "symbol", None)
+    if kind == "badge" and symbol:
         return format_html(
             '<span class="picture picture-{} picture-placeholder picture-placeholder-badge" '
             'aria-hidden="true">{}</span>',
             where,
-            item.symbol,
+            symbol,
         )
     return format_html(
         '<span class="picture picture-{} picture-placeholder picture-placeholder-{}" '

@@ -38,6 +38,7 @@ def test_rewards_page_on_a_phone_shows_pictures_from_this_host_only(
         reward = rf.reward(code=code, points_cost=300, name_sv=f"{code} sv", name_en=f"{code} en")
         picture_attach(obj=reward, upload=_photo(colour))
     rf.reward(code="utan-bild", points_cost=400, name_sv="Utan bild", name_en="No picture")
+    assert member.user is not None
     client = Client()
     client.force_login(member.user)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
