@@ -28,7 +28,8 @@ class Receiver:
     status: int = 200
     delay: float = 0.0
     answer: bytes = b'{"ok":true}'
-    requests: list[Received] = field(default_factory=list)
+    requests: list[Received] = field(default_factory=list)  # answered 2xx
+    every_request: list[Received] = field(default_factory=list)  # answered anything
     server: ThreadingHTTPServer | None = None
     seen: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -42,18 +43,15 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                got = Received(
+                    self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()
+                )
                 with receiver.lock:
                     receiver.seen += 1
                     failing = receiver.seen <= receiver.fail_first
+                    receiver.every_request.append(got)
                     if not failing and receiver.status < 300:
-                        receiver.requests.append(
-                            Received(
-                                self.path,
-                                {k.lower(): v for k, v in self.headers.items()},
-                                body,
-                                time.time(),
-                            )
-                        )
+                        receiver.requests.append(got)
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 code = 503 if failing else receiver.status
@@ -67,7 +65,11 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                return  # a client killed mid-request (the fault tests) is expected
+
+        self.server = Server(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
