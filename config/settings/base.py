@@ -249,7 +249,12 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
+# Pictures staff upload (docs/pictures.md), served from MEDIA_URL + "pictures/" by
+# members.pictures.views (WhiteNoise serves static files only). With several web machines,
+# MEDIA_ROOT is a volume they share, or the default storage an object store behind this host.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+PICTURE_MAX_BYTES = env.int("PICTURE_MAX_BYTES", default=10_000_000)
+PICTURE_MAX_PIXELS = env.int("PICTURE_MAX_PIXELS", default=40_000_000)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

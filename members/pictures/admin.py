@@ -26,12 +26,15 @@ class PictureAdminForm(forms.ModelForm):
         label=_("Picture"),
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
-        help_text=_(
-            "JPEG, PNG or WebP, at most 10 MB, ideally 1280 pixels wide or more (16:9). "
-            "It is resized for phones and its camera data (EXIF) removed."
-        ),
     )
     picture_remove = forms.BooleanField(label=_("Remove the picture"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["picture"].help_text = _(
+            "JPEG, PNG or WebP, at most %(max)s MB, ideally 1280 pixels wide or more (16:9). "
+            "It is resized for phones and its camera data (EXIF) removed."
+        ) % {"max": services.max_bytes() // 1_000_000}
 
     def clean_picture(self) -> Any:
         upload = self.cleaned_data.get("picture")

@@ -42,7 +42,7 @@ class PictureSize:
     name: str
 
 
-def _max_bytes() -> int:
+def max_bytes() -> int:
     return int(getattr(settings, "PICTURE_MAX_BYTES", 10_000_000))
 
 
@@ -55,11 +55,11 @@ def picture_open(upload: IO[bytes]) -> Image.Image:
     Reads at most one byte more than allowed; refuses a picture whose header promises more
     pixels than allowed before decoding it (a decompression bomb)."""
     upload.seek(0)
-    data = upload.read(_max_bytes() + 1)
-    if len(data) > _max_bytes():
+    data = upload.read(max_bytes() + 1)
+    if len(data) > max_bytes():
         raise PictureError(
             _("The file is larger than %(max)s MB. Upload a smaller picture.")
-            % {"max": _max_bytes() // 1_000_000}
+            % {"max": max_bytes() // 1_000_000}
         )
     with warnings.catch_warnings():
         # Pillow only warns between its own limit and twice it: any bomb is an error here.
