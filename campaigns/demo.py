@@ -72,6 +72,7 @@ WELCOME_LAUNCHED_DAYS = 120
 AB_SENT_DAYS = 75
 AB_GOAL_DAYS = 30
 PERSONAL_SENT_DAYS = 4
+INTEREST_SENT_DAYS = 6
 SCHEDULED_LAUNCHED_DAYS = 2
 SCHEDULED_SEND_IN_DAYS = 6
 CHALLENGES_FROM_DAYS = 14
@@ -81,6 +82,7 @@ AB_CAMPAIGN = "Friluftsliv i höst: A/B-test"
 PERSONAL_CAMPAIGN = "Personligt: dubbla poäng på löparkläder"
 WELCOME_CAMPAIGN = "Välkommen till klubben"
 SCHEDULED_CAMPAIGN = "Vintersäsongen: dubbla poäng på skidor"
+INTEREST_CAMPAIGN = "Till dig som gillar friluftsliv"
 
 
 @dataclass
@@ -495,6 +497,7 @@ def campaign_steps(
         Step(day(WELCOME_LAUNCHED_DAYS, 9, 0), _welcome_launch(marketer)),
         Step(day(AB_SENT_DAYS + 2, 14, 0), _ab_create(marketer)),
         Step(day(AB_SENT_DAYS, 10, 0), _ab_launch(marketer, stores, end, offers)),
+        Step(day(INTEREST_SENT_DAYS, 10, 30), _interest_launch(marketer)),
         Step(day(PERSONAL_SENT_DAYS, 11, 0), _personal_launch(marketer, stores, end, offers)),
         Step(day(SCHEDULED_LAUNCHED_DAYS, 15, 0), _scheduled_launch(marketer, anchor_day)),
     ]
@@ -860,6 +863,50 @@ def _personal_launch(
             tag="personal",
             skip=_demo_login_number(),
         )
+
+    return run
+
+
+def _interest_launch(marketer: User) -> Callable[[], None]:
+    """An offer caused by an interest: to the members who said they like the outdoors (the
+    demo login among them), on the member pages only. Its "Varför?" reads "Eftersom du sa
+    att du gillar friluftsliv" (campaigns.personalisation.segment_reasons)."""
+
+    def run() -> None:
+        segment = segment_save(
+            name="Gillar friluftsliv",
+            description="Har sagt att de gillar friluftsliv (Mina val eller steget efter sign-up).",
+            criteria={"op": "and", "children": [{"field": "interest", "value": ["outdoor"]}]},
+            actor=marketer,
+        )
+        offer = offer_save(
+            name="Friluftsliv: intresse",
+            kind=Offer.Kind.BONUS_POINTS,
+            title_sv="Dubbla poäng på vandringskängor",
+            title_en="Double points on hiking boots",
+            body_sv="Du sa att du gillar friluftsliv: aktivera och få dubbla poäng i 14 dagar.",
+            body_en="You said you like the outdoors: activate for double points for 14 days.",
+            multiplier=Decimal("2"),
+            category=_category("outdoor"),
+            bonus_days=14,
+        )
+        campaign = campaign_save(
+            name=INTEREST_CAMPAIGN,
+            segment=segment,
+            channels=["onsite"],
+            holdout_percent=0,
+            goal=Campaign.Goal.REDEMPTIONS,
+            goal_days=14,
+            priority=2,
+        )
+        variant_save(
+            campaign=campaign,
+            code="A",
+            weight=100,
+            offer=offer,
+            **_email_texts(offer.title_sv, offer.title_en, offer.body_sv, offer.body_en),
+        )
+        campaign_launch(campaign=campaign, actor=marketer)
 
     return run
 

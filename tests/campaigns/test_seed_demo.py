@@ -32,7 +32,7 @@ from campaigns.models import (
     ProductAffinity,
 )
 from consent.defaults import defaults_ensure
-from consent.models import ConsentEvent, ConsentProof, ConsentState
+from consent.models import ConsentEvent, ConsentProof, ConsentState, MemberInterest
 from members.demo import DEMO_MEMBER_EMAIL, DEMO_PASSWORD, demo_members
 from members.models import ActivityEvent, Member, Store, User
 from members.phone import phone_normalise
@@ -405,6 +405,25 @@ def test_demo_login_offer_with_its_reason(demo, client):
 
     assert "Dubbla poäng på löparkläder" in page
     assert 'data-testid="offer-why">Varför? Eftersom du köpte löparkläder.' in page
+
+
+def test_seed_demo_members_told_their_interests_and_got_the_points_once(demo):
+    rule = EventRule.objects.get(event="interests_told")
+    assert (rule.points, rule.cap, rule.period, rule.active) == (50, 1, "ever", True)
+    paid = list(LedgerEntry.objects.filter(event_rule=rule).values_list("member_id", flat=True))
+    told = set(MemberInterest.objects.values_list("member_id", flat=True))
+    assert len(paid) >= 5
+    assert len(paid) == len(set(paid))  # once each
+    assert set(paid) <= told
+
+
+def test_demo_login_offer_caused_by_an_interest(demo, client):
+    _login(client)
+
+    page = _text(client.get("/mina-sidor/erbjudanden/"))
+
+    assert "Dubbla poäng på vandringskängor" in page
+    assert 'data-testid="offer-why">Varför? Eftersom du sa att du gillar friluftsliv.' in page
 
 
 def test_demo_login_challenge_in_progress(demo, client):
