@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 from django.core.mail import EmailMultiAlternatives
 
-from members import activity, duplicates, import_jobs
+from members import activity, duplicates, import_jobs, outbox
 from members.sms import SmsRejectedError, SmsTransientError, sms_provider_send
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,18 @@ def activity_drain() -> int:
 @shared_task(acks_late=True)
 def activity_sweep() -> int:
     return activity.activity_sweep()
+
+
+@shared_task(acks_late=True)
+def outbox_sequence() -> int:
+    """Give committed events their feed positions (members.outbox; the feed does it too)."""
+    return outbox.outbox_sequence()
+
+
+@shared_task(acks_late=True)
+def outbox_purge() -> int:
+    """Delete events older than WEBHOOKS_OUTBOX_KEEP_DAYS (docs/webhooks.md "Retention")."""
+    return outbox.outbox_purge()
 
 
 @shared_task(acks_late=True)

@@ -467,6 +467,18 @@ CELERY_BEAT_SCHEDULE["consent-webhooks-sweep"] = {
     "schedule": datetime.timedelta(seconds=WEBHOOKS_SWEEP_SECONDS),
 }
 
+# The outbox of events (members.outbox, docs/webhooks.md "Retention"): events (and their
+# delivery log) are kept this many days; the feed's positions are given every minute too.
+WEBHOOKS_OUTBOX_KEEP_DAYS = env.int("WEBHOOKS_OUTBOX_KEEP_DAYS", default=30)
+CELERY_BEAT_SCHEDULE["members-outbox-sequence"] = {
+    "task": "members.tasks.outbox_sequence",
+    "schedule": crontab(minute="*"),
+}
+CELERY_BEAT_SCHEDULE["members-outbox-purge"] = {
+    "task": "members.tasks.outbox_purge",
+    "schedule": crontab(hour=4, minute=45),
+}
+
 # --- The staff desk (docs/desk.md) ----------------------------------------------------------
 # How often the desk's "Arrived today" list is asked for again while the page is open.
 DESK_ARRIVALS_REFRESH_SECONDS = env.int("DESK_ARRIVALS_REFRESH_SECONDS", default=10)

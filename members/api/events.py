@@ -51,7 +51,7 @@ class EventSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=sorted(EVENT_TYPES))
     version = serializers.IntegerField(min_value=1)
     occurred_at = serializers.DateTimeField()
-    data = serializers.DictField(
+    data = serializers.DictField(  # type: ignore[assignment] # the body's key, not .data
         help_text="`member_id`, `membership_number` (member events; null once erased) and "
         "`store` (a store's code or null), then the type's own facts (docs/webhooks.md)"
     )

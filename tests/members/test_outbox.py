@@ -5,7 +5,10 @@ shape; a rolled-back change writes nothing; an erased member's events keep ids o
 from __future__ import annotations
 
 import datetime
+import json
+import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -299,6 +302,7 @@ def test_purge_keeps_recent_events_and_the_feed_head(member):
     # all old, the newest stays: positions never restart
     OutboxEvent.objects.update(occurred_at=old)
     head = OutboxEvent.objects.order_by("-position").first()
+    assert head is not None
     outbox_purge(keep_days=30)
     assert list(OutboxEvent.objects.values_list("pk", flat=True)) == [head.pk]
 
@@ -313,3 +317,16 @@ def test_uuid_is_unique_and_the_webhook_id_stable(member):
     assert event.webhook_id == f"msg_{event.uuid.hex}" == event_payload(event)["id"]
     assert isinstance(event.uuid, uuid.UUID)
     assert Member.objects.filter(pk=member.pk).exists()
+
+
+def test_the_docs_show_every_type_with_its_catalogue_example():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    for name, spec in EVENT_TYPES.items():
+        found = re.search(rf"### `{re.escape(name)}`\n.*?```json\n(.*?)```", text, re.S)
+        assert found, f"docs/webhooks.md has no example of {name}"
+        body = json.loads(found.group(1))
+        assert body["type"] == name
+        assert set(body) == {"id", "type", "version", "occurred_at", "data"}
+        expected = set(spec.example) | ({"store"} if not spec.member_bound else MEMBER_KEYS)
+        assert set(body["data"]) == expected, name
+        assert body["data"] | spec.example == body["data"], name
