@@ -87,7 +87,7 @@ def receipt_pdf_render(r: dict[str, Any], *, compress: bool = True) -> bytes:
         name = line["name"] + (f" ({line['returned']})" if line["returned"] else "")
         pdf.row(
             [
-                (item, name[:40], "L"),
+                (item, name[:36], "L"),
                 (qty, line["quantity"], "R"),
                 (unit, line["unit_price"], "R"),
                 (discount, line["discount"], "R"),
