@@ -136,11 +136,16 @@ def picture_demo_png(
     if square:
         _icon(draw, icon, width / 2, height / 2, width * 0.26)
         return _png(image)
-    font, has_letters = _font(150)
+    font, has_letters = _font(132)
     text = label if label and (has_letters or label.isascii()) else ""
     if text:
-        _icon(draw, icon, width * 0.2, height * 0.5, height * 0.2)
-        draw.text((width * 0.6, height * 0.5), text, font=font, fill="#ffffff", anchor="mm")
+        # icon above label, both in the middle: a square crop (a panel's thumbnail) keeps them
+        size = 132
+        while size > 48 and draw.textlength(text, font=font) > width * 0.5:
+            size -= 12
+            font = _font(size)[0]
+        _icon(draw, icon, width / 2, height * 0.33, height * 0.17)
+        draw.text((width / 2, height * 0.73), text, font=font, fill="#ffffff", anchor="mm")
     else:
         _icon(draw, icon, width / 2, height / 2, height * 0.26)
     return _png(image)
