@@ -265,9 +265,37 @@ def test_a_rolled_back_change_emits_nothing_and_a_committed_one_reaches_the_hook
         outbox_committed_hooks.remove(seen.append)
 
 
-def test_outbox_emit_refuses_an_unknown_type_and_a_hook_failure_is_contained(member):
+def test_outbox_emit_refuses_an_unknown_type_and_a_hook_failure_is_contained(
+    member, django_capture_on_commit_callbacks
+):
     with pytest.raises(ValueError, match="Unknown event type"):
         outbox_emit("member.exploded", member=member, data={})
+
+    def broken(ids: list[int]) -> None:
+        raise RuntimeError("dispatcher down")
+
+    seen: list[list[int]] = []
+    outbox_on_commit_register(broken)
+    outbox_on_commit_register(seen.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            event = outbox_emit("member.updated", member=member, data={"fields": []})
+        assert seen == [[event.pk]]  # the hook after the broken one still ran
+        assert OutboxEvent.objects.filter(pk=event.pk).exists()
+    finally:
+        outbox_committed_hooks.remove(broken)
+        outbox_committed_hooks.remove(seen.append)
+
+
+def test_the_beat_tasks_sequence_and_purge(member):
+    from members import tasks
+
+    with transaction.atomic():
+        event = outbox_emit("member.updated", member=member, data={"fields": []})
+    assert OutboxEvent.objects.get(pk=event.pk).position is None
+    assert tasks.outbox_sequence() >= 1
+    assert OutboxEvent.objects.get(pk=event.pk).position is not None
+    assert tasks.outbox_purge() == 0
 
 
 def test_visibility_by_scope_and_store(store):
