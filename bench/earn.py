@@ -10,8 +10,8 @@
 3. ``BENCH_CLIENTS`` client threads post purchases over keep-alive HTTP connections with
    API-key auth: a warm-up, then timed windows at full speed (peak requests/s, p50, p99).
 4. Baseline, same run, same concurrency: the same rows the API writes for a purchase
-   (purchase, lines, ledger entry, lot, balance upsert, timeline event) written with
-   psycopg directly, one transaction per purchase.
+   (purchase, lines, ledger entry, lot, balance upsert, timeline event, the two outbox
+   events) written with psycopg directly, one transaction per purchase.
 5. Steps 3 and 4 alternate over ``BENCH_ROUNDS`` rounds of ``BENCH_SECONDS / BENCH_ROUNDS``
    each, so both sides share whatever else the machine is doing at the time; each side's
    rate is its requests over its total window time.
@@ -374,6 +374,11 @@ EVENT_SQL = """
 INSERT INTO members_activityevent (member_id, kind, data, source, store_id, created_at)
 VALUES (%s, 'purchased', %s, 'api', %s, now())
 """
+# The purchase's public events (members.outbox, docs/webhooks.md); uuid: the column's default.
+OUTBOX_SQL = """
+INSERT INTO members_outboxevent (type, version, member_id, store_id, data, occurred_at)
+VALUES ('purchase.recorded', 1, %s, %s, %s, now()), ('points.changed', 1, %s, %s, %s, now())
+"""
 
 
 def catalogue_prime(fx: Fixture, prefix: str) -> None:
@@ -482,6 +487,17 @@ def run_baseline(fx: Fixture, *, seconds: float, warmup: float, prefix: str) -> 
                             member_id,
                             json.dumps({"purchase_id": purchase_id, "points": points}),
                             fx.store_id,
+                        ],
+                    )
+                    conn.execute(
+                        OUTBOX_SQL,
+                        [
+                            member_id,
+                            fx.store_id,
+                            json.dumps({"purchase_id": purchase_id, "points_earned": points}),
+                            member_id,
+                            fx.store_id,
+                            json.dumps({"entry_id": entry_id, "points": points}),
                         ],
                     )
                 done = time.perf_counter()
