@@ -50,6 +50,10 @@ WHEN = mostly(
         st.integers(),
     ),
 )
+VAT_RATE = mostly(
+    st.sampled_from([2500, 1200, 600, 0, None]),
+    st.sampled_from([1900, 25, -1, "1200", 2500.0, True, False, ""]),
+)
 STORE = mostly(st.sampled_from(["sthlm", "goteborg-1"]), DOUBTFUL_TEXT)
 
 
@@ -67,6 +71,7 @@ def lines(draw: Any) -> dict[str, Any]:
     _optional(draw, "quantity", WHOLE, line, p=10)
     _optional(draw, "unit_price_ore", WHOLE, line, p=10)
     _optional(draw, "discount_ore", WHOLE, line, p=2)
+    _optional(draw, "vat_rate_bp", VAT_RATE, line, p=3)
     _optional(draw, "extra", st.just(1), line, p=1)
     return line
 
@@ -128,6 +133,7 @@ def test_purchase_input_fast_takes_a_tills_usual_body():
         "quantity": 2,
         "unit_price_ore": 4950,
         "discount_ore": 0,
+        "vat_rate_bp": None,  # not sent: the product's rate
     }
 
 
@@ -137,5 +143,11 @@ def test_purchase_input_fast_leaves_doubtful_bodies_to_the_serializer():
     text_number = {**TILL_BODY, "total_ore": "129800"}
     by_email = {**TILL_BODY, "member": {"email": "anna@example.se"}}
     too_expensive = {**TILL_BODY, "lines": [{"sku": "X", "quantity": 2, "unit_price_ore": MAX_ORE}]}
-    for body in (padded, text_number, by_email, too_expensive, {"lines": []}, []):
+    # a VAT rate that is not Swedish, or not a number
+    line = {"sku": "X", "quantity": 1, "unit_price_ore": 100}
+    not_swedish = {**TILL_BODY, "lines": [{**line, "vat_rate_bp": 1900}]}
+    vat_text = {**TILL_BODY, "lines": [{**line, "vat_rate_bp": "1200"}]}
+    for body in (padded, text_number, by_email, too_expensive, not_swedish, vat_text):
+        assert purchase_input_fast(body) is None
+    for body in ({"lines": []}, []):
         assert purchase_input_fast(body) is None
