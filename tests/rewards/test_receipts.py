@@ -403,14 +403,11 @@ def test_the_marketer_sees_no_receipt(store, member, rules):
 @pytest.mark.django_db
 def test_a_replay_matches_its_first_request_and_the_rate_counts_only_when_sent(till, member):
     client, _key = till
-    body = {
-        "receipt_id": "VAT-R",
-        "total_ore": 1_000,
-        "lines": [{"sku": "A", "quantity": 1, "unit_price_ore": 1_000}],
-    }
+    line = {"sku": "A", "quantity": 1, "unit_price_ore": 1_000}
+    body = {"receipt_id": "VAT-R", "total_ore": 1_000, "lines": [line]}
     assert client.post("/api/v1/purchases/", body, format="json").status_code == 201
     replay = client.post("/api/v1/purchases/", body, format="json")
     assert replay.status_code == 201
     assert replay["Idempotent-Replayed"] == "true"
-    with_rate = {**body, "lines": [{**body["lines"][0], "vat_rate_bp": 1200}]}
+    with_rate = {**body, "lines": [{**line, "vat_rate_bp": 1200}]}
     assert client.post("/api/v1/purchases/", with_rate, format="json").status_code == 409
