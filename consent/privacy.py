@@ -46,6 +46,7 @@ from members.models import (
     ImportJob,
     Member,
     MemberMerge,
+    OutboxEvent,
     Store,
     User,
 )
@@ -156,6 +157,12 @@ def _register_exports() -> None:
         ("login", _("Your login"), _login, User),
         ("email_addresses", _("Email addresses"), _email_addresses, None),
         ("timeline", _("What you have done in the club"), _timeline, ActivityEvent),
+        (
+            "integration_events",
+            _("Events told to the club's integrations"),
+            _rows(OutboxEvent, path="member"),
+            OutboxEvent,
+        ),
         ("consent_history", _("Consent history"), _consent_history, ConsentEvent),
         (
             "consent_proof",

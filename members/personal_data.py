@@ -6,6 +6,8 @@ small facts, never copies of personal data). Stores, integration keys and the co
 bookkeeping hold nothing about a member.
 """
 
+from django.utils.translation import gettext_lazy as _
+
 PERSONAL_DATA = {
     # "Model.field": (purpose code, retention code)
     "User.email": ("membership", "membership"),
@@ -134,4 +136,10 @@ NOT_PERSONAL = {
     "OutboxEvent.uuid",
     "OutboxEvent.version",
     "OutboxEvent.position",
+}
+
+# Plain words for the privacy notice and Mina data (consent.processing_register.field_label).
+LABELS = {
+    "OutboxEvent": _("Events told to the club's integrations"),
+    "OutboxEvent.type": _("kind of event"),
 }
