@@ -45,6 +45,7 @@ from members.forms import (
     form_add_service_errors,
 )
 from members.models import Member
+from members.offline import offline_copy
 from members.security import client_ip
 from members.selectors import member_resolve
 from members.services import card_token_rotate, member_set_language, member_update_profile
@@ -86,6 +87,7 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 @member_required
+@offline_copy
 def home(request: HttpRequest) -> HttpResponse:
     member: Member = request.member  # type: ignore[attr-defined]
     return render(
@@ -101,6 +103,7 @@ def home_panels(request: HttpRequest, member: Member) -> list[str]:
 
 
 @member_required
+@offline_copy
 @never_cache
 def card(request: HttpRequest) -> HttpResponse:
     member: Member = request.member  # type: ignore[attr-defined]
@@ -205,11 +208,15 @@ def favicon(request: HttpRequest) -> HttpResponse:
 @require_GET
 @cache_control(max_age=0, no_cache=True)
 def service_worker(request: HttpRequest) -> HttpResponse:
-    """Served from the site root so that it may cache the card page for offline use."""
+    """Served from the site root so that it may keep the member's pages for offline use
+    (members.offline, docs/member-pages.md "Offline and install")."""
     response = render(
         request,
         "members/sw.js",
-        {"card_url": reverse("members:card")},
+        {
+            "offline_url": reverse("members:offline"),
+            "logout_url": reverse("account_logout"),
+        },
         content_type="application/javascript",
     )
     response["Service-Worker-Allowed"] = "/"

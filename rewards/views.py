@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from members.errors import DomainError
 from members.formats import kronor_short, months_short
 from members.models import Member
+from members.offline import offline_copy
 from members.rows import CompiledValues
 from members.views import member_required
 from rewards import selectors
@@ -360,6 +361,7 @@ def _purchases_html(purchases: list[dict[str, Any]]) -> SafeString:
 
 
 @member_required
+@offline_copy
 def points(request: HttpRequest) -> HttpResponse:
     member: Member = request.member  # type: ignore[attr-defined]
     language = get_language() or "sv"

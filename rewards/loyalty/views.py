@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from members.actors import request_actor
 from members.errors import DomainError
 from members.models import Member
+from members.offline import offline_copy
 from members.views import member_required
 from rewards import selectors
 from rewards.loyalty import catalogue, challenges, referrals, reviews, tiers
@@ -238,6 +239,7 @@ def waitlist_join(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @member_required
+@offline_copy
 def vouchers_page(request: HttpRequest) -> HttpResponse:
     member = _member(request)
     language = _language()

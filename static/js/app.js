@@ -9,13 +9,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const firstError = document.querySelector(".field-error input, .field-error select, [aria-invalid=true]");
   if (firstError) firstError.focus();
 });
-// Logging out forgets the offline copy of the card, so the next person on this phone cannot open it.
-document.addEventListener("submit", (event) => {
-  const form = event.target;
-  if (form instanceof HTMLFormElement && form.action.endsWith("/konto/logout/") && "caches" in window) {
-    caches.delete("kundklubb-card-v1");
-  }
-});
+// Logging out forgets the offline copies: static/js/offline.js.
 // "Copy code" on the referral page: shown only where the browser can copy (otherwise the
 // code stays selectable text); says "Copied!" in a status region screen readers announce.
 document.addEventListener("DOMContentLoaded", () => {

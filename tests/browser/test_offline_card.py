@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # The card answers "Vary: Cookie, Accept-Language"; a bare URL carries neither header.
 HAS_CARD_COPY = """async () => {
-  const cache = await caches.open("kundklubb-card-v1");
+  const cache = await caches.open("kundklubb-member-v1");
   return !!(await cache.match(location.href, { ignoreVary: true }));
 }"""
 

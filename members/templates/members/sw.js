@@ -1,34 +1,135 @@
-{% load static %}/* Keeps the membership card readable offline: network first, the last copy when offline. */
-const CACHE = "kundklubb-card-v1";
-const CARD_URL = "{{ card_url }}";
-const PRECACHE = ["{% static 'css/app.css' %}", "{% static 'js/app.js' %}", "{% static 'icons/icon.svg' %}"];
+{% load static %}/* Offline copies of the member's own pages (docs/member-pages.md "Offline and install").
+
+Network first. A page whose answer carries the header Kundklubb-Offline-Copy (the card,
+Mina sidor, the points page, the vouchers: members.offline) is kept, the last copy only,
+in this phone's Cache Storage; without a network that copy is shown, marked so that the
+page says "Visas offline, uppdaterad 14:05". Any other page without a network gets the
+local offline page instead of the browser's error page.
+
+The copies are personal: a different member's header, a member page that now redirects to
+the login page, and logging out throw every copy away. */
+const PERSONAL = "kundklubb-member-v1";
+const STATIC = "kundklubb-static-v2";
+const OLD = ["kundklubb-card-v1", "kundklubb-static-v1"];
+const HEADER = "Kundklubb-Offline-Copy";
+const OWNER = "/__offline-owner__";
+const OFFLINE_URL = "{{ offline_url|escapejs }}";
+const LOGOUT_URL = "{{ logout_url|escapejs }}";
+const PRECACHE = [
+  "{% static 'css/app.css' %}",
+  "{% static 'js/app.js' %}",
+  "{% static 'js/offline.js' %}",
+  "{% static 'js/live.js' %}",
+  "{% static 'icons/icon.svg' %}",
+];
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(PRECACHE)));
+  event.waitUntil(
+    caches.open(STATIC).then((cache) => cache.addAll([...PRECACHE, OFFLINE_URL])).catch(() => {})
+  );
   self.skipWaiting();
 });
 
 self.addEventListener("activate", (event) => {
+  const keep = [PERSONAL, STATIC];
   event.waitUntil(
-    caches.keys().then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+    caches.keys().then((keys) => Promise.all(keys.filter((k) => !keep.includes(k)).map((k) => caches.delete(k))))
   );
   self.clients.claim();
 });
 
+// offline.js asks to forget the copies (a visitor who is not logged in, logging out).
+self.addEventListener("message", (event) => {
+  if (event.data && event.data.type === "forget") event.waitUntil(forget());
+});
+
+function forget() {
+  return Promise.all([PERSONAL, ...OLD].map((name) => caches.delete(name)));
+}
+
+async function keep(request, response) {
+  const owner = response.headers.get(HEADER);
+  let cache = await caches.open(PERSONAL);
+  const previous = await cache.match(OWNER);
+  if (previous && (await previous.text()) !== owner) {
+    await caches.delete(PERSONAL); // another member on this phone: nothing of the last one stays
+    cache = await caches.open(PERSONAL);
+  }
+  const headers = new Headers(response.headers);
+  headers.set("Kundklubb-Saved-At", new Date().toISOString());
+  const body = await response.blob();
+  await cache.put(OWNER, new Response(owner));
+  await cache.put(request, new Response(body, { status: 200, headers }));
+}
+
+// The copy, marked for offline.js: <html data-offline="copy" data-offline-at="...">.
+async function marked(response, kind) {
+  const text = await response.text();
+  const at = response.headers.get("Kundklubb-Saved-At") || "";
+  const html = text.replace("<html ", `<html data-offline="${kind}" data-offline-at="${at}" `);
+  return new Response(html, { status: 200, headers: { "Content-Type": "text/html; charset=utf-8" } });
+}
+
+async function offlineAnswer(request) {
+  const cache = await caches.open(PERSONAL);
+  const copy = await cache.match(request, { ignoreVary: true });
+  if (copy) return marked(copy, "copy");
+  const page = await caches.match(OFFLINE_URL, { ignoreVary: true });
+  if (page) return marked(page, "page");
+  return Response.error();
+}
+
+// The offline page in the language the member now reads the site in.
+async function offlinePageRefresh(language) {
+  if (!language) return;
+  const cache = await caches.open(STATIC);
+  const current = await cache.match(OFFLINE_URL, { ignoreVary: true });
+  if (current && current.headers.get("Content-Language") === language) return;
+  await cache.add(OFFLINE_URL).catch(() => {});
+}
+
+async function page(event) {
+  const request = event.request;
+  let response;
+  try {
+    response = await fetch(request);
+  } catch {
+    return offlineAnswer(request);
+  }
+  if (response.ok) event.waitUntil(offlinePageRefresh(response.headers.get("Content-Language")));
+  if (response.ok && !response.redirected && response.headers.has(HEADER)) {
+    event.waitUntil(keep(request, response.clone()));
+  } else if (response.type === "opaqueredirect" || response.redirected) {
+    // A kept page now sends to the login page: the session is over, so are the copies.
+    const cache = await caches.open(PERSONAL);
+    if (await cache.match(request, { ignoreVary: true })) event.waitUntil(forget());
+  }
+  return response;
+}
+
 self.addEventListener("fetch", (event) => {
-  const url = new URL(event.request.url);
-  if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
-  const cacheable = url.pathname === CARD_URL || PRECACHE.includes(url.pathname);
-  if (!cacheable) return;
+  const request = event.request;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (request.method === "POST" && url.pathname === LOGOUT_URL) {
+    event.waitUntil(forget()); // the answer is the browser's as usual
+    return;
+  }
+  if (request.method !== "GET") return;
+  if (request.mode === "navigate") {
+    event.respondWith(page(event));
+    return;
+  }
+  if (!PRECACHE.includes(url.pathname)) return;
   event.respondWith(
-    fetch(event.request)
+    fetch(request)
       .then((response) => {
-        if (response.ok && !response.redirected) {
+        if (response.ok) {
           const copy = response.clone();
-          caches.open(CACHE).then((cache) => cache.put(event.request, copy));
+          event.waitUntil(caches.open(STATIC).then((cache) => cache.put(request, copy)));
         }
         return response;
       })
-      .catch(() => caches.match(event.request))
+      .catch(() => caches.match(request, { ignoreVary: true }).then((hit) => hit || Response.error()))
   );
 });
