@@ -13,7 +13,7 @@ from django.db.models import Count, QuerySet, Window
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS
 from django.utils.html import escape
@@ -104,6 +104,19 @@ def _dated_texts(rows: list[Any], name: str, message: Callable[[int], str]) -> l
     ]
 
 
+_RECEIPT_URLS: dict[str, str] = {}
+
+
+def _receipt_url(purchase_id: int) -> str:
+    """``reverse("rewards:receipt", args=[purchase_id])``, the URL reversed once per process
+    and script prefix (the points page links up to 30 rows)."""
+    key = get_script_prefix()
+    pattern = _RECEIPT_URLS.get(key)
+    if pattern is None:
+        pattern = _RECEIPT_URLS[key] = reverse("rewards:receipt", args=[0]).replace("/0/", "/{}/")
+    return pattern.format(int(purchase_id))
+
+
 def _history_rows(entries: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
     """The ledger page as plain rows, every text ready: the template only prints them."""
     months = _months_short()
@@ -128,9 +141,7 @@ def _history_rows(entries: list[dict[str, Any]], language: str) -> list[dict[str
                 "reason": entry["reason"] if kind == LedgerEntry.Kind.ADJUST else "",
                 "points": points,
                 # the purchase's receipt (docs/member-pages.md "Receipts")
-                "receipt": reverse("rewards:receipt", args=[entry["purchase_id"]])
-                if entry.get("purchase_id")
-                else "",
+                "receipt": _receipt_url(entry["purchase_id"]) if entry.get("purchase_id") else "",
             }
         )
     return rows
@@ -165,7 +176,7 @@ def _purchase_rows(purchases: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "points": ngettext("%(counter)s point", "%(counter)s points", earned)
                 % {"counter": earned},
                 "lines": lines,
-                "receipt": reverse("rewards:receipt", args=[purchase["id"]]),
+                "receipt": _receipt_url(purchase["id"]),
             }
         )
     return rows
