@@ -149,3 +149,26 @@ def test_saving_interests_concurrently_pays_once():
     assert ActivityEvent.objects.filter(member=member, kind=Kind.INTERESTS_CHANGED).count() >= 2
     assert _told_entries(member) == 1
     assert _points(member) == 50
+
+
+@pytest.mark.django_db
+def test_staff_set_the_rule_in_the_back_office(admin_client):
+    # The back-office's event rule form offers "Told their interests", with cap and period
+    html = admin_client.get("/admin/rewards/eventrule/add/").content.decode()
+    assert 'value="interests_told"' in html
+    response = admin_client.post(
+        "/admin/rewards/eventrule/add/",
+        {
+            "event": "interests_told",
+            "name_sv": "Tack för att du berättade vad du gillar",
+            "name_en": "Thanks for telling us what you like",
+            "points": "75",
+            "cap": "1",
+            "period": "ever",
+            "beneficiary": "member",
+            "active": "on",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    rule = EventRule.objects.get(event=EventRule.Event.INTERESTS_TOLD)
+    assert (rule.points, rule.cap, rule.period) == (75, 1, "ever")
