@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.response import TemplateResponse
+from django.utils import translation
 from django.utils.cache import patch_cache_control
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
@@ -43,6 +44,11 @@ def _points(points: int, language: str) -> str:
 
 def receipt_texts(receipt: Receipt, language: str) -> dict[str, Any]:
     """Every text of a receipt in ``language``, formatted: the page and the PDF print them."""
+    with translation.override(language):
+        return _receipt_texts(receipt, language)
+
+
+def _receipt_texts(receipt: Receipt, language: str) -> dict[str, Any]:
 
     def kr(ore: int) -> str:
         return kronor_short(ore, language)

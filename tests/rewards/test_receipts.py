@@ -411,3 +411,15 @@ def test_a_replay_matches_its_first_request_and_the_rate_counts_only_when_sent(t
     assert replay["Idempotent-Replayed"] == "true"
     with_rate = {**body, "lines": [{**line, "vat_rate_bp": 1200}]}
     assert client.post("/api/v1/purchases/", with_rate, format="json").status_code == 409
+
+
+@pytest.mark.django_db
+def test_the_receipt_texts_are_all_in_the_language_asked_for(store, member, rules, catalogue):
+    result = _bought(store, member)
+    receipt = receipt_read(purchase_id=result.purchase.pk)
+    assert receipt is not None
+    english = receipt_texts(receipt, "en")
+    assert english["labels"]["vat_heading"] == "VAT per rate"
+    assert english["points_earned"] == "337 points"
+    assert english["total"] == "337\u00a0kr"
+    assert english["lines"][0]["unit_price"] == "12.50\u00a0kr"
