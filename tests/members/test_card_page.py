@@ -95,7 +95,10 @@ def test_service_worker_is_served_from_the_root_as_javascript(client):
     assert response["Content-Type"].startswith("application/javascript")
     assert response["Service-Worker-Allowed"] == "/"
     body = response.content.decode()
-    assert 'const CARD_URL = "/mina-sidor/kort/"' in body
+    # the pages it keeps are those answered with Kundklubb-Offline-Copy (members.offline)
+    assert 'const HEADER = "Kundklubb-Offline-Copy"' in body
+    assert 'const OFFLINE_URL = "/offline/"' in body
+    assert 'const LOGOUT_URL = "/konto/logout/"' in body
     assert "caches.match" in body
 
 
