@@ -18,6 +18,7 @@ from consent.lock_objects import member_lock
 from consent.models import ConsentEvent, PrivacyRequest
 from members.activity import Kind, activity_record
 from members.models import Member, User
+from members.outbox import outbox_emit
 from members.selectors import member_resolve
 
 Source = ConsentEvent.Source
@@ -218,9 +219,11 @@ def member_anonymise(*, member_id: int) -> bool:
         for tombstone in _tombstones_lock(member_id):
             for step in privacy_parts.erasure_steps():
                 step.run(tombstone)
-            Member.objects.filter(pk=tombstone.pk, erased_at__isnull=True).update(
+            if Member.objects.filter(pk=tombstone.pk, erased_at__isnull=True).update(
                 erased_at=timezone.now()
-            )
+            ):
+                # Receivers may hold data under the merged member's id too (docs/webhooks.md).
+                outbox_emit("member.erased", member=tombstone, data={})
         if first_time:
             Member.objects.filter(pk=member_id, erased_at__isnull=True).update(
                 erased_at=timezone.now()

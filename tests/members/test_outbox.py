@@ -134,6 +134,17 @@ def test_member_erased_is_emitted_and_the_events_keep_ids_only(store):
             assert personal not in text, (event.type, personal)
 
 
+def test_erasing_a_survivor_tells_receivers_about_the_merged_member_too():
+    survivor = member_create(first_name="Ella", last_name="Berg")
+    merged = member_create(first_name="Ella", last_name="Berg")
+    member_merge(survivor_id=survivor.pk, merged_id=merged.pk)
+    assert member_anonymise(member_id=survivor.pk)
+    erased = OutboxEvent.objects.filter(type="member.erased")
+    assert sorted(erased.values_list("member_id", flat=True)) == sorted([survivor.pk, merged.pk])
+    assert not member_anonymise(member_id=survivor.pk)  # a second run: nothing new
+    assert erased.count() == 2
+
+
 def test_purchase_points_and_return_events_from_the_till_statement(store):
     rf.base_rule()
     member = factories.member_with_user()
