@@ -62,7 +62,8 @@ def _receipt_texts(receipt: Receipt, language: str) -> dict[str, Any]:
             "discount": kr(-line.discount_ore) if line.discount_ore else "",
             "vat": f"{line.vat_percent}\u00a0%",
             "amount": kr(line.amount_ore),
-            "returned": _("%(n)s returned") % {"n": line.returned_quantity}
+            "returned": ngettext("%(n)s returned", "%(n)s returned", line.returned_quantity)
+            % {"n": line.returned_quantity}
             if line.returned_quantity
             else "",
         }

@@ -162,7 +162,11 @@ def _purchase_rows(purchases: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 {
                     "name": line["product__name"] or line["sku"],
                     "quantity": line["quantity"],
-                    "returned": (_("%(n)s returned") % {"n": returned} if returned else ""),
+                    "returned": (
+                        ngettext("%(n)s returned", "%(n)s returned", returned) % {"n": returned}
+                        if returned
+                        else ""
+                    ),
                     "price": kronor_short(net_ore, language),
                     "points": line["points"],
                 }
