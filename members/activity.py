@@ -80,10 +80,16 @@ def activity_record(
         )
     )
     activity_recorded(event_id=event.pk, kind=event.kind)
-    # Its public event (webhooks, the pull feed), if the kind has one, in the same transaction.
-    outbox_from_timeline(
-        kind=event.kind, member=member, store=store, data=event.data, occurred_at=event.created_at
-    )
+    # Its public event (webhooks, the pull feed), if the kind has one, in the same transaction;
+    # none for history loaded with the dispatch off (activity_dispatch).
+    if _dispatch_mode.get() != Dispatch.OFF:
+        outbox_from_timeline(
+            kind=event.kind,
+            member=member,
+            store=store,
+            data=event.data,
+            occurred_at=event.created_at,
+        )
     return event
 
 
@@ -107,7 +113,8 @@ def activity_dispatch(mode: Dispatch) -> Iterator[None]:
       loading data (the demo seed) that must not depend on a running worker, and whose
       consumers must act at the moment the event happened (the clock may be travelled).
     - ``OFF``: recorded on the timeline only; no consumer ever sees them (the beat sweep
-      looks back one day, so use it for history older than that). For loading old
+      looks back one day, so use it for history older than that), and they have no public
+      event (members.outbox). For loading old
       history whose consumers' effects (challenge progress, a trigger) are not wanted.
 
     The mode is read when an event is recorded, so a service called inside the block
