@@ -17,6 +17,7 @@ from members.pictures import services
 from members.pictures.models import PictureFields
 
 ACCEPT = "image/jpeg,image/png,image/webp"
+PICTURE_FIELDS = ["picture", "picture_remove", "image_preview", "image_alt_sv", "image_alt_en"]
 
 
 class PictureAdminForm(forms.ModelForm):
@@ -50,6 +51,12 @@ class PictureAdminMixin(admin.ModelAdmin):
     """For the admin of a model with ``PictureFields``: put it before ``admin.ModelAdmin``."""
 
     form = PictureAdminForm
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Without fieldsets the abstract model's fields would come first: put them last.
+        fields = list(super().get_fields(request, obj))
+        last = [f for f in PICTURE_FIELDS if f in fields]
+        return [f for f in fields if f not in last] + last
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [*super().get_readonly_fields(request, obj), "image_preview"]
