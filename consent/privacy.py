@@ -160,7 +160,7 @@ def _register_exports() -> None:
         (
             "integration_events",
             _("Events told to the club's integrations"),
-            _rows(OutboxEvent, path="member"),
+            _merged_rows(OutboxEvent, path="member"),
             OutboxEvent,
         ),
         ("consent_history", _("Consent history"), _consent_history, ConsentEvent),

@@ -89,6 +89,12 @@ MERGE_STAYS: dict[str, str] = {
     "members.MemberMerge.merged": (
         "the audit row of a merge names the tombstone it made (one per tombstone)"
     ),
+    "members.OutboxEvent.member": (
+        "public events already told to integrations (members.outbox) name the member as they "
+        "were then, and a redelivery must carry the same body; member.merged tells receivers "
+        "the two ids are one person, and erasing the survivor emits member.erased for the "
+        "tombstone too"
+    ),
     # --- consent ---
     "consent.ConsentEvent.member": (
         "the consent record is append-only (a database trigger refuses UPDATE): the merged "
