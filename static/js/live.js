@@ -71,9 +71,10 @@
         credentials: "same-origin",
         cache: "no-store",
         headers: { Accept: "application/json" },
+        redirect: "follow",
       });
-      if (response.status === 401 || response.status === 403) {
-        stopped = true; // logged out (here or in another tab): nothing more to ask
+      if (response.redirected || response.status === 401 || response.status === 403) {
+        stopped = true; // logged out (here or in another tab): sent to the login page
         return;
       }
       if (!response.ok) throw new Error(String(response.status));

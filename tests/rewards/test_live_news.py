@@ -188,18 +188,23 @@ def test_never_cached_anywhere(member):
     assert "Cookie" in response["Vary"]
 
 
-def test_logged_out_gets_401_not_the_login_page():
-    response = Client(headers={"accept-language": "sv"}).get(URL, {"efter": "0"})
-    assert response.status_code == 401
-    assert set(response.json()) == {"error"}
-    assert response.json()["error"]
+def test_logged_out_is_sent_to_the_login_page_as_on_every_member_page():
+    response = Client().get(URL, {"efter": "0"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/konto/login/")
     assert "no-store" in response["Cache-Control"]
 
 
-def test_staff_without_a_membership_get_403(db):
+def test_staff_without_a_membership_are_sent_to_the_back_office(db):
     client = Client()
     client.force_login(factories.staff_user())
-    assert client.get(URL, {"efter": "0"}).status_code == 403
+    response = client.get(URL, {"efter": "0"})
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+
+
+def test_only_get(member):
+    assert _client(member).post(URL, {"efter": "0"}).status_code == 405
 
 
 @pytest.mark.parametrize("cursor", ["", "abc", "-1", "1.5", "١٢", str(2**63)])
