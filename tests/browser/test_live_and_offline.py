@@ -321,3 +321,41 @@ def test_the_manifest_opens_the_card_standalone(live_server, new_page) -> None:
     assert manifest["display"] == "standalone"
     assert manifest["start_url"] == "/mina-sidor/kort/"
     assert manifest["icons"]
+
+
+# What the phone does when another app comes to the front, or the member comes back.
+_VISIBILITY = """(state) => {
+  Object.defineProperty(document, "visibilityState", { value: state, configurable: true });
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def test_the_page_asks_every_2_s_while_visible_and_not_while_hidden(live_server, new_page) -> None:
+    # given a member's points page open on the phone, counting its polls
+    member = factories.member_with_user(first_name="Karin")
+    page = new_page()
+    polls: list[float] = []
+    page.on(
+        "request",
+        lambda r: polls.append(time.monotonic()) if "/mina-sidor/nytt/" in r.url else None,
+    )
+    _login(page, live_server.url, member, "sv")
+    page.goto(live_server.url + "/mina-sidor/poang/")
+    expect(page.locator("[data-live-news][data-live-ready]")).to_have_count(1)
+
+    # then it asks about every 2 s while the page is visible
+    start = len(polls)
+    page.wait_for_timeout(5_000)
+    assert 2 <= len(polls) - start <= 4
+
+    # when the page is hidden (another app in front): it stops asking
+    page.evaluate(_VISIBILITY, "hidden")
+    page.wait_for_timeout(300)  # a poll already on its way may still land
+    hidden = len(polls)
+    page.wait_for_timeout(5_000)
+    assert len(polls) == hidden
+
+    # and when it is shown again it asks at once
+    page.evaluate(_VISIBILITY, "visible")
+    page.wait_for_timeout(500)
+    assert len(polls) == hidden + 1
