@@ -56,7 +56,7 @@
   function update(balance) {
     for (const node of document.querySelectorAll("[data-live-balance]")) {
       const value = balance[node.dataset.liveBalance];
-      if (value !== undefined && value !== null) node.textContent = String(value);
+      if (value !== undefined && value !== null) node.textContent = `${value}${node.dataset.liveSuffix || ""}`;
     }
     for (const node of document.querySelectorAll("[data-live-show]")) {
       node.hidden = !balance[node.dataset.liveShow];
