@@ -10,7 +10,7 @@ export DJANGO_SETTINGS_MODULE ?= config.settings.local
 # honcho hands PORT to the web process; the banner prints the same one.
 export PORT ?= 8000
 
-.PHONY: run setup test lint format bench bench-earn bench-fanout bench-pages bench-mixed bench-soak bench-checkin bench-import messages makemessages screenshots clean help
+.PHONY: run setup test lint format bench bench-earn bench-fanout bench-pages bench-mixed bench-soak bench-checkin bench-import bench-webhooks messages makemessages screenshots clean help
 
 help:
 	@echo "make run    - install, start the embedded PostgreSQL, migrate, load the demo,"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench-soak - ten minutes of tills, member pages, campaigns, privacy and beat at once"
 	@echo "make bench-checkin - 50 members scan the door poster at once (p95 to the offer)"
 	@echo "make bench-import - 100,000 members and 1,000,000 purchase lines from files (vs COPY)"
+	@echo "make bench-webhooks - 10,000 events as signed webhooks to a local receiver (vs plain POSTs)"
 	@echo "make screenshots - phone screenshots of the member pages (against make run)"
 	@echo "make makemessages - refresh the Swedish catalogs (then fill them in, make messages)"
 	@echo "make lock   - re-pin requirements/run.txt and dev.txt from pyproject.toml"
@@ -97,7 +98,7 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: bench-earn bench-fanout bench-pages bench-mixed bench-soak bench-checkin bench-import
+bench: bench-earn bench-fanout bench-pages bench-mixed bench-soak bench-checkin bench-import bench-webhooks
 
 bench-earn: $(STAMP)
 	@$(PY) scripts/check_services.py
@@ -126,6 +127,10 @@ bench-checkin: $(STAMP) messages
 bench-import: $(STAMP)
 	@$(PY) scripts/check_services.py
 	$(PY) -m bench.imports
+
+bench-webhooks: $(STAMP)
+	@$(PY) scripts/check_services.py
+	$(PY) -m bench.webhooks
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

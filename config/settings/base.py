@@ -455,6 +455,8 @@ WEBHOOKS_RETRY_JITTER = env.float("WEBHOOKS_RETRY_JITTER", default=0.2)  # +-20 
 # Deliveries given up (every retry failed) in a row before the endpoint is disabled.
 WEBHOOKS_DISABLE_AFTER = env.int("WEBHOOKS_DISABLE_AFTER", default=5)
 WEBHOOKS_BATCH_SIZE = env.int("WEBHOOKS_BATCH_SIZE", default=50)
+# Send tasks started at once per endpoint for a large fan-out (each claims its own batches).
+WEBHOOKS_PARALLEL_SENDS = env.int("WEBHOOKS_PARALLEL_SENDS", default=4)
 # A claimed batch is another worker's again after this long (its worker was killed).
 WEBHOOKS_LEASE_SECONDS = env.float("WEBHOOKS_LEASE_SECONDS", default=600)
 WEBHOOKS_SWEEP_SECONDS = env.float("WEBHOOKS_SWEEP_SECONDS", default=15)

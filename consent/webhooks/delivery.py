@@ -103,21 +103,70 @@ def _active_endpoints() -> list[Endpoint]:
     return list(Endpoint.objects.filter(active=True).select_related("api_key", "store"))
 
 
-def webhooks_fan_out(*, event_ids: list[int]) -> list[int]:
-    """Deliveries for committed events; the ids of the endpoints that got new ones."""
-    touched = []
+def webhooks_fan_out(*, event_ids: list[int]) -> dict[int, int]:
+    """Deliveries for committed events: how many each endpoint got (those with any)."""
+    touched = {}
     for endpoint in _active_endpoints():
         created = _endpoint_fan_out(
             endpoint, "ev.id = ANY(%s) AND ev.occurred_at >= %s", [event_ids, endpoint.created_at]
         )
         if created:
-            touched.append(endpoint.pk)
+            touched[endpoint.pk] = created
     return touched
 
 
+# The outbox calls its hook once per event, after commit. Queued one task each, a commit of
+# 100 events would cost 100 tasks; instead the ids wait in a Redis list and one fan-out task
+# is queued while none is pending (the "wake" key): the task deletes the key *before* it
+# takes the list, so an id pushed after that queues the next task. Anything lost on the way
+# (Redis restarted, a task killed after taking the list) is fanned out by the sweep.
+COMMITTED_KEY = "webhooks:committed"
+WAKE_KEY = "webhooks:wake"
+_redis_client: Any = None
+
+
+def _redis() -> Any:
+    """The broker's Redis, or None when the broker is not Redis (``make run`` without it)."""
+    global _redis_client
+    url = str(settings.CELERY_BROKER_URL)
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    if _redis_client is None:
+        import redis
+
+        _redis_client = redis.Redis.from_url(url)
+    return _redis_client
+
+
 def webhooks_events_committed(event_ids: list[int]) -> None:
-    """The outbox's after-commit hook (``ConsentConfig.ready``): queue the fan-out."""
-    task_get(FAN_OUT_TASK).delay(list(event_ids))
+    """The outbox's after-commit hook (``ConsentConfig.ready``): hand the ids to a fan-out."""
+    client = _redis()
+    if client is None:
+        task_get(FAN_OUT_TASK).delay(list(event_ids))
+        return
+    try:
+        pipe = client.pipeline()
+        pipe.rpush(COMMITTED_KEY, *event_ids)
+        pipe.set(WAKE_KEY, 1, nx=True, ex=int(settings.WEBHOOKS_SWEEP_SECONDS) * 4)
+        _pushed, woke = pipe.execute()
+    except Exception:  # the sweep fans these out; never fail the caller's request
+        logger.exception("webhooks: could not hand events %s to the fan-out", event_ids)
+        return
+    if woke:
+        task_get(FAN_OUT_TASK).delay([])
+
+
+def webhooks_committed_take(limit: int = 20000) -> list[int]:
+    """The ids the hook left for the fan-out (see above), taken off the list."""
+    client = _redis()
+    if client is None:
+        return []
+    client.delete(WAKE_KEY)
+    pipe = client.pipeline()  # MULTI: nobody else takes the same ids
+    pipe.lrange(COMMITTED_KEY, 0, limit - 1)
+    pipe.ltrim(COMMITTED_KEY, limit, -1)
+    taken, _trimmed = pipe.execute()
+    return [int(i) for i in taken]
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -308,21 +357,9 @@ def webhooks_send(
         delivered = _outcome_apply(delivery, outcome, result)
         if delivered and member is not None and kinds:
             shares.append(_share(endpoint, event, delivery, kinds))
-    for delivery in batch:
-        delivery.claimed_until = None
     with transaction.atomic():
         WebhookAttempt.objects.bulk_create(attempts)
-        WebhookDelivery.objects.bulk_update(
-            batch,
-            [
-                "status",
-                "attempts",
-                "next_attempt_at",
-                "claimed_until",
-                "delivered_at",
-                "last_error",
-            ],
-        )
+        _outcomes_write(batch)
         PartnerShare.objects.bulk_create(shares)
         _endpoint_health(endpoint, batch)
     return result
@@ -367,6 +404,32 @@ def _share(
         reason_en=endpoint.reason_en,
         endpoint_id=endpoint.pk,
     )
+
+
+def _outcomes_write(batch: list[WebhookDelivery]) -> None:
+    """Every delivery's new state in one statement (``bulk_update``'s CASE per field and row
+    cost more than the requests themselves)."""
+    table = connection.ops.quote_name(WebhookDelivery._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} AS d SET status = v.status, attempts = v.attempts,
+                next_attempt_at = v.next_attempt_at, claimed_until = NULL,
+                delivered_at = v.delivered_at, last_error = v.last_error
+            FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[],
+                        %s::timestamptz[], %s::text[])
+                AS v(id, status, attempts, next_attempt_at, delivered_at, last_error)
+            WHERE d.id = v.id
+            """,  # noqa: S608 - the table name from the model's metadata
+            [
+                [d.pk for d in batch],
+                [str(d.status) for d in batch],
+                [d.attempts for d in batch],
+                [d.next_attempt_at for d in batch],
+                [d.delivered_at for d in batch],
+                [d.last_error for d in batch],
+            ],
+        )
 
 
 def _endpoint_health(endpoint: Endpoint, batch: list[WebhookDelivery]) -> None:

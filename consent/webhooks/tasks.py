@@ -13,6 +13,7 @@ from django.conf import settings
 
 from consent.webhooks.delivery import (
     sends_queue,
+    webhooks_committed_take,
     webhooks_fan_out,
     webhooks_send,
     webhooks_sweep,
@@ -21,14 +22,22 @@ from consent.webhooks.delivery import (
 
 @shared_task(acks_late=True)
 def webhooks_fan_out_task(event_ids: list[int]) -> int:
-    """Deliveries for committed events; with one endpoint its first batch is sent here (one
-    hop less), with several each gets its own send task."""
-    endpoints = webhooks_fan_out(event_ids=event_ids)
-    if len(endpoints) == 1:
-        webhooks_send_task(endpoints[0])
-    else:
-        sends_queue(endpoints)
-    return len(endpoints)
+    """Deliveries for committed events (these ids and those the outbox's hook left in
+    Redis); the first batch of the first endpoint is sent here (one hop less), the rest by
+    up to WEBHOOKS_PARALLEL_SENDS send tasks per endpoint."""
+    ids = sorted(set(event_ids) | set(webhooks_committed_take()))
+    if not ids:
+        return 0
+    created = webhooks_fan_out(event_ids=ids)
+    batch = settings.WEBHOOKS_BATCH_SIZE
+    for n, (endpoint_id, count) in enumerate(sorted(created.items())):
+        sends = min(settings.WEBHOOKS_PARALLEL_SENDS, -(-count // batch))
+        if n == 0:
+            sends_queue([endpoint_id] * (sends - 1))
+            webhooks_send_task(endpoint_id)
+        else:
+            sends_queue([endpoint_id] * sends)
+    return len(created)
 
 
 @shared_task(acks_late=True, time_limit=600, soft_time_limit=580)
@@ -52,6 +61,9 @@ def webhooks_send_task(endpoint_id: int) -> dict[str, Any]:
 @shared_task(acks_late=True)
 def webhooks_sweep_task() -> dict[str, Any]:
     """Beat, every WEBHOOKS_SWEEP_SECONDS."""
+    taken = webhooks_committed_take()
+    if taken:
+        webhooks_fan_out(event_ids=taken)
     found = webhooks_sweep()
     sends_queue(found["endpoints"])
     return found
