@@ -483,3 +483,63 @@ def test_administrators_only_and_the_secret_is_shown_once(client: Any, receiver:
     assert any(endpoint.secret in m for m in shown)
     page = client.get(f"/admin/consent/webhookendpoint/{endpoint.pk}/change/")
     assert endpoint.secret not in page.content.decode()
+
+
+def test_the_helper_the_docs_publish_verifies_a_delivery(
+    receiver: Receiver, member: Member, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The Python block under "Verifying a webhook" in docs/webhooks.md, run as written."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    text = (Path(settings.BASE_DIR) / "docs" / "webhooks.md").read_text()
+    section = text[text.index("### Verifying a webhook") :]
+    code = section[section.index("```python") + len("```python") : section.index("```\n\n")]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/webhooks.md", "exec"), namespace)  # noqa: S102 - our own docs
+    _endpoint_obj, secret = _endpoint(receiver.url, types=["points.changed"])
+    _emit(django_capture_on_commit_callbacks, "points.changed", member, points=4)
+    (request,) = receiver.requests
+    assert (
+        namespace["webhook_verify"](request.body, request.headers, [secret])["data"]["points"] == 4
+    )
+    with pytest.raises(namespace["InvalidWebhook"]):
+        namespace["webhook_verify"](request.body + b" ", request.headers, [secret])
+
+
+def test_mina_data_page_shows_the_share_in_words(
+    client: Any, receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    member = factories.member_with_user()
+    _endpoint(receiver.url, types=["points.changed"])
+    _emit(django_capture_on_commit_callbacks, "points.changed", member, points=10)
+    client.force_login(member.user)
+    page = client.get("/mina-sidor/mina-data/", HTTP_ACCEPT_LANGUAGE="en")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Webbutiken received your membership number and your points on" in text
+    assert "to show your points at the till" in text
+
+
+def test_erasure_keeps_the_share_and_scrubs_the_receivers_answer(
+    receiver: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A receiver that echoes the membership number: erasure scrubs it from the log; the
+    share record stays (proof of what was shared) without identifying the member."""
+    from consent.services.erasure import member_anonymise
+
+    member = factories.member_with_user()
+    receiver.answer = f'{{"stored": "{member.membership_number}"}}'.encode()
+    endpoint, _secret = _endpoint(receiver.url, types=["points.changed"])
+    _emit(django_capture_on_commit_callbacks, "points.changed", member, points=10)
+    attempt = WebhookAttempt.objects.get(delivery__endpoint=endpoint)
+    assert member.membership_number in attempt.response_body
+    number = member.membership_number
+    with django_capture_on_commit_callbacks(execute=True):
+        assert member_anonymise(member_id=member.pk)
+    attempt.refresh_from_db()
+    assert number not in attempt.response_body
+    share = PartnerShare.objects.get(member=member, endpoint=endpoint)
+    assert share.recipient == "Webbutiken"
+    assert share.data_categories == ["membership_number", "points"]
