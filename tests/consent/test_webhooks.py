@@ -543,3 +543,82 @@ def test_erasure_keeps_the_share_and_scrubs_the_receivers_answer(
     share = PartnerShare.objects.get(member=member, endpoint=endpoint)
     assert share.recipient == "Webbutiken"
     assert share.data_categories == ["membership_number", "points"]
+
+
+def test_https_keeps_the_name_for_tls_while_connecting_to_the_checked_address(
+    monkeypatch: Any, settings: Any
+) -> None:
+    """For https the TLS server name (SNI, and so the certificate check) is the URL's name,
+    while the connection goes to the address that was checked."""
+    from consent.webhooks import delivery
+
+    settings.WEBHOOKS_ALLOW_LOOPBACK = False
+    monkeypatch.setattr(security, "resolve", lambda host, port: ["93.184.216.34"])
+    pinned = security.url_pin("https://hooks.partner.example/in")
+    assert pinned.url == "https://93.184.216.34/in"
+    seen: dict[str, Any] = {}
+
+    class Stream:
+        status_code = 204
+        is_success = True
+
+        def __enter__(self) -> Stream:
+            return self
+
+        def __exit__(self, *args: Any) -> None:
+            return None
+
+        def iter_raw(self) -> Iterator[bytes]:
+            yield b""
+
+    def stream(method: str, url: str, **kwargs: Any) -> Stream:
+        seen.update(url=url, **kwargs)
+        return Stream()
+
+    client = delivery._client(pinned.host, pinned.address)
+    monkeypatch.setattr(client, "stream", stream)
+    outcome = delivery._post(client, pinned, b"{}", {"webhook-id": "msg_x"})
+    assert outcome.ok
+    assert seen["url"] == "https://93.184.216.34/in"
+    assert seen["headers"]["Host"] == "hooks.partner.example"
+    assert seen["extensions"] == {"sni_hostname": "hooks.partner.example"}
+
+
+def test_admin_send_again_and_replay_since(
+    client: Any, receiver: Receiver, member: Member, django_capture_on_commit_callbacks: Any
+) -> None:
+    admin_user = factories.staff_user(role=ADMINISTRATOR)
+    client.force_login(admin_user)
+    endpoint, _secret = _endpoint(receiver.url, types=["points.changed"])
+    event = _emit(django_capture_on_commit_callbacks, "points.changed", member, points=1)
+    delivery = WebhookDelivery.objects.get(event=event)
+    page = client.get(f"/admin/consent/webhookdelivery/{delivery.pk}/change/")
+    assert page.status_code == 200
+    assert "200" in page.content.decode()  # the attempt's status code in the log
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/admin/consent/webhookdelivery/",
+            {"action": "send_again", "_selected_action": [delivery.pk]},
+        )
+    assert receiver.ids() == [event.webhook_id, event.webhook_id]
+    form = client.post(
+        "/admin/consent/webhookendpoint/",
+        {"action": "replay_since", "_selected_action": [endpoint.pk]},
+    )
+    assert b'name="since"' in form.content
+    refused = client.post(
+        "/admin/consent/webhookendpoint/",
+        {"action": "replay_since", "_selected_action": [endpoint.pk], "since": "2999-01-01"},
+    )
+    assert "Choose a time in the past." in refused.content.decode()
+    since = timezone.localtime() - datetime.timedelta(hours=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/admin/consent/webhookendpoint/",
+            {
+                "action": "replay_since",
+                "_selected_action": [endpoint.pk],
+                "since": since.strftime("%Y-%m-%dT%H:%M"),
+            },
+        )
+    assert receiver.ids() == [event.webhook_id] * 3
