@@ -508,6 +508,9 @@ def _register_page_sections() -> None:
 def _register_free_texts() -> None:
     # The member's timeline: small facts, but a till's or staff's text may name them.
     privacy_parts.free_text_register(model=ActivityEvent, fields=["data"], member_path="member")
+    # The public events' facts (members.outbox): a web shop's order or receipt id may carry
+    # the member's phone or email; a webhook sent again after erasure carries the scrubbed one.
+    privacy_parts.free_text_register(model=OutboxEvent, fields=["data"], member_path="member")
     # Admin log lines about any object (a purchase, a review, a segment) may name the member
     # (entries about the member, their login and email addresses: erase_member_core).
     privacy_parts.free_text_register(model=LogEntry, fields=["object_repr", "change_message"])

@@ -267,7 +267,7 @@ def test_the_receipt_downloads_as_a_pdf_with_its_lines_and_total(store, member, 
         "Drottninggatan",
         "K1-0042",
         "Bananer",
-        "Strumpor å ä ö (1 returnerade)",
+        "Strumpor å ä ö (1 returnerad)",
         "12,50\u00a0kr",
         "−2,50\u00a0kr".replace("\u2212", "-"),
         "337\u00a0kr",  # the total
