@@ -446,7 +446,7 @@ CELERY_BEAT_SCHEDULE = {
 # Loopback receivers over plain http: tests only (config/settings/test.py). Everywhere else a
 # webhook URL must be https and resolve to public addresses only, when saved and when sent.
 WEBHOOKS_ALLOW_LOOPBACK = False
-WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5)
 # Seconds before each retry (after attempt 1, 2, ...): 8 attempts over about 27 hours.
 WEBHOOKS_RETRY_SCHEDULE = env.list(
     "WEBHOOKS_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 36000]
