@@ -9,7 +9,10 @@ commits. Nothing is pushed: a member who has no page open is sent nothing.
 
 Two queries per poll: the events (through the timeline's (member, time) index, the last
 ``LIVE_WINDOW`` only) and the balance; one more when a challenge completed or the tier
-changed, for their names.
+changed, for their names. A challenge's progress moves without a timeline event of its own
+(the worker counts it after the purchase's event): for a short while after news arrives,
+the page also asks for the progress of the challenges it shows (``live_challenges``, one
+query), so the bar fills while the member watches.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from django.utils.translation import gettext as _
 from members.activity import Kind
 from members.formats import time_short
 from members.models import ActivityEvent, Member
-from rewards.models import Challenge, Tier
+from rewards.models import Challenge, ChallengeProgress, Tier
 from rewards.selectors import LIVE_WINDOW, balance_get
 from rewards.templatetags.loyalty import points_grouped
 
@@ -41,6 +44,8 @@ LIVE_KINDS = (
 )
 # At most this many events per answer (the newest); the balance is always the current one.
 LIVE_LIMIT = 20
+# At most this many challenges' progress per answer (a page shows one, the panel's).
+LIVE_CHALLENGES = 10
 
 MINUS = "\u2212"
 
@@ -220,3 +225,28 @@ def _balance(balance: dict[str, int], language: str) -> dict[str, Any]:
         "pending_text": pending_text,
         "text": sentence,
     }
+
+
+def live_challenges(*, member: Member, challenge_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The member's stored progress on these challenges (one query): ``progress``, whether it
+    is ``completed``, and the steps ``left`` as the panel writes them. A challenge the member
+    has not started is left out (the page shows it at 0 already)."""
+    ids = sorted(set(challenge_ids))[:LIVE_CHALLENGES]
+    if not ids:
+        return []
+    rows = ChallengeProgress.objects.filter(member=member.pk, challenge_id__in=ids).values(
+        "challenge_id", "progress", "completed_at", "challenge__target"
+    )
+    answer = []
+    for row in rows.order_by("challenge_id"):
+        left = max(0, row["challenge__target"] - row["progress"])
+        answer.append(
+            {
+                "id": row["challenge_id"],
+                "progress": min(row["progress"], row["challenge__target"]),
+                "completed": row["completed_at"] is not None,
+                "left": ngettext("%(counter)s step left", "%(counter)s steps left", left)
+                % {"counter": left},
+            }
+        )
+    return answer

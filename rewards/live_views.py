@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from members.models import Member
 from members.views import member_required
-from rewards.live import live_news
+from rewards.live import LIVE_CHALLENGES, live_challenges, live_news
 
 # A cursor is an event id: a bigint.
 _CURSOR_MAX = 2**63 - 1
@@ -30,5 +30,20 @@ def live(request: HttpRequest) -> HttpResponse:
             {"error": _("The address must end in ?efter= and a whole number, such as ?efter=0.")},
             status=400,
         )
+    wanted = request.GET.get("utmaningar", "")
+    parts = wanted.split(",") if wanted else []
+    if len(parts) > LIVE_CHALLENGES or not all(p.isascii() and p.isdigit() for p in parts):
+        return JsonResponse(
+            {
+                "error": _("?utmaningar= takes up to %(n)s challenge numbers separated by commas.")
+                % {"n": LIVE_CHALLENGES}
+            },
+            status=400,
+        )
     news = live_news(member=member, after=int(raw))
-    return JsonResponse({"cursor": news.cursor, "events": news.events, "balance": news.balance})
+    body = {"cursor": news.cursor, "events": news.events, "balance": news.balance}
+    if parts:
+        body["challenges"] = live_challenges(
+            member=member, challenge_ids=[int(p) for p in parts if int(p) <= _CURSOR_MAX]
+        )
+    return JsonResponse(body)

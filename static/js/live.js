@@ -15,6 +15,11 @@
   let busy = false;
   let stopped = false;
   const shown = new Set();
+  // A challenge's bar moves without news of its own (the worker counts it just after the
+  // purchase): for a while after news, the poll also asks for the shown challenges' progress.
+  const FOLLOW = 20000;
+  const challengeIds = [...document.querySelectorAll("[data-live-challenge]")].map((n) => n.dataset.liveChallenge);
+  let followUntil = 0;
 
   const offlineCopy = () => document.documentElement.dataset.offline === "copy";
   const visible = () => document.visibilityState === "visible";
@@ -63,11 +68,25 @@
     }
   }
 
+  function progress(challenges) {
+    for (const challenge of challenges) {
+      const bar = document.querySelector(`[data-live-challenge="${challenge.id}"]`);
+      if (bar) {
+        bar.value = challenge.progress;
+        bar.textContent = `${Math.round((100 * challenge.progress) / Math.max(1, bar.max))} %`;
+      }
+      const left = document.querySelector(`[data-live-challenge-left="${challenge.id}"]`);
+      if (left) left.textContent = challenge.left;
+    }
+  }
+
   async function poll() {
     if (busy || stopped) return;
     busy = true;
     try {
-      const response = await fetch(`${url}?efter=${encodeURIComponent(cursor)}`, {
+      const following = challengeIds.length > 0 && Date.now() < followUntil;
+      const query = following ? `&utmaningar=${challengeIds.join(",")}` : "";
+      const response = await fetch(`${url}?efter=${encodeURIComponent(cursor)}${query}`, {
         credentials: "same-origin",
         cache: "no-store",
         headers: { Accept: "application/json" },
@@ -80,7 +99,9 @@
       if (!response.ok) throw new Error(String(response.status));
       const body = await response.json();
       cursor = String(body.cursor);
+      if ((body.events || []).length) followUntil = Date.now() + FOLLOW;
       show(body.events || [], body.balance || {});
+      if (body.challenges) progress(body.challenges);
       update(body.balance || {});
       delay = FAST;
     } catch {

@@ -100,6 +100,17 @@ def test_a_purchase_and_the_challenge_it_completes_appear_on_the_open_page(
         badge=badge,
         starts_at=timezone.now() - datetime.timedelta(days=1),
     )
+    # and "shop three times", the challenge Mina sidor's panel shows (the nearest: its code
+    # sorts first while both are at 0)
+    Challenge.objects.create(
+        code="a-tre",
+        kind=Challenge.Kind.PURCHASES,
+        name_sv="Handla tre gånger",
+        name_en="Shop three times",
+        target=3,
+        points=300,
+        starts_at=timezone.now() - datetime.timedelta(days=1),
+    )
     member = factories.member_with_user(first_name="Karin", preferred_language=language)
     rf.earned(member, 500)
     _key, secret = factories.api_key_with_secret(store_obj=shop, scopes=list(SCOPES))
@@ -140,6 +151,13 @@ def test_a_purchase_and_the_challenge_it_completes_appear_on_the_open_page(
     # each piece of news once, the newest first
     assert news.locator(".live-item").count() == 2
     assert text["challenge"] in news.locator(".live-item").first.inner_text()
+    if language == "sv":
+        # and the panel's bar for "shop three times" moved on without a reload
+        panel = page.get_by_test_id("challenge-panel")
+        expect(panel.locator("[data-live-challenge-left]")).to_have_text(
+            "2 steg kvar", timeout=3_000
+        )
+        assert panel.locator("progress").evaluate("bar => bar.value") == 1
 
 
 def _offline_context(browser: Any, language: str) -> Any:

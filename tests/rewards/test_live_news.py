@@ -132,6 +132,49 @@ def test_a_completed_challenge_names_the_challenge_and_its_badge(member, store, 
     assert body["balance"]["available_text"] == "200"
 
 
+def test_a_challenges_progress_is_told_when_the_page_asks_for_it(member, store, rule):
+    # given a challenge "shop three times" on the member's open page
+    three = Challenge.objects.create(
+        code="tre",
+        kind=Challenge.Kind.PURCHASES,
+        name_sv="Handla tre gånger",
+        name_en="Shop three times",
+        target=3,
+        points=300,
+        starts_at=timezone.now() - datetime.timedelta(days=1),
+    )
+    other = factories.member_with_user(first_name="Bo", last_name="Berg")
+    client = _client(member)
+    # nothing started yet: no progress to tell
+    assert client.get(URL, {"efter": 0, "utmaningar": three.pk}).json()["challenges"] == []
+
+    # when the member buys once, someone else twice, and the worker counts the purchases
+    _buy(store, member, 5000)
+    _buy(store, other, 5000)
+    _buy(store, other, 5000)
+    for event in ActivityEvent.objects.filter(kind=Kind.PURCHASED):
+        activity_consume(event_id=event.pk)
+
+    # then the member's poll carries their own progress and the steps left in their words
+    body = client.get(URL, {"efter": 0, "utmaningar": f"{three.pk},999999"}).json()
+    assert body["challenges"] == [
+        {"id": three.pk, "progress": 1, "completed": False, "left": "2 steps left"}
+    ]
+    swedish = _client(member, "sv").get(URL, {"efter": 0, "utmaningar": three.pk}).json()
+    assert swedish["challenges"][0]["left"] == "2 steg kvar"
+    # and a poll that does not ask carries none
+    assert "challenges" not in _poll(client, 0)
+
+
+@pytest.mark.parametrize("wanted", ["a", "1,,2", "-1", ",".join(["1"] * 11)])
+def test_a_bad_challenge_list_is_a_clear_400(member, wanted):
+    response = _client(member).get(URL, {"efter": 0, "utmaningar": wanted})
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "?utmaningar= takes up to 10 challenge numbers separated by commas."
+    )
+
+
 def test_returns_and_staff_adjustments_read_with_a_minus_sign(member, store, rule):
     staff = factories.staff_user()
     client = _client(member)
