@@ -123,6 +123,15 @@ MEMBER_LEVEL_MODELS = [
 ]
 ROLES_WITHOUT_MEMBER_LEVEL = {MARKETER}
 
+# Models only Administrators get, whatever another role's patterns say (the data protection
+# officer's ``consent.*``): webhook endpoints send member data out of the club and hold their
+# signing secrets; their delivery log goes with them (consent.webhooks.admin).
+ADMINISTRATOR_ONLY_MODELS = [
+    "consent.webhookendpoint",
+    "consent.webhookdelivery",
+    "consent.webhookattempt",
+]
+
 
 def _member_level(app_label: str, model: str) -> bool:
     return f"{app_label}.{model}" in MEMBER_LEVEL_MODELS
@@ -142,6 +151,11 @@ def roles_sync() -> None:
             and not (
                 role in ROLES_WITHOUT_MEMBER_LEVEL
                 and _member_level(p.content_type.app_label, p.content_type.model)
+            )
+            and not (
+                role != ADMINISTRATOR
+                and f"{p.content_type.app_label}.{p.content_type.model}"
+                in ADMINISTRATOR_ONLY_MODELS
             )
         ]
         group.permissions.set(wanted)

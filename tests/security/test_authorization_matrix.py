@@ -36,6 +36,7 @@ from members.api.scopes import SCOPES
 from members.api.views import api_not_found
 from members.roles import (
     ADMINISTRATOR,
+    ADMINISTRATOR_ONLY_MODELS,
     DATA_PROTECTION_OFFICER,
     MARKETER,
     MEMBER_LEVEL_MODELS,
@@ -696,14 +697,15 @@ def role_grants(role: str, permission: str) -> bool:
     if role == SUPERUSER:
         return True
     app_label, codename = permission.split(".")
-    if role in ROLES_WITHOUT_MEMBER_LEVEL:
-        model = (
-            Permission.objects.filter(content_type__app_label=app_label, codename=codename)
-            .values_list("content_type__model", flat=True)
-            .first()
-        )
-        if f"{app_label}.{model}" in MEMBER_LEVEL_MODELS:
-            return False
+    model = (
+        Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+        .values_list("content_type__model", flat=True)
+        .first()
+    )
+    if role in ROLES_WITHOUT_MEMBER_LEVEL and f"{app_label}.{model}" in MEMBER_LEVEL_MODELS:
+        return False
+    if role != ADMINISTRATOR and f"{app_label}.{model}" in ADMINISTRATOR_ONLY_MODELS:
+        return False
     return any(fnmatch(permission, pattern) for pattern in ROLE_PERMISSIONS[role])
 
 
