@@ -315,7 +315,9 @@ def webhooks_send(
     shares: list[PartnerShare] = []
     transport_error = ""
     for delivery in batch:
-        event = events[delivery.event_id]
+        event = events.get(delivery.event_id)
+        if event is None:  # purged meanwhile (members.outbox.outbox_purge): the row went too
+            continue
         if (
             event.member_id is not None
             and event.member_id not in consenting
