@@ -152,4 +152,9 @@ NOT_PERSONAL = {
 LABELS = {
     "UsedUnsubscribeToken": _("used unsubscribe links"),
     "UsedUnsubscribeToken.used_at": _("used"),
+    # The webhook log in plain words: "Webhook deliveries" means nothing to a member.
+    "WebhookDelivery": _("messages sent to systems connected to the club"),
+    "WebhookAttempt": _("attempts to send messages to systems connected to the club"),
+    "WebhookAttempt.response_body": _("answer from the receiving system (shortened)"),
+    "PartnerShare.endpoint": _("the receiving system"),
 }

@@ -21,6 +21,14 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
+class StoreChoiceField(forms.ModelChoiceField):
+    """A store as members know it: its name ("Södermalm"), not the back-office's
+    "Södermalm (sthlm-sodermalm)" with the internal code."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.name)
+
+
 class ProfileFieldsMixin(forms.Form):
     """The member fields shared by sign-up and profile editing, with the same validation."""
 
@@ -49,7 +57,7 @@ class ProfileFieldsMixin(forms.Form):
         help_text=_("For a birthday surprise. You must be at least 16 to join."),
         widget=DateInput(),
     )
-    home_store = forms.ModelChoiceField(
+    home_store = StoreChoiceField(
         label=_("Home store (optional)"),
         queryset=Store.objects.exclude(status=Store.Status.CLOSED),
         required=False,

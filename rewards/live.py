@@ -223,6 +223,9 @@ def _balance(balance: dict[str, int], language: str) -> dict[str, Any]:
         "reserved": balance["reserved"],
         "available_text": points_grouped(available, language),
         "pending_text": pending_text,
+        # the points page's balance list, grouped as the page first showed it
+        "pending_grouped": points_grouped(pending, language),
+        "reserved_grouped": points_grouped(balance["reserved"], language),
         "text": sentence,
     }
 

@@ -314,6 +314,12 @@ def purchase_lines_rows(purchase_ids: list[int]) -> dict[int, list[Any]]:
 REWARD_REFERENCE = "reward:"
 
 
+def _grouped(points: int, language: str) -> str:
+    """``rewards.templatetags.loyalty.points_grouped`` without importing a template library."""
+    text = f"{points:,}"
+    return text if language == "en" else text.replace(",", "\u00a0")
+
+
 def entries_text_rows(entries: list[dict[str, Any]], language: str) -> list[list[str]]:
     """Explanation lines of rows of :func:`ledger_history_rows` in the member's language
     ("+120 p: 2x på löparskor"); points spent on a reward also say which reward, by its name
@@ -334,7 +340,8 @@ def entries_text_rows(entries: list[dict[str, Any]], language: str) -> list[list
     texts = []
     for entry in entries:
         lines = [
-            f"+{part.get('points', 0)} p: {part.get(key) or part.get('en', '')}"
+            # the points grouped as the page's language writes them: "+1 298 p", "+1,298 p"
+            f"+{_grouped(int(part.get('points', 0)), key)} p: {part.get(key) or part.get('en', '')}"
             for part in entry["explanation"] or []
         ]
         if entry["kind"] == redeem:

@@ -98,7 +98,10 @@ def _dated_texts(rows: list[Any], name: str, message: Callable[[int], str]) -> l
     return [
         mark_safe(  # the values are escaped here
             message(row.points)
-            % {name: escape(row.points), "date": escape(_long_date(row.date, months))}
+            % {
+                name: escape(points_grouped(row.points, get_language())),
+                "date": escape(_long_date(row.date, months)),
+            }
         )
         for row in rows
     ]
@@ -129,9 +132,11 @@ def _history_rows(entries: list[dict[str, Any]], language: str) -> list[dict[str
         if kind in (LedgerEntry.Kind.RESERVE, LedgerEntry.Kind.RELEASE) or (
             kind == LedgerEntry.Kind.TRANSFER and signed == 0
         ):
-            points = f"({entry['points']})"
+            points = f"({points_grouped(entry['points'], language)})"
         else:
-            points = f"+{signed}" if signed > 0 else str(signed)
+            # grouped, with a real minus sign: "+1 298", "−1 000"
+            grouped = points_grouped(abs(signed), language)
+            points = f"+{grouped}" if signed > 0 else f"\u2212{grouped}" if signed else "0"
         rows.append(
             {
                 "date": _short_date(entry["created_at"], months),
@@ -178,7 +183,7 @@ def _purchase_rows(purchases: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "store": purchase["store__name"],
                 "total": kronor_short(purchase["total_ore"], language),
                 "points": ngettext("%(counter)s point", "%(counter)s points", earned)
-                % {"counter": earned},
+                % {"counter": points_grouped(earned, language)},
                 "lines": lines,
                 "receipt": _receipt_url(purchase["id"]),
             }
@@ -301,7 +306,7 @@ def points_panel(request: HttpRequest, member: Member) -> str:
 # _html (format_html's escaping); the markup is what rewards/points.html had in its loops.
 _HISTORY_ROW = (
     "\n      <tr>\n        <td>{}</td>\n        <td>{}{}{}\n          {}\n          {}\n"
-    "        </td>\n        <td>{}</td>\n      </tr>\n    "
+    '        </td>\n        <td class="amount">{}</td>\n      </tr>\n    '
 )
 # A purchase's row links to its receipt; the hidden date tells one "Receipt" from another.
 _RECEIPT_LINK = ' · <a href="{}">{}<span class="visually-hidden"> {}</span></a>'
@@ -393,6 +398,7 @@ def points(request: HttpRequest) -> HttpResponse:
         "rewards/points.html",
         {
             "member": member,
+            "language": language,
             "balance": summary.balance,
             "live_cursor": summary.live_cursor,
             "pending": _dated_texts(

@@ -18,6 +18,7 @@ import os
 import sys
 from pathlib import Path
 
+from PIL import Image
 from playwright.sync_api import Page, ViewportSize, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,19 @@ def shoot(page: Page, out: Path, name: str) -> None:
         if button.is_visible():
             button.click()
     path = out / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # The whole page as one tall screen rather than Playwright's full_page: that draws the
+    # fixed tab bar where the first screen ends (over the page's middle) and leaves the lazy
+    # pictures below the first screen blank. The viewport is put back afterwards.
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": PHONE["width"], "height": max(PHONE["height"], height)})
+    page.wait_for_load_state("networkidle")
+    page.evaluate("Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
+    page.screenshot(path=str(path))
+    page.set_viewport_size(PHONE)
+    # A page of flat colours needs no more than a palette: a third of the size, for the repo.
+    with Image.open(path) as shot:
+        flat = shot.convert("RGB").quantize(256, Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    flat.save(path, optimize=True)
     print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
@@ -75,9 +88,12 @@ def main() -> int:
         page.fill("input[name=password]", DEMO_PASSWORD)
         page.locator("form [type=submit]").last.click()
         page.wait_for_url(f"{base}/mina-sidor/**")
-        if args.language != "sv":
-            page.goto(f"{base}/mina-sidor/")
-            page.locator(f"form.language-switch button[value='{args.language}']").first.click()
+        # The language is the member's own (kept on the membership by the switch): switch
+        # whenever the page offers the one asked for, so a Swedish run after an English one
+        # is Swedish again.
+        switch = page.locator(f"form.language-switch button[value='{args.language}']")
+        if switch.count():
+            switch.first.click()
             page.wait_for_load_state("networkidle")
 
         page.goto(f"{base}/mina-sidor/")

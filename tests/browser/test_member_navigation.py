@@ -18,6 +18,7 @@ from django.utils import timezone
 from campaigns.models import MemberOffer
 from members.models import Member
 from rewards.loyalty.tiers import tiers_reevaluate
+from tests import factories
 from tests.browser.fixtures import PHONE_VIEWPORT
 from tests.factories import campaigns as cf
 from tests.factories import rewards as rf
@@ -407,3 +408,102 @@ def test_small_things_checkboxes_time_fields_secondary_actions_and_share_buttons
     assert sms is not None
     apart = max(sms["x"] - (email["x"] + email["width"]), sms["y"] - (email["y"] + email["height"]))
     assert apart >= 8
+
+
+# Every page a member reaches, as a phone shows it (docs/member-pages.md "Checked on a phone").
+MEMBER_PAGES = [
+    "/mina-sidor/",
+    "/mina-sidor/kort/",
+    "/mina-sidor/poang/",
+    "/mina-sidor/erbjudanden/",
+    "/mina-sidor/beloningar/",
+    "/mina-sidor/vouchers/",
+    "/mina-sidor/utmaningar/",
+    "/mina-sidor/nivaer/",
+    "/mina-sidor/tipsa/",
+    "/mina-sidor/recensioner/",
+    "/mina-sidor/installningar/",
+    "/mina-sidor/mina-data/",
+    "/mina-sidor/profil/",
+    "/mina-sidor/vad-gillar-du/",
+    "/offline/",
+    "/integritet/",
+]
+# Where a page's content reaches past its panel (pictures fill the card's width on purpose),
+# and links standing alone in a paragraph, or controls, under 44 px.
+_PAST_THE_PANEL = """() => [...document.querySelectorAll('main .card-panel')].flatMap(panel => {
+  const edge = panel.getBoundingClientRect();
+  return [...panel.querySelectorAll('*:not(.picture):not(.picture *)')]
+    .filter(el => {
+      const r = el.getBoundingClientRect();
+      return r.width > 0 && (r.right > edge.right + 0.5 || r.left < edge.left - 0.5);
+    })
+    .map(el => `${el.tagName}.${el.className} "${(el.innerText || '').slice(0, 30)}"`);
+})"""
+_TARGETS = ", ".join(
+    [
+        "main p.link-row a",
+        "main button",
+        "main select",
+        "main input:not([type=hidden]):not([type=checkbox]):not([type=radio])",
+        ".language-switch button",
+    ]
+)
+_SMALL_TARGETS = (
+    f"() => [...document.querySelectorAll('{_TARGETS}')]"
+    """
+  .filter(el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height < 44; })
+  .map(el => {
+    const name = (el.innerText || el.name || '').trim().slice(0, 30);
+    return `${el.tagName} "${name}" ${Math.round(el.getBoundingClientRect().height)}`;
+  })"""
+)
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_every_member_page_fits_a_phone(live_server, new_page, store, language):
+    """At 390 px nothing scrolls sideways, nothing reaches past its panel (a long e-mail
+    address in Mina data, the receipt's VAT table), and every control and stand-alone link is
+    a 44 px target, on every member page of a member with a year of data."""
+    member = factories.member_with_user(
+        email="anna-katarina.svensson-lindqvist@exempelforetaget-i-sverige.se",
+        first_name="Anna-Katarina",
+        last_name="Svensson-Lindqvist",
+    )
+    _busy(member, store)
+    receipt = rf.purchase(
+        store=store,
+        member=member,
+        lines=[rf.line("SKU-A", 2, 14_990), rf.line("SKU-B", 1, 8_900, vat_rate_bp=1200)],
+    ).purchase
+    reward = rf.reward(code="kaffe", points_cost=100)
+    voucher = rf.claim(member, reward)
+    pages = [
+        *MEMBER_PAGES,
+        f"/mina-sidor/kvitton/{receipt.pk}/",
+        f"/mina-sidor/beloningar/{reward.code}/",
+        f"/mina-sidor/vouchers/{voucher.pk}/",
+    ]
+    page = _open(new_page, live_server, member, language)
+
+    problems = {}
+    for path in pages:
+        page.goto(live_server.url + path)
+        found = {
+            "width": page.evaluate("document.documentElement.scrollWidth"),
+            "past the panel": page.evaluate(_PAST_THE_PANEL),
+            "small": page.evaluate(_SMALL_TARGETS),
+        }
+        if found["width"] > PHONE_VIEWPORT["width"] or found["past the panel"] or found["small"]:
+            problems[path] = found
+    assert problems == {}
+
+    # and the pages a visitor sees before logging in
+    visitor = new_page(locale="sv-SE" if language == "sv" else "en-GB")
+    visitor.context.add_cookies(
+        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}]
+    )
+    for path in ["/", "/konto/login/", "/konto/signup/", "/konto/aktivera/"]:
+        visitor.goto(live_server.url + path)
+        assert visitor.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
+        assert visitor.evaluate(_SMALL_TARGETS) == []

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TEXT = {
     "sv": {
-        "heading": "Dina val",
+        "heading": "Mina val",
         "yes": "Säg ja",
         "withdraw": "Återkalla",
         "status_yes": "Ja",
@@ -36,7 +36,7 @@ TEXT = {
         "download": "Ladda ner mina uppgifter",
     },
     "en": {
-        "heading": "Your choices",
+        "heading": "My choices",
         "yes": "Say yes",
         "withdraw": "Withdraw",
         "status_yes": "Yes",

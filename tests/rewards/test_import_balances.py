@@ -476,9 +476,9 @@ def test_the_member_reads_the_imported_points_on_their_points_page(member):
 
     html = client.get("/mina-sidor/poang/").content.decode()
 
-    assert 'data-testid="available">1500 p' in html
+    assert 'data-testid="available">1\u00a0500 p' in html
     assert "Överfört från den gamla klubben" in html
-    assert "+1500 p: Intjänat i den gamla klubben 1 mars 2025" in html
+    assert "+1\u00a0500 p: Intjänat i den gamla klubben 1 mars 2025" in html
     assert "28 februari 2027" in html  # the last day: 24 months from the earn date
     assert "migrated lot 77" not in html  # the note is for staff
 
