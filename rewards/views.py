@@ -315,7 +315,8 @@ _PURCHASE = (
     '\n    <details class="purchase">\n      <summary>{} · {} · {} · {}</summary>\n'
     '      <table class="table">\n        <thead><tr><th scope="col">{}</th>'
     '<th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead>\n'
-    "        <tbody>{}</tbody>\n      </table>\n      <p>{}</p>\n    </details>\n  "
+    "        <tbody>{}</tbody>\n      </table>\n"
+    '      <p class="link-row">{}</p>\n    </details>\n  '
 )
 _PURCHASE_LINE = "<tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>"
 

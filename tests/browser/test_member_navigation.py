@@ -443,6 +443,9 @@ _PAST_THE_PANEL = """() => [...document.querySelectorAll('main .card-panel')].fl
 _TARGETS = ", ".join(
     [
         "main p.link-row a",
+        "main .pager a",
+        "main td a",
+        "main h2 > a",
         "main button",
         "main select",
         "main input:not([type=hidden]):not([type=checkbox]):not([type=radio])",
