@@ -175,7 +175,11 @@ def _null(field: str) -> Any:
 _MEMBER_OFFERS: CompiledQuery[MemberOffer] = CompiledQuery(
     lambda member_id: (
         MemberOffer.objects.filter(member_id=member_id)
-        .select_related("offer", "offer__category", "offer__product", "campaign")
+        # the campaign's segment too: its criteria say why the offer came (an offer's
+        # reason, campaigns.personalisation.segment_reasons) without a query of their own
+        .select_related(
+            "offer", "offer__category", "offer__product", "campaign", "campaign__segment"
+        )
         .order_by("-created_at", "-id")
     ),
     "member_id",

@@ -15,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from django.db import connection
+
 from campaigns.models import Segment
 from consent.models import Interest, MemberInterest
 from members.models import Member
+from members.rows import column, table
 from rewards.models import Category, Tier
 
 INTEREST_SAID = {
@@ -76,18 +79,95 @@ def _codes(condition: Mapping[str, Any]) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
+_NAMES_SQL: dict[str, str] = {}
+
+
+def _names_sql() -> str:
+    """The names of the interests (and whether the member chose each), tiers and categories
+    that segments' conditions name, by code, in one statement (made once per process)."""
+    vendor = connection.vendor
+    if vendor not in _NAMES_SQL:
+        interest, chose = table(Interest, connection), table(MemberInterest, connection)
+        tier, category = table(Tier, connection), table(Category, connection)
+
+        def i(name: str) -> str:
+            return f"i.{column(Interest, name, connection)}"
+
+        def m(name: str) -> str:
+            return f"m.{column(MemberInterest, name, connection)}"
+
+        def t(name: str) -> str:
+            return f"t.{column(Tier, name, connection)}"
+
+        def c(name: str) -> str:
+            return f"c.{column(Category, name, connection)}"
+
+        _NAMES_SQL[vendor] = (
+            f"SELECT 'i', {i('code')}, {i('name_sv')}, {i('name_en')}, EXISTS (SELECT 1 "  # noqa: S608
+            f"FROM {chose} m WHERE {m('member')} = %s AND {m('interest')} = {i('pk')}) "
+            f"FROM {interest} i WHERE {i('code')} = ANY(%s) "
+            f"UNION ALL SELECT 't', {t('code')}, {t('name_sv')}, {t('name_en')}, FALSE "
+            f"FROM {tier} t WHERE {t('code')} = ANY(%s) "
+            f"UNION ALL SELECT 'c', {c('code')}, {c('name')}, '', FALSE "
+            f"FROM {category} c WHERE {c('code')} = ANY(%s)"
+        )
+    return _NAMES_SQL[vendor]
+
+
+def _names(
+    member: Member, wanted: dict[str, set[str]], lang: str
+) -> tuple[dict[str, Interest], set[str], dict[str, str], dict[str, str]]:
+    """The interests named (unsaved instances), those the member chose, and the tiers' and
+    categories' names, by code (one query)."""
+    interests: dict[str, Interest] = {}
+    chosen: set[str] = set()
+    tiers: dict[str, str] = {}
+    categories: dict[str, str] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _names_sql(),
+            [
+                member.pk,
+                sorted(wanted["interest"]),
+                sorted(wanted["tier"]),
+                sorted(wanted["bought_category"]),
+            ],
+        )
+        for part, code, first, second, member_chose in cursor.fetchall():
+            if part == "i":
+                interests[code] = Interest(code=code, name_sv=first, name_en=second)
+                if member_chose:
+                    chosen.add(code)
+            elif part == "t":
+                tiers[code] = first if lang == "sv" else second
+            else:
+                categories[code] = first or code
+    return interests, chosen, tiers, categories
+
+
 def segment_reason_texts(
-    *, member: Member, segment_ids: Iterable[int], lang: str
+    *,
+    member: Member,
+    segment_ids: Iterable[int],
+    lang: str,
+    criteria: Mapping[int, Any] | None = None,
 ) -> dict[int, tuple[str, bool]]:
     """Segment id -> the sentence for an offer sent to it and whether it is the member's own
     word (an interest they chose: it wins over any reason inferred from their purchases), for
-    the segments that have one (see the module's docstring). At most four queries, whatever
-    the number of segments."""
+    the segments that have one (see the module's docstring). ``criteria``: segment id -> its
+    criteria, for segments already loaded (only the others are read). At most two queries
+    (the segments not loaded; the names their conditions use), whatever their number."""
+    known = dict(criteria or {})
+    wanted_ids = set(segment_ids)
+    if wanted_ids - known.keys():
+        known.update(
+            Segment.objects.filter(pk__in=wanted_ids - known.keys()).values_list("pk", "criteria")
+        )
     told: dict[int, dict[str, Any]] = {}
-    for segment_id, criteria in Segment.objects.filter(pk__in=set(segment_ids)).values_list(
-        "pk", "criteria"
-    ):
-        conditions = list(required_conditions(criteria))
+    for segment_id, criteria_of in sorted(known.items()):
+        if segment_id not in wanted_ids:
+            continue
+        conditions = list(required_conditions(criteria_of))
         for field in TOLD_FIELDS:
             found = next((c for c in conditions if c.get("field") == field and _codes(c)), None)
             if found is not None:
@@ -98,33 +178,7 @@ def segment_reason_texts(
     wanted: dict[str, set[str]] = {field: set() for field in TOLD_FIELDS}
     for condition in told.values():
         wanted[condition["field"]].update(_codes(condition))
-    interests = (
-        {i.code: i for i in Interest.objects.filter(code__in=wanted["interest"])}
-        if wanted["interest"]
-        else {}
-    )
-    chosen = (
-        set(
-            MemberInterest.objects.filter(
-                member=member, interest__code__in=wanted["interest"]
-            ).values_list("interest__code", flat=True)
-        )
-        if wanted["interest"]
-        else set()
-    )
-    tiers = (
-        {t.code: t.name_for(lang) for t in Tier.objects.filter(code__in=wanted["tier"])}
-        if wanted["tier"]
-        else {}
-    )
-    categories = (
-        {
-            c.code: c.name or c.code
-            for c in Category.objects.filter(code__in=wanted["bought_category"])
-        }
-        if wanted["bought_category"]
-        else {}
-    )
+    interests, chosen, tiers, categories = _names(member, wanted, lang)
     out: dict[int, tuple[str, bool]] = {}
     for segment_id, condition in told.items():
         codes = _codes(condition)

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Count, F, QuerySet
 
+from campaigns.models import Campaign
 from campaigns.models.personalisation import (
     InterestCategory,
     MemberRecommendation,
@@ -425,8 +426,25 @@ def _segment_reasons(
     }
     if not segment_of:
         return {}
-    texts = segment_reason_texts(member=member, segment_ids=segment_of.values(), lang=lang)
+    # Segments already loaded with their campaign (the member pages' offers) are not read again.
+    criteria = {
+        campaign.segment_id: campaign.segment.criteria
+        for key in segment_of
+        if _segment_cached(campaign := campaigns[key])
+    }
+    texts = segment_reason_texts(
+        member=member, segment_ids=segment_of.values(), lang=lang, criteria=criteria
+    )
     return {key: texts[sid] for key, sid in segment_of.items() if sid in texts}
+
+
+def _segment_cached(campaign: Any) -> bool:
+    """The campaign was read with its segment (``select_related``), and has one."""
+    return (
+        isinstance(campaign, Campaign)
+        and Campaign._meta.get_field("segment").is_cached(campaign)
+        and campaign.segment is not None
+    )
 
 
 def _interests_for_categories(

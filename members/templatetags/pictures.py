@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage, storages
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
@@ -37,6 +37,22 @@ def _kind(item: Any) -> str:
     return name if name in _ICONS else "reward"
 
 
+# The markup of each picture and placeholder, made once per process: it says nothing about
+# the member (an item's files, sizes and text), and a picture's file names are random and never
+# reused (members.pictures.services), so a new upload or text is a new key. Kept small: cleared
+# when full. Only for storages whose URLs never change (on this host, MEDIA_URL); the storage's
+# base URL is part of the key (tests override MEDIA_URL).
+_MARKUP: dict[tuple[Any, ...], SafeString] = {}
+_MARKUP_MAX = 2000
+
+
+def _remember(key: tuple[Any, ...], markup: SafeString) -> SafeString:
+    if len(_MARKUP) >= _MARKUP_MAX:
+        _MARKUP.clear()
+    _MARKUP[key] = markup
+    return markup
+
+
 @register.simple_tag
 def picture(item: Any, language: str = "", where: str = "card", eager: bool = False) -> SafeString:
     """The item's picture as ``<img srcset>``, or its placeholder; its text in ``language``
@@ -45,12 +61,26 @@ def picture(item: Any, language: str = "", where: str = "card", eager: bool = Fa
     sizes = getattr(item, "image_sizes", None) or []
     if not sizes:
         return placeholder(item, where)
+    alt = item.image_alt_for("sv" if (language or get_language() or "sv")[:2] == "sv" else "en")
+    storage = storages["default"]  # what default_storage stands for
+    local = storage if type(storage) is FileSystemStorage else None
+    if local is not None:
+        key = (
+            local.base_url,
+            where,
+            bool(eager),
+            alt,
+            *(tuple(size) for size in sizes),
+        )
+        markup = _MARKUP.get(key)
+        if markup is not None:
+            return markup
     fallback = next((s for s in sizes if s[0] >= 320), sizes[-1])
     width, height = sizes[-1][0], sizes[-1][1]
     srcset = format_html_join(
         ", ", "{} {}w", ((default_storage.url(name), w) for w, _h, name in sizes)
     )
-    return format_html(
+    markup = format_html(
         '<img class="picture picture-{}" src="{}" srcset="{}" sizes="{}" width="{}" '
         'height="{}" alt="{}" loading="{}" decoding="async">',
         where,
@@ -59,9 +89,10 @@ def picture(item: Any, language: str = "", where: str = "card", eager: bool = Fa
         SIZES.get(where, SIZES["card"]),
         width,
         height,
-        item.image_alt_for("sv" if (language or get_language() or "sv")[:2] == "sv" else "en"),
+        alt,
         "eager" if eager else "lazy",
     )
+    return _remember(key, markup) if local is not None else markup
 
 
 @register.simple_tag
@@ -70,22 +101,32 @@ def placeholder(item: Any, where: str = "card") -> SafeString:
     hidden from screen readers: the item's name is the heading next to it."""
     kind = _kind(item)
     symbol = getattr(item, "symbol", None)
+    key = ("placeholder", kind, where, symbol if kind == "badge" else None)
+    markup = _MARKUP.get(key)
+    if markup is not None:
+        return markup
     if kind == "badge" and symbol:
-        return format_html(
-            '<span class="picture picture-{} picture-placeholder picture-placeholder-badge" '
-            'aria-hidden="true">{}</span>',
-            where,
-            symbol,
+        return _remember(
+            key,
+            format_html(
+                '<span class="picture picture-{} picture-placeholder picture-placeholder-badge" '
+                'aria-hidden="true">{}</span>',
+                where,
+                symbol,
+            ),
         )
-    return format_html(
-        '<span class="picture picture-{} picture-placeholder picture-placeholder-{}" '
-        'aria-hidden="true" data-testid="picture-placeholder">{}</span>',
-        where,
-        kind,
-        mark_safe(  # constant markup
-            '<svg viewBox="0 0 64 64" focusable="false"><path d="'
-            + _ICONS[kind]
-            + '" fill="none" stroke="currentColor" stroke-width="3.5" '
-            'stroke-linejoin="round" stroke-linecap="round"/></svg>'
+    return _remember(
+        key,
+        format_html(
+            '<span class="picture picture-{} picture-placeholder picture-placeholder-{}" '
+            'aria-hidden="true" data-testid="picture-placeholder">{}</span>',
+            where,
+            kind,
+            mark_safe(  # constant markup
+                '<svg viewBox="0 0 64 64" focusable="false"><path d="'
+                + _ICONS[kind]
+                + '" fill="none" stroke="currentColor" stroke-width="3.5" '
+                'stroke-linejoin="round" stroke-linecap="round"/></svg>'
+            ),
         ),
     )

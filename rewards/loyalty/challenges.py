@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
@@ -267,16 +268,10 @@ def challenges_for_member(*, member: Member) -> list[ChallengeRow]:
     return sorted(rows, key=lambda r: (r.completed_at is not None, -r.percent, r.challenge.code))
 
 
-def challenge_nearest(
-    *, member: Member, now: datetime.datetime | None = None
-) -> ChallengeRow | None:
-    """The member's unfinished active challenge closest to completion (as
-    :func:`next_to_complete` picks it), in one query: the panel on "My pages"."""
-    now = now or timezone.now()
-    stored = ChallengeProgress.objects.filter(member=member.pk, challenge=OuterRef("pk"))
-    rows = [
-        ChallengeRow(challenge=c, progress=c.member_progress or 0, completed_at=None)
-        for c in Challenge.objects.filter(active=True, starts_at__lte=now)
+def _nearest_candidates(member_id: int, now: datetime.datetime) -> Any:
+    stored = ChallengeProgress.objects.filter(member=member_id, challenge=OuterRef("pk"))
+    return (
+        Challenge.objects.filter(active=True, starts_at__lte=now)
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
         .annotate(
             member_progress=Subquery(stored.values("progress")[:1]),
@@ -284,6 +279,23 @@ def challenge_nearest(
         )
         .filter(member_completed_at__isnull=True)
         .select_related("badge")
+    )
+
+
+# The panel on "My pages" asks on every request: compiled once per process (members.rows).
+_NEAREST: CompiledQuery[Challenge] = CompiledQuery(
+    _nearest_candidates, "member_id", "now", datetimes=["now"]
+)
+
+
+def challenge_nearest(
+    *, member: Member, now: datetime.datetime | None = None
+) -> ChallengeRow | None:
+    """The member's unfinished active challenge closest to completion (as
+    :func:`next_to_complete` picks it), in one query: the panel on "My pages"."""
+    rows = [
+        ChallengeRow(challenge=c, progress=c.member_progress or 0, completed_at=None)  # type: ignore[attr-defined]
+        for c in _NEAREST(member_id=member.pk, now=now or timezone.now())
     ]
     rows.sort(key=lambda r: (-r.percent, r.challenge.code))
     return rows[0] if rows else None

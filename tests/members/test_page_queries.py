@@ -15,6 +15,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from campaigns.models import MemberOffer
 from rewards.loyalty import tiers
 from tests.factories import campaigns as cf
 from tests.factories import consent as consent_factories
@@ -27,7 +28,12 @@ BUDGETS = {
     "/mina-sidor/": 8,  # 7, and the nearest challenge's one query (issue 16)
     "/mina-sidor/poang/": 7,  # 6, and the names of rewards the page spent points on
     "/mina-sidor/kort/": 2,
-    "/mina-sidor/erbjudanden/": 9,
+    # 2; her offers with their campaigns and segments; the inbox; why each offer came:
+    # profiling consent, products, products and categories she bought, recommendations,
+    # categories, interests and their categories (8) and the names segments' conditions
+    # use (1: interests she chose, tiers, categories). Budget 9 before issue 16's segment
+    # reasons was for a member whose offers needed none of these reads.
+    "/mina-sidor/erbjudanden/": 13,
     "/mina-sidor/beloningar/": 5,
     "/mina-sidor/vouchers/": 4,
     "/mina-sidor/utmaningar/": 6,
@@ -56,6 +62,28 @@ def year_member(member, store):
     cf.campaign_data_with_every_field(member)
     cf.segment({"field": "language", "value": ["sv"]}, name="Svensktalande")
     cf.segment({"field": "language", "value": ["en"]}, name="Engelsktalande")
+    # Offers sent to segments that say why (an interest she chose, her tier, a category she
+    # bought in) and one on a product: every read of an offer's reason runs
+    for criteria in (
+        {"field": "interest", "value": ["running"]},
+        {"field": "tier", "value": ["silver", "guld"]},
+        {"field": "bought_category", "value": ["lopning"]},
+        {"field": "language", "value": ["sv"]},
+    ):
+        offer = cf.offer(title_sv="Erbjudande", title_en="Offer")
+        campaign = cf.campaign(segment_obj=cf.segment(criteria), offer_obj=offer)
+        MemberOffer.objects.create(member=member, offer=offer, campaign=campaign)
+    shoe = rf.purchase(
+        store=store,
+        member=member,
+        lines=[rf.line(sku="SHOE", name="Löparsko X", category="lopning", price_ore=129900)],
+    )
+    product = shoe.purchase.lines.get().product
+    offer = cf.offer(title_sv="Skor", title_en="Shoes", product=product)
+    campaign = cf.campaign(
+        segment_obj=cf.segment({"field": "language", "value": ["sv"]}), offer_obj=offer
+    )
+    MemberOffer.objects.create(member=member, offer=offer, campaign=campaign)
     return member
 
 
