@@ -20,10 +20,12 @@ BEAT_MODEL_NAMES = [
     gettext_noop("clocked"),
 ]
 
-# django-allauth's msgids whose Swedish in allauth's catalogue reads wrong ("Epost-adress");
-# the project's catalogue (LOCALE_PATHS) comes first, so these words win everywhere.
+# django-allauth's msgids whose Swedish in allauth's catalogue reads wrong ("Epost-adress",
+# "Epost"); the project's catalogue (LOCALE_PATHS) comes first, so these words win
+# everywhere (a channel on Mina data read allauth's "Epost").
 ALLAUTH_OVERRIDES = [
     gettext_noop("Email address"),
+    gettext_noop("Email"),
 ]
 
 
