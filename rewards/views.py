@@ -321,25 +321,30 @@ _PURCHASE = (
 _PURCHASE_LINE = "<tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>"
 
 
+# The rows' parts, already escaped by _html: SafeString itself, not mark_safe (its lazy-text
+# checks, per part, were about 5 % of the points page).
+_Safe = SafeString
+
+
 def _history_html(rows: list[dict[str, Any]]) -> SafeString:
-    receipt = _("Receipt")
+    receipt = escape(_("Receipt"))
     return mark_safe(  # every part is escaped by _html
         "".join(
             _html(
                 _HISTORY_ROW,
                 row["date"],
                 row["what"],
-                mark_safe(_html(" · {}", row["store"])) if row["store"] else "",
-                mark_safe(_html(_RECEIPT_LINK, row["receipt"], receipt, row["date"]))
+                _Safe(_html(" · {}", row["store"])) if row["store"] else "",
+                _Safe(_html(_RECEIPT_LINK, row["receipt"], receipt, row["date"]))
                 if row["receipt"]
                 else "",
-                mark_safe(
+                _Safe(
                     "".join(
                         _html('<br><span class="muted explanation">{}</span>', x)
                         for x in row["lines"]
                     )
                 ),
-                mark_safe(_html('<br><span class="muted">{}</span>', row["reason"]))
+                _Safe(_html('<br><span class="muted">{}</span>', row["reason"]))
                 if row["reason"]
                 else "",
                 row["points"],
@@ -351,7 +356,7 @@ def _history_html(rows: list[dict[str, Any]]) -> SafeString:
 
 def _purchases_html(purchases: list[dict[str, Any]]) -> SafeString:
     headings = (_("Item"), _("Qty"), _("Price"), _("Points"))
-    show_receipt = _("Show the receipt")
+    show_receipt = escape(_("Show the receipt"))
     return mark_safe(  # every part is escaped by _html
         "".join(
             _html(
@@ -361,20 +366,20 @@ def _purchases_html(purchases: list[dict[str, Any]]) -> SafeString:
                 purchase["total"],
                 purchase["points"],
                 *headings,
-                mark_safe(
+                _Safe(
                     "".join(
                         _html(
                             _PURCHASE_LINE,
                             line["name"],
                             line["quantity"],
-                            mark_safe(_html(" ({})", line["returned"])) if line["returned"] else "",
+                            _Safe(_html(" ({})", line["returned"])) if line["returned"] else "",
                             line["price"],
                             line["points"],
                         )
                         for line in purchase["lines"]
                     )
                 ),
-                mark_safe(_html('<a href="{}">{}</a>', purchase["receipt"], show_receipt)),
+                _Safe(_html('<a href="{}">{}</a>', purchase["receipt"], show_receipt)),
             )
             for purchase in purchases
         )
