@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from consent import privacy_parts
@@ -36,7 +37,7 @@ from consent.models import (
 from consent.scrub import ERASED, Identifiers, identifier_regex, scrub
 from consent.services.consent import Proof, consent_set_locked
 from consent.services.export import export_leftovers_clean, privacy_export_file_delete
-from consent.webhooks.shares import partner_share_rows
+from consent.webhooks.shares import SHOWN_GROUPS, partner_share_rows, share_sentence
 from members.external_ids import external_id_erased_form
 from members.formats import date_short, datetime_short
 from members.import_jobs import import_jobs_purge
@@ -476,10 +477,45 @@ def _profile_rows(member: Member) -> list[dict[str, str]]:
     return [{"label": str(label), "value": str(value) or "—"} for label, value in values]
 
 
+# Mina data's shares, newest first (as consent.webhooks.shares reads them), compiled once per
+# process (members.rows): the ORM's query and its server-side cursor were about a sixth of the
+# page's CPU (docs/benchmarks.md "Member pages").
+_SHARES_FIRST = 500
+_PARTNER_SHARES: CompiledQuery[PartnerShare] = CompiledQuery(
+    lambda member_id: (
+        PartnerShare.objects.filter(member_id=member_id)
+        .select_related("purpose")
+        .order_by("-shared_at", "-id")[:_SHARES_FIRST]
+    ),
+    "member_id",
+)
+
+
 def _partner_rows(member: Member) -> list[dict[str, str]]:
     """Every share in plain words, a day's shares with one receiver in one sentence
-    (consent.webhooks.shares)."""
-    return partner_share_rows(member)
+    (consent.webhooks.shares): from the newest shares in one compiled read; a member with more
+    shares than it holds and fewer groups than are shown gets them all, as the shares module
+    reads them."""
+    shares = _PARTNER_SHARES(member_id=member.pk)
+    if len(shares) >= _SHARES_FIRST:
+        return partner_share_rows(member)
+    swedish = (get_language() or "sv").startswith("sv")
+    groups: dict[tuple[str, str, str], set[str]] = {}
+    for share in shares:
+        recipient = share.recipient or share.purpose.partner_name or share.purpose.name
+        reason = share.reason_sv if swedish else share.reason_en
+        key = (date_short(share.shared_at), recipient, reason)
+        if key not in groups and len(groups) >= SHOWN_GROUPS:
+            break
+        groups.setdefault(key, set()).update(share.data_categories)
+    return [
+        {
+            "text": share_sentence(
+                recipient=recipient, kinds=sorted(kinds), shared_on=day, reason=reason
+            )
+        }
+        for (day, recipient, reason), kinds in groups.items()
+    ]
 
 
 def _register_page_sections() -> None:
