@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import translation
 from PIL import Image
 
 from campaigns.models import MemberOffer, Offer
@@ -33,6 +34,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _media(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Any:
+    """The reasons are read in English here (the Swedish catalogue has them too)."""
+    with translation.override("en"):
+        yield
 
 
 # --- pictures made here ------------------------------------------------------------------------
