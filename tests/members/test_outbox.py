@@ -346,6 +346,57 @@ def test_purge_keeps_recent_events_and_the_feed_head(member):
     assert list(OutboxEvent.objects.values_list("pk", flat=True)) == [head.pk]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_purge_goes_in_batches_and_skips_an_event_another_transaction_holds(monkeypatch):
+    """A purge locks its batch in id order and skips what a writer holds (an erasure scrubbing
+    the member's events): it never waits on, or deadlocks with, the writers beside it."""
+    import threading
+
+    from django.db import connection
+
+    from members import outbox
+
+    member = factories.member_with_user(email="purge@example.se")
+    old = timezone.now() - datetime.timedelta(days=40)
+    with transaction.atomic():
+        events = [
+            outbox_emit("member.updated", member=member, data={"fields": []}, occurred_at=old)
+            for _ in range(5)
+        ]
+        newest = outbox_emit("member.updated", member=member, data={"fields": []})
+    outbox.outbox_sequence()
+    monkeypatch.setattr(outbox, "PURGE_BATCH", 2)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                OutboxEvent.objects.select_for_update().get(pk=events[1].pk)
+                held.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    try:
+        deleted = outbox_purge(keep_days=30)
+    finally:
+        release.set()
+        holder.join()
+
+    mine = [event.pk for event in [*events, newest]]
+    assert deleted == 4
+    assert set(OutboxEvent.objects.filter(pk__in=mine).values_list("pk", flat=True)) == {
+        events[1].pk,
+        newest.pk,
+    }
+    # the next run takes the one that was held
+    assert outbox_purge(keep_days=30) == 1
+    assert list(OutboxEvent.objects.filter(pk__in=mine).values_list("pk", flat=True)) == [newest.pk]
+
+
 def test_uuid_is_unique_and_the_webhook_id_stable(member):
     with transaction.atomic():
         events = [
