@@ -5,8 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from members import views as member_views
-from members.pictures import views as picture_views
 from members.api.views import api_not_found
+from members.pictures import views as picture_views
 
 admin.site.site_header = _("Kundklubb back-office")
 admin.site.site_title = _("Kundklubb")

@@ -223,10 +223,10 @@ def csv_read(data: bytes, *, known: tuple[str, ...], required: tuple[str, ...]) 
         if not joined.strip():  # only blanks: the same as no value but blanks
             continue
         if "\x00" in joined:  # PostgreSQL text cannot hold it: the line, not the run, fails
-            column = next(
-                (raw.strip() for raw, value in zip(header, values, strict=False) if "\x00" in value),
-                "",
+            nul_columns = (
+                raw.strip() for raw, value in zip(header, values, strict=False) if "\x00" in value
             )
+            column = next(nul_columns, "")
             problem = ReportLine(
                 line=line,
                 column=column,

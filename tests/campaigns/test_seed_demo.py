@@ -366,7 +366,8 @@ def test_demo_login_points_page_explains_the_history(demo, client):
 
     page = _text(client.get("/mina-sidor/poang/"))
 
-    assert re.search(r'data-testid="pending-dates"><li>\d[\d\s]* p den \d{1,2} \w+ \d{4}', page), page
+    pending = r'data-testid="pending-dates"><li>\d[\d\s]* p den \d{1,2} \w+ \d{4}'
+    assert re.search(pending, page), page
     for explanation in (
         "p: 1 poäng per krona",
         "Dubbla poäng på löparkläder",
