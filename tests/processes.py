@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import redis
 from django.db import connection
 
 
@@ -26,3 +29,25 @@ def test_database_url() -> str:
 
 
 test_database_url.__test__ = False  # type: ignore[attr-defined]  # not a test for pytest
+
+
+@contextmanager
+def bench_redis_url() -> Iterator[str]:
+    """A Redis database of its own for a benchmark a test runs (its broker, cache, and the
+    timeline's pending list), emptied before and after: sharing the test's would leave the
+    benchmark's queued tasks and event ids for the next test's worker (a door test's
+    check-in offer went missing after the check-in benchmark)."""
+    from django.conf import settings
+
+    base, _, number = settings.REDIS_URL.rpartition("/")
+    url = f"{base}/{(int(number or 0) + 3) % 16}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+bench_redis_url.__test__ = False  # type: ignore[attr-defined]  # not a test for pytest

@@ -22,7 +22,7 @@ LAST_LINE = re.compile(r"^checkins=(\d+) checkin_p95_ms=(\d+)$")
 
 
 @pytest.mark.bench
-def test_checkin_short_run_shows_every_member_an_offer(tmp_path: Path) -> None:
+def test_checkin_short_run_shows_every_member_an_offer(tmp_path: Path, bench_redis: str) -> None:
     db = settings.DATABASES["default"]
     name = f"{db['NAME']}_bench_checkin"
     host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
@@ -33,7 +33,7 @@ def test_checkin_short_run_shows_every_member_an_offer(tmp_path: Path) -> None:
         "BENCH_CHECKIN_HISTORY": "10",
         "BENCH_CHECKIN_DOCS": "0",
         "BENCH_PAGES_DATABASE_URL": url,
-        "BENCH_PAGES_REDIS_URL": settings.REDIS_URL,
+        "BENCH_PAGES_REDIS_URL": bench_redis,
         "BENCH_PAGES_PORT": str(free_port()),
         "BENCH_PAGES_VAR_DIR": str(tmp_path),
     }

@@ -49,14 +49,14 @@ def _database_url() -> str:
 
 
 @pytest.mark.bench
-def test_soak_short_run_has_no_errors_and_intact_books(tmp_path: Path) -> None:
+def test_soak_short_run_has_no_errors_and_intact_books(tmp_path: Path, bench_redis: str) -> None:
     # given the soak harness with its knobs at a 20-second scale, on databases of its own
     url = _database_url()
     env = {
         **os.environ,
         **SHORT,
         "BENCH_SOAK_DATABASE_URL": url,
-        "BENCH_SOAK_REDIS_URL": settings.REDIS_URL,
+        "BENCH_SOAK_REDIS_URL": bench_redis,
         "BENCH_SOAK_PORT": str(free_port()),
         "BENCH_SOAK_VAR_DIR": str(tmp_path),
     }

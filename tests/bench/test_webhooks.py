@@ -19,7 +19,7 @@ LAST_LINE = re.compile(r"^events=(\d+) webhook_ratio=(\d+\.\d+) p95_ms=(\d+)$")
 
 
 @pytest.mark.bench
-def test_webhooks_short_run_delivers_every_event() -> None:
+def test_webhooks_short_run_delivers_every_event(bench_redis: str) -> None:
     db = settings.DATABASES["default"]
     name = f"{db['NAME']}_bench_webhooks"
     host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
@@ -28,7 +28,7 @@ def test_webhooks_short_run_delivers_every_event() -> None:
         "BENCH_WEBHOOKS_EVENTS": "300",
         "BENCH_WEBHOOKS_LATENCY_EVENTS": "50",
         "BENCH_WEBHOOKS_DATABASE_URL": f"postgres://{db.get('USER') or 'postgres'}@{host}/{name}",
-        "BENCH_WEBHOOKS_REDIS_URL": settings.REDIS_URL,
+        "BENCH_WEBHOOKS_REDIS_URL": bench_redis,
         "BENCH_WEBHOOKS_TIMEOUT": "60",
     }
     try:
