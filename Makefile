@@ -83,7 +83,7 @@ screenshots: $(STAMP)
 test: $(STAMP) messages
 	@$(PY) scripts/check_services.py
 	@bash scripts/ensure_chromium.sh
-	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest -n 2 --dist loadgroup \
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest -n 2 \
 		--durations=30 $(PYTEST_ARGS)
 
 # .pre-commit-config.yaml runs the same commands (keep the two in step).

@@ -23,18 +23,6 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"Tests run on PostgreSQL only; DATABASE_URL gives {engine}.")
 
 
-# Tests that start processes (Celery workers, servers, Chromium, `make run`) or stop
-# services run one after another on one xdist worker, while the other worker takes the rest
-# (`make test` runs `-n 2 --dist loadgroup`): they would otherwise fight over CPU and ports.
-PROCESS_MARKERS = frozenset({"browser", "fault", "smoke", "bench"})
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if PROCESS_MARKERS & {marker.name for marker in item.iter_markers()}:
-            item.add_marker(pytest.mark.xdist_group("processes"))
-
-
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     """Rate-limit counters live in Redis; start each test with none."""

@@ -83,7 +83,9 @@ def stop(process: subprocess.Popen[bytes]) -> int:
     except ProcessLookupError:
         return process.wait()
     try:
-        return process.wait(timeout=60)
+        # Worker warm shutdown, then the embedded PostgreSQL's own stop: well under a minute
+        # alone, longer when the other xdist worker keeps both cores busy.
+        return process.wait(timeout=120)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
