@@ -12,6 +12,7 @@ redelivered event never acts twice.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -149,8 +150,16 @@ def activity_recorded(*, event_id: int, kind: str) -> None:
 # and no wake-up is lost (a push onto an empty list always queues a drain). A drain task
 # lost with its batch (worker killed) is covered by the beat sweep, like a lost task before.
 # With eager Celery (tests) or a broker other than Redis each event still gets its own task.
+#
+# A drain works for at most DRAIN_SECONDS and then hands over to a fresh drain task when ids
+# are still waiting: under a till's steady load the list may never run empty, and a drain
+# that looped until it did would meet the task's soft time limit (CELERY_TASK_SOFT_TIME_LIMIT)
+# and end with ids waiting and no drain queued; no push would queue one again (the list is
+# not empty), so the consumers would stop for good (found by bench.mixed: 100 000 purchases
+# waited, unconsumed). The beat sweep also queues a drain whenever ids are waiting.
 PENDING_KEY = "members:activity:pending"
 DRAIN_BATCH = 200
+DRAIN_SECONDS = 60.0
 _pending_clients: dict[str, Any] = {}
 
 
@@ -176,8 +185,9 @@ def _dispatch_later(event_id: int) -> None:
         task_get("members.tasks.activity_drain").delay()
 
 
-def activity_drain(*, batch: int = DRAIN_BATCH) -> int:
-    """Consume the event ids waiting on the pending list, oldest first, until it is empty.
+def activity_drain(*, batch: int = DRAIN_BATCH, seconds: float = DRAIN_SECONDS) -> int:
+    """Consume the event ids waiting on the pending list, oldest first, until it is empty or
+    ``seconds`` have passed; then, if ids are still waiting, queue the next drain.
 
     Returns how many events were handed over. A consumer that fails leaves its event to the
     sweep (its claim was rolled back) and the drain goes on with the next one."""
@@ -185,6 +195,7 @@ def activity_drain(*, batch: int = DRAIN_BATCH) -> int:
     if client is None:
         return 0
     drained = 0
+    deadline = time.monotonic() + seconds
     while True:
         ids = client.rpop(PENDING_KEY, batch)
         if not ids:
@@ -195,6 +206,11 @@ def activity_drain(*, batch: int = DRAIN_BATCH) -> int:
             except Exception:
                 logger.exception("activity consumer failed for event %s; the sweep retries", raw)
             drained += 1
+        if time.monotonic() >= deadline:
+            # An id pushed after this check finds the list empty and queues its own drain.
+            if client.llen(PENDING_KEY):
+                task_get("members.tasks.activity_drain").delay()
+            return drained
 
 
 def activity_consume(*, event_id: int) -> int:
@@ -222,7 +238,16 @@ def activity_consume(*, event_id: int) -> int:
 
 
 def activity_sweep(*, within: timedelta = timedelta(days=1)) -> int:
-    """Re-dispatch recent events some consumer has not handled (a lost task). Beat runs it."""
+    """Re-dispatch recent events some consumer has not handled (a lost task). Beat runs it.
+
+    While ids wait on the pending list, the sweep queues a drain (one may have been lost)
+    and re-dispatches nothing: the unhandled events are mostly those waiting, and pushing
+    them again would only make the backlog longer. An event lost with a killed drain is
+    pushed again by the first sweep that finds the list empty."""
+    client = _pending_client()
+    if client is not None and client.llen(PENDING_KEY):
+        task_get("members.tasks.activity_drain").delay()
+        return 0
     since = timezone.now() - within
     redispatched = 0
     for consumer in _consumers.values():

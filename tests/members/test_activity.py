@@ -211,6 +211,59 @@ def test_activity_record_queues_ids_and_one_drain_when_not_eager(
 
 
 @pytest.mark.django_db
+def test_a_drain_that_runs_out_of_time_hands_over_to_the_next_drain(member, register, pending_list):
+    # Given five waiting events (a till's steady load: the list never runs empty)
+    recorder = register(Recorder())
+    events = [_event(member) for _ in range(5)]
+    client = activity._pending_client()
+    client.lpush(activity.PENDING_KEY, *[event.pk for event in events])
+
+    # When a drain with no time left consumes one batch of two
+    assert activity.activity_drain(batch=2, seconds=0) == 2
+
+    # Then it handled the oldest two, left three waiting and queued the next drain
+    assert recorder.handled == [events[0].pk, events[1].pk]
+    assert client.llen(activity.PENDING_KEY) == 3
+    assert pending_list == ["drain"]
+
+    # And a drain whose last batch empties the list queues none
+    assert activity.activity_drain(batch=3, seconds=0) == 3
+    assert recorder.handled == [event.pk for event in events]
+    assert pending_list == ["drain"]
+
+
+def test_a_drain_hands_over_long_before_the_tasks_soft_time_limit(settings):
+    # (a drain still running at the soft limit would end with ids waiting and no drain queued)
+    assert activity.DRAIN_SECONDS * 2 <= settings.CELERY_TASK_SOFT_TIME_LIMIT
+
+
+@pytest.mark.django_db
+def test_the_sweep_queues_a_drain_for_waiting_ids_and_pushes_nothing_again(
+    member, register, pending_list
+):
+    # Given two unhandled events waiting on the list and no drain (it was lost)
+    recorder = register(Recorder())
+    events = [_event(member), _event(member)]
+    client = activity._pending_client()
+    client.lpush(activity.PENDING_KEY, *[event.pk for event in events])
+
+    # When beat runs the sweep
+    assert activity_sweep() == 0
+
+    # Then a drain is queued and the waiting ids are not pushed a second time
+    assert pending_list == ["drain"]
+    assert client.llen(activity.PENDING_KEY) == 2
+    assert recorder.handled == []
+
+    # And once the list is empty, the sweep pushes what no consumer handled
+    assert activity.activity_drain(batch=1, seconds=0) == 1  # (and it queues the next drain)
+    client.delete(activity.PENDING_KEY)  # the second id was lost with a killed drain
+    assert activity_sweep() == 1
+    assert [int(raw) for raw in client.lrange(activity.PENDING_KEY, 0, -1)] == [events[1].pk]
+    assert pending_list == ["drain", "drain", "drain"]
+
+
+@pytest.mark.django_db
 def test_activity_drain_goes_on_after_a_failing_consumer(member, register, pending_list):
     # Given two waiting events whose consumer fails on the first
     recorder = register(Recorder())
