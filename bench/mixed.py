@@ -15,12 +15,16 @@
    the purchases' timeline events are consumed by the default worker, as in production.
 3. ``BENCH_MIXED_ROUNDS`` rounds, each:
    a. the till alone, clients back to back for ``BENCH_MIXED_SECONDS`` (peak);
-   b. a new campaign launched, the till at full speed until the campaign is done;
+   b. a new campaign launched, the till at full speed until the campaign is done or
+      ``BENCH_MIXED_PEAK_SECONDS`` (180) have passed (the campaign is then waited for);
    c. the till alone, paced at half of (a)'s peak (p99 from each request's scheduled start);
    d. a new campaign, the till paced as in (c) until the campaign is done;
    e. a new campaign with no till load (its own time alone).
    Between campaigns the deliveries and the week's contact budget are emptied, so every
-   campaign does the same work.
+   campaign does the same work. Before each step the bench waits until the default worker
+   has consumed every timeline event the till's purchases queued (the pending list is
+   empty), so an "alone" window is alone, and logs how long that took: the consumers'
+   catching up is the till's own work, done after its answers.
 4. ``mixed_ratio`` = requests/s in (b) / in (a), over all rounds; ``p99_ratio`` = p99 in
    (d) / in (c). The campaign's time (launch -> done) is reported for (b), (d) and (e).
 
@@ -55,6 +59,9 @@ MEMBERS = int(os.environ.get("BENCH_MIXED_MEMBERS", "100000"))
 SECONDS = float(os.environ.get("BENCH_MIXED_SECONDS", "12"))
 ROUNDS = max(1, int(os.environ.get("BENCH_MIXED_ROUNDS", "2")))
 TIMEOUT = float(os.environ.get("BENCH_MIXED_TIMEOUT", "600"))
+# The till at full speed beside a campaign stops after this long even if the campaign is not
+# done: a niced campaign may get next to nothing beside a till that takes every core.
+PEAK_LIMIT = float(os.environ.get("BENCH_MIXED_PEAK_SECONDS", "180"))
 # docs/deploy.md's workers: one for the default queue (--concurrency=4), one for the
 # campaigns queue (half the cores, at least 1; it lowers its own CPU priority,
 # CAMPAIGNS_WORKER_NICE). BENCH_MIXED_SPLIT=0: one worker for both queues (-c
@@ -103,6 +110,28 @@ class Side:
         return len(self.window.latencies) / self.seconds if self.seconds else 0.0
 
 
+def consumers_wait(label: str, *, limit: float = 900.0) -> None:
+    """Wait until the timeline events the till's purchases queued are consumed (the drain
+    takes the ids off the list; the last batch is a second or two behind)."""
+    import redis
+
+    from members.activity import PENDING_KEY
+
+    client = redis.Redis.from_url(REDIS_URL)
+    started = time.perf_counter()
+    waiting = first = int(client.llen(PENDING_KEY))
+    while waiting and time.perf_counter() - started < limit:
+        time.sleep(0.5)
+        waiting = int(client.llen(PENDING_KEY))
+    client.close()
+    if first:
+        took = time.perf_counter() - started
+        log(
+            f"  before {label}: {first} timeline events consumed in {took:.1f} s"
+            + (f", {waiting} still waiting (gave up)" if waiting else "")
+        )
+
+
 def campaign_reset() -> None:
     """Empty the deliveries (and what hangs off them) and the contact budget, so the next
     campaign does the same work as the first (the weekly cap would suppress it otherwise)."""
@@ -111,15 +140,19 @@ def campaign_reset() -> None:
 
 
 class CampaignRun:
-    """Launch a new campaign; ``done`` is set when it is (polled from the database)."""
+    """Launch a new campaign; ``done`` is set when it is (polled from the database), or when
+    ``limit`` seconds have passed: the till beside it stops then, and the campaign is still
+    waited for (``TIMEOUT``) before the next step empties its deliveries."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, limit: float = TIMEOUT) -> None:
         from campaigns.authoring import campaign_launch
 
         campaign_reset()
         self.campaign = fanout.campaign_make(name)
         self.done = threading.Event()
         self.error: str = ""
+        self.limit = limit
+        self.cut: dict[str, int] = {}  # the deliveries by status when the limit was reached
         self.started = time.perf_counter()
         self.finished = 0.0
         campaign_launch(campaign=self.campaign, actor=None)
@@ -135,7 +168,12 @@ class CampaignRun:
                 ).fetchone()
                 if row and row[0] == "done":
                     break
-                if time.perf_counter() > deadline:
+                now = time.perf_counter()
+                if not self.done.is_set() and now > self.started + self.limit:
+                    self.cut = self.counts()
+                    self.done.set()
+                    deadline = now + TIMEOUT
+                if now > deadline:
                     self.error = "the campaign did not finish in time"
                     break
                 time.sleep(0.1)
@@ -189,6 +227,7 @@ def main() -> int:
     from config.celery import app
 
     app.control.purge()
+    earn.broker_queue_drop()  # and the timeline ids an earlier run left on this database
     log_path = ROOT / "var" / "bench-mixed-worker.log"
     log_path.parent.mkdir(exist_ok=True)
     log_path.unlink(missing_ok=True)
@@ -217,25 +256,31 @@ def main() -> int:
         earn.run_clients(fx, seconds=0.0, warmup=earn.WARMUP, prefix=f"w{run_id}")
         for n in range(ROUNDS):
             tag = f"{run_id}{n}"
+            consumers_wait("the till alone")
             window, seconds = earn.run_clients(fx, seconds=SECONDS, warmup=1.0, prefix=f"a{tag}")
             alone.add(window, seconds)
             peak = earn.describe(f"round {n + 1}: till alone (peak)", window, seconds)
 
-            run = CampaignRun(f"Mixed {tag} peak")
+            consumers_wait("the campaign with the till at peak")
+            run = CampaignRun(f"Mixed {tag} peak", limit=PEAK_LIMIT)
             window, seconds = earn.run_clients(
                 fx, seconds=0.0, warmup=0.0, prefix=f"d{tag}", stop=run.done
             )
             times["peak"].append(run.wait())
             during.add(window, seconds)
             earn.describe(f"round {n + 1}: till during the campaign (peak)", window, seconds)
+            if run.cut:
+                log(f"  the till stopped after {PEAK_LIMIT:.0f} s with the campaign at {run.cut}")
             log(f"  campaign {times['peak'][-1]:.1f} s, {run.counts()}")
 
+            consumers_wait("the till alone at half of peak")
             window, seconds = earn.run_clients(
                 fx, seconds=SECONDS, warmup=1.0, prefix=f"h{tag}", rate=peak / 2
             )
             alone_half.add(window, seconds)
             earn.describe(f"round {n + 1}: till alone (half of peak, paced)", window, seconds)
 
+            consumers_wait("the campaign with the till at half of peak")
             run = CampaignRun(f"Mixed {tag} half")
             window, seconds = earn.run_clients(
                 fx, seconds=0.0, warmup=0.0, prefix=f"e{tag}", rate=peak / 2, stop=run.done
@@ -247,6 +292,7 @@ def main() -> int:
             )
             log(f"  campaign {times['half'][-1]:.1f} s, {run.counts()}")
 
+            consumers_wait("the campaign alone")
             run = CampaignRun(f"Mixed {tag} alone")
             times["alone"].append(run.wait())
             log(f"round {n + 1}: campaign alone {times['alone'][-1]:.1f} s, {run.counts()}")

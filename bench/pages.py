@@ -20,7 +20,9 @@
    own keep-alive connection, with its own session and cookie jar. The baseline,
    ``/offline/`` (anonymous: no session, no member), is measured at the start, the middle
    and the end of each concurrency's pass; its rate is their mean, so it shares whatever
-   else the machine is doing.
+   else the machine is doing. The same page for a logged-in member (the floor: the session,
+   the user, CSRF and the member's navigation, no member data) is measured after the first
+   baseline window and reported beside the pages, outside ``pages_min_ratio``.
 
 Each page's ratio is its requests/s over the baseline's at the same concurrency. The last
 line is exactly ``pages_min_ratio=<lowest ratio at 8 clients> p99_2_ms=<worst p99 at 2>
@@ -81,6 +83,10 @@ WRITE_DOCS = os.environ.get("BENCH_PAGES_DOCS", "1") != "0"
 SECRET_KEY = os.environ.get("BENCH_PAGES_SECRET_KEY") or "bench-pages-" + secrets.token_hex(24)
 
 BASELINE = ("offline (baseline)", "/offline/")
+# The same page for a logged-in member: what every member page costs before it reads any of
+# the member's data (the session, the user, CSRF, the member's navigation). Reported beside
+# the pages as their floor; not one of them, so not in pages_min_ratio.
+FLOOR = ("offline, logged in (floor)", "/offline/")
 PAGES = [
     ("Mina sidor", "/mina-sidor/"),
     ("points", "/mina-sidor/poang/"),
@@ -502,6 +508,7 @@ def warm_up(session_keys: list[str]) -> None:
 class Pass:
     clients: int
     baseline: list[Result]
+    floor: Result
     pages: list[Result]
 
     @property
@@ -519,6 +526,7 @@ def run_pass(clients: int, session_keys: list[str]) -> Pass:
     balance(anonymous)
     balance(members)
     baseline = [window(BASELINE[1], anonymous, BASELINE[0])]
+    floor = window(FLOOR[1], members, FLOOR[0])
     pages = []
     middle = len(PAGES) // 2
     for index, (name, path) in enumerate(PAGES):
@@ -528,7 +536,7 @@ def run_pass(clients: int, session_keys: list[str]) -> Pass:
     baseline.append(window(BASELINE[1], anonymous, BASELINE[0]))
     for browser in anonymous + members:
         browser.close()
-    return Pass(clients=clients, baseline=baseline, pages=pages)
+    return Pass(clients=clients, baseline=baseline, floor=floor, pages=pages)
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -566,6 +574,11 @@ def report(passes: list[Pass], *, summary: str, context: str) -> str:
         samples = ", ".join(f"{r.rate:.0f}" for r in p.baseline)
         worst = max(r.p(99) for r in p.baseline)
         row += f" {p.baseline_rate:.0f} ({samples}) | p99 {worst:.0f} | 1 |"
+    lines.append(row)
+    row = f"| {FLOOR[1]} logged in (the floor, not a member page) |"
+    for p in passes:
+        floor = p.floor
+        row += f" {floor.rate:.0f} | {floor.p(50):.0f} / {floor.p(99):.0f} | {p.ratio(floor):.2f} |"
     lines.append(row)
     for index, (name, path) in enumerate(PAGES):
         row = f"| {name} `{path}` |"
@@ -614,7 +627,7 @@ def main() -> int:
     failed = [
         (p.clients, r.name, r.errors)
         for p in passes
-        for r in p.baseline + p.pages
+        for r in [*p.baseline, p.floor, *p.pages]
         if r.errors or not r.latencies
     ]
     if failed:
