@@ -11,7 +11,9 @@ a statement with more than 65,535. Django's PostgreSQL backend never counts, so 
 - a statement carrying a long array is not prepared (``ServerBindingCursor``);
 - ``bulk_batch_size`` keeps every ``bulk_create``/``bulk_update`` statement within the
   limit, in batches as large as it allows;
-- ``max_query_params`` tells Django the limit (``in_bulk`` batches by it).
+- ``max_query_params`` tells Django the limit (``in_bulk`` batches by it);
+- the health check before a request's first statement (``CONN_HEALTH_CHECKS``) asks the
+  socket instead of the server (``close_if_health_check_failed``).
 
 ``database_tune`` in ``config/settings/base.py`` selects it for every PostgreSQL database,
 whether parameters are bound on the server or not.
@@ -19,10 +21,12 @@ whether parameters are bound on the server or not.
 
 from __future__ import annotations
 
+import select
 from collections.abc import Sequence
 from typing import Any
 
 from django.db.backends.postgresql import base, features, operations
+from psycopg import pq
 
 # The Bind message counts its parameters in a 16-bit integer.
 MAX_QUERY_PARAMS = 65_535
@@ -84,3 +88,43 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if params.get("cursor_factory") is _DjangoServerBindingCursor:
             params["cursor_factory"] = ServerBindingCursor
         return params
+
+    def close_if_health_check_failed(self) -> None:
+        """Django's health check sends ``SELECT 1`` before each request's first statement on
+        a kept connection: a round trip and a statement for PostgreSQL on every request,
+        about a tenth of a logged-in page's floor (docs/benchmarks.md "Member pages").
+
+        A connection the server has ended (``pg_terminate_backend``, a restart, an idle
+        timeout, a pooler going away) is ended with a message and a closed socket, so the
+        idle connection's socket turns readable. Here a connection that is idle, in no
+        transaction, with nothing waiting on its socket is taken as usable without asking
+        the server; anything else (something to read, a broken or busy state) gets Django's
+        ``SELECT 1`` and is closed and replaced if that fails. A server that vanished
+        without a word (a cut network) is found by neither check before the request's first
+        statement fails; Django closes that connection at the end of the request.
+        ``tests/database/test_health_check.py``."""
+        state: Any = self  # django-stubs does not declare the health-check attributes
+        if self.connection is None or not state.health_check_enabled or state.health_check_done:
+            return
+        if _quiet(self.connection):
+            state.health_check_done = True
+            return
+        super().close_if_health_check_failed()
+
+
+def _quiet(connection: Any) -> bool:
+    """Whether a psycopg connection is open, idle outside any transaction, and has nothing
+    waiting to be read on its socket (checked without blocking)."""
+    info = connection.info
+    if (
+        connection.closed
+        or info.status != pq.ConnStatus.OK
+        or info.transaction_status != pq.TransactionStatus.IDLE
+    ):
+        return False
+    try:
+        poller = select.poll()
+        poller.register(connection.fileno(), select.POLLIN | select.POLLPRI)
+        return not poller.poll(0)
+    except (OSError, ValueError):
+        return False
