@@ -166,3 +166,32 @@ def test_purchase_week_streak(store, member):
         assert challenges.purchase_week_streak(member=member) == 3
     other = factories.member_with_user()
     assert challenges.purchase_week_streak(member=other) == 0
+
+
+def test_purchase_weeks_are_the_club_time_zones_weeks(store, member):
+    """A week runs Monday to Sunday in Stockholm, whatever the hour in UTC: a purchase late
+    on Sunday evening belongs to its week, one just after midnight to the next, in summer
+    and in winter time; the same weeks as every purchase's local date would give."""
+    times = [
+        datetime.datetime(2026, 1, 11, 22, 30, tzinfo=datetime.UTC),  # Sun 23:30 in winter
+        datetime.datetime(2026, 1, 11, 23, 30, tzinfo=datetime.UTC),  # Mon 00:30 in winter
+        datetime.datetime(2026, 6, 14, 21, 30, tzinfo=datetime.UTC),  # Sun 23:30 in summer
+        datetime.datetime(2026, 6, 14, 22, 30, tzinfo=datetime.UTC),  # Mon 00:30 in summer
+        datetime.datetime(2026, 3, 29, 0, 30, tzinfo=datetime.UTC),  # the night clocks go on
+        datetime.datetime(2026, 12, 31, 23, 30, tzinfo=datetime.UTC),  # new year's night: the week of 28 Dec
+    ]
+    for moment in times:
+        with time_machine.travel(moment, tick=False):
+            rf.purchase(store=store, member=member)
+    since = datetime.datetime(2025, 12, 1, tzinfo=datetime.UTC)
+    mondays = challenges.purchase_weeks(member_id=member.pk, since=since)
+    expected = set()
+    for moment in times:
+        day = timezone.localtime(moment).date()
+        expected.add(day - datetime.timedelta(days=day.weekday()))
+    assert mondays == expected
+    assert datetime.date(2026, 1, 5) in mondays and datetime.date(2026, 1, 12) in mondays
+    assert datetime.date(2026, 6, 8) in mondays and datetime.date(2026, 6, 15) in mondays
+    assert datetime.date(2026, 12, 28) in mondays
+    later = challenges.purchase_weeks(member_id=member.pk, since=times[3])
+    assert later == {datetime.date(2026, 6, 15), datetime.date(2026, 12, 28)}
