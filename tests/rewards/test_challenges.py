@@ -178,7 +178,7 @@ def test_purchase_weeks_are_the_club_time_zones_weeks(store, member):
         datetime.datetime(2026, 6, 14, 21, 30, tzinfo=datetime.UTC),  # Sun 23:30 in summer
         datetime.datetime(2026, 6, 14, 22, 30, tzinfo=datetime.UTC),  # Mon 00:30 in summer
         datetime.datetime(2026, 3, 29, 0, 30, tzinfo=datetime.UTC),  # the night clocks go on
-        datetime.datetime(2026, 12, 31, 23, 30, tzinfo=datetime.UTC),  # new year's night: the week of 28 Dec
+        datetime.datetime(2026, 12, 31, 23, 30, tzinfo=datetime.UTC),  # new year: week of 28 Dec
     ]
     for moment in times:
         with time_machine.travel(moment, tick=False):
@@ -190,8 +190,8 @@ def test_purchase_weeks_are_the_club_time_zones_weeks(store, member):
         day = timezone.localtime(moment).date()
         expected.add(day - datetime.timedelta(days=day.weekday()))
     assert mondays == expected
-    assert datetime.date(2026, 1, 5) in mondays and datetime.date(2026, 1, 12) in mondays
-    assert datetime.date(2026, 6, 8) in mondays and datetime.date(2026, 6, 15) in mondays
+    assert {datetime.date(2026, 1, 5), datetime.date(2026, 1, 12)} <= mondays
+    assert {datetime.date(2026, 6, 8), datetime.date(2026, 6, 15)} <= mondays
     assert datetime.date(2026, 12, 28) in mondays
     later = challenges.purchase_weeks(member_id=member.pk, since=times[3])
     assert later == {datetime.date(2026, 6, 15), datetime.date(2026, 12, 28)}
