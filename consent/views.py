@@ -57,7 +57,6 @@ from consent.selectors import (
     policy_version_current,
     privacy_export_downloadable,
     privacy_request_latest,
-    purposes_all_list,
     purposes_needing_consent_list,
 )
 from consent.services.consent import consent_set
@@ -349,8 +348,6 @@ def my_data(request: HttpRequest) -> HttpResponse:
         {
             "member": member,
             "sections": sections,
-            "states": list(consent_states(member=member).values()),
-            "purposes": {p.pk: p for p in purposes_all_list()},
             "history": consent_history_latest(member=member, limit=100),
             "retention": retention_overview(),
             "export": export,
