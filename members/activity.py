@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -248,28 +248,51 @@ def _claim(consumer: str, event_id: int) -> bool:
         return cursor.fetchone() is not None
 
 
+# An unhandled event older than this is taken as lost (with a killed drain's batch) when it
+# is not on the pending list either, and is pushed again although other ids are waiting.
+LOST_AFTER = timedelta(minutes=10)
+
+
 def activity_sweep(*, within: timedelta = timedelta(days=1)) -> int:
     """Re-dispatch recent events some consumer has not handled (a lost task). Beat runs it.
 
-    While ids wait on the pending list, the sweep queues a drain (one may have been lost)
-    and re-dispatches nothing: the unhandled events are mostly those waiting, and pushing
-    them again would only make the backlog longer. An event lost with a killed drain is
-    pushed again by the first sweep that finds the list empty."""
+    While ids wait on the pending list, the sweep queues a drain (one may have been lost) and
+    pushes only the unhandled events older than ``LOST_AFTER`` that are not on the list
+    (lost with a killed drain's batch): the others are mostly those waiting, and pushing them
+    again would only make the backlog longer. So under a load that never lets the list run
+    empty, a lost event waits at most ``LOST_AFTER`` and one sweep interval. An event being
+    consumed just then may be pushed twice; consumers claim each event once."""
     client = _pending_client()
+    since = timezone.now() - within
     if client is not None and client.llen(PENDING_KEY):
         task_get("members.tasks.activity_drain").delay()
-        return 0
-    since = timezone.now() - within
+        before = timezone.now() - LOST_AFTER
+        candidates = _unhandled(since, before) if before > since else set()
+        if not candidates:
+            return 0
+        waiting = {int(raw) for raw in client.lrange(PENDING_KEY, 0, -1)}
+        lost = sorted(candidates - waiting)
+        if lost:
+            client.lpush(PENDING_KEY, *lost)
+        return len(lost)
     redispatched = 0
-    for consumer in _consumers.values():
-        missing = (
-            ActivityEvent.objects.filter(created_at__gte=since, kind__in=consumer.kinds)
-            .exclude(
-                pk__in=EventConsumption.objects.filter(consumer=consumer.name).values("event_id")
-            )
-            .values_list("pk", flat=True)
-        )
-        for event_id in missing:
-            _dispatch_later(event_id)
-            redispatched += 1
+    for event_id in sorted(_unhandled(since, None)):
+        _dispatch_later(event_id)
+        redispatched += 1
     return redispatched
+
+
+def _unhandled(since: datetime, before: datetime | None) -> set[int]:
+    """Ids of events created from ``since`` (and before ``before``) that some consumer
+    interested in their kind has not handled."""
+    ids: set[int] = set()
+    for consumer in _consumers.values():
+        events = ActivityEvent.objects.filter(created_at__gte=since, kind__in=consumer.kinds)
+        if before is not None:
+            events = events.filter(created_at__lt=before)
+        ids.update(
+            events.exclude(
+                pk__in=EventConsumption.objects.filter(consumer=consumer.name).values("event_id")
+            ).values_list("pk", flat=True)
+        )
+    return ids

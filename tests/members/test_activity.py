@@ -332,3 +332,38 @@ def test_activity_dispatch_off_records_the_event_for_nobody(
     with django_capture_on_commit_callbacks(execute=True):
         second = _event(member)
     assert queued == [second.pk]
+
+
+@pytest.mark.django_db
+def test_the_sweep_pushes_an_event_lost_long_ago_although_others_wait(
+    member, register, pending_list
+):
+    # Given a till's steady load (ids always waiting on the list) and three unhandled events
+    # older than LOST_AFTER: one lost with a killed drain (on the list no more), one still
+    # waiting, and one new event not on the list (maybe being consumed right now)
+    recorder = register(Recorder())
+    lost, waiting, recent = _event(member), _event(member), _event(member)
+    old = timezone.now() - activity.LOST_AFTER - timedelta(minutes=1)
+    ActivityEvent.objects.filter(pk__in=[lost.pk, waiting.pk]).update(created_at=old)
+    client = activity._pending_client()
+    client.lpush(activity.PENDING_KEY, waiting.pk)
+
+    # When beat runs the sweep
+    assert activity_sweep() == 1
+
+    # Then a drain is queued, the lost event is pushed once and nothing else a second time
+    assert pending_list == ["drain"]
+    assert sorted(int(raw) for raw in client.lrange(activity.PENDING_KEY, 0, -1)) == sorted(
+        [lost.pk, waiting.pk]
+    )
+    assert recorder.handled == []
+
+    # And a sweep while both still wait pushes nothing more
+    assert activity_sweep() == 0
+    assert client.llen(activity.PENDING_KEY) == 2
+
+    # And the drain hands both over; the recent one is the empty list's sweep's to push
+    assert activity.activity_drain() == 2
+    assert sorted(recorder.handled) == sorted([lost.pk, waiting.pk])
+    assert activity_sweep() == 1
+    assert [int(raw) for raw in client.lrange(activity.PENDING_KEY, 0, -1)] == [recent.pk]
