@@ -216,6 +216,8 @@ def service_worker(request: HttpRequest) -> HttpResponse:
         {
             "offline_url": reverse("members:offline"),
             "logout_url": reverse("account_logout"),
+            # where pictures are served from this host (config/urls.py); kept for offline use
+            "pictures_path": reverse("picture", args=["x"]).removesuffix("x"),
         },
         content_type="application/javascript",
     )

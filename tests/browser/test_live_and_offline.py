@@ -7,6 +7,7 @@ on the home screen shows once (docs/member-pages.md "Live updates", "Offline and
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import re
 import time
@@ -15,9 +16,11 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
+from PIL import Image
 from playwright.sync_api import expect
 
 from members.api.scopes import SCOPES
+from members.pictures.services import picture_attach
 from rewards.models import Badge, Challenge
 from tests import factories
 from tests.browser.fixtures import PHONE_VIEWPORT, TIMEOUT_MS
@@ -26,6 +29,7 @@ from tests.factories import rewards as rf
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct-horse-battery"
 PERSONAL_CACHE = "kundklubb-member-v1"
+PICTURES_CACHE = "kundklubb-pictures-v1"
 TEXTS = {
     "sv": {
         "purchase": "+120 poäng i Södermalm",
@@ -377,3 +381,82 @@ def test_the_page_asks_every_2_s_while_visible_and_not_while_hidden(live_server,
     page.evaluate(_VISIBILITY, "visible")
     page.wait_for_timeout(500)
     assert len(polls) == hidden + 1
+
+
+def _photo(colour: tuple[int, int, int]) -> io.BytesIO:
+    out = io.BytesIO()
+    Image.new("RGB", (1200, 675), colour).save(out, "JPEG")
+    out.seek(0)
+    return out
+
+
+_DECODED = "img => img.complete && img.naturalWidth > 0"
+
+
+def test_a_kept_page_shows_its_pictures_offline(live_server, browser, settings, tmp_path) -> None:
+    # given a running challenge with a picture, shown on Mina sidor, kept on this phone
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    member = factories.member_with_user(first_name="Olle", preferred_language="sv")
+    badge = Badge.objects.create(code="tre", name_sv="Tre gånger", name_en="Three times")
+    challenge = Challenge.objects.create(
+        code="handla-tre",
+        kind=Challenge.Kind.PURCHASES,
+        name_sv="Handla tre gånger",
+        name_en="Shop three times",
+        target=3,
+        points=100,
+        badge=badge,
+        starts_at=timezone.now() - datetime.timedelta(days=1),
+    )
+    picture_attach(obj=challenge, upload=_photo((30, 120, 60)))
+    context = _offline_context(browser, "sv")
+    try:
+        page = context.new_page()
+        _login(page, live_server.url, member, "sv")
+        page.wait_for_function("navigator.serviceWorker.controller !== null")
+        page.goto(live_server.url + "/mina-sidor/")
+        _wait_kept(page, "/mina-sidor/")
+        picture = page.get_by_test_id("challenge-panel").locator("img.picture")
+        page.wait_for_function(_DECODED, arg=picture.element_handle())
+        source = picture.evaluate("img => img.currentSrc")
+        _wait_picture_kept(page, source)
+
+        # when the browser's own cache has let the picture go (phones evict it) and the
+        # network is cut
+        page.context.new_cdp_session(page).send("Network.clearBrowserCache")
+        context.set_offline(True)
+
+        # then the kept page opens with its picture
+        page.goto(live_server.url + "/mina-sidor/")
+        expect(page.get_by_test_id("offline-banner")).to_be_visible()
+        picture = page.get_by_test_id("challenge-panel").locator("img.picture")
+        page.wait_for_function(_DECODED, arg=picture.element_handle())
+        assert picture.evaluate("img => img.currentSrc") == source
+
+        # and logging out (back online) leaves no picture of theirs on the phone either
+        context.set_offline(False)
+        page.goto(live_server.url + "/mina-sidor/")
+        page.get_by_role("navigation").get_by_text("Mer").click()
+        page.get_by_role("button", name="Logga ut").click()
+        page.wait_for_url(lambda url: "/mina-sidor/" not in url)
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while page.evaluate(_PICTURE_KEPT, source):
+            assert time.monotonic() < deadline, "pictures left after logging out"
+            time.sleep(0.1)
+    finally:
+        context.close()
+
+
+_PICTURE_KEPT = (
+    "async (url) => {"
+    f' const cache = await caches.open("{PICTURES_CACHE}");'
+    " return !!(await cache.match(url, { ignoreVary: true }));"
+    " }"
+)
+
+
+def _wait_picture_kept(page: Any, url: str) -> None:
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not page.evaluate(_PICTURE_KEPT, url):
+        assert time.monotonic() < deadline, f"the service worker kept no copy of {url}"
+        time.sleep(0.1)

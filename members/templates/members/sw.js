@@ -6,10 +6,19 @@ in this phone's Cache Storage; without a network that copy is shown, marked so t
 page says "Visas offline, uppdaterad 14:05". Any other page without a network gets the
 local offline page instead of the browser's error page.
 
+Pictures (rewards, offers, challenges, badges) are kept too, the last PICTURES_KEEP of them,
+cache first: their file names are never reused (docs/pictures.md), so a kept picture is never
+stale, and a kept page shows its pictures offline even after the browser's own cache has let
+them go.
+
 The copies are personal: a different member's header, a member page that now redirects to
-the login page, and logging out throw every copy away. */
+the login page, and logging out throw every copy away, the pictures with them (which offers
+a member got says something about them). */
 const PERSONAL = "kundklubb-member-v1";
 const STATIC = "kundklubb-static-v2";
+const PICTURES = "kundklubb-pictures-v1";
+const PICTURES_PATH = "{{ pictures_path|escapejs }}";
+const PICTURES_KEEP = 150;
 const OLD = ["kundklubb-card-v1", "kundklubb-static-v1"];
 const HEADER = "Kundklubb-Offline-Copy";
 const OWNER = "/__offline-owner__";
@@ -31,7 +40,7 @@ self.addEventListener("install", (event) => {
 });
 
 self.addEventListener("activate", (event) => {
-  const keep = [PERSONAL, STATIC];
+  const keep = [PERSONAL, STATIC, PICTURES];
   event.waitUntil(
     caches.keys().then((keys) => Promise.all(keys.filter((k) => !keep.includes(k)).map((k) => caches.delete(k))))
   );
@@ -44,7 +53,7 @@ self.addEventListener("message", (event) => {
 });
 
 function forget() {
-  return Promise.all([PERSONAL, ...OLD].map((name) => caches.delete(name)));
+  return Promise.all([PERSONAL, PICTURES, ...OLD].map((name) => caches.delete(name)));
 }
 
 async function keep(request, response) {
@@ -52,7 +61,7 @@ async function keep(request, response) {
   let cache = await caches.open(PERSONAL);
   const previous = await cache.match(OWNER);
   if (previous && (await previous.text()) !== owner) {
-    await caches.delete(PERSONAL); // another member on this phone: nothing of the last one stays
+    await forget(); // another member on this phone: nothing of the last one stays
     cache = await caches.open(PERSONAL);
   }
   const headers = new Headers(response.headers);
@@ -88,6 +97,23 @@ async function offlinePageRefresh(language) {
   await cache.add(OFFLINE_URL).catch(() => {});
 }
 
+async function picture(event) {
+  const cache = await caches.open(PICTURES);
+  const kept = await cache.match(event.request, { ignoreVary: true });
+  if (kept) return kept;
+  const response = await fetch(event.request); // offline and never kept: no picture, as before
+  if (response.ok) event.waitUntil(pictureKeep(cache, event.request, response.clone()));
+  return response;
+}
+
+// Keep the picture, and only the newest PICTURES_KEEP (the cache lists them oldest first).
+async function pictureKeep(cache, request, response) {
+  await cache.put(request, response);
+  const keys = await cache.keys();
+  const surplus = keys.length - PICTURES_KEEP;
+  if (surplus > 0) await Promise.all(keys.slice(0, surplus).map((key) => cache.delete(key)));
+}
+
 async function page(event) {
   const request = event.request;
   let response;
@@ -118,6 +144,10 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET") return;
   if (request.mode === "navigate") {
     event.respondWith(page(event));
+    return;
+  }
+  if (PICTURES_PATH && url.pathname.startsWith(PICTURES_PATH)) {
+    event.respondWith(picture(event));
     return;
   }
   if (!PRECACHE.includes(url.pathname)) return;
