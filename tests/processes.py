@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import psycopg
 import redis
 from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -29,6 +36,34 @@ def test_database_url() -> str:
 
 
 test_database_url.__test__ = False  # type: ignore[attr-defined]  # not a test for pytest
+
+
+def bench_database_url(suffix: str) -> str:
+    """A database of a benchmark's own beside the test database (``<test db>_<suffix>``),
+    which the benchmark creates and migrates; ``bench_run`` drops it afterwards."""
+    return f"{test_database_url()}_{suffix}"
+
+
+def bench_run(
+    module: str, env: dict[str, str], *, database_url: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``python -m <module>`` from the project root with ``env`` added to this environment;
+    the benchmark's database (``database_url``) is dropped afterwards, whatever happened."""
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", module],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    finally:
+        base, _, name = database_url.rpartition("/")
+        with psycopg.connect(
+            base.replace("postgres://", "postgresql://", 1) + "/postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager

@@ -6,19 +6,13 @@ line must have the promised form, no errors and intact books. (Memory growth is 
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-import psycopg
 import pytest
-from django.conf import settings
 
-from tests.processes import free_port
+from tests.processes import bench_database_url, bench_run, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 LAST_LINE = re.compile(r"^errors=(\d+) invariants=(ok|broken) rss_growth=(-?\d+\.\d\d)$")
 SHORT = {
     "BENCH_SOAK_SECONDS": "20",
@@ -40,45 +34,23 @@ SHORT = {
 }
 
 
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    return f"postgres://{user}{password}@{host}/{db['NAME']}_bench_soak"
-
-
 @pytest.mark.bench
 def test_soak_short_run_has_no_errors_and_intact_books(tmp_path: Path, bench_redis: str) -> None:
     # given the soak harness with its knobs at a 20-second scale, on databases of its own
-    url = _database_url()
-    env = {
-        **os.environ,
-        **SHORT,
-        "BENCH_SOAK_DATABASE_URL": url,
-        "BENCH_SOAK_REDIS_URL": bench_redis,
-        "BENCH_SOAK_PORT": str(free_port()),
-        "BENCH_SOAK_VAR_DIR": str(tmp_path),
-    }
-    try:
-        # when it runs
-        run = subprocess.run(
-            [sys.executable, "-m", "bench.soak"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
-    finally:
-        conninfo = psycopg.conninfo.make_conninfo(
-            url.replace("postgres://", "postgresql://", 1), dbname="postgres"
-        )
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(
-                f'DROP DATABASE IF EXISTS "{settings.DATABASES["default"]["NAME"]}'
-                f'_bench_soak" WITH (FORCE)'
-            )
+    url = bench_database_url("bench_soak")
+    # when it runs
+    run = bench_run(
+        "bench.soak",
+        {
+            **SHORT,
+            "BENCH_SOAK_DATABASE_URL": url,
+            "BENCH_SOAK_REDIS_URL": bench_redis,
+            "BENCH_SOAK_PORT": str(free_port()),
+            "BENCH_SOAK_VAR_DIR": str(tmp_path),
+        },
+        database_url=url,
+        timeout=240,
+    )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     lines = run.stdout.strip().splitlines()
