@@ -286,7 +286,10 @@ class WebhookDeliveryAdmin(AdministratorsOnly, admin.ModelAdmin):
 
     @admin.display(description=_("event type"), ordering="event__type")
     def event_type(self, obj: WebhookDelivery) -> str:
-        return obj.event.type
+        """The type's name, which the receiver sees, and what it means in the back-office's
+        language ("points.changed – Poängen ändrades")."""
+        spec = EVENT_TYPES.get(obj.event.type)
+        return f"{obj.event.type} – {spec.description}" if spec else obj.event.type
 
     @admin.display(description="webhook-id")
     def webhook_id(self, obj: WebhookDelivery) -> str:

@@ -10,6 +10,7 @@ share record, shown on Mina data and in the export.
 from __future__ import annotations
 
 import datetime
+import html
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -597,6 +598,13 @@ def test_admin_send_again_and_replay_since(
     page = client.get(f"/admin/consent/webhookdelivery/{delivery.pk}/change/")
     assert page.status_code == 200
     assert "200" in page.content.decode()  # the attempt's status code in the log
+    # the event type with what it means, in the back-office's language
+    with translation.override("sv"):
+        described = f"points.changed – {EVENT_TYPES['points.changed'].description}"
+    assert "Poäng" in described or "poäng" in described  # (the description is translated)
+    listing = client.get("/admin/consent/webhookdelivery/").content.decode()
+    assert html.escape(described) in listing
+    assert html.escape(described) in page.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             "/admin/consent/webhookdelivery/",
