@@ -11,4 +11,5 @@ urlpatterns = [
     path("adjust-points/", desk.adjust_points, name="adjust-points"),
     path("vouchers/<int:voucher_id>/use/", desk.voucher_use, name="voucher-use"),
     path("receipts/<int:purchase_id>/", receipt_views.desk_receipt, name="receipt"),
+    path("receipts/<int:purchase_id>/pdf/", receipt_views.desk_receipt_pdf, name="receipt-pdf"),
 ]

@@ -159,27 +159,38 @@ def _filename(receipt: Receipt) -> str:
     return f"{_('receipt')}-{safe}.pdf"
 
 
-@member_required
-def receipt_pdf(request: HttpRequest, purchase_id: int) -> HttpResponse:
-    """The receipt as a PDF download; never stored by a shared cache."""
-    receipt = _receipt_of_member(request, purchase_id)
+def _pdf_response(receipt: Receipt, language: str) -> HttpResponse:
+    """The receipt as a PDF download in ``language``; never stored by a shared cache."""
+    with translation.override(language):
+        filename = _filename(receipt)
     response = HttpResponse(
-        receipt_pdf_render(receipt_texts(receipt, _language())), content_type="application/pdf"
+        receipt_pdf_render(receipt_texts(receipt, language)), content_type="application/pdf"
     )
-    response["Content-Disposition"] = f'attachment; filename="{_filename(receipt)}"'
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     patch_cache_control(response, private=True, no_store=True)
     return response
 
 
-@desk_view
-def desk_receipt(request: HttpRequest, member_id: int, purchase_id: int) -> HttpResponse:
-    """A member's receipt at the staff desk: seeing members and purchases; a staff access."""
+@member_required
+def receipt_pdf(request: HttpRequest, purchase_id: int) -> HttpResponse:
+    return _pdf_response(_receipt_of_member(request, purchase_id), _language())
+
+
+def _desk_receipt(request: HttpRequest, member_id: int, purchase_id: int) -> tuple[Member, Receipt]:
+    """The member and their receipt for the staff desk: seeing members and purchases."""
     if not request.user.has_perm("rewards.view_purchase"):
         raise PermissionDenied
     member = get_object_or_404(Member, pk=member_id, erased_at__isnull=True)
     receipt = receipt_read(purchase_id=purchase_id, member_id=member.pk)
     if receipt is None:
         raise Http404
+    return member, receipt
+
+
+@desk_view
+def desk_receipt(request: HttpRequest, member_id: int, purchase_id: int) -> HttpResponse:
+    """A member's receipt at the staff desk; a staff access."""
+    member, receipt = _desk_receipt(request, member_id, purchase_id)
     response = TemplateResponse(
         request,
         "admin/desk/receipt.html",
@@ -193,4 +204,14 @@ def desk_receipt(request: HttpRequest, member_id: int, purchase_id: int) -> Http
         },
     )
     staff_access(request, member.pk, "desk:receipt")
+    return response
+
+
+@desk_view
+def desk_receipt_pdf(request: HttpRequest, member_id: int, purchase_id: int) -> HttpResponse:
+    """A copy of the receipt for the customer at the desk ("kvittokopia"), as a PDF in the
+    member's own language, whatever the back-office's; a staff access."""
+    member, receipt = _desk_receipt(request, member_id, purchase_id)
+    response = _pdf_response(receipt, "en" if member.preferred_language == "en" else "sv")
+    staff_access(request, member.pk, "desk:receipt-pdf")
     return response

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consent.models import AccessLog
+from members.models import Member
 from members.roles import MARKETER, STORE_STAFF
 from rewards.models import Category, Product, PurchaseLine
 from rewards.purchases.products import products_cache_clear
@@ -392,12 +393,55 @@ def test_store_staff_open_a_members_receipt_from_the_desk_and_it_is_logged(
 
 
 @pytest.mark.django_db
+def test_the_desk_hands_an_english_member_a_receipt_copy_in_english_and_it_is_logged(
+    store, member, rules, catalogue
+):
+    # given an English-speaking member's purchase and store staff on a Swedish back-office
+    Member.objects.filter(pk=member.pk).update(preferred_language="en")
+    result = _bought(store, member)
+    staff = Client()
+    staff.force_login(factories.staff_user(role=STORE_STAFF))
+    url = reverse("desk-rewards:receipt-pdf", args=[member.pk, result.purchase.pk])
+    page = staff.get(
+        reverse("desk-rewards:receipt", args=[member.pk, result.purchase.pk]),
+        HTTP_ACCEPT_LANGUAGE="sv",
+    ).content.decode()
+    assert f'href="{url}"' in page
+    AccessLog.objects.all().delete()
+
+    # when they download the copy
+    response = staff.get(url, HTTP_ACCEPT_LANGUAGE="sv")
+
+    # then it is the member's receipt as a PDF in English, never kept by a shared cache
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert re.fullmatch(
+        r'attachment; filename="receipt-K1-0042\.pdf"', response["Content-Disposition"]
+    )
+    assert "no-store" in response["Cache-Control"]
+    text = _pdf_text(response.content)
+    for expected in ("Receipt", "Drottninggatan", "K1-0042", "Bananer", "337 points"):
+        assert expected in text, (expected, text)
+    assert "Kvitto" not in text
+    # and the staff access is in the member's access log
+    assert list(AccessLog.objects.values_list("member_id", "view")) == [
+        (member.pk, "desk:receipt-pdf")
+    ]
+    # another member's purchase under this member's address: 404
+    other = factories.member_with_user(email="berit@example.se")
+    theirs = rf.purchase(store=store, member=other).purchase
+    assert staff.get(
+        reverse("desk-rewards:receipt-pdf", args=[member.pk, theirs.pk])
+    ).status_code == (404)
+
+
+@pytest.mark.django_db
 def test_the_marketer_sees_no_receipt(store, member, rules):
     purchase = rf.purchase(store=store, member=member).purchase
     marketer = Client()
     marketer.force_login(factories.staff_user(role=MARKETER))
-    url = reverse("desk-rewards:receipt", args=[member.pk, purchase.pk])
-    assert marketer.get(url).status_code == 403
+    for name in ("desk-rewards:receipt", "desk-rewards:receipt-pdf"):
+        assert marketer.get(reverse(name, args=[member.pk, purchase.pk])).status_code == 403
 
 
 @pytest.mark.django_db

@@ -313,6 +313,10 @@ ADMIN_VIEWS: dict[str, tuple[Callable[[World], dict[str, Any]], list[AdminCall]]
         lambda w: {"member_id": w.members["A"].pk, "purchase_id": w.owned["purchase"]["A"]},
         [("GET", ("members.view_member", "rewards.view_purchase"), 200)],
     ),
+    "desk-rewards:receipt-pdf": (
+        lambda w: {"member_id": w.members["A"].pk, "purchase_id": w.owned["purchase"]["A"]},
+        [("GET", ("members.view_member", "rewards.view_purchase"), 200)],
+    ),
     "desk-campaigns:offer-activate": (
         lambda w: {"member_id": w.members["A"].pk, "member_offer_id": w.owned["member_offer"]["A"]},
         [("POST", ("members.view_member", "campaigns.change_memberoffer"), None)],
