@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import fcntl
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +24,28 @@ def pytest_configure(config: pytest.Config) -> None:
     if connection.vendor != "postgresql":
         engine = connection.settings_dict["ENGINE"]
         raise pytest.UsageError(f"Tests run on PostgreSQL only; DATABASE_URL gives {engine}.")
+
+
+@pytest.fixture(autouse=True)
+def _benchmarks_alone(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A benchmark's short form (marker ``bench``) keeps both cores busy for up to a minute;
+    a test that holds the club to a time budget (marker ``timing``: an offer on the phone
+    within 3 s) must not run beside one, on the other xdist worker, or it measures the
+    benchmark. Both take a lock file that the run's workers share: a benchmark alone, timing
+    tests together. Every other test runs as before."""
+    bench = request.node.get_closest_marker("bench") is not None
+    timing = request.node.get_closest_marker("timing") is not None
+    if not bench and not timing:
+        yield
+        return
+    run = getattr(request.config, "workerinput", {}).get("testrunuid", "solo")
+    lock = Path(tempfile.gettempdir()) / f"kundklubb-tests-{run}.lock"
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if bench else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(autouse=True)

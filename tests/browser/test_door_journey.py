@@ -23,7 +23,11 @@ from tests.factories import campaigns as cf
 from tests.factories import consent as consent_factories
 from tests.factories.personalisation import recommendation_with_every_field
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timing,  # offers and news within 3 s: never beside a benchmark
+    pytest.mark.django_db(transaction=True),
+]
 PASSWORD = "correct-horse-battery"
 
 

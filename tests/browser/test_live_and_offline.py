@@ -26,7 +26,11 @@ from tests import factories
 from tests.browser.fixtures import PHONE_VIEWPORT, TIMEOUT_MS
 from tests.factories import rewards as rf
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timing,  # offers and news within 3 s: never beside a benchmark
+    pytest.mark.django_db(transaction=True),
+]
 PASSWORD = "correct-horse-battery"
 PERSONAL_CACHE = "kundklubb-member-v1"
 PICTURES_CACHE = "kundklubb-pictures-v1"
