@@ -38,6 +38,9 @@ PERSONAL_DATA = {
     # the identifier and keeps the row (consent.scrub, registry.free_text_register).
     "Purchase.receipt_id": ("membership", "bookkeeping"),
     "Return.return_id": ("membership", "bookkeeping"),
+    # A SHA-256 of the till's request, the member's number with the receipt the row holds:
+    # ten digits are found again by trying them all, so erasure replaces it (rewards.privacy).
+    "Purchase.request_hash": ("membership", "bookkeeping"),
     "LedgerEntry.member": ("membership", "bookkeeping"),
     "LedgerEntry.points": ("membership", "bookkeeping"),
     "LedgerEntry.reason": ("membership", "bookkeeping"),
@@ -72,7 +75,6 @@ NOT_PERSONAL = {
     "MemberTier.id",
     "Purchase.id",
     "Purchase.recorded_at",
-    "Purchase.request_hash",
     "Purchase.points_earned",
     "Purchase.points_reversed",
     "Purchase.points_available_at",

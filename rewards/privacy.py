@@ -85,6 +85,22 @@ def erase_reviews(member: Member) -> None:
     )
 
 
+# What an erased member's purchases keep instead of their request fingerprints.
+ERASED_FINGERPRINT = "erased"
+
+
+def erase_purchase_fingerprints(member: Member) -> None:
+    """A purchase's request fingerprint (``purchase_fingerprint``) is a SHA-256 of the
+    receipt, total, time and lines, which the purchase's own rows hold, and of the member's
+    number: trying all ten-digit numbers finds the number again. Erasure replaces it with a
+    constant. It only ever told a till's replay of the same request from another request
+    with the same receipt id, and a replay naming an erased member's number is refused
+    either way (409): the number is gone."""
+    Purchase.objects.filter(member=member).exclude(request_hash=ERASED_FINGERPRINT).update(
+        request_hash=ERASED_FINGERPRINT
+    )
+
+
 def _register_free_texts() -> None:
     """Text a till, web shop or staff typed about the member: erasure replaces the member's
     identifiers in it and keeps the row (the books). Receipt and return ids and ledger keys
@@ -117,6 +133,9 @@ def _referral_identities() -> None:
 def register() -> None:
     """rewards' parts of export, erasure and free-text search (``RewardsConfig.ready``)."""
     erasure_step_register(name="rewards_reviews", run=erase_reviews, order=50)
+    erasure_step_register(
+        name="rewards_purchase_fingerprints", run=erase_purchase_fingerprints, order=60
+    )
     _register_free_texts()
     for order, (name, title, model, path) in enumerate(SECTIONS, start=1):
         export_section_register(

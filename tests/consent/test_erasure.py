@@ -316,3 +316,49 @@ def test_dpo_refuses_in_admin_with_a_reason(client, member):
     request.refresh_from_db()
     assert request.status == "refused"
     assert request.refusal_reason == "Identity not verified"
+
+
+def test_member_anonymise_leaves_no_fingerprint_to_find_the_number_by(till, member):
+    # Given a till purchase naming the member's number, whose fingerprint (a SHA-256 of the
+    # request) anyone holding the purchase's rows can recompute for a guessed number
+    from rewards.purchases.recording import purchase_fingerprint
+    from rewards.purchases.types import LineInput
+    from tests.factories import rewards as rf
+
+    rf.base_rule()
+    client, _key = till
+    number = member.membership_number
+    body = {
+        "receipt_id": "R-ERASE-1",
+        "member": {"membership_number": number},
+        "total_ore": 9900,
+        "lines": [{"sku": "SOCK", "quantity": 1, "unit_price_ore": 9900}],
+    }
+    assert client.post("/api/v1/purchases/", body, format="json").status_code == 201
+    purchase = Purchase.objects.get(receipt_id="R-ERASE-1")
+    lines = [LineInput(sku="SOCK", quantity=1, unit_price_ore=9900)]
+
+    def guess(candidate: str) -> str:
+        return purchase_fingerprint(
+            receipt_id=purchase.receipt_id,
+            member_number=candidate,
+            total_ore=purchase.total_ore,
+            purchased_at=None,
+            lines=lines,
+        )
+
+    assert purchase.request_hash == guess(number)
+    books = _books()
+
+    # When the member is erased
+    member_anonymise(member_id=member.pk)
+
+    # Then the fingerprint is gone, the books are the same, and the till's replay of the
+    # old request is refused rather than answered with the erased member's purchase
+    purchase.refresh_from_db()
+    assert purchase.request_hash == "erased"
+    assert purchase.request_hash != guess(number)
+    assert _books() == books
+    replay = client.post("/api/v1/purchases/", body, format="json")
+    assert replay.status_code in (404, 409), replay.json()
+    assert Purchase.objects.filter(receipt_id="R-ERASE-1").count() == 1
