@@ -264,6 +264,7 @@ class OfferForm(PictureAdminForm):
             "category",
             "product",
             "bonus_days",
+            "activate_days",
             "reward_code",
             "image_alt_sv",
             "image_alt_en",
@@ -307,6 +308,7 @@ class OfferAdmin(PictureAdminMixin, admin.ModelAdmin):
         "multiplier",
         "category",
         "bonus_days",
+        "activate_days",
     ]
     list_filter = ["kind"]
     search_fields = ["name", "title_sv", "title_en"]

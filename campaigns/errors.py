@@ -20,6 +20,12 @@ class OfferNotActivatableError(ConflictError):
     code = "offer_not_activatable"
 
 
+class OfferExpiredError(OfferNotActivatableError):
+    """Not activated or collected by its last day (``MemberOffer.available_until``)."""
+
+    code = "offer_expired"
+
+
 class NoClearWinnerError(ConflictError):
     code = "no_clear_winner"
     default_message = gettext_lazy(

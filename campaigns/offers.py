@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.errors import OfferNotActivatableError
+from campaigns.errors import OfferExpiredError, OfferNotActivatableError
 from campaigns.models import (
     Delivery,
     MemberOffer,
@@ -18,6 +18,7 @@ from campaigns.models import (
 from campaigns.selectors import REWARD_OFFER_KEY
 from members.activity import Kind, activity_record
 from members.errors import NotFoundError
+from members.formats import date_short
 from members.models import ActivityEvent, Member, User
 from rewards.errors import RewardNotAvailableError
 from rewards.loyalty.catalogue import reward_grant
@@ -54,6 +55,11 @@ def offer_activate(
         if not item.offer.needs_activation or item.status != MemberOffer.Status.AVAILABLE:
             raise OfferNotActivatableError(
                 _("This offer is already active or needs no activation.")
+            )
+        if item.available_until is not None and now > item.available_until:
+            raise OfferExpiredError(
+                _("This offer could be activated until %(date)s. It has expired.")
+                % {"date": date_short(item.available_until)}
             )
         data: dict[str, Any] = {"offer_id": item.offer_id, "campaign_id": item.campaign_id}
         if item.offer.kind == Offer.Kind.REWARD:

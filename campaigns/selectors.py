@@ -173,8 +173,11 @@ def _null(field: str) -> Any:
 
 # Read on "My pages" and the offers page for every view: compiled once (members.rows).
 _MEMBER_OFFERS: CompiledQuery[MemberOffer] = CompiledQuery(
-    lambda member_id: (
+    lambda member_id, now: (
         MemberOffer.objects.filter(member_id=member_id)
+        # expired ones leave: not activated by their last day, or active and ended
+        .exclude(status=MemberOffer.Status.AVAILABLE, available_until__lt=now)
+        .exclude(status=MemberOffer.Status.ACTIVE, active_until__lt=now)
         # the campaign's segment too: its criteria say why the offer came (an offer's
         # reason, campaigns.personalisation.segment_reasons) without a query of their own
         .select_related(
@@ -183,12 +186,16 @@ _MEMBER_OFFERS: CompiledQuery[MemberOffer] = CompiledQuery(
         .order_by("-created_at", "-id")
     ),
     "member_id",
+    "now",
+    datetimes=["now"],
 )
 _MEMBER_INBOX: dict[int, CompiledQuery[InboxMessage]] = {}  # by limit (LIMIT is no parameter)
 
 
-def member_offers(*, member: Member) -> list[MemberOffer]:
-    return _MEMBER_OFFERS(member_id=member.pk)
+def member_offers(*, member: Member, now: datetime.datetime | None = None) -> list[MemberOffer]:
+    """The member's offers that have not expired (docs/campaigns.md "Offers"), newest first:
+    available until their last day to activate, active until they end, and used ones."""
+    return _MEMBER_OFFERS(member_id=member.pk, now=now or timezone.now())
 
 
 # The idempotency key of a reward offer's grant: it ties the voucher to the member offer

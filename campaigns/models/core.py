@@ -9,6 +9,7 @@ goes through ``campaigns.services``; model methods only derive values from their
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -124,6 +125,14 @@ class Offer(PictureFields):
         related_name="+",
     )
     bonus_days = models.PositiveSmallIntegerField(_("days valid after activation"), default=14)
+    # How long a member has to activate (or collect) the offer once it has reached them: it
+    # leaves "My offers" after the last day (docs/campaigns.md "Offers").
+    activate_days = models.PositiveSmallIntegerField(
+        _("days to activate"),
+        default=30,
+        db_default=30,  # offers saved by a server of the previous release during a deploy
+        help_text=_("From the day the offer reaches the member; the last day counts."),
+    )
     reward_code = models.CharField(_("reward code"), max_length=60, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
@@ -134,6 +143,9 @@ class Offer(PictureFields):
         constraints = [
             models.CheckConstraint(condition=Q(multiplier__gte=1), name="offer_multiplier_ge_one"),
             models.CheckConstraint(condition=Q(bonus_days__gte=1), name="offer_bonus_days_pos"),
+            models.CheckConstraint(
+                condition=Q(activate_days__gte=1), name="offer_activate_days_pos"
+            ),
             models.CheckConstraint(
                 condition=~Q(kind="reward") | ~Q(reward_code=""), name="offer_reward_has_code"
             ),
@@ -146,6 +158,14 @@ class Offer(PictureFields):
     def needs_activation(self) -> bool:
         """Bonus offers are activated; reward offers are collected (a voucher is issued)."""
         return self.kind in (self.Kind.BONUS_POINTS, self.Kind.REWARD)
+
+    def activate_until(self, received: datetime.datetime) -> datetime.datetime:
+        """The last moment to activate the offer received at ``received``: the end of the
+        club's day ``activate_days`` - 1 days later (30 days: the day it came and 29 more)."""
+        last_day = timezone.localtime(received).date() + datetime.timedelta(
+            days=self.activate_days - 1
+        )
+        return timezone.make_aware(datetime.datetime.combine(last_day, datetime.time.max))
 
     def title_for(self, language: str) -> str:
         return self.title_sv if language == "sv" else self.title_en
@@ -416,6 +436,9 @@ class MemberOffer(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.AVAILABLE
     )
     created_at = models.DateTimeField(_("received"), default=timezone.now)
+    # The last moment to activate or collect it (``Offer.activate_until``); after it the
+    # offer has expired and leaves the member's pages. None: rows from before deadlines.
+    available_until = models.DateTimeField(_("activate by"), null=True, blank=True)
     activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
     active_until = models.DateTimeField(_("active until"), null=True, blank=True)
 

@@ -325,14 +325,15 @@ def deliveries_mark_sent(
                     "channel": row.channel,
                 },
             )
-    offer_of = {pk: v.offer_id for pk, v in variants.items() if v.offer_id is not None}
+    offer_of = {pk: v.offer for pk, v in variants.items() if v.offer is not None}
     offers = [
         MemberOffer(
             member_id=r.member_id,
-            offer_id=offer_of[r.variant_id],
+            offer_id=offer_of[r.variant_id].pk,
             campaign_id=r.campaign_id,
             delivery_id=r.pk,
             created_at=now,
+            available_until=offer_of[r.variant_id].activate_until(now),
         )
         for r in done
         if r.variant_id is not None and r.variant_id in offer_of

@@ -23,7 +23,13 @@ from tests.factories import consent as consent_f
 from tests.factories import rewards as rf
 
 pytestmark = pytest.mark.django_db
-NOON = datetime.datetime(2026, 3, 11, 12, tzinfo=ZoneInfo("Europe/Stockholm"))
+# Yesterday at noon: offers sent then are still within their 30 days to activate now.
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+NOON = datetime.datetime.combine(
+    datetime.datetime.now(STOCKHOLM).date() - datetime.timedelta(days=1),
+    datetime.time(12),
+    tzinfo=STOCKHOLM,
+)
 
 
 @pytest.fixture

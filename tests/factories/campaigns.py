@@ -105,6 +105,7 @@ def campaign_data_with_every_field(member: Any) -> None:
         campaign=camp,
         delivery=delivery,
         status=MemberOffer.Status.ACTIVE,
+        available_until=offer_obj.activate_until(now),
         activated_at=now,
         active_until=now + datetime.timedelta(days=14),
     )

@@ -268,6 +268,7 @@ def test_an_offer_gets_its_picture_through_its_admin(admin_client):
             "title_en": "Spring news",
             "multiplier": "2",
             "bonus_days": "14",
+            "activate_days": "30",
             "picture": upload(jpeg()),
         },
     )
