@@ -17,9 +17,13 @@ from django.utils import translation
 from members.activation import activation_offer_for_signup
 from members.enqueue import task_get
 from members.models import Member
+from members.selectors import member_email_verified_by_link
 from members.services import member_email_verified
 from members.signup_steps import signup_step_url
 from members.validators import email_length_validate
+
+# The request attribute that says the login being made is the user's first.
+FIRST_LOGIN = "_kundklubb_first_login"
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -100,6 +104,27 @@ class AccountAdapter(DefaultAccountAdapter):
             if step:
                 return step
         return super().get_signup_redirect_url(request)
+
+    def login(self, request: HttpRequest, user: Any) -> None:
+        # Remembered for the redirect below: Django's login sets ``last_login``.
+        setattr(request, FIRST_LOGIN, user.last_login is None)
+        super().login(request, user)
+
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        # A member who confirmed their email in another browser (a phone's mail app opens its
+        # own) was not logged in there, so the sign-up steps were never offered: their first
+        # login offers them. Members made by staff, imports or the desk never confirmed a
+        # link here, and go to Mina sidor as every other login does.
+        member = getattr(request.user, "member", None)
+        if (
+            member is not None
+            and getattr(request, FIRST_LOGIN, False)
+            and member_email_verified_by_link(member=member)
+        ):
+            step = signup_step_url(member)
+            if step:
+                return step
+        return super().get_login_redirect_url(request)
 
     def post_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> HttpResponse:
         response = super().post_login(request, user, **kwargs)

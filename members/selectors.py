@@ -6,6 +6,7 @@ from allauth.account.models import EmailAddress
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+from members.activity_kinds import Kind
 from members.card import CARD_PREFIX, card_token_from_payload
 from members.errors import AmbiguousMemberError, DomainError, UnknownMemberError
 from members.models import ActivityEvent, ApiKey, Member, Store
@@ -204,3 +205,9 @@ def api_key_by_prefix(prefix: str) -> ApiKey | None:
     assert key is not None
     relation_cache(key, "store", _STORE.build(row, _KEY.width, connection))
     return key
+
+
+def member_email_verified_by_link(*, member: Member) -> bool:
+    """The member confirmed their email address with the link we mailed them (sign-up, or a
+    change of address): ``email_verified`` on the timeline (``member_email_verified``)."""
+    return ActivityEvent.objects.filter(member=member, kind=Kind.EMAIL_VERIFIED).exists()

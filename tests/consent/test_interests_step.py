@@ -137,3 +137,41 @@ def test_the_step_needs_a_login(client: Client):
     response = client.get(STEP)
     assert response.status_code == 302
     assert "/konto/login/" in response["Location"]
+
+
+def test_confirming_in_another_browser_offers_the_step_at_the_first_login(
+    client: Client, django_capture_on_commit_callbacks
+):
+    # Given a new member who signed up here and opens the mail's link on another browser
+    # (a phone's mail app opens its own): confirmed there, but not logged in here
+    link = _sign_up_and_confirm(client, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = Client().post(link)
+    assert confirmed.status_code == 302
+    assert confirmed["Location"] != STEP
+    member = Member.objects.get(user__email="sara@example.se")
+    assert not ActivityEvent.objects.filter(member=member, kind=Kind.INTERESTS_ASKED).exists()
+
+    # When they log in for the first time
+    credentials = {"login": "sara@example.se", "password": "ett-langt-losenord-42"}
+    first = Client().post("/konto/login/", credentials)
+
+    # Then the login leads to "Vad gillar du?", and after it any login to Mina sidor
+    assert first.status_code == 302
+    assert first["Location"] == STEP
+    again = Client().post("/konto/login/", credentials)
+    assert again["Location"] == HOME
+
+
+def test_a_first_login_without_a_confirmed_link_goes_to_mina_sidor(member):
+    # A member whose login staff or an import made never confirmed a link here
+    member.user.set_password("ett-langt-losenord-42")
+    member.user.save()
+    assert interests_step_due(member=member)
+
+    first = Client().post(
+        "/konto/login/", {"login": member.user.email, "password": "ett-langt-losenord-42"}
+    )
+
+    assert first.status_code == 302
+    assert first["Location"] == HOME
