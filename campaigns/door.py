@@ -154,15 +154,19 @@ def door(request: HttpRequest, token: str) -> HttpResponse:
         "checked_in": visit is not None,
     }
     if visit is not None:
+        # Whether an offer is on its way first, the offer second: the worker commits the
+        # delivery and its offer together, so a delivery settled before the first read has
+        # its offer seen by the second (the other order could miss both, in between).
+        coming = triggered_offer_coming(member)
         offer = door_offer(member)
         context |= {
             "new": request.GET.get("ny") == "1",
             "points": visit[1],
             "offer": offer,
             "sv": member.preferred_language == Member.Language.SWEDISH,
-            "offer_coming": (offer is None or offer["kind"] != "ticket")
-            and triggered_offer(member) is None
-            and triggered_offer_coming(member),
+            "offer_coming": coming
+            and (offer is None or offer["kind"] != "ticket")
+            and triggered_offer(member) is None,
         }
     return render(request, "campaigns/door.html", context)
 
@@ -180,9 +184,10 @@ def door_offer_part(request: HttpRequest, token: str) -> HttpResponse:
         return HttpResponse(status=exc.status)
     if visit_today(member=member, store_id=store.pk) is None:
         return HttpResponse()
+    coming = triggered_offer_coming(member)  # first: see ``door``
     offer = triggered_offer(member)
     if offer is None:
-        return HttpResponse(status=204 if triggered_offer_coming(member) else 200)
+        return HttpResponse(status=204 if coming else 200)
     context = {
         "offer": {"kind": "offer", "member_offer": offer},
         "panel_id": "door-visit-offer",
