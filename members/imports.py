@@ -569,6 +569,11 @@ def _line_write_alone(
         if line.email:
             taken = _emails_taken([line.email])
             if line.email in taken:
+                # A concurrent run of the same file may have committed this very member
+                # (its email with its external id) since the look-up above.
+                if Member.objects.filter(external_id=line.external_id).exists():
+                    line.unchanged = True
+                    return
                 line.reject("email", _email_taken_reason(taken[line.email]))
                 return
         try:

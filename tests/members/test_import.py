@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from allauth.account.models import EmailAddress
 from django.core.management import call_command
+from django.db import IntegrityError
 from django.utils import timezone, translation
 
 from members import imports
@@ -580,3 +581,40 @@ def test_the_fast_path_for_swedish_mobiles_agrees_with_phone_normalise():
                 imports._phone_normalise(other)
         else:
             assert imports._phone_normalise(other) == expected
+
+
+def test_a_line_whose_member_a_concurrent_run_just_committed_is_unchanged_not_rejected(
+    monkeypatch,
+):
+    # Given a batch that collided with a concurrent run of the same file, so its lines are
+    # written one by one, and that run commits this very member (its external id and its
+    # email) between the line's look-up of the id and its look-up of the email
+    from members import imports
+
+    data = b"external_id;first_name;last_name;email\nK-RACE-1;Lena;Berg;lena@example.se\n"
+    real_write, real_taken = imports._members_write, imports._emails_taken
+    calls = {"write": 0, "taken": 0}
+
+    def write_colliding_once(lines, **kwargs):
+        calls["write"] += 1
+        if calls["write"] == 1:
+            raise IntegrityError("a concurrent run wrote the same external id")
+        return real_write(lines, **kwargs)
+
+    def taken_after_the_other_run(emails):
+        calls["taken"] += 1
+        if calls["taken"] == 2:  # the lone line's look-up: the other run commits first
+            monkeypatch.setattr(imports, "_members_write", real_write)
+            assert imports.members_import(data=data, dry_run=False).imported == 1
+            monkeypatch.setattr(imports, "_members_write", write_colliding_once)
+        return real_taken(emails)
+
+    monkeypatch.setattr(imports, "_members_write", write_colliding_once)
+    monkeypatch.setattr(imports, "_emails_taken", taken_after_the_other_run)
+
+    # When this run writes the line
+    report = imports.members_import(data=data, dry_run=False)
+
+    # Then it counts the member as unchanged, as a replay of the same file does
+    assert (report.imported, report.unchanged, report.rejected) == (0, 1, 0), report.problems
+    assert Member.objects.filter(external_id="K-RACE-1").count() == 1
