@@ -325,15 +325,20 @@ def deliveries_mark_sent(
                     "channel": row.channel,
                 },
             )
-    offer_of = {pk: v.offer for pk, v in variants.items() if v.offer is not None}
+    # (offer id, last moment to activate it) per variant: one batch shares one ``now``
+    offer_of = {
+        pk: (v.offer.pk, v.offer.activate_until(now))
+        for pk, v in variants.items()
+        if v.offer is not None
+    }
     offers = [
         MemberOffer(
             member_id=r.member_id,
-            offer_id=offer_of[r.variant_id].pk,
+            offer_id=offer_of[r.variant_id][0],
             campaign_id=r.campaign_id,
             delivery_id=r.pk,
             created_at=now,
-            available_until=offer_of[r.variant_id].activate_until(now),
+            available_until=offer_of[r.variant_id][1],
         )
         for r in done
         if r.variant_id is not None and r.variant_id in offer_of

@@ -361,28 +361,35 @@ def test_without_consent_to_personal_offers_no_offer_is_on_its_way(
     assert not MemberOffer.objects.filter(member=member).exists()
 
 
+def _worker_sends_between_the_reads(
+    member: Member, capture, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    """The worker handles the member's check-in (its campaign sends the on-site offer, and
+    commits) while a request is between its two reads: inside "is an offer on its way?"."""
+    import campaigns.door
+
+    event = ActivityEvent.objects.get(member=member, kind=Kind.CHECKED_IN)
+    coming = campaigns.door.triggered_offer_coming
+
+    def worker_commits_meanwhile(who: Member) -> bool:
+        if not Delivery.objects.filter(member=who).exists():
+            with capture(execute=True):
+                trigger_event_handle(event)
+        return coming(who)
+
+    monkeypatch.setattr(campaigns.door, "triggered_offer_coming", worker_commits_meanwhile)
+
+
 def test_an_offer_the_worker_brings_between_the_pages_two_reads_is_not_lost(
     shop: Store, member: Member, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
     # Given a member checked in, whose triggered offer the worker has not sent yet
-    import campaigns.door
-
     _checkin_campaign(member)
     consent_factories.granted(member, "profiling")
     client = _client(member)
     with activity_dispatch(Dispatch.OFF):
         _scan(client, store_door_path(shop))
-    event = ActivityEvent.objects.get(member=member, kind=Kind.CHECKED_IN)
-    coming = campaigns.door.triggered_offer_coming
-
-    def worker_commits_meanwhile(who: Member) -> bool:
-        # the worker sends the offer while the request is between its reads
-        if not Delivery.objects.filter(member=who).exists():
-            with django_capture_on_commit_callbacks(execute=True):
-                trigger_event_handle(event)
-        return coming(who)
-
-    monkeypatch.setattr(campaigns.door, "triggered_offer_coming", worker_commits_meanwhile)
+    _worker_sends_between_the_reads(member, django_capture_on_commit_callbacks, monkeypatch)
 
     # When the page asks for the offer, and the page is opened again
     part = reverse("campaigns:door-offer", args=[store_door_token(shop)])
@@ -398,23 +405,12 @@ def test_an_offer_the_worker_brings_between_the_pages_two_reads_is_not_lost(
 def test_the_welcome_page_shows_an_offer_the_worker_brings_between_its_reads(
     shop: Store, member: Member, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
-    import campaigns.door
-
     _checkin_campaign(member)
     consent_factories.granted(member, "profiling")
     client = _client(member)
     with activity_dispatch(Dispatch.OFF):
         _scan(client, store_door_path(shop))
-    event = ActivityEvent.objects.get(member=member, kind=Kind.CHECKED_IN)
-    coming = campaigns.door.triggered_offer_coming
-
-    def worker_commits_meanwhile(who: Member) -> bool:
-        if not Delivery.objects.filter(member=who).exists():
-            with django_capture_on_commit_callbacks(execute=True):
-                trigger_event_handle(event)
-        return coming(who)
-
-    monkeypatch.setattr(campaigns.door, "triggered_offer_coming", worker_commits_meanwhile)
+    _worker_sends_between_the_reads(member, django_capture_on_commit_callbacks, monkeypatch)
 
     page = client.get(store_door_path(shop)).content.decode()
 
