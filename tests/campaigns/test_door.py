@@ -362,7 +362,9 @@ def test_without_consent_to_personal_offers_no_offer_is_on_its_way(
 
 
 def _worker_sends_between_the_reads(
-    member: Member, capture, monkeypatch  # type: ignore[no-untyped-def]
+    member: Member,
+    capture,
+    monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
     """The worker handles the member's check-in (its campaign sends the on-site offer, and
     commits) while a request is between its two reads: inside "is an offer on its way?"."""
